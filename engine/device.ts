@@ -1,0 +1,410 @@
+// engine/device.ts: the GPU runtime under every op: one open command encoder that many dispatches share, a pipeline
+// cache keyed by WGSL source, per-dispatch uniforms packed into one buffer per submit, a size-bucketed buffer pool,
+// and readbacks whose waits sleep instead of spinning a core (Node).
+import { findAdapter, isCpuAdapter, type AdapterChoice } from './adapter';
+import { DeviceError, DisposedError, fmtShape, internal } from './errors';
+
+export interface InitOptions {
+  /** Force an adapter in Node: 'system' (real GPU), 'lavapipe' or 'swiftshader'. Default: the best that works. */
+  adapter?: AdapterChoice | GPUAdapter;
+  /** Bring your own GPUDevice (the engine then never destroys it). */
+  device?: GPUDevice;
+  /** No "onestep: using …" line. */
+  quiet?: boolean;
+}
+
+/** A compiled kernel: WGSL source plus the label that names it in errors. */
+export interface Kernel {
+  code: string;
+  label: string;
+}
+
+export interface DispatchArgs {
+  /** Storage buffers in binding order 1, 2, …; binding 0 is the uniform block when `uniforms` is given. */
+  buffers: GPUBuffer[];
+  /** Raw 32-bit words of the kernel's uniform struct (use `f32bits` for floats). */
+  uniforms?: ArrayLike<number>;
+  workgroups: [number, number?, number?];
+}
+
+export interface MemoryStats {
+  liveTensors: number;
+  bytesInUse: number;
+  bytesPooled: number;
+  /** Kernel dispatches since init. */
+  dispatches: number;
+  /** Queue submits since init. */
+  submits: number;
+}
+
+const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
+const UNIFORM_BATCH_BYTES = 1 << 20; // one uniform buffer per submit; a fuller batch submits early
+const STORAGE_USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST (constants: GPUBufferUsage may not exist yet)
+const MAP_READ = 0x01, COPY_DST = 0x08, UNIFORM = 0x40;
+
+const f32view = new Float32Array(1), u32view = new Uint32Array(f32view.buffer);
+/** Bit pattern of a float, for the uniform word list. */
+export function f32bits(x: number): number {
+  f32view[0] = x;
+  return u32view[0];
+}
+
+/** Pool size class: powers of two split in quarters, so waste stays under 25% (≥ 256 bytes). */
+export function sizeClass(bytes: number): number {
+  const b = Math.max(256, bytes);
+  const p = 2 ** Math.floor(Math.log2(b));
+  const quarter = p / 4;
+  return p >= 1024 ? Math.ceil(b / quarter) * quarter : 2 ** Math.ceil(Math.log2(b));
+}
+
+export class Device {
+  readonly gpu: GPUDevice;
+  readonly adapterLabel: string;
+  readonly adapterInfo: { vendor: string; architecture: string; device: string; description: string; backend: string };
+  readonly isCpu: boolean;
+  readonly features: ReadonlySet<string>;
+  readonly limits: GPUSupportedLimits;
+  readonly id: number;
+
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pendingCommands = 0;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private uniformHost = new Uint32Array(UNIFORM_BATCH_BYTES / 4);
+  private uniformUsed = 0;
+  private uniformBuf: GPUBuffer | null = null;
+  private readonly free = new Map<number, GPUBuffer[]>();
+  private readonly stagingFree = new Map<number, GPUBuffer[]>();
+  private pendingError: Error | null = null;
+  lostReason: string | null = null;
+
+  dispatches = 0;
+  submits = 0;
+  liveTensors = 0;
+  bytesInUse = 0;
+  bytesPooled = 0;
+
+  private static nextId = 1;
+
+  constructor(gpu: GPUDevice, adapter: GPUAdapter | null, label: string, backend: string) {
+    this.gpu = gpu;
+    this.id = Device.nextId++;
+    this.adapterLabel = label;
+    const i = adapter?.info;
+    this.adapterInfo = {
+      vendor: i?.vendor ?? '',
+      architecture: i?.architecture ?? '',
+      device: i?.device ?? '',
+      description: i?.description ?? label,
+      backend,
+    };
+    this.isCpu = adapter ? isCpuAdapter(adapter) : false;
+    this.features = new Set(gpu.features as unknown as Iterable<string>);
+    this.limits = gpu.limits;
+    gpu.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+      this.pendingError ??= new DeviceError(`WebGPU error: ${ev.error.message}`);
+    };
+    void gpu.lost.then((info) => {
+      if (info.reason === 'destroyed' && this.destroyed) return;
+      this.lostReason = `${info.reason}: ${info.message}`;
+    });
+  }
+
+  private destroyed = false;
+  destroy(owned: boolean): void {
+    this.destroyed = true;
+    if (owned) this.gpu.destroy();
+  }
+
+  /** Throws a recorded WebGPU error or device loss; called at every sync point. */
+  checkHealthy(): void {
+    if (this.lostReason) {
+      throw new DeviceError(`the GPU device was lost (${this.lostReason}); call os.init() again to get a new device (tensors from the old one are gone)`);
+    }
+    if (this.pendingError) {
+      const e = this.pendingError;
+      this.pendingError = null;
+      throw e;
+    }
+  }
+
+  // ---- buffers --------------------------------------------------------------------------------------------------
+
+  /** A storage buffer of at least `bytes`, from the pool when one of its size class is free. */
+  alloc(bytes: number): GPUBuffer {
+    const size = sizeClass(bytes);
+    if (size > this.limits.maxStorageBufferBindingSize || size > this.limits.maxBufferSize) {
+      throw new DeviceError(
+        `alloc: ${bytes} bytes exceeds this adapter's limit of ${Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize)} ` +
+          `bytes per buffer (in use ${this.bytesInUse}, pooled ${this.bytesPooled}); split the tensor or use a smaller batch`,
+      );
+    }
+    const list = this.free.get(size);
+    let buf = list?.pop();
+    if (buf) this.bytesPooled -= size;
+    else {
+      this.gpu.pushErrorScope('out-of-memory');
+      buf = this.gpu.createBuffer({ size, usage: STORAGE_USAGE });
+      void this.gpu.popErrorScope().then((err) => {
+        if (err) this.pendingError ??= new DeviceError(`alloc: the device is out of memory allocating ${size} bytes (in use ${this.bytesInUse}, pooled ${this.bytesPooled}); free tensors or reduce the batch`);
+      });
+    }
+    this.bytesInUse += size;
+    return buf;
+  }
+
+  /** Back to the pool. Safe while queued commands still use it: later commands run after them. */
+  release(buf: GPUBuffer): void {
+    const size = buf.size;
+    this.bytesInUse -= size;
+    if (this.destroyed) return;
+    let list = this.free.get(size);
+    if (!list) this.free.set(size, (list = []));
+    list.push(buf);
+    this.bytesPooled += size;
+  }
+
+  /** Frees every pooled buffer (the pool refills on demand). */
+  trimPool(): void {
+    for (const list of this.free.values()) for (const b of list) b.destroy();
+    this.free.clear();
+    this.bytesPooled = 0;
+  }
+
+  /** Writes host data into a buffer, ordered after every command recorded so far. */
+  write(buf: GPUBuffer, data: ArrayBufferView, offsetBytes = 0): void {
+    // queue.writeBuffer runs before the not-yet-submitted encoder; a recycled buffer may still be read there.
+    if (this.pendingCommands > 0) this.flush();
+    this.gpu.queue.writeBuffer(buf, offsetBytes, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  // ---- kernels --------------------------------------------------------------------------------------------------
+
+  pipeline(kernel: Kernel): GPUComputePipeline {
+    let p = this.pipelines.get(kernel.code);
+    if (!p) {
+      const module = this.gpu.createShaderModule({ code: kernel.code, label: kernel.label });
+      void module.getCompilationInfo().then((info) => {
+        const errs = info.messages.filter((m) => m.type === 'error');
+        if (errs.length) {
+          const lines = kernel.code.split('\n');
+          const msg = errs.map((m) => `  ${m.lineNum}:${m.linePos} ${m.message}\n    ${lines[m.lineNum - 1] ?? ''}`).join('\n');
+          this.pendingError ??= new DeviceError(`internal: kernel "${kernel.label}" failed to compile:\n${msg}`);
+        }
+      });
+      p = this.gpu.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel.label });
+      this.pipelines.set(kernel.code, p);
+    }
+    return p;
+  }
+
+  get pipelineCount(): number {
+    return this.pipelines.size;
+  }
+
+  // One buffer serves every submit: its writeBuffer is queued after the previous submit and before this one.
+  private uniformBuffer(): GPUBuffer {
+    return (this.uniformBuf ??= this.gpu.createBuffer({ size: UNIFORM_BATCH_BYTES, usage: UNIFORM | COPY_DST }));
+  }
+
+  /** Records one dispatch into the open compute pass. Nothing runs until a flush. */
+  dispatch(kernel: Kernel, args: DispatchArgs): void {
+    const [x, y = 1, z = 1] = args.workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxWg || y > maxWg || z > maxWg) {
+      throw internal(`${kernel.label}: dispatch ${fmtShape([x, y, z])} exceeds ${maxWg} workgroups per dimension`);
+    }
+    if (args.uniforms && this.uniformUsed + UNIFORM_SLOT > UNIFORM_BATCH_BYTES) this.flush();
+    const pipeline = this.pipeline(kernel);
+    const entries: GPUBindGroupEntry[] = [];
+    if (args.uniforms) {
+      const words = args.uniforms;
+      if (words.length * 4 > UNIFORM_SLOT) throw internal(`${kernel.label}: ${words.length} uniform words exceed one ${UNIFORM_SLOT}-byte slot`);
+      const base = this.uniformUsed / 4;
+      for (let i = 0; i < words.length; i++) this.uniformHost[base + i] = words[i];
+      entries.push({ binding: 0, resource: { buffer: this.uniformBuffer(), offset: this.uniformUsed, size: Math.max(16, Math.ceil(words.length / 4) * 16) } });
+      this.uniformUsed += UNIFORM_SLOT;
+    }
+    args.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    const bindGroup = this.gpu.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    if (!this.pass) {
+      this.encoder ??= this.gpu.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass();
+    }
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(x, y, z);
+    this.pendingCommands++;
+    this.dispatches++;
+  }
+
+  /** Records a buffer copy (ends the open compute pass). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    if (bytes === 0) return;
+    this.endPass();
+    this.encoder ??= this.gpu.createCommandEncoder();
+    this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.pendingCommands++;
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  /** Submits everything recorded so far in one queue submit. */
+  flush(): void {
+    this.checkHealthy();
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.uniformUsed > 0) {
+      this.gpu.queue.writeBuffer(this.uniformBuffer(), 0, this.uniformHost.buffer, 0, this.uniformUsed);
+    }
+    this.gpu.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.uniformUsed = 0;
+    this.pendingCommands = 0;
+    this.submits++;
+  }
+
+  /** Waits until the GPU has finished all submitted work. */
+  async sync(): Promise<void> {
+    this.flush();
+    await gpuWait(this.gpu.queue.onSubmittedWorkDone());
+    this.checkHealthy();
+  }
+
+  /** Reads `bytes` from a buffer back to the host (one submit, one wait). */
+  async read(buf: GPUBuffer, bytes: number, offsetBytes = 0): Promise<ArrayBuffer> {
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    const cls = sizeClass(size);
+    const staging = this.stagingFree.get(cls)?.pop() ?? this.gpu.createBuffer({ size: cls, usage: MAP_READ | COPY_DST });
+    this.copy(buf, offsetBytes, staging, 0, Math.ceil(bytes / 4) * 4);
+    this.flush();
+    await gpuWait(staging.mapAsync(1 /* GPUMapMode.READ */, 0, size));
+    this.checkHealthy();
+    const out = staging.getMappedRange(0, size).slice(0, bytes);
+    staging.unmap();
+    let list = this.stagingFree.get(cls);
+    if (!list) this.stagingFree.set(cls, (list = []));
+    if (list.length < 4) list.push(staging);
+    else staging.destroy();
+    return out;
+  }
+
+  memory(): MemoryStats {
+    return { liveTensors: this.liveTensors, bytesInUse: this.bytesInUse, bytesPooled: this.bytesPooled, dispatches: this.dispatches, submits: this.submits };
+  }
+}
+
+// ---- waiting without spinning -----------------------------------------------------------------------------------
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+const sleeper = typeof SharedArrayBuffer !== 'undefined' ? new Int32Array(new SharedArrayBuffer(4)) : null;
+
+/**
+ * Awaits a GPU promise. In Node, dawn.node pumps its events on every event-loop turn, which keeps the main thread at
+ * 100% and starves the software driver's threads; so between turns we block ~1 ms in Atomics.wait (measured: the same
+ * kernel ran 40% faster on SwiftShader). In the browser, a plain await.
+ */
+export async function gpuWait<T>(p: Promise<T>): Promise<T> {
+  if (!isNode || !sleeper) return p;
+  let done = false;
+  let value: T | undefined;
+  let error: unknown;
+  let failed = false;
+  p.then(
+    (v) => ((done = true), (value = v)),
+    (e) => ((done = true), (failed = true), (error = e)),
+  );
+  // the first turn without sleeping: short waits stay short
+  await new Promise<void>((r) => setImmediate(r));
+  while (!done) {
+    Atomics.wait(sleeper, 0, 0, 1);
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  if (failed) throw error;
+  return value as T;
+}
+
+// ---- the current device -----------------------------------------------------------------------------------------
+
+let current: Device | null = null;
+let currentOwned = false;
+let announced = '';
+
+/** Picks an adapter, creates the device (with shader-f16 / subgroups / timestamp-query where offered) and makes it current. */
+export async function init(opts: InitOptions = {}): Promise<Device> {
+  let gpuDevice: GPUDevice;
+  let adapter: GPUAdapter | null = null;
+  let label: string;
+  let backend: string;
+  if (opts.device) {
+    gpuDevice = opts.device;
+    label = 'injected device';
+    backend = 'injected';
+  } else {
+    let kind: string;
+    if (opts.adapter && typeof opts.adapter === 'object') {
+      adapter = opts.adapter;
+      label = adapter.info.description || 'injected adapter';
+      kind = 'injected';
+    } else {
+      const found = await findAdapter(opts.adapter as AdapterChoice | undefined);
+      adapter = found.adapter;
+      label = found.label;
+      kind = found.kind;
+    }
+    backend = kind === 'browser' ? 'browser' : `node-dawn/${kind}`;
+    const wanted: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+    const requiredFeatures = wanted.filter((f) => adapter!.features.has(f));
+    const a = adapter.limits;
+    try {
+      gpuDevice = await adapter.requestDevice({
+        requiredFeatures,
+        requiredLimits: {
+          maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+          maxBufferSize: a.maxBufferSize,
+          maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+          maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
+          maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
+          maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
+          maxStorageBuffersPerShaderStage: a.maxStorageBuffersPerShaderStage,
+        },
+      });
+    } catch (e) {
+      throw new DeviceError(`init: ${label} refused to create a device: ${(e as Error).message}`);
+    }
+  }
+  if (current && currentOwned) current.destroy(true);
+  current = new Device(gpuDevice, adapter, label, backend);
+  currentOwned = !opts.device;
+  if (!opts.quiet && announced !== label) {
+    announced = label;
+    const line = `onestep: using ${label}`;
+    if (isNode) process.stderr.write(line + '\n');
+    else console.info(line);
+  }
+  return current;
+}
+
+/** The current device; throws a clear error before init(). */
+export function device(): Device {
+  if (!current) throw new DeviceError('no device: call `await os.init()` before creating tensors');
+  return current;
+}
+
+export function hasDevice(): boolean {
+  return current !== null;
+}
+
+/** Destroys the current device (tests, long-lived pages that want the memory back). */
+export function shutdown(): void {
+  if (current) current.destroy(currentOwned);
+  current = null;
+}
+
+export { DisposedError };

@@ -1,0 +1,39 @@
+// engine/io/index.ts: os.io — tensors to and from safetensors (PyTorch-compatible) and .npy, and atomic writes.
+// The byte formats live in safetensors.ts / npy.ts (pure CPU, strict validation); this file moves tensors.
+import { FormatError } from '../errors';
+import { tensor } from '../ops';
+import { Tensor } from '../tensor';
+import { decodeNpy, encodeNpy } from './npy';
+import { decodeSafetensors, encodeSafetensors, toFloat32, type SafetensorsInput } from './safetensors';
+
+export { encodeSafetensors, decodeSafetensors, toFloat32, type RawTensor, type SafetensorsDtype } from './safetensors';
+export { encodeNpy, decodeNpy } from './npy';
+export { writeFileAtomic, sha256Hex } from './atomic';
+
+/** Reads every tensor back from the GPU and encodes a safetensors file (F32). Adds `format: "pt"` like PyTorch. */
+export async function saveSafetensors(state: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<Uint8Array> {
+  const entries: Record<string, SafetensorsInput> = {};
+  for (const [k, t] of Object.entries(state)) entries[k] = { dtype: 'F32', shape: [...t.shape], data: await t.data() };
+  return encodeSafetensors(entries, { format: 'pt', ...metadata });
+}
+
+/** Decodes a safetensors file (any float/int dtype is converted to f32) and uploads each tensor. */
+export async function loadSafetensors(bytes: Uint8Array): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }> {
+  const { tensors: raw, metadata } = decodeSafetensors(bytes);
+  const tensors: Record<string, Tensor> = {};
+  for (const [k, r] of Object.entries(raw)) tensors[k] = tensor(toFloat32(r), r.shape);
+  return { tensors, metadata };
+}
+
+/** A tensor as a float32 .npy file. */
+export async function saveNpy(t: Tensor): Promise<Uint8Array> {
+  return encodeNpy(await t.data(), [...t.shape]);
+}
+
+/** A .npy file as a tensor (numeric dtypes converted to f32). */
+export function loadNpy(bytes: Uint8Array): Tensor {
+  const { data, shape } = decodeNpy(bytes);
+  if (data instanceof BigInt64Array) return tensor(Float32Array.from(data, Number), shape);
+  if (!ArrayBuffer.isView(data)) throw new FormatError('npy: unsupported data');
+  return tensor(Float32Array.from(data as ArrayLike<number>), shape);
+}

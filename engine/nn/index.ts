@@ -1,0 +1,3 @@
+// engine/nn/index.ts: os.nn, layers with torch.nn names, shapes and state-dict keys.
+export { Module, type LoadResult } from './module';
+export { Linear, LayerNorm, SiLU, ReLU, GELU, Tanh, Sigmoid, Identity, Dropout, Sequential, ModuleList, Embedding, uniformInit } from './layers';

@@ -1,0 +1,38 @@
+// engine/optim/clip.ts: gradient clipping by global L2 norm (torch.nn.utils.clip_grad_norm_), entirely on the GPU:
+// no readback, so a training step never waits for it.
+import { clipScale, normFromPartials } from '../../kernels/optim/dispatch';
+import { reduce } from '../../kernels/reduce/dispatch';
+import { ValueError } from '../errors';
+import { Tensor } from '../tensor';
+import { zeros } from '../ops';
+
+/**
+ * Scales every gradient in place by min(1, maxNorm / (‖g‖ + eps)), ‖g‖ the L2 norm of all gradients together, and
+ * returns ‖g‖ as a 0-d tensor (`await norm.item()` to log it). Parameters without a gradient are skipped.
+ * Dispatches for N gradients: N sum-of-squares reductions, 1 kernel adding them up (after N 4-byte copies into one
+ * buffer; none when N = 1), and N scale kernels that read the norm from its buffer.
+ */
+export function clipGradNorm(params: Iterable<Tensor> | Tensor[], maxNorm: number, eps = 1e-6): Tensor {
+  if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm)) throw new ValueError(`clipGradNorm: maxNorm must be a number, got ${maxNorm}`);
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0) throw new ValueError(`clipGradNorm: eps must be a finite number ≥ 0, got ${eps}`);
+  const grads: Tensor[] = [];
+  for (const p of params) if (p.grad) grads.push(p.grad);
+  if (grads.length === 0) return zeros([]);
+  const dev = grads[0].device;
+  for (const g of grads) {
+    g.storageOrThrow('clipGradNorm');
+    if (g.device !== dev) throw new ValueError('clipGradNorm: gradients live on different devices');
+  }
+  const sums = grads.map((g) => reduce('sumSquares', g, g.shape.map((_, d) => d), false));
+  let partials = sums[0];
+  if (sums.length > 1) {
+    partials = Tensor.empty([sums.length], dev);
+    sums.forEach((s, k) => dev.copy(s.buffer, 0, partials.buffer, 4 * k, 4));
+  }
+  const norm = Tensor.empty([], dev);
+  normFromPartials(partials, sums.length, norm);
+  for (const g of grads) clipScale(g, norm, maxNorm, eps);
+  for (const s of sums) s.dispose();
+  partials.dispose();
+  return norm;
+}

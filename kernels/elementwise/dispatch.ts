@@ -1,0 +1,136 @@
+// kernels/elementwise/dispatch.ts: unary, binary (NumPy/PyTorch broadcasting) and ternary `where` on the GPU.
+// Same-shape operands take a flat kernel; broadcasting ones a strided kernel over dims merged by `coalesce`.
+import { f32bits, type Kernel } from '../../engine/device';
+import { ShapeError, fmtShape } from '../../engine/errors';
+import { Tensor } from '../../engine/tensor';
+import { MAX_DIMS, coalesce, grid1d, main1d, offsetFn, padDims, stridesOf } from '../grid';
+import { BINARY, UNARY, WGSL_MATH, type BinaryOp, type UnaryOp } from './ops';
+
+/** Broadcast result of two or more shapes, PyTorch rules; the error names the op. */
+export function broadcastShapes(op: string, ...shapes: (readonly number[])[]): number[] {
+  const nd = Math.max(...shapes.map((s) => s.length));
+  const out: number[] = [];
+  for (let i = 0; i < nd; i++) {
+    let d = 1;
+    for (const s of shapes) {
+      const v = s[s.length - nd + i] ?? 1;
+      if (v === 1) continue;
+      if (d !== 1 && v !== d) {
+        throw new ShapeError(`${op}: shapes ${shapes.map(fmtShape).join(' and ')} cannot broadcast (dim ${i - nd}: ${d} vs ${v}); make the sizes equal or 1`);
+      }
+      d = v;
+    }
+    out.push(d);
+  }
+  return out;
+}
+
+/** Strides that read `shape` as if broadcast to `outShape` (0 on broadcast dims). */
+export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
+  const s = stridesOf(shape);
+  const off = outShape.length - shape.length;
+  return outShape.map((_, d) => (d < off || shape[d - off] === 1 ? 0 : s[d - off]));
+}
+
+const flatKernels = new Map<string, Kernel>();
+
+function flatKernel(arity: 1 | 2 | 3, expr: string, label: string): Kernel {
+  const key = `${arity}:${expr}`;
+  let k = flatKernels.get(key);
+  if (!k) {
+    const names = arity === 1 ? ['x'] : arity === 2 ? ['a', 'b'] : ['c', 'a', 'b'];
+    const code = /* wgsl */ `
+struct U { n: u32, p0: f32, p1: f32, pad: u32 }
+@group(0) @binding(0) var<uniform> u: U;
+${names.map((nm, j) => `@group(0) @binding(${j + 1}) var<storage, read> in_${nm}: array<f32>;`).join('\n')}
+@group(0) @binding(${arity + 1}) var<storage, read_write> out: array<f32>;
+${WGSL_MATH}
+${main1d()}
+  if (i >= u.n) { return; }
+  let p0 = u.p0; let p1 = u.p1;
+  ${names.map((nm) => `let ${nm} = in_${nm}[i];`).join(' ')}
+  out[i] = ${expr};
+}`;
+    k = { code, label: `elementwise ${label}` };
+    flatKernels.set(key, k);
+  }
+  return k;
+}
+
+function stridedKernel(arity: 2 | 3, expr: string, label: string, ndim: number): Kernel {
+  const key = `s${arity}:${ndim}:${expr}`;
+  let k = flatKernels.get(key);
+  if (!k) {
+    const names = arity === 2 ? ['a', 'b'] : ['c', 'a', 'b'];
+    const vecs = MAX_DIMS / 4;
+    const code = /* wgsl */ `
+struct U { n: u32, pad0: u32, pad1: u32, pad2: u32, shape: array<vec4u, ${vecs}>,
+  ${names.map((nm) => `s_${nm}: array<vec4u, ${vecs}>`).join(', ')} }
+@group(0) @binding(0) var<uniform> u: U;
+${names.map((nm, j) => `@group(0) @binding(${j + 1}) var<storage, read> in_${nm}: array<f32>;`).join('\n')}
+@group(0) @binding(${arity + 1}) var<storage, read_write> out: array<f32>;
+${WGSL_MATH}
+${names.map((nm) => offsetFn(`off_${nm}`, `s_${nm}`, ndim)).join('\n')}
+${main1d()}
+  if (i >= u.n) { return; }
+  ${names.map((nm) => `let ${nm} = in_${nm}[off_${nm}(i)];`).join(' ')}
+  out[i] = ${expr};
+}`;
+    k = { code, label: `elementwise ${label} (broadcast, ${ndim}-d)` };
+    flatKernels.set(key, k);
+  }
+  return k;
+}
+
+/** out = f(x) elementwise, with up to two scalar parameters. */
+export function unary(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
+  const out = Tensor.empty(x.shape, x.device);
+  const n = x.size;
+  if (n === 0) return out;
+  x.device.dispatch(flatKernel(1, UNARY[op].wgsl, op), {
+    buffers: [x.buffer, out.buffer],
+    uniforms: [n, f32bits(p0), f32bits(p1), 0],
+    workgroups: grid1d(x.device, n),
+  });
+  return out;
+}
+
+/** The generic n-ary path: flat when every operand has the output's shape, else strided. */
+function nary(op: string, expr: string, inputs: Tensor[]): Tensor {
+  const outShape = broadcastShapes(op, ...inputs.map((t) => t.shape));
+  const dev = inputs[0].device;
+  const out = Tensor.empty(outShape, dev);
+  const n = out.size;
+  if (n === 0) return out;
+  const arity = inputs.length as 2 | 3;
+  const same = inputs.every((t) => t.size === n && t.shape.length === outShape.length);
+  if (same) {
+    dev.dispatch(flatKernel(arity, expr, op), {
+      buffers: [...inputs.map((t) => t.buffer), out.buffer],
+      uniforms: [n, 0, 0, 0],
+      workgroups: grid1d(dev, n),
+    });
+    return out;
+  }
+  const merged = coalesce(outShape, inputs.map((t) => broadcastStrides(t.shape, outShape)));
+  const ndim = Math.max(1, merged.shape.length);
+  if (ndim > MAX_DIMS) throw new ShapeError(`${op}: broadcasting ${inputs.map((t) => fmtShape(t.shape)).join(' and ')} needs ${ndim} strided dims; at most ${MAX_DIMS} are supported`);
+  const shape = merged.shape.length ? merged.shape : [1];
+  const strides = merged.shape.length ? merged.strides : inputs.map(() => [0]);
+  dev.dispatch(stridedKernel(arity, expr, op, ndim), {
+    buffers: [...inputs.map((t) => t.buffer), out.buffer],
+    uniforms: [n, 0, 0, 0, ...padDims(shape, 1), ...strides.flatMap((s) => padDims(s))],
+    workgroups: grid1d(dev, n),
+  });
+  return out;
+}
+
+/** out = f(a, b) with broadcasting. */
+export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  return nary(op, BINARY[op].wgsl, [a, b]);
+}
+
+/** out = c != 0 ? a : b, with broadcasting over all three. */
+export function where(c: Tensor, a: Tensor, b: Tensor): Tensor {
+  return nary('where', 'select(b, a, c != 0.0)', [c, a, b]);
+}

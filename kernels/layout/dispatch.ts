@@ -1,0 +1,92 @@
+// kernels/layout/dispatch.ts: moving values without arithmetic. `gather` reads a strided window of a buffer into a new
+// contiguous tensor (permute, expand, slice); `scatter` writes a contiguous tensor into a strided window of another
+// (cat, pad, slice backward); `fill` sets every element.
+import { f32bits, type Kernel } from '../../engine/device';
+import { ShapeError, fmtShape } from '../../engine/errors';
+import { Tensor } from '../../engine/tensor';
+import { MAX_DIMS, coalesce, grid1d, main1d, padDims, stridesOf } from '../grid';
+
+const kernels = new Map<string, Kernel>();
+
+function stridedKernel(kind: 'gather' | 'scatter', ndim: number): Kernel {
+  const key = `${kind}:${ndim}`;
+  let k = kernels.get(key);
+  if (k) return k;
+  const vecs = MAX_DIMS / 4;
+  const code = /* wgsl */ `
+struct U { n: u32, offset: u32, pad0: u32, pad1: u32, shape: array<vec4u, ${vecs}>, strides: array<vec4u, ${vecs}> }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+fn stridedOffset(i: u32) -> u32 {
+  var rem = i;
+  var off = u.offset;
+  for (var d = ${ndim - 1}; d >= 0; d--) {
+    let n = u.shape[d / 4][d % 4];
+    off += (rem % n) * u.strides[d / 4][d % 4];
+    rem /= n;
+  }
+  return off;
+}
+${main1d()}
+  if (i >= u.n) { return; }
+  ${kind === 'gather' ? 'dst[i] = src[stridedOffset(i)];' : 'dst[stridedOffset(i)] = src[i];'}
+}`;
+  k = { code, label: `${kind} (${ndim}-d)` };
+  kernels.set(key, k);
+  return k;
+}
+
+function stridedDispatch(kind: 'gather' | 'scatter', src: Tensor, dst: Tensor, shape: readonly number[], strides: readonly number[], offset: number): void {
+  const n = shapeProduct(shape);
+  if (n === 0) return;
+  const merged = coalesce(shape, [strides, stridesOf(shape)]);
+  // only dims contiguous in BOTH the window and the dense side may merge
+  const dims = merged.shape.length ? merged.shape : [1];
+  const winStrides = merged.shape.length ? merged.strides[0] : [0];
+  if (dims.length > MAX_DIMS) throw new ShapeError(`${kind}: window ${fmtShape(shape)} needs ${dims.length} strided dims; at most ${MAX_DIMS}`);
+  const dev = src.device;
+  dev.dispatch(stridedKernel(kind, dims.length), {
+    buffers: [src.buffer, dst.buffer],
+    uniforms: [n, offset, 0, 0, ...padDims(dims, 1), ...padDims(winStrides)],
+    workgroups: grid1d(dev, n),
+  });
+}
+
+const shapeProduct = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+/** A new contiguous tensor of `shape` whose element at index (i…) is src[offset + Σ i_d·strides_d]. */
+export function gather(src: Tensor, shape: readonly number[], strides: readonly number[], offset = 0): Tensor {
+  const out = Tensor.empty(shape, src.device);
+  stridedDispatch('gather', src, out, shape, strides, offset);
+  return out;
+}
+
+/** Writes src (contiguous, of `shape`) into dst at dst[offset + Σ i_d·strides_d], in place. */
+export function scatterInto(dst: Tensor, src: Tensor, strides: readonly number[], offset = 0): void {
+  stridedDispatch('scatter', src, dst, src.shape, strides, offset);
+}
+
+let fillKernel: Kernel | null = null;
+/** Sets every element of t to v, in place. */
+export function fillInto(t: Tensor, v: number): void {
+  if (t.size === 0) return;
+  fillKernel ??= {
+    label: 'fill',
+    code: /* wgsl */ `
+struct U { n: u32, v: f32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+${main1d()}
+  if (i < u.n) { dst[i] = u.v; }
+}`,
+  };
+  t.device.dispatch(fillKernel, { buffers: [t.buffer], uniforms: [t.size, f32bits(v), 0, 0], workgroups: grid1d(t.device, t.size) });
+}
+
+/** A new tensor filled with v. */
+export function filled(shape: readonly number[], v: number): Tensor {
+  const t = Tensor.empty(shape);
+  fillInto(t, v);
+  return t;
+}

@@ -1,0 +1,207 @@
+// kernels/reduce/dispatch.ts: sum / max / min / sum of squares over any set of axes (torch.sum(dim, keepdim)),
+// and softmax / logSoftmax with their backward along one axis.
+import { f32bits, type Kernel } from '../../engine/device';
+import { Tensor } from '../../engine/tensor';
+import { MAX_DIMS, grid1d, main1d, padDims, stridesOf } from '../grid';
+import { WGSL_MATH } from '../elementwise/ops';
+
+export type ReduceOp = 'sum' | 'max' | 'min' | 'sumSquares';
+/** 'thread': one invocation per output (many outputs); 'workgroup': 64 invocations share one output (few, long). */
+export type ReduceVariant = 'thread' | 'workgroup';
+export const REDUCE_VARIANTS: readonly ReduceVariant[] = ['thread', 'workgroup'];
+
+const INIT: Record<ReduceOp, string> = { sum: '0.0', sumSquares: '0.0', max: '-inf_()', min: 'inf_()' };
+const COMBINE: Record<ReduceOp, (acc: string, v: string) => string> = {
+  sum: (a, v) => `${a} + ${v}`,
+  sumSquares: (a, v) => `${a} + ${v} * ${v}`,
+  max: (a, v) => `max_(${a}, ${v})`,
+  min: (a, v) => `min_(${a}, ${v})`,
+};
+// combining two partial results (sumSquares partials are already squared)
+const MERGE: Record<ReduceOp, (a: string, b: string) => string> = { ...COMBINE, sumSquares: COMBINE.sum };
+
+const WG_REDUCE = 64;
+const kernels = new Map<string, Kernel>();
+
+function reduceKernel(op: ReduceOp, variant: ReduceVariant): Kernel {
+  const key = `${op}:${variant}`;
+  let k = kernels.get(key);
+  if (k) return k;
+  const vecs = MAX_DIMS / 4;
+  const header = /* wgsl */ `
+struct U { nOut: u32, nRed: u32, scale: f32, nKept: u32, nRedDims: u32, p0: u32, p1: u32, p2: u32,
+  keptShape: array<vec4u, ${vecs}>, keptStrides: array<vec4u, ${vecs}>, redShape: array<vec4u, ${vecs}>, redStrides: array<vec4u, ${vecs}> }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+${WGSL_MATH}
+fn keptOffset(o: u32) -> u32 {
+  var rem = o; var off = 0u;
+  for (var d = i32(u.nKept) - 1; d >= 0; d--) {
+    let n = u.keptShape[d / 4][d % 4];
+    off += (rem % n) * u.keptStrides[d / 4][d % 4]; rem /= n;
+  }
+  return off;
+}
+fn redOffset(r: u32) -> u32 {
+  var rem = r; var off = 0u;
+  for (var d = i32(u.nRedDims) - 1; d >= 0; d--) {
+    let n = u.redShape[d / 4][d % 4];
+    off += (rem % n) * u.redStrides[d / 4][d % 4]; rem /= n;
+  }
+  return off;
+}`;
+  const code =
+    variant === 'thread'
+      ? /* wgsl */ `${header}
+${main1d()}
+  if (i >= u.nOut) { return; }
+  let base = keptOffset(i);
+  var acc: f32 = ${INIT[op]};
+  if (u.nRedDims == 1u) {
+    let s = u.redStrides[0][0];
+    for (var r = 0u; r < u.nRed; r++) { let v = x[base + r * s]; acc = ${COMBINE[op]('acc', 'v')}; }
+  } else {
+    for (var r = 0u; r < u.nRed; r++) { let v = x[base + redOffset(r)]; acc = ${COMBINE[op]('acc', 'v')}; }
+  }
+  out[i] = acc * u.scale;
+}`
+      : /* wgsl */ `${header}
+var<workgroup> partial: array<f32, ${WG_REDUCE}>;
+@compute @workgroup_size(${WG_REDUCE})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o = wid.x + wid.y * nwg.x;
+  let valid = o < u.nOut;
+  var acc: f32 = ${INIT[op]};
+  if (valid) {
+    let base = keptOffset(o);
+    for (var r = lid; r < u.nRed; r += ${WG_REDUCE}u) { let v = x[base + redOffset(r)]; acc = ${COMBINE[op]('acc', 'v')}; }
+  }
+  partial[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${WG_REDUCE / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { partial[lid] = ${MERGE[op]('partial[lid]', 'partial[lid + s]')}; }
+    workgroupBarrier();
+  }
+  if (valid && lid == 0u) { out[o] = partial[0] * u.scale; }
+}`;
+  k = { code, label: `reduce ${op} (${variant})` };
+  kernels.set(key, k);
+  return k;
+}
+
+/** Normalised, sorted, deduplicated axes; negative axes count from the end. */
+export function normAxes(ndim: number, axes: number | readonly number[] | undefined): number[] {
+  if (axes === undefined) return Array.from({ length: ndim }, (_, i) => i);
+  const list = typeof axes === 'number' ? [axes] : [...axes];
+  return [...new Set(list.map((a) => (a < 0 ? a + ndim : a)))].sort((a, b) => a - b);
+}
+
+/** Splits dims into kept and reduced runs, merging neighbours that are contiguous. */
+function plan(shape: readonly number[], axes: readonly number[]) {
+  const strides = stridesOf(shape);
+  const kept: [number, number][] = [];
+  const red: [number, number][] = [];
+  let prevKind: 'k' | 'r' | null = null;
+  shape.forEach((n, d) => {
+    if (n === 1) return;
+    const kind = axes.includes(d) ? 'r' : 'k';
+    const list = kind === 'r' ? red : kept;
+    const last = list[list.length - 1];
+    if (prevKind === kind && last && last[1] === strides[d] * n) {
+      last[0] *= n;
+      last[1] = strides[d];
+    } else list.push([n, strides[d]]);
+    prevKind = kind;
+  });
+  return { kept, red };
+}
+
+export function pickReduceVariant(nOut: number, nRed: number): ReduceVariant {
+  return nOut < 512 && nRed >= 256 ? 'workgroup' : 'thread';
+}
+
+/** Reduces `x` over `axes`; the output has the kept dims (keepdim adds back 1s). `scale` multiplies the result. */
+export function reduce(op: ReduceOp, x: Tensor, axes: readonly number[], keepdim: boolean, scale = 1, variant?: ReduceVariant): Tensor {
+  const outShape = keepdim ? x.shape.map((n, d) => (axes.includes(d) ? 1 : n)) : x.shape.filter((_, d) => !axes.includes(d));
+  const out = Tensor.empty(outShape, x.device);
+  const nOut = out.size;
+  if (nOut === 0) return out;
+  const nRed = axes.reduce((p, d) => p * x.shape[d], 1);
+  const { kept, red } = plan(x.shape, axes);
+  const v = variant ?? pickReduceVariant(nOut, nRed);
+  const uniforms = [
+    nOut, nRed, f32bits(scale), kept.length, red.length, 0, 0, 0,
+    ...padDims(kept.map((k) => k[0]), 1), ...padDims(kept.map((k) => k[1])),
+    ...padDims(red.map((k) => k[0]), 1), ...padDims(red.map((k) => k[1])),
+  ];
+  if (red.length === 0 && nRed !== 1) throw new Error('internal: reduce plan lost its reduced dims');
+  const dev = x.device;
+  const workgroups: [number, number] = v === 'thread' ? grid1d(dev, nOut) : grid1d(dev, nOut, 1);
+  dev.dispatch(reduceKernel(op, v), { buffers: [x.buffer, out.buffer], uniforms, workgroups });
+  return out;
+}
+
+// ---- softmax along one axis: one invocation per row ---------------------------------------------------------------
+
+type SoftmaxKind = 'softmax' | 'logSoftmax' | 'softmaxGrad' | 'logSoftmaxGrad';
+
+function softmaxKernel(kind: SoftmaxKind): Kernel {
+  let k = kernels.get(kind);
+  if (k) return k;
+  const backward = kind.endsWith('Grad');
+  const body: Record<SoftmaxKind, string> = {
+    softmax: `
+  var m = -inf_();
+  for (var j = 0u; j < u.len; j++) { m = max(m, x[base + j * u.inner]); }
+  var s = 0.0;
+  for (var j = 0u; j < u.len; j++) { s += exp(x[base + j * u.inner] - m); }
+  let inv = 1.0 / s;
+  for (var j = 0u; j < u.len; j++) { let o = base + j * u.inner; out[o] = exp(x[o] - m) * inv; }`,
+    logSoftmax: `
+  var m = -inf_();
+  for (var j = 0u; j < u.len; j++) { m = max(m, x[base + j * u.inner]); }
+  var s = 0.0;
+  for (var j = 0u; j < u.len; j++) { s += exp(x[base + j * u.inner] - m); }
+  let lse = m + log(s);
+  for (var j = 0u; j < u.len; j++) { let o = base + j * u.inner; out[o] = x[o] - lse; }`,
+    // x = softmax output y, g = incoming gradient: dx = y·(g − Σ g·y)
+    softmaxGrad: `
+  var s = 0.0;
+  for (var j = 0u; j < u.len; j++) { let o = base + j * u.inner; s += g[o] * x[o]; }
+  for (var j = 0u; j < u.len; j++) { let o = base + j * u.inner; out[o] = x[o] * (g[o] - s); }`,
+    // x = logSoftmax output: dx = g − exp(y)·Σ g
+    logSoftmaxGrad: `
+  var s = 0.0;
+  for (var j = 0u; j < u.len; j++) { s += g[base + j * u.inner]; }
+  for (var j = 0u; j < u.len; j++) { let o = base + j * u.inner; out[o] = g[o] - exp(x[o]) * s; }`,
+  };
+  const code = /* wgsl */ `
+struct U { rows: u32, len: u32, inner: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+${backward ? '@group(0) @binding(2) var<storage, read> g: array<f32>;\n@group(0) @binding(3)' : '@group(0) @binding(2)'} var<storage, read_write> out: array<f32>;
+${WGSL_MATH}
+${main1d(64)}
+  if (i >= u.rows) { return; }
+  let base = (i / u.inner) * u.len * u.inner + i % u.inner;${body[kind]}
+}`;
+  k = { code, label: kind };
+  kernels.set(kind, k);
+  return k;
+}
+
+/** softmax / logSoftmax of x along `axis` (forward), or their backward given the forward output y and gradient g. */
+export function softmaxAlong(kind: SoftmaxKind, x: Tensor, axis: number, g?: Tensor): Tensor {
+  const out = Tensor.empty(x.shape, x.device);
+  if (x.size === 0) return out;
+  const len = x.shape[axis];
+  const inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const rows = x.size / len;
+  x.device.dispatch(softmaxKernel(kind), {
+    buffers: g ? [x.buffer, g.buffer, out.buffer] : [x.buffer, out.buffer],
+    uniforms: [rows, len, inner, 0],
+    workgroups: grid1d(x.device, rows, 64),
+  });
+  return out;
+}

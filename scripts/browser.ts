@@ -1,0 +1,85 @@
+// scripts/browser.ts: headless Chromium with WebGPU for tests and the bench: bundles an entry for the browser,
+// serves it on 127.0.0.1 (WebGPU needs a secure context), and launches Debian's chromium through puppeteer-core.
+import { build, type Plugin } from 'esbuild';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+
+/** Chromium flags that give headless WebGPU on SwiftShader (no GPU on these machines). */
+export const WEBGPU_FLAGS = [
+  '--enable-unsafe-webgpu',
+  '--use-webgpu-adapter=swiftshader',
+  '--enable-unsafe-swiftshader',
+  '--no-sandbox',
+  '--disable-gpu-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+export function chromiumPath(): string {
+  const candidates = [process.env.CHROME_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter(Boolean) as string[];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new Error(`no Chromium found (tried ${candidates.join(', ')}); run bash scripts/setup.sh or set CHROME_PATH`);
+  return found;
+}
+
+/** Node-only modules replaced in browser bundles: atomic file writes throw a clear error there. */
+export const browserStubs: Plugin = {
+  name: 'onestep-browser-stubs',
+  setup(b) {
+    b.onResolve({ filter: /\/atomic$/ }, () => ({ path: 'atomic-stub', namespace: 'stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
+      contents: `export function writeFileAtomic() { throw new Error('writeFileAtomic is Node-only: in the browser, download the bytes instead'); }
+                 export function sha256Hex() { throw new Error('sha256Hex is Node-only'); }`,
+      loader: 'js',
+    }));
+  },
+};
+
+/** Bundles `entry` into one browser ES module (string). */
+export async function bundleForBrowser(entry: string, root: string): Promise<string> {
+  const r = await build({
+    absWorkingDir: root,
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'chrome120',
+    write: false,
+    external: ['webgpu', 'node:*'],
+    plugins: [browserStubs],
+    logLevel: 'error',
+  });
+  return r.outputFiles[0].text;
+}
+
+/** Serves fixed in-memory files on 127.0.0.1 at a free port. */
+export async function serveFiles(files: Record<string, { body: string | Uint8Array; type: string }>): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const f = files[path];
+    if (path === '/favicon.ico' && !f) {
+      res.writeHead(204).end();
+      return;
+    }
+    if (!f) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': f.type, 'cache-control': 'no-store' }).end(f.body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, server };
+}
+
+/** Launches headless Chromium with WebGPU (or without, for the error-path tests). */
+export async function launchChromium(opts: { webgpu?: boolean } = {}) {
+  const puppeteer = (await import('puppeteer-core')).default;
+  const flags = opts.webgpu === false ? WEBGPU_FLAGS.filter((f) => !f.includes('webgpu') && !f.includes('swiftshader')).concat('--disable-features=WebGPU') : WEBGPU_FLAGS;
+  return puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: flags, userDataDir: join(process.env.TMPDIR ?? '/tmp', `onestep-chrome-${process.pid}-${Date.now()}`) });
+}
