@@ -33,9 +33,13 @@ function kernelFor(c: MatmulConfig): Kernel {
   return k;
 }
 
-/** Default tile: small outputs (gemv-like) use thin tiles so enough invocations exist. */
+/**
+ * Default tile until the autotuner lands: big register tiles win on CPU drivers (bench/RESULTS.md: 8×8 reached
+ * 13–18 GFLOP/s on lavapipe and 3.6 on SwiftShader at 512³–1024³); thin tiles keep small outputs parallel.
+ */
 export function pickMatmulTile(M: number, N: number): Pick<MatmulConfig, 'tm' | 'tn' | 'wgX' | 'wgY'> {
   if (M * N <= 64 * 64 || M < 8) return MATMUL_TILES[3];
+  if (M * N >= 256 * 256) return MATMUL_TILES[2];
   return MATMUL_TILES[1];
 }
 

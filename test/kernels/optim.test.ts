@@ -22,7 +22,7 @@ function randomF32(n: number, seed: number, scale = 1): Float32Array {
   return out;
 }
 
-/** max |got − want| / (1 + |want|)·… : the test's closeness, relative above magnitude 1, absolute below. */
+/** Worst of |got − want| / max(1, |want|): relative above magnitude 1, absolute below. */
 function expectClose(got: Float32Array, want: Float64Array, tol: number, what: string): void {
   expect(got.length).toBe(want.length);
   let worst = 0, at = -1;

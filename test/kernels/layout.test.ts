@@ -1,0 +1,173 @@
+// test/kernels/layout.test.ts: shape ops (reshape flatten squeeze unsqueeze permute transpose expand cat stack split slice
+// pad) and the gather / scatter kernels of kernels/layout/dispatch.ts, forward against kernels/layout/reference.ts.
+// Backward: test/engine/grad.test.ts.
+import { describe, it, expect } from 'vitest';
+import * as os from '../../engine';
+import { filled, gather, scatterInto } from '../../kernels/layout/dispatch';
+import {
+  catRef, expandRef, flattenRef, gatherRef, padRef, permuteRef, reshapeRef, scatterRef, sliceRef, splitRef, squeezeRef, stackRef, transposeRef,
+  unsqueezeRef,
+} from '../../kernels/layout/reference';
+import { checkOp, expectClose, expectThrows, fromHost, makeInputs, toHost } from '../helpers';
+
+describe('views: reshape / flatten / squeeze / unsqueeze', () => {
+  it('reshape (incl. -1, 0-d, size-0)', async () => {
+    const cases: [number[], number[]][] = [
+      [[3, 5, 7], [15, 7]], [[3, 5, 7], [-1]], [[3, 5, 7], [7, -1, 3]], [[17], [1, 17, 1]], [[], [1, 1]], [[1], []], [[0, 3], [3, 0]], [[0, 3], [-1, 3]],
+    ];
+    for (const [s, t] of cases) await checkOp(`reshape [${s}] → [${t}]`, [s], (x) => os.reshape(x, t), (x) => reshapeRef(x, t));
+    await checkOp('view method', [[4, 6]], (x) => x.view([2, 12]), (x) => reshapeRef(x, [2, 12]));
+  });
+  it('flatten', async () => {
+    const cases: [number[], number, number][] = [[[2, 3, 5], 0, -1], [[2, 3, 5, 7], 1, 2], [[2, 3, 5, 7], 1, -1], [[2, 3, 5], -2, -1], [[], 0, -1], [[17], 0, 0]];
+    for (const [s, a, b] of cases) await checkOp(`flatten [${s}] ${a}..${b}`, [s], (x) => os.flatten(x, a, b), (x) => flattenRef(x, a, b));
+  });
+  it('squeeze / unsqueeze', async () => {
+    const sq: [number[], number | undefined][] = [[[1, 3, 1, 5], undefined], [[1, 3, 1, 5], 2], [[1, 3, 1, 5], -4], [[1, 3, 1, 5], 1], [[1], undefined], [[1, 1], 0]];
+    for (const [s, d] of sq) await checkOp(`squeeze [${s}] ${d}`, [s], (x) => os.squeeze(x, d), (x) => squeezeRef(x, d));
+    const un: [number[], number][] = [[[3, 5], 0], [[3, 5], 1], [[3, 5], 2], [[3, 5], -1], [[3, 5], -3], [[], 0]];
+    for (const [s, d] of un) await checkOp(`unsqueeze [${s}] ${d}`, [s], (x) => os.unsqueeze(x, d), (x) => unsqueezeRef(x, d));
+  });
+  it('rejects sizes that do not match', () => {
+    const x = os.zeros([3, 5]);
+    expectThrows(() => os.reshape(x, [4, 4]), os.ShapeError, '[3,5]', '[4,4]');
+    expectThrows(() => os.reshape(x, [-1, -1]), os.ShapeError);
+    expectThrows(() => os.reshape(x, [-1, 4]), os.ShapeError);
+    expectThrows(() => os.reshape(x, [-3, 5]), os.OnestepError);
+    x.dispose();
+  });
+});
+
+describe('permute / transpose / expand', () => {
+  it('permute', async () => {
+    const cases: [number[], number[]][] = [
+      [[3, 5], [1, 0]], [[3, 5, 7], [2, 0, 1]], [[3, 5, 7], [0, 2, 1]], [[2, 3, 4, 5], [3, 1, 0, 2]], [[2, 1, 3, 1], [3, 2, 1, 0]], [[65, 33], [1, 0]],
+      [[3, 5, 7], [-1, 0, 1]], [[0, 3, 2], [2, 0, 1]], [[], []], [[2, 3, 2, 3, 2, 3, 2, 3], [7, 6, 5, 4, 3, 2, 1, 0]], // 8 strided dims: the kernels' MAX_DIMS
+    ];
+    for (const [s, p] of cases) await checkOp(`permute [${s}] ${p}`, [s], (x) => os.permute(x, p), (x) => permuteRef(x, p));
+  });
+  it('transpose', async () => {
+    const cases: [number[], number, number][] = [[[3, 5], -2, -1], [[3, 5, 7], 0, 2], [[3, 5, 7], 1, -1], [[17, 1], 0, 1]];
+    for (const [s, a, b] of cases) await checkOp(`transpose [${s}] ${a} ${b}`, [s], (x) => os.transpose(x, a, b), (x) => transposeRef(x, a, b));
+    await checkOp('transpose method', [[3, 5]], (x) => x.transpose(), (x) => transposeRef(x));
+  });
+  it('expand (new leading dims, -1, size-1 dims, same shape)', async () => {
+    const cases: [number[], number[]][] = [
+      [[3, 1], [3, 4]], [[1, 4], [3, 4]], [[17], [5, 17]], [[], [2, 3]], [[3, 1, 5], [2, 3, 4, 5]], [[3, 1], [-1, 6]], [[3, 4], [3, 4]], [[1], [0]], [[2, 1], [2, 0]],
+    ];
+    for (const [s, t] of cases) await checkOp(`expand [${s}] → [${t}]`, [s], (x) => os.expand(x, t), (x) => expandRef(x, t));
+  });
+  it('rejects bad permutations and expansions', () => {
+    const x = os.zeros([3, 2]);
+    expectThrows(() => os.permute(x, [0, 0]), os.ShapeError, 'permute');
+    expectThrows(() => os.permute(x, [0]), os.ShapeError);
+    expectThrows(() => os.permute(x, [0, 2]), os.ShapeError);
+    expectThrows(() => os.expand(x, [3, 4]), os.ShapeError, 'expand');
+    expectThrows(() => os.expand(x, [6]), os.ShapeError);
+    x.dispose();
+  });
+});
+
+describe('slice / split / cat / stack / pad', () => {
+  it('slice with steps, negative and clamped indices', async () => {
+    const cases: [number[], number[], number[] | undefined, number[] | undefined][] = [
+      [[17], [2], [15], undefined],
+      [[17], [1], [17], [3]],
+      [[17], [-5], [100], [2]],
+      [[5, 17], [1, 3], [4, 16], [2, 5]],
+      [[5, 17], [0, -3], [5, 100], [1, 1]],
+      [[3, 5, 7], [0, 1, 2], [3, 5, 7], [2, 3, 2]],
+      [[3, 5, 7], [1], [2], undefined],
+      [[3, 5, 7], [2, 0, 0], [1, 5, 7], undefined], // empty
+      [[65, 33], [3, 4], [64, 33], [7, 4]],
+      [[4, 6], [-100, -2], [100, -1], undefined],
+    ];
+    for (const [s, st, en, sp] of cases) {
+      await checkOp(`slice [${s}] ${st}:${en}:${sp}`, [s], (x) => os.slice(x, st, en, sp), (x) => sliceRef(x, st, en, sp));
+    }
+    const x = os.zeros([4]);
+    expectThrows(() => os.slice(x, [0], [4], [0]), os.ValueError, 'slice');
+    expectThrows(() => os.slice(x, [0], [4], [-1]), os.ValueError);
+    x.dispose();
+  });
+  it('split by size and by list', async () => {
+    const cases: [number[], number | number[], number][] = [[[17], 5, 0], [[5, 17], [3, 0, 14], 1], [[5, 17], [2, 3], 0], [[3, 5, 7], 3, -1], [[4, 3], 4, 0]];
+    for (const [s, sizes, d] of cases) await checkOp(`split [${s}] ${sizes} dim ${d}`, [s], (x) => os.split(x, sizes, d), (x) => splitRef(x, sizes, d));
+    const x = os.zeros([5, 4]);
+    expectThrows(() => os.split(x, [2, 2], 0), os.ShapeError, 'split');
+    x.dispose();
+  });
+  it('cat along first, middle, last dims (incl. a size-0 piece and a repeated tensor)', async () => {
+    await checkOp('cat dim 0', [[3, 5], [1, 5], [4, 5]], (a, b, c) => os.cat([a, b, c], 0), (a, b, c) => catRef([a, b, c], 0));
+    await checkOp('cat dim 1', [[2, 3, 4], [2, 5, 4], [2, 0, 4]], (a, b, c) => os.cat([a, b, c], 1), (a, b, c) => catRef([a, b, c], 1));
+    await checkOp('cat dim -1', [[2, 3, 4], [2, 3, 1]], (a, b) => os.cat([a, b], -1), (a, b) => catRef([a, b], -1));
+    await checkOp('cat single', [[17]], (a) => os.cat([a]), (a) => catRef([a]));
+    await checkOp('cat repeated', [[3, 2]], (a) => os.cat([a, a], 1), (a) => catRef([a, a], 1));
+    await checkOp('cat 0-size dim 0', [[0, 3], [2, 3]], (a, b) => os.cat([a, b], 0), (a, b) => catRef([a, b], 0));
+    const a = os.zeros([2, 3]), b = os.zeros([3, 2]);
+    expectThrows(() => os.cat([a, b], 0), os.ShapeError, 'cat', '[2,3]', '[3,2]');
+    expectThrows(() => os.cat([]), os.ValueError);
+    a.dispose();
+    b.dispose();
+  });
+  it('stack along new first, middle, last dims', async () => {
+    for (const d of [0, 1, 2, -1, -2]) {
+      await checkOp(`stack dim ${d}`, [[3, 5], [3, 5], [3, 5]], (a, b, c) => os.stack([a, b, c], d), (a, b, c) => stackRef([a, b, c], d));
+    }
+    await checkOp('stack 0-d', [[], []], (a, b) => os.stack([a, b]), (a, b) => stackRef([a, b]));
+  });
+  it('pad (last dim, two dims, value, zero pads)', async () => {
+    const cases: [number[], number[], number][] = [
+      [[17], [2, 3], 0], [[3, 5], [1, 0, 0, 2], -1.5], [[2, 3, 5], [0, 0, 1, 1, 2, 0], 0], [[2, 3, 5], [0, 0], 7], [[3, 0], [1, 1], 2], [[2, 3], [1, 1, 1, 1], 0.25],
+    ];
+    for (const [s, p, v] of cases) await checkOp(`pad [${s}] ${p} ${v}`, [s], (x) => os.pad(x, p, v), (x) => padRef(x, p, v));
+    const x = os.zeros([2, 3]);
+    expectThrows(() => os.pad(x, [1]), os.ShapeError, 'pad');
+    expectThrows(() => os.pad(x, [1, 1, 1, 1, 1, 1]), os.ShapeError);
+    expectThrows(() => os.pad(x, [-1, 0]), os.ValueError);
+    x.dispose();
+  });
+});
+
+describe('gather / scatter kernels', () => {
+  it('gather reads arbitrary strided windows', async () => {
+    const [x] = makeInputs([[6, 7, 5]], { seed: 5 });
+    const t = fromHost(x);
+    const cases: [number[], number[], number][] = [
+      [[6, 7, 5], [35, 5, 1], 0],
+      [[3, 7, 5], [70, 5, 1], 0],
+      [[5, 7, 6], [1, 5, 35], 0],
+      [[2, 3, 2], [70, 10, 2], 37],
+      [[4, 4], [0, 1], 3],
+      [[210], [1], 0],
+      [[3, 1, 4], [5, 100, 1], 1],
+    ];
+    for (const [shape, strides, offset] of cases) {
+      const g = gather(t, shape, strides, offset);
+      const ref = gatherRef(x.data, shape, strides, offset);
+      expect(g.shape).toEqual(ref.shape);
+      expectClose(await toHost(g), ref.data, { label: `gather [${shape}] strides [${strides}] +${offset}`, shape });
+      g.dispose();
+    }
+    t.dispose();
+  });
+  it('scatterInto writes a strided window and leaves the rest', async () => {
+    const [src] = makeInputs([[3, 4, 2]], { seed: 9 });
+    const cases: [number[], number[], number][] = [
+      [[3, 4, 2], [8, 2, 1], 0],
+      [[5, 6, 4], [24, 4, 1], 29],
+      [[3, 4, 2], [1, 3, 12], 0],
+      [[7, 9], [18, 2, 1], 10],
+    ];
+    for (const [dstShape, strides, offset] of cases) {
+      const dst = filled(dstShape, -7);
+      const s = fromHost(src);
+      scatterInto(dst, s, strides, offset);
+      const want = new Float64Array(dstShape.reduce((a, b) => a * b, 1)).fill(-7);
+      scatterRef(want, src, strides, offset);
+      expectClose(await toHost(dst), want, { label: `scatter into [${dstShape}] strides [${strides}] +${offset}` });
+      dst.dispose();
+      s.dispose();
+    }
+  });
+});
