@@ -75,7 +75,7 @@ export function backward(root: Tensor, gradOut?: Tensor, opts: BackwardOptions =
       const node = t.node;
       if (!node) {
         // a leaf: add into .grad (gradient accumulation across backward calls)
-        if (g && t.requiresGrad) {
+        if (g && t.requiresGrad && !t.isDisposed) {
           const prev = t.grad;
           t.grad = keep(prev ? autogradOps.add(prev, g) : g);
           if (prev) {

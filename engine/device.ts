@@ -303,6 +303,11 @@ export class Device {
 // ---- waiting without spinning -----------------------------------------------------------------------------------
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+let waitMode: 'sleep' | 'spin' = 'sleep';
+/** 'spin' restores a plain await (for measuring what sleeping buys; the bench reports both). */
+export function setWaitMode(mode: 'sleep' | 'spin'): void {
+  waitMode = mode;
+}
 const sleeper = typeof SharedArrayBuffer !== 'undefined' ? new Int32Array(new SharedArrayBuffer(4)) : null;
 
 /**
@@ -311,7 +316,7 @@ const sleeper = typeof SharedArrayBuffer !== 'undefined' ? new Int32Array(new Sh
  * kernel ran 40% faster on SwiftShader). In the browser, a plain await.
  */
 export async function gpuWait<T>(p: Promise<T>): Promise<T> {
-  if (!isNode || !sleeper) return p;
+  if (!isNode || !sleeper || waitMode === 'spin') return p;
   let done = false;
   let value: T | undefined;
   let error: unknown;

@@ -6,7 +6,7 @@ export { Tensor, noGrad, tidy, keep, isGradEnabled, setGradEnabled, type DType }
 export { backward, type BackwardOptions } from './autograd';
 export * from './ops';
 export * from './errors';
-export { device, hasDevice, shutdown, f32bits, gpuWait, Device, type InitOptions, type MemoryStats } from './device';
+export { device, hasDevice, shutdown, f32bits, gpuWait, setWaitMode, Device, type InitOptions, type MemoryStats } from './device';
 export { ADAPTER_CHOICES, type AdapterChoice } from './adapter';
 export * as nn from './nn';
 export * as optim from './optim';

@@ -70,6 +70,10 @@ export function tensor(data: Nested | Float32Array | Float64Array | ArrayLike<nu
     walk(data as Nested, 0);
     flat = new Float32Array(out);
   } else {
+    if (Array.isArray(data)) {
+      const bad = data.findIndex((v) => typeof v !== 'number');
+      if (bad >= 0) throw new ValueError(`tensor: ragged or non-numeric array: element ${bad} is ${Array.isArray(data[bad]) ? 'an array' : typeof data[bad]} while element 0 is a number`);
+    }
     flat = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
     s = [flat.length];
   }
@@ -226,10 +230,10 @@ export const pow = (a: TensorLike, b: TensorLike): Tensor =>
   );
 /** Elementwise max with NaN propagation; ties send the gradient to both halves. */
 export const maximum = (a: TensorLike, b: TensorLike): Tensor =>
-  binaryOp('maximum', a, b, (x, s) => scalarOp('maxScalar', x, s, (g) => mul(g, unary('gtScalar', x, s))), (s, x) => maximum(x, s),
+  binaryOp('maximum', a, b, (x, s) => scalarOp('maxScalar', x, s, (g) => minMaxGrad(g, x, filled([], s), 'gt')[0]), (s, x) => maximum(x, s),
     (g, x, y) => minMaxGrad(g, x, y, 'gt'));
 export const minimum = (a: TensorLike, b: TensorLike): Tensor =>
-  binaryOp('minimum', a, b, (x, s) => scalarOp('minScalar', x, s, (g) => mul(g, unary('ltScalar', x, s))), (s, x) => minimum(x, s),
+  binaryOp('minimum', a, b, (x, s) => scalarOp('minScalar', x, s, (g) => minMaxGrad(g, x, filled([], s), 'lt')[0]), (s, x) => minimum(x, s),
     (g, x, y) => minMaxGrad(g, x, y, 'lt'));
 function minMaxGrad(g: Tensor, x: Tensor, y: Tensor, cmp: 'gt' | 'lt'): [Tensor, Tensor] {
   const wins = binary(cmp, x, y), ties = binary('eq', x, y);
@@ -350,7 +354,8 @@ function axisFor(op: string, x: Tensor, axis: number): number {
 
 /** Sums g down to `shape` (the inverse of broadcasting). */
 export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
-  if (sameShape(g.shape, shape)) return g.viewAs(shape);
+  check('sumTo', g);
+  if (sameShape(g.shape, shape)) return reshape(g, shape);
   const lead = g.ndim - shape.length;
   if (lead < 0) throw new ShapeError(`sumTo: cannot sum ${fmtShape(g.shape)} to the larger ${fmtShape(shape)}`);
   const axes: number[] = [];
@@ -360,6 +365,7 @@ export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
   const s = reduce('sum', g, axes, true);
   const out = s.viewAs(shape);
   s.dispose();
+  record('sumTo', out, [g], (gg) => [expandTo(gg, g.shape)]);
   return out;
 }
 
@@ -389,12 +395,14 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 }
 export const view = reshape;
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
-  const s = startDim < 0 ? startDim + x.ndim : startDim, e = endDim < 0 ? endDim + x.ndim : endDim;
   if (x.ndim === 0) return reshape(x, [1]);
+  const s = axisFor('flatten', x, startDim), e = axisFor('flatten', x, endDim);
+  if (s > e) throw new ValueError(`flatten: startDim ${startDim} comes after endDim ${endDim} for shape ${fmtShape(x.shape)}`);
   return reshape(x, [...x.shape.slice(0, s), shapeSize(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)]);
 }
 export function unsqueeze(x: Tensor, dim: number): Tensor {
   const d = dim < 0 ? dim + x.ndim + 1 : dim;
+  if (!Number.isInteger(d) || d < 0 || d > x.ndim) throw new ValueError(`unsqueeze: dim ${dim} is out of range for shape ${fmtShape(x.shape)} (valid: ${-x.ndim - 1}..${x.ndim})`);
   return reshape(x, [...x.shape.slice(0, d), 1, ...x.shape.slice(d)]);
 }
 export function squeeze(x: Tensor, dim?: number): Tensor {
@@ -407,7 +415,7 @@ export function squeeze(x: Tensor, dim?: number): Tensor {
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   check('permute', x);
   const nd = dims.map((d) => (d < 0 ? d + x.ndim : d));
-  if (nd.length !== x.ndim || new Set(nd).size !== x.ndim || nd.some((d) => d < 0 || d >= x.ndim)) {
+  if (nd.length !== x.ndim || new Set(nd).size !== x.ndim || nd.some((d) => !Number.isInteger(d) || d < 0 || d >= x.ndim)) {
     throw new ShapeError(`permute: dims ${JSON.stringify(dims)} are not a permutation of 0..${x.ndim - 1} for shape ${fmtShape(x.shape)}`);
   }
   const s = stridesOf(x.shape);
@@ -432,7 +440,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   return expandTo(x, target);
 }
 function expandTo(x: Tensor, shape: readonly number[]): Tensor {
-  if (sameShape(x.shape, shape)) return x.viewAs(shape);
+  if (sameShape(x.shape, shape)) return reshape(x, shape);
   const s = stridesOf(x.shape);
   const off = shape.length - x.ndim;
   const strides = shape.map((_, d) => (d < off || x.shape[d - off] === 1 ? 0 : s[d - off]));
@@ -499,6 +507,9 @@ export function stack(xs: readonly Tensor[], dim = 0): Tensor {
 export function split(x: Tensor, sizes: number | readonly number[], dim = 0): Tensor[] {
   const d = axisFor('split', x, dim);
   const n = x.shape[d];
+  if (typeof sizes === 'number' ? !Number.isInteger(sizes) || sizes <= 0 : sizes.some((v) => !Number.isInteger(v) || v < 0)) {
+    throw new ValueError(`split: sizes ${JSON.stringify(sizes)} must be positive integers (a list may hold zeros)`);
+  }
   const list = typeof sizes === 'number' ? Array.from({ length: Math.ceil(n / sizes) }, (_, i) => Math.min(sizes, n - i * sizes)) : [...sizes];
   if (list.reduce((a, b) => a + b, 0) !== n) throw new ShapeError(`split: sizes ${JSON.stringify(sizes)} do not add up to dim ${d} of ${fmtShape(x.shape)} (${n})`);
   let at = 0;

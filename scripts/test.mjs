@@ -29,7 +29,11 @@ let passed = 0, failed = 0;
 if (existsSync(report)) {
   const j = JSON.parse(readFileSync(report, 'utf8'));
   passed = j.numPassedTests;
-  failed = j.numFailedTests + (j.numFailedTestSuites ?? 0) + (j.numTotalTests === 0 ? 1 : 0);
+  // a file that crashed before running its tests fails without failed assertions: count it once
+  const crashedFiles = j.testResults.filter((f) => f.status === 'failed' && !f.assertionResults.some((a) => a.status === 'failed')).length;
+  failed = j.numFailedTests + crashedFiles + (j.numTotalTests === 0 ? 1 : 0);
+  // skipped or todo tests are defects here: report them as failures, not as a green run
+  failed += (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0);
 } else failed = 1;
 if (r.status !== 0 && failed === 0) failed = 1; // vitest failed outside any test (startup, unhandled error)
 const line = `${passed} passed, ${failed} failed`;

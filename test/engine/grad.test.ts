@@ -12,7 +12,7 @@ import {
   catRef, expandRef, flattenRef, padRef, permuteRef, reshapeRef, sliceRef, splitRef, squeezeRef, stackRef, transposeRef, unsqueezeRef,
 } from '../../kernels/layout/reference';
 import { linearRef, matmulRef } from '../../kernels/matmul/reference';
-import { checkOp, expectClose, makeInputs, rng, toHost, type InitSpec, type Rng } from '../helpers';
+import { checkOp, expectClose, expectThrows, makeInputs, rng, toHost, type InitSpec, type Rng } from '../helpers';
 
 const G = { grads: true } as const;
 const POS: InitSpec = [0.2, 3];
@@ -77,6 +77,10 @@ describe('gradcheck: binary with broadcasting', () => {
       for (const [sa, sb] of PAIRS) await checkOp(`${op} [${sa}]·[${sb}]`, [sa, sb], gpu, b(op), { ...G, init: [ia, ib], atol: 2e-6, rtol: 2e-6 });
     });
   }
+
+  it('pow with a tensor exponent: negative bases and integer exponents (grad to the base)', async () => {
+    await checkOp('pow neg base', [[6], [6]], os.pow, b('pow'), { grads: [true, false], values: [[-2, -1.5, -0.5, 0.5, 1.5, -3], [2, 3, -1, 2, 0, 1]] });
+  });
 
   it('maximum / minimum ties split the gradient', async () => {
     const x = os.tensor([1, 2, 3], undefined, { requiresGrad: true }), y = os.tensor([1, 5, 0], undefined, { requiresGrad: true });
@@ -286,6 +290,17 @@ describe('gradcheck: losses, norms and composites', () => {
   it('a small MLP: linear → silu → linear → mseLoss', async () => {
     const fwdRef = (x: HostTensor, w1: HostTensor, b1: HostTensor, w2: HostTensor, y: HostTensor) => mseLossRef(linearRef(unaryRef('silu', linearRef(x, w1, b1)), w2), y);
     await checkOp('mlp', [[4, 3], [5, 3], [5], [2, 5], [4, 2]], (x, w1, b1, w2, y) => os.mseLoss(os.linear(os.silu(os.linear(x, w1, b1)), w2), y), fwdRef, { ...G, atol: 1e-5 });
+  });
+  it('losses and norms reject bad inputs with errors naming the op', () => {
+    const l = os.zeros([3, 4]);
+    expectThrows(() => os.mseLoss(l, os.zeros([4, 3])), os.ShapeError, 'mseLoss', '[3,4]', '[4,3]');
+    expectThrows(() => os.crossEntropy(l, [0, 1]), os.ShapeError, 'crossEntropy');
+    expectThrows(() => os.crossEntropy(l, [0, 1, 4]), os.ValueError, 'crossEntropy', '4');
+    expectThrows(() => os.crossEntropy(l, [0, 1.5, 2]), os.ValueError);
+    expectThrows(() => os.crossEntropy(os.zeros([4]), [0]), os.ShapeError, 'crossEntropy');
+    expectThrows(() => os.layerNorm(l, [3]), os.ShapeError, 'layerNorm');
+    expectThrows(() => os.layerNorm(l, [4], os.ones([3])), os.ShapeError, 'weight');
+    l.dispose();
   });
   it('checkOp catches a wrong backward (sanity check of the harness)', async () => {
     // forward x², backward x (detach hides one factor)

@@ -7,7 +7,7 @@ import { binaryRef, mapRef, unaryRef, whereRef, type HostTensor } from '../../ke
 import type { BinaryOp, UnaryOp } from '../../kernels/elementwise/ops';
 import { checkOp, expectClose, expectThrows, toHost, type InitSpec, type Rng } from '../helpers';
 
-const SHAPES: number[][] = [[], [1], [3], [17], [33], [65], [5, 13], [3, 1, 17], [2, 3, 5, 7], [0], [4, 0, 3]];
+const SHAPES: number[][] = [[], [1], [3], [17], [33], [65], [5, 13], [3, 1, 17], [2, 3, 5, 7], [65, 33], [0], [4, 0, 3]];
 const POS: InitSpec = [0.05, 4];
 /** Away from zero, either sign (divisors). */
 const AWAY0: InitSpec = (r: Rng) => (r.next() < 0.5 ? -1 : 1) * r.uniform(0.5, 2);
@@ -80,6 +80,12 @@ describe('unary ops forward', () => {
     }
     x.dispose();
     big.dispose();
+  });
+
+  it('clamp rejects min > max', () => {
+    const x = os.zeros([2]);
+    expectThrows(() => os.clamp(x, 1, 0), os.ValueError, 'clamp');
+    x.dispose();
   });
 
   it('pow handles negative bases, zero and fractional exponents like torch', async () => {

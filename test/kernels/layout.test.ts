@@ -8,6 +8,7 @@ import {
   catRef, expandRef, flattenRef, gatherRef, padRef, permuteRef, reshapeRef, scatterRef, sliceRef, splitRef, squeezeRef, stackRef, transposeRef,
   unsqueezeRef,
 } from '../../kernels/layout/reference';
+import { reduceRef } from '../../kernels/reduce/reference';
 import { checkOp, expectClose, expectThrows, fromHost, makeInputs, toHost } from '../helpers';
 
 describe('views: reshape / flatten / squeeze / unsqueeze', () => {
@@ -28,6 +29,29 @@ describe('views: reshape / flatten / squeeze / unsqueeze', () => {
     const un: [number[], number][] = [[[3, 5], 0], [[3, 5], 1], [[3, 5], 2], [[3, 5], -1], [[3, 5], -3], [[], 0]];
     for (const [s, d] of un) await checkOp(`unsqueeze [${s}] ${d}`, [s], (x) => os.unsqueeze(x, d), (x) => unsqueezeRef(x, d));
   });
+  const BAD_DIMS: [string, (x: os.Tensor) => unknown][] = [
+    ['unsqueeze(x, 3)', (x) => os.unsqueeze(x, 3)],
+    ['unsqueeze(x, -4)', (x) => os.unsqueeze(x, -4)],
+    ['squeeze(x, 2)', (x) => os.squeeze(x, 2)],
+    ['transpose(x, 0, 2)', (x) => os.transpose(x, 0, 2)],
+    ['flatten(x, 2)', (x) => os.flatten(x, 2)],
+    ['flatten(x, 0, 5)', (x) => os.flatten(x, 0, 5)],
+    ['split(x, 0)', (x) => os.split(x, 0)],
+    ['cat([x], 2)', (x) => os.cat([x], 2)],
+    ['permute(x, [0.5, 1])', (x) => os.permute(x, [0.5, 1])],
+  ];
+  for (const [name, f] of BAD_DIMS) {
+    it(`${name} on [3,5] throws a OnestepError (invalid dim or size)`, () => {
+      const x = os.zeros([3, 5]);
+      let out: unknown = null;
+      try {
+        expectThrows(() => (out = f(x)), os.OnestepError);
+      } finally {
+        if (out instanceof os.Tensor) out.dispose();
+        x.dispose();
+      }
+    });
+  }
   it('rejects sizes that do not match', () => {
     const x = os.zeros([3, 5]);
     expectThrows(() => os.reshape(x, [4, 4]), os.ShapeError, '[3,5]', '[4,4]');
@@ -128,6 +152,32 @@ describe('slice / split / cat / stack / pad', () => {
     x.dispose();
   });
 });
+
+describe('oneHot / sumTo', () => {
+  it('oneHot along the last and a middle axis', async () => {
+    const labels = os.tensor([[0, 2], [1, 3]]);
+    const last = os.oneHot(labels, 4), mid = os.oneHot(labels, 4, 1);
+    expect(last.shape).toEqual([2, 2, 4]);
+    expect(await last.array()).toEqual([[[1, 0, 0, 0], [0, 0, 1, 0]], [[0, 1, 0, 0], [0, 0, 0, 1]]]);
+    expect(mid.shape).toEqual([2, 4, 2]);
+    expectClose(await toHost(mid), permuteRef(await toHostT(last), [0, 2, 1]).data);
+    for (const t of [labels, last, mid]) t.dispose();
+  });
+  it('sumTo sums broadcast dims back', async () => {
+    const cases: [number[], number[]][] = [[[3, 4], [1, 4]], [[3, 4], [3, 1]], [[2, 3, 4], [4]], [[2, 3, 4], [3, 1]], [[2, 3, 4], []], [[3, 4], [3, 4]]];
+    for (const [s, t] of cases) {
+      await checkOp(`sumTo [${s}] → [${t}]`, [s], (x) => os.sumTo(x, t), (x) => {
+        const lead = s.length - t.length;
+        const axes = s.map((n, d) => d).filter((d) => d < lead || (t[d - lead] === 1 && s[d] !== 1));
+        return reshapeRef(reduceRef('sum', x, axes, true), t);
+      });
+    }
+  });
+});
+
+async function toHostT(t: os.Tensor) {
+  return { data: await toHost(t), shape: [...t.shape] };
+}
 
 describe('gather / scatter kernels', () => {
   it('gather reads arbitrary strided windows', async () => {

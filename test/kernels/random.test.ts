@@ -138,3 +138,35 @@ describe('moments on 2^16 samples', () => {
     t.dispose();
   });
 });
+
+describe('ops built on the RNG', () => {
+  it('randnLike has the shape of its argument', async () => {
+    const x = os.zeros([3, 17]);
+    const r = os.randnLike(x, { seed: 3 });
+    expect(r.shape).toEqual([3, 17]);
+    expectClose(await toHost(r), refDraws('normal', 51, 3, 0), { atol: 1e-5 });
+    x.dispose();
+    r.dispose();
+  });
+  it('dropout: identity at p = 0 or in eval; otherwise zeros or x/(1−p), with the same mask in the gradient', async () => {
+    const x = os.tensor(Float32Array.from({ length: 4096 }, (_, i) => 1 + (i % 5)), [64, 64], { requiresGrad: true });
+    expect(os.dropout(x, 0)).toBe(x);
+    expect(os.dropout(x, 0.5, false)).toBe(x);
+    const y = os.dropout(x, 0.25);
+    const [xv, yv] = [await x.data(), await y.data()];
+    let kept = 0;
+    for (let i = 0; i < xv.length; i++) {
+      if (yv[i] !== 0) {
+        kept++;
+        expect(Math.abs(yv[i] - xv[i] / 0.75)).toBeLessThan(1e-5);
+      }
+    }
+    expect(Math.abs(kept / xv.length - 0.75)).toBeLessThan(0.04);
+    os.sum(y).backward();
+    const g = await x.grad!.data();
+    for (let i = 0; i < g.length; i++) expect(g[i]).toBeCloseTo(yv[i] !== 0 ? 1 / 0.75 : 0, 5);
+    expect(() => os.dropout(x, 1)).toThrow(os.ValueError);
+    x.dispose();
+    y.dispose();
+  });
+});

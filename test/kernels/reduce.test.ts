@@ -121,6 +121,20 @@ describe('reduce kernel variants', () => {
   }
 });
 
+describe('reduce over many outputs (2-D workgroup grid)', () => {
+  it('70,000 outputs with both variants', async () => {
+    const n = 70_000; // > 65,535 workgroups for the 'workgroup' variant
+    const x = os.tensor(Float32Array.from({ length: n * 3 }, (_, i) => (i % 7) - 3), [n, 3]);
+    const want = Float64Array.from({ length: n }, (_, r) => [0, 1, 2].reduce((s, c) => s + (((r * 3 + c) % 7) - 3), 0));
+    for (const variant of REDUCE_VARIANTS) {
+      const out = reduce('sum', x, [1], false, 1, variant);
+      expectClose(await toHost(out), want, { label: variant });
+      out.dispose();
+    }
+    x.dispose();
+  });
+});
+
 describe('softmax / logSoftmax', () => {
   const SM: [number[], number][] = [
     [[17], -1],
@@ -131,6 +145,8 @@ describe('softmax / logSoftmax', () => {
     [[3, 5, 7], -1],
     [[2, 3, 4, 5], 2],
     [[2, 65], -1],
+    [[70, 5], -1], // more rows than one 64-wide workgroup
+    [[3, 70, 2], 1],
     [[4, 0, 3], 2],
   ];
   for (const [name, gpu, ref] of [
