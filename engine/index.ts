@@ -5,6 +5,10 @@ import { device, init as initDevice, type InitOptions, type MemoryStats } from '
 export { Tensor, noGrad, tidy, keep, isGradEnabled, setGradEnabled, type DType } from './tensor';
 export { backward, type BackwardOptions } from './autograd';
 export * from './ops';
+export * from './norm';
+export * from './conv';
+export * from './pool';
+export * from './attention';
 export * from './errors';
 export { device, hasDevice, shutdown, f32bits, gpuWait, setWaitMode, Device, type InitOptions, type MemoryStats } from './device';
 export { ADAPTER_CHOICES, type AdapterChoice } from './adapter';

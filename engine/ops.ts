@@ -19,8 +19,8 @@ type Nested = number | Nested[];
 
 // ---- validation -------------------------------------------------------------------------------------------------
 
-/** Every input alive and on one device; returns that device. */
-function check(op: string, ...ts: Tensor[]) {
+/** Every input alive and on one device; returns that device. Every op calls it first. */
+export function checkInputs(op: string, ...ts: Tensor[]) {
   const dev = ts[0].device;
   for (const t of ts) {
     if (!(t instanceof Tensor)) throw new ValueError(`${op}: expected a Tensor, got ${typeof t}`);
@@ -152,7 +152,7 @@ function floorScalarRange(u: Tensor, low: number, high: number): Tensor {
 const asTensor = (x: TensorLike): Tensor => (typeof x === 'number' ? filled([], x) : x);
 
 function unaryOp(name: UnaryOp, x: Tensor, backward: ((g: Tensor, out: Tensor) => Tensor) | null, p0 = 0, p1 = 0): Tensor {
-  check(name, x);
+  checkInputs(name, x);
   const out = unary(name, x, p0, p1);
   if (backward) record(name, out, [x], (g) => [backward(g, out)]);
   return out;
@@ -196,7 +196,7 @@ function binaryOp(
   if (typeof a === 'number' && b instanceof Tensor && scalarA) return scalarA(a, b);
   if (typeof a === 'number' && typeof b === 'number') return full([], BINARY_REF(name, a, b));
   const ta = asTensor(a), tb = asTensor(b);
-  check(name, ta, tb);
+  checkInputs(name, ta, tb);
   const out = binary(name, ta, tb);
   record(name, out, [ta, tb], (g) => backward(g, ta, tb, out));
   if (ta !== a) ta.dispose();
@@ -249,7 +249,7 @@ export const le = (a: Tensor, b: TensorLike) => compare('le', a, b);
 export const eq = (a: Tensor, b: TensorLike) => compare('eq', a, b);
 function compare(op: BinaryOp, a: Tensor, b: TensorLike): Tensor {
   const tb = asTensor(b);
-  check(op, a, tb);
+  checkInputs(op, a, tb);
   const out = binary(op, a, tb);
   if (tb !== b) tb.dispose();
   return out;
@@ -258,7 +258,7 @@ function compare(op: BinaryOp, a: Tensor, b: TensorLike): Tensor {
 /** cond ≠ 0 ? a : b, broadcasting all three; gradients flow to a and b only. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const ta = asTensor(a), tb = asTensor(b);
-  check('where', cond, ta, tb);
+  checkInputs('where', cond, ta, tb);
   const out = whereKernel(cond, ta, tb);
   record('where', out, [cond, ta, tb], (g) => [null, whereKernel(cond, g, zeroLikeScalar(g)), whereKernel(cond, zeroLikeScalar(g), g)]);
   if (ta !== a) ta.dispose();
@@ -286,7 +286,7 @@ const keptShape = (shape: readonly number[], axes: number[]) => shape.map((n, d)
 
 /** Sum over axes (all by default). */
 export function sum(x: Tensor, axes?: Axes, keepdim = false): Tensor {
-  check('sum', x);
+  checkInputs('sum', x);
   const ax = axesFor('sum', x, axes);
   const out = reduce('sum', x, ax, keepdim);
   record('sum', out, [x], (g) => [expandTo(g.viewAs(keptShape(x.shape, ax)), x.shape)]);
@@ -294,7 +294,7 @@ export function sum(x: Tensor, axes?: Axes, keepdim = false): Tensor {
 }
 
 export function mean(x: Tensor, axes?: Axes, keepdim = false): Tensor {
-  check('mean', x);
+  checkInputs('mean', x);
   const ax = axesFor('mean', x, axes);
   const n = ax.reduce((p, d) => p * x.shape[d], 1);
   if (n === 0) throw new ValueError(`mean: reducing ${fmtShape(x.shape)} over axes [${ax}] averages 0 elements`);
@@ -304,7 +304,7 @@ export function mean(x: Tensor, axes?: Axes, keepdim = false): Tensor {
 }
 
 function extremum(op: 'max' | 'min', x: Tensor, axes?: Axes, keepdim = false): Tensor {
-  check(op, x);
+  checkInputs(op, x);
   const ax = axesFor(op, x, axes);
   if (x.size === 0) throw new ValueError(`${op}: tensor ${fmtShape(x.shape)} is empty; ${op} of no elements is undefined`);
   const out = reduce(op as ReduceOp, x, ax, keepdim);
@@ -331,7 +331,7 @@ export function variance(x: Tensor, axes?: Axes, keepdim = false, correction = 1
 }
 
 export function softmax(x: Tensor, axis = -1): Tensor {
-  check('softmax', x);
+  checkInputs('softmax', x);
   const a = axisFor('softmax', x, axis);
   const out = softmaxAlong('softmax', x, a);
   record('softmax', out, [x], (g) => [softmaxAlong('softmaxGrad', out, a, g)]);
@@ -339,7 +339,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 }
 
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  check('logSoftmax', x);
+  checkInputs('logSoftmax', x);
   const a = axisFor('logSoftmax', x, axis);
   const out = softmaxAlong('logSoftmax', x, a);
   record('logSoftmax', out, [x], (g) => [softmaxAlong('logSoftmaxGrad', out, a, g)]);
@@ -354,7 +354,7 @@ function axisFor(op: string, x: Tensor, axis: number): number {
 
 /** Sums g down to `shape` (the inverse of broadcasting). */
 export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
-  check('sumTo', g);
+  checkInputs('sumTo', g);
   if (sameShape(g.shape, shape)) return reshape(g, shape);
   const lead = g.ndim - shape.length;
   if (lead < 0) throw new ShapeError(`sumTo: cannot sum ${fmtShape(g.shape)} to the larger ${fmtShape(shape)}`);
@@ -387,7 +387,7 @@ function resolveShape(op: string, x: Tensor, shape: readonly number[]): number[]
 
 /** Same values, new shape (shares the buffer; -1 infers one dim). */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
-  check('reshape', x);
+  checkInputs('reshape', x);
   const s = resolveShape('reshape', x, shape);
   const out = x.viewAs(s);
   record('reshape', out, [x], (g) => [g.viewAs(x.shape)]);
@@ -413,7 +413,7 @@ export function squeeze(x: Tensor, dim?: number): Tensor {
 
 /** Reorders dims (a copy: tensors are always contiguous here). */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
-  check('permute', x);
+  checkInputs('permute', x);
   const nd = dims.map((d) => (d < 0 ? d + x.ndim : d));
   if (nd.length !== x.ndim || new Set(nd).size !== x.ndim || nd.some((d) => !Number.isInteger(d) || d < 0 || d >= x.ndim)) {
     throw new ShapeError(`permute: dims ${JSON.stringify(dims)} are not a permutation of 0..${x.ndim - 1} for shape ${fmtShape(x.shape)}`);
@@ -433,7 +433,7 @@ export function transpose(x: Tensor, d0 = -2, d1 = -1): Tensor {
 
 /** Materialised broadcast (torch.expand semantics for sizes; -1 keeps a dim). */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
-  check('expand', x);
+  checkInputs('expand', x);
   const target = shape.map((n, i) => (n === -1 ? x.shape[i - (shape.length - x.ndim)] : n));
   const bs = broadcastShapes('expand', x.shape, target);
   if (!sameShape(bs, target)) throw new ShapeError(`expand: ${fmtShape(x.shape)} cannot expand to ${fmtShape(shape)}`);
@@ -451,7 +451,7 @@ function expandTo(x: Tensor, shape: readonly number[]): Tensor {
 
 /** x[starts[d] : ends[d] : steps[d]] per dim (missing dims: whole). Negative indices count from the end. */
 export function slice(x: Tensor, starts: readonly number[], ends?: readonly number[], steps?: readonly number[]): Tensor {
-  check('slice', x);
+  checkInputs('slice', x);
   const st = x.shape.map((n, d) => clampIndex(starts[d] ?? 0, n));
   const en = x.shape.map((n, d) => clampIndex(ends?.[d] ?? n, n));
   const sp = x.shape.map((_, d) => steps?.[d] ?? 1);
@@ -473,7 +473,7 @@ const clampIndex = (i: number, n: number) => Math.min(n, Math.max(0, i < 0 ? i +
 /** Joins tensors along an existing dim. */
 export function cat(xs: readonly Tensor[], dim = 0): Tensor {
   if (xs.length === 0) throw new ValueError('cat: needs at least one tensor');
-  check('cat', ...xs);
+  checkInputs('cat', ...xs);
   const d = axisFor('cat', xs[0], dim);
   for (const t of xs) {
     if (t.ndim !== xs[0].ndim || t.shape.some((n, i) => i !== d && n !== xs[0].shape[i])) {
@@ -524,7 +524,7 @@ export function split(x: Tensor, sizes: number | readonly number[], dim = 0): Te
 
 /** Constant padding, torch.nn.functional.pad order: [left, right] of the last dim, then the one before, … */
 export function pad(x: Tensor, padding: readonly number[], value = 0): Tensor {
-  check('pad', x);
+  checkInputs('pad', x);
   if (padding.length % 2 !== 0 || padding.length / 2 > x.ndim) throw new ShapeError(`pad: padding ${JSON.stringify(padding)} needs pairs for at most ${x.ndim} dims`);
   const before = x.shape.map(() => 0), after = x.shape.map(() => 0);
   for (let i = 0; i < padding.length / 2; i++) {
@@ -550,7 +550,7 @@ export interface MatmulOpts {
 
 /** torch.matmul: 1-D operands are promoted and the added dim removed; batch dims broadcast. */
 export function matmul(a: Tensor, b: Tensor, o: MatmulOpts = {}): Tensor {
-  check('matmul', a, b);
+  checkInputs('matmul', a, b);
   if (a.ndim === 0 || b.ndim === 0) throw new ShapeError(`matmul: scalars are not matrices (${fmtShape(a.shape)} @ ${fmtShape(b.shape)}); use mul`);
   if (a.ndim === 1 || b.ndim === 1) {
     return tidy(() => {
@@ -582,7 +582,7 @@ function matmulWithBias(a: Tensor, b: Tensor, bias: Tensor | undefined, o: Matmu
 
 /** y = x·wᵀ + b with w [out, in] (torch.nn.functional.linear); wᵀ is read in place, the bias is fused. */
 export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
-  check('linear', ...(b ? [x, w, b] : [x, w]));
+  checkInputs('linear', ...(b ? [x, w, b] : [x, w]));
   if (w.ndim !== 2) throw new ShapeError(`linear: weight must be [out, in], got ${fmtShape(w.shape)}`);
   if (x.shape.at(-1) !== w.shape[1]) throw new ShapeError(`linear: input ${fmtShape(x.shape)} has ${x.shape.at(-1)} features but weight ${fmtShape(w.shape)} expects ${w.shape[1]}`);
   if (b && (b.ndim !== 1 || b.shape[0] !== w.shape[0])) throw new ShapeError(`linear: bias ${fmtShape(b.shape)} must be [${w.shape[0]}] for weight ${fmtShape(w.shape)}`);
@@ -612,7 +612,7 @@ export function mseLoss(a: Tensor, b: Tensor, reduction: Reduction = 'mean'): Te
  * class probabilities (a Tensor shaped like the logits); torch.nn.functional.cross_entropy semantics.
  */
 export function crossEntropy(logits: Tensor, target: Tensor | readonly number[] | Int32Array, reduction: Reduction = 'mean'): Tensor {
-  check('crossEntropy', logits);
+  checkInputs('crossEntropy', logits);
   if (logits.ndim < 2) throw new ShapeError(`crossEntropy: logits must be [N, C, …], got ${fmtShape(logits.shape)}`);
   const C = logits.shape[1];
   return tidy(() => {
@@ -644,24 +644,6 @@ export function oneHot(labels: Tensor, numClasses: number, axis = -1): Tensor {
   });
 }
 
-/** layerNorm over the trailing `normalizedShape` dims (torch.nn.functional.layer_norm, biased variance). */
-export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
-  const k = normalizedShape.length;
-  if (!sameShape(x.shape.slice(x.ndim - k), normalizedShape)) throw new ShapeError(`layerNorm: input ${fmtShape(x.shape)} does not end with normalizedShape ${fmtShape(normalizedShape)}`);
-  if (weight && !sameShape(weight.shape, normalizedShape)) throw new ShapeError(`layerNorm: weight ${fmtShape(weight.shape)} must be ${fmtShape(normalizedShape)}`);
-  if (bias && !sameShape(bias.shape, normalizedShape)) throw new ShapeError(`layerNorm: bias ${fmtShape(bias.shape)} must be ${fmtShape(normalizedShape)}`);
-  return tidy(() => {
-    const axes = normalizedShape.map((_, i) => x.ndim - k + i);
-    const mu = mean(x, axes, true);
-    const xc = sub(x, mu);
-    const v = mean(square(xc), axes, true);
-    let y = mul(xc, rsqrt(add(v, eps)));
-    if (weight) y = mul(y, weight);
-    if (bias) y = add(y, bias);
-    return y;
-  });
-}
-
 /** Dropout in training mode: zeroes with probability p, scales the rest by 1/(1−p). */
 export function dropout(x: Tensor, p: number, training = true): Tensor {
   if (p < 0 || p >= 1) throw new ValueError(`dropout: p must be in [0, 1), got ${p}`);
@@ -676,7 +658,7 @@ autogradOps.ones = (shape) => filled(shape, 1);
 
 /** Copies src's values into dst in place (same shape; no autograd): loading weights, EMA copy-back. */
 export function assign(dst: Tensor, src: Tensor): Tensor {
-  check('assign', dst, src);
+  checkInputs('assign', dst, src);
   if (!sameShape(dst.shape, src.shape)) throw new ShapeError(`assign: source ${fmtShape(src.shape)} does not match destination ${fmtShape(dst.shape)}`);
   dst.device.copy(src.buffer, 0, dst.buffer, 0, src.size * 4);
   return dst;

@@ -56,7 +56,7 @@ if [ "${ONESTEP_SETUP_TORCH:-1}" = 1 ]; then
 fi
 
 if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "npm install"
+  say "npm ci (npm install when there is no lockfile)"
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 else say "ok: node_modules"; fi
 say "done"

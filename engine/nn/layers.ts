@@ -1,6 +1,7 @@
 // engine/nn/layers.ts: the basic layers; parameter names, shapes and default inits match torch.nn.
 import { ValueError } from '../errors';
 import * as ops from '../ops';
+import { layerNorm } from '../norm';
 import { Tensor, noGrad, tidy } from '../tensor';
 import { Module } from './module';
 
@@ -39,7 +40,7 @@ export class LayerNorm extends Module {
     this.bias = affine ? this.param(ops.zeros(this.normalizedShape)) : null;
   }
   forward(x: Tensor): Tensor {
-    return ops.layerNorm(x, this.normalizedShape, this.weight ?? undefined, this.bias ?? undefined, this.opts.eps ?? 1e-5);
+    return layerNorm(x, this.normalizedShape, this.weight ?? undefined, this.bias ?? undefined, this.opts.eps ?? 1e-5);
   }
 }
 

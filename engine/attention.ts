@@ -1,0 +1,2 @@
+// engine/attention.ts: placeholder until the kernels issue lands its ops here.
+export {};

@@ -1,0 +1,2 @@
+// engine/conv.ts: placeholder until the kernels issue lands its ops here.
+export {};

@@ -1,0 +1,2 @@
+// engine/nn/conv.ts: placeholder until the kernels issue lands its modules here.
+export {};

@@ -1,0 +1,2 @@
+// engine/nn/norm.ts: placeholder until the kernels issue lands its modules here.
+export {};

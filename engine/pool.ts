@@ -1,0 +1,2 @@
+// engine/pool.ts: placeholder until the kernels issue lands its ops here.
+export {};
