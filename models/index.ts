@@ -1,3 +1,7 @@
-// models/index.ts: `onestep/models` — data sets now; the UNet, EDM denoiser, samplers and DMD arrive with their issues.
+// models/index.ts: `onestep/models` — data sets, the EDM denoiser and samplers, score networks and metrics.
 export { toy2d, TOY2D_NAMES, type Toy2d, type Toy2dName } from './data/toy2d';
 export { HostRng } from './data/rng';
+export { EDMDenoiser, edmLoss, fSpaceLoss, edmCoefficients, edmSigmas, karrasGrid, maybeDropLabels, sigmaLike, type ScoreNet, type EDMConfig, type EDMLossOptions } from './edm';
+export { MLPScoreNet, MLP_DEFAULTS, type MLPScoreNetConfig } from './mlp';
+export { heunSample, eulerSample, oneStepSample, type SampleOptions, type SampleResult } from './samplers';
+export { slicedWasserstein, modeStats, type ModeStats } from './metrics/toy';
