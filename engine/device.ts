@@ -37,6 +37,8 @@ export interface MemoryStats {
   submits: number;
 }
 
+/** Measured: ~1,000 submits (70 dispatches each) without an await crashed dawn.node; warn well before. */
+const SUBMITS_WITHOUT_WAIT_WARNING = 200;
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
 const UNIFORM_BATCH_BYTES = 1 << 20; // one uniform buffer per submit; a fuller batch submits early
 const STORAGE_USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST (constants: GPUBufferUsage may not exist yet)
@@ -268,12 +270,23 @@ export class Device {
     this.uniformUsed = 0;
     this.pendingCommands = 0;
     this.submits++;
+    if (++this.submitsSinceWait === SUBMITS_WITHOUT_WAIT_WARNING && isNode && !this.warnedNoWait) {
+      this.warnedNoWait = true;
+      process.stderr.write(
+        `onestep: ${SUBMITS_WITHOUT_WAIT_WARNING} submits without awaiting the GPU. Dawn (Node) frees finished work only between ` +
+          'event-loop turns, and a long synchronous loop eventually crashes it: await os.sync() or a readback (loss.item()) every few dozen steps.\n',
+      );
+    }
   }
+
+  private submitsSinceWait = 0;
+  private warnedNoWait = false;
 
   /** Waits until the GPU has finished all submitted work. */
   async sync(): Promise<void> {
     this.flush();
     await gpuWait(this.gpu.queue.onSubmittedWorkDone());
+    this.submitsSinceWait = 0;
     this.checkHealthy();
   }
 
@@ -285,6 +298,7 @@ export class Device {
     this.copy(buf, offsetBytes, staging, 0, Math.ceil(bytes / 4) * 4);
     this.flush();
     await gpuWait(staging.mapAsync(1 /* GPUMapMode.READ */, 0, size));
+    this.submitsSinceWait = 0;
     this.checkHealthy();
     const out = staging.getMappedRange(0, size).slice(0, bytes);
     staging.unmap();

@@ -1,25 +1,77 @@
-// engine/norm.ts: normalisation ops (layerNorm now; groupNorm with its fused kernels arrives with kernels/norm/).
-import { ShapeError, fmtShape } from './errors';
-import { add, mean, mul, rsqrt, square, sub } from './ops';
-import { Tensor, tidy } from './tensor';
+// engine/norm.ts: groupNorm and layerNorm (torch.nn.functional.group_norm / layer_norm, biased variance) as fused
+// kernels: one forward dispatch (stats, normalise, affine, optional SiLU) that saves mean and rstd per row, and a
+// backward of one dispatch for grad x plus one for grad weight/bias (kernels/norm/).
+import { ShapeError, ValueError, fmtShape } from './errors';
+import { checkInputs } from './ops';
+import { Tensor, record } from './tensor';
+import { normBackward, normForward, type NormDims, type NormVariant } from '../kernels/norm/dispatch';
 
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
-
-/** layerNorm over the trailing `normalizedShape` dims (torch.nn.functional.layer_norm, biased variance). */
-export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
-  const k = normalizedShape.length;
-  if (!sameShape(x.shape.slice(x.ndim - k), normalizedShape)) throw new ShapeError(`layerNorm: input ${fmtShape(x.shape)} does not end with normalizedShape ${fmtShape(normalizedShape)}`);
-  if (weight && !sameShape(weight.shape, normalizedShape)) throw new ShapeError(`layerNorm: weight ${fmtShape(weight.shape)} must be ${fmtShape(normalizedShape)}`);
-  if (bias && !sameShape(bias.shape, normalizedShape)) throw new ShapeError(`layerNorm: bias ${fmtShape(bias.shape)} must be ${fmtShape(normalizedShape)}`);
-  return tidy(() => {
-    const axes = normalizedShape.map((_, i) => x.ndim - k + i);
-    const mu = mean(x, axes, true);
-    const xc = sub(x, mu);
-    const v = mean(square(xc), axes, true);
-    let y = mul(xc, rsqrt(add(v, eps)));
-    if (weight) y = mul(y, weight);
-    if (bias) y = add(y, bias);
-    return y;
-  });
+export interface NormOpOptions {
+  /** y = silu(norm(x)·γ + β) in the same kernel (the GroupNorm → SiLU of a ResBlock); the backward includes it. */
+  silu?: boolean;
+  /** Force a kernel variant (tests, bench); default: chosen from the shape. */
+  variant?: NormVariant;
 }
 
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const sizeOf = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+function checkEps(op: string, eps: number): void {
+  if (!Number.isFinite(eps) || eps < 0) throw new ValueError(`${op}: eps must be a finite number ≥ 0, got ${eps}`);
+}
+
+/** The fused op on x viewed as rows of `dims`; γ, β hold one value per channel (flat G·Cg). */
+function fusedNorm(op: string, x: Tensor, dims: NormDims, weight: Tensor | undefined, bias: Tensor | undefined, eps: number, o: NormOpOptions): Tensor {
+  const { y, stats } = normForward(x, dims, weight, bias, eps, o);
+  const needX = x.requiresGrad, needW = !!weight?.requiresGrad, needB = !!bias?.requiresGrad;
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : []), stats];
+  record(op, y, inputs, (g) => {
+    const { dx, dw, db } = normBackward(g, x, stats, dims, weight, bias, { ...o, needX, needWeight: needW, needBias: needB });
+    const grads: (Tensor | null)[] = [dx];
+    if (weight) grads.push(dw && dw.viewAs(weight.shape));
+    if (bias) grads.push(db && db.viewAs(bias.shape));
+    grads.push(null); // stats: saved for the backward, never differentiated
+    return grads;
+  });
+  // the graph node (if any) holds stats until it is released; without one this frees it now
+  stats.dispose();
+  return y;
+}
+
+/**
+ * Group normalisation of x [N, C, ...] (any trailing spatial dims): C splits into numGroups groups, each (sample,
+ * group) is normalised by its own mean and biased variance, then y = x̂·weight[c] + bias[c] (weight, bias [C]).
+ * `opts.silu` fuses y = silu(y).
+ */
+export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor, bias?: Tensor, eps = 1e-5, opts: NormOpOptions = {}): Tensor {
+  const op = 'groupNorm';
+  checkInputs(op, x, ...(weight ? [weight] : []), ...(bias ? [bias] : []));
+  if (x.ndim < 2) throw new ShapeError(`${op}: input ${fmtShape(x.shape)} needs at least 2 dims [N, C, ...]; add a batch dim (x.unsqueeze(0)) or a channel dim`);
+  const [N, C] = x.shape;
+  if (!Number.isInteger(numGroups) || numGroups < 1) throw new ValueError(`${op}: numGroups must be a positive integer, got ${numGroups}`);
+  if (C % numGroups !== 0) {
+    const divisors = Array.from({ length: C }, (_, i) => i + 1).filter((d) => C % d === 0);
+    throw new ShapeError(`${op}: ${C} channels (input ${fmtShape(x.shape)}) do not split into ${numGroups} groups; numGroups must divide the channel count (one of ${divisors.join(', ')})`);
+  }
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t && !sameShape(t.shape, [C])) throw new ShapeError(`${op}: ${name} ${fmtShape(t.shape)} must be [${C}], one value per channel of input ${fmtShape(x.shape)}`);
+  }
+  checkEps(op, eps);
+  return fusedNorm(op, x, { N, G: numGroups, Cg: C / numGroups, S: sizeOf(x.shape.slice(2)) }, weight, bias, eps, opts);
+}
+
+/** Layer normalisation over the trailing `normalizedShape` dims (torch.nn.functional.layer_norm, biased variance). */
+export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor, bias?: Tensor, eps = 1e-5, opts: NormOpOptions = {}): Tensor {
+  const op = 'layerNorm';
+  checkInputs(op, x, ...(weight ? [weight] : []), ...(bias ? [bias] : []));
+  const k = normalizedShape.length;
+  if (k === 0 || k > x.ndim || !sameShape(x.shape.slice(x.ndim - k), normalizedShape)) {
+    throw new ShapeError(`layerNorm: input ${fmtShape(x.shape)} does not end with normalizedShape ${fmtShape(normalizedShape)}; pass the trailing dims to normalise over (e.g. [${x.shape[x.ndim - 1] ?? ''}])`);
+  }
+  if (weight && !sameShape(weight.shape, normalizedShape)) throw new ShapeError(`layerNorm: weight ${fmtShape(weight.shape)} must be ${fmtShape(normalizedShape)} (the normalizedShape)`);
+  if (bias && !sameShape(bias.shape, normalizedShape)) throw new ShapeError(`layerNorm: bias ${fmtShape(bias.shape)} must be ${fmtShape(normalizedShape)} (the normalizedShape)`);
+  checkEps(op, eps);
+  const L = sizeOf(normalizedShape);
+  // a row of L elements is one group of L channels with one spatial position each: γ, β index the element
+  return fusedNorm(op, x, { N: L === 0 ? 0 : x.size / L, G: 1, Cg: L, S: 1 }, weight, bias, eps, opts);
+}

@@ -1,2 +1,88 @@
-// engine/nn/conv.ts: placeholder until the kernels issue lands its modules here.
-export {};
+// engine/nn/conv.ts: Conv2d and ConvTranspose2d with torch.nn's parameter names, shapes and default init
+// (kaiming_uniform(a=√5): weight and bias U(±1/√fanIn), fanIn = weight.shape[1]·kH·kW).
+import { conv2d, convTranspose2d, type Pair } from '../conv';
+import { ValueError } from '../errors';
+import { Tensor } from '../tensor';
+import { Module } from './module';
+import { uniformInit } from './layers';
+
+export interface Conv2dModuleOptions {
+  stride?: Pair; // default 1
+  padding?: Pair | 'valid' | 'same'; // default 0
+  dilation?: Pair; // default 1
+  groups?: number; // default 1
+  bias?: boolean; // default true
+}
+
+export interface ConvTranspose2dModuleOptions {
+  stride?: Pair;
+  padding?: Pair;
+  outputPadding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+  bias?: boolean;
+}
+
+const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+
+function checkChannels(layer: string, inChannels: number, outChannels: number, kernelSize: [number, number], groups: number): void {
+  for (const [n, v] of [['inChannels', inChannels], ['outChannels', outChannels], ['kernelSize', kernelSize[0]], ['kernelSize', kernelSize[1]], ['groups', groups]] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new ValueError(`${layer}: ${n} must be a positive integer, got ${v}`);
+  }
+  if (inChannels % groups !== 0 || outChannels % groups !== 0) {
+    throw new ValueError(`${layer}: groups ${groups} must divide inChannels ${inChannels} and outChannels ${outChannels}`);
+  }
+}
+
+/** y = conv2d(x, weight, bias): weight [outChannels, inChannels/groups, kH, kW], bias [outChannels]. */
+export class Conv2d extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  readonly kernelSize: [number, number];
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Pair,
+    readonly opts: Conv2dModuleOptions = {},
+  ) {
+    super();
+    this.kernelSize = pair(kernelSize);
+    const groups = opts.groups ?? 1;
+    checkChannels('Conv2d', inChannels, outChannels, this.kernelSize, groups);
+    const [kH, kW] = this.kernelSize;
+    const bound = 1 / Math.sqrt((inChannels / groups) * kH * kW);
+    this.weight = this.param(uniformInit([outChannels, inChannels / groups, kH, kW], bound));
+    this.bias = opts.bias === false ? null : this.param(uniformInit([outChannels], bound));
+  }
+  forward(x: Tensor): Tensor {
+    const { stride, padding, dilation, groups } = this.opts;
+    return conv2d(x, this.weight, this.bias ?? undefined, { stride, padding, dilation, groups });
+  }
+}
+
+/** y = convTranspose2d(x, weight, bias): weight [inChannels, outChannels/groups, kH, kW], bias [outChannels]. */
+export class ConvTranspose2d extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  readonly kernelSize: [number, number];
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Pair,
+    readonly opts: ConvTranspose2dModuleOptions = {},
+  ) {
+    super();
+    this.kernelSize = pair(kernelSize);
+    const groups = opts.groups ?? 1;
+    checkChannels('ConvTranspose2d', inChannels, outChannels, this.kernelSize, groups);
+    const [kH, kW] = this.kernelSize;
+    // torch takes fanIn from weight.shape[1]: outChannels/groups here
+    const bound = 1 / Math.sqrt((outChannels / groups) * kH * kW);
+    this.weight = this.param(uniformInit([inChannels, outChannels / groups, kH, kW], bound));
+    this.bias = opts.bias === false ? null : this.param(uniformInit([outChannels], bound));
+  }
+  forward(x: Tensor): Tensor {
+    const { stride, padding, outputPadding, dilation, groups } = this.opts;
+    return convTranspose2d(x, this.weight, this.bias ?? undefined, { stride, padding, outputPadding, dilation, groups });
+  }
+}

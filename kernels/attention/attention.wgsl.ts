@@ -35,7 +35,7 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 /** A loop over the head dim: `for` over d, or the body repeated with constant indices (arrays then become registers). */
 function dLoop(unroll: boolean, d: number, body: (i: string) => string): string {
   if (!unroll) return `for (var d = 0u; d < D; d++) {\n      ${body('d')}\n    }`;
-  return range(d).map((i) => body(`${i}u`)).join('\n    ');
+  return range(d).map((i) => `{ ${body(`${i}u`)} }`).join('\n    ');
 }
 
 /** Σ_c a_c·b_c + init as a chain of fma. */

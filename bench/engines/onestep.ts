@@ -1,0 +1,109 @@
+// bench/engines/onestep.ts: each spec through onestep's public `os.*` ops. Ops that have not landed yet
+// (typeof os.conv2d !== 'function') give an n/a reason instead of a runner, so the bench picks them up once they exist.
+import * as os from '../../engine';
+import { hostData, type Runner } from '../harness';
+import type { Spec } from '../specs';
+
+type AnyFn = (...args: unknown[]) => os.Tensor;
+/** A public op by name, or null while it does not exist (the kernels issue adds conv2d, groupNorm, attention). */
+const op = (name: string): AnyFn | null => {
+  const f = (os as unknown as Record<string, unknown>)[name];
+  return typeof f === 'function' ? (f as AnyFn) : null;
+};
+
+const t = (shape: number[], seed: number, requiresGrad = false) => os.tensor(hostData(shape.reduce((a, b) => a * b, 1), seed), shape, { requiresGrad });
+
+/** Forward, or forward + backward of `out` with a fixed upstream gradient; outputs and grads are freed right away. */
+function runner(inputs: os.Tensor[], fwd: (xs: os.Tensor[]) => os.Tensor, pass: Spec['pass'], outShape: number[]): Runner {
+  const gy = pass === 'fwd' ? null : t(outShape, 99);
+  return {
+    device: os.device().gpu,
+    run() {
+      const y = fwd(inputs);
+      if (gy) {
+        os.backward(y, gy);
+        for (const x of inputs) {
+          x.grad?.dispose();
+          x.grad = null;
+        }
+      }
+      y.dispose(); // safe while queued: later commands run after it
+    },
+    wait: () => os.sync(),
+    dispose() {
+      for (const x of inputs) x.dispose();
+      gy?.dispose();
+    },
+  };
+}
+
+export function onestepRunner(spec: Spec): Runner | string {
+  const grad = spec.pass !== 'fwd';
+  switch (spec.op) {
+    case 'matmul': {
+      const a = t(spec.batch > 1 ? [spec.batch, spec.m, spec.k] : [spec.m, spec.k], 1, grad);
+      const bShape = spec.transB ? [spec.n, spec.k] : [spec.k, spec.n];
+      const b = t(spec.batch > 1 ? [spec.batch, ...bShape] : bShape, 2, grad);
+      const out = spec.batch > 1 ? [spec.batch, spec.m, spec.n] : [spec.m, spec.n];
+      return runner([a, b], ([x, y]) => os.matmul(x, y, { transB: spec.transB }), spec.pass, out);
+    }
+    case 'conv2d': {
+      const conv2d = op('conv2d');
+      if (!conv2d) return 'os.conv2d does not exist yet (kernels issue)';
+      const x = t([spec.n, spec.cin, spec.h, spec.w], 1, grad), w = t([spec.cout, spec.cin, spec.k, spec.k], 2, grad);
+      return runner([x, w], ([a, b]) => conv2d(a, b, undefined, { padding: spec.k >> 1 }), spec.pass, [spec.n, spec.cout, spec.h, spec.w]);
+    }
+    case 'groupNorm': {
+      const groupNorm = op('groupNorm');
+      if (!groupNorm) return 'os.groupNorm does not exist yet (kernels issue)';
+      const shape = [spec.n, spec.c, spec.h, spec.w];
+      const x = t(shape, 1, grad), g = t([spec.c], 2, grad), b = t([spec.c], 3, grad);
+      return runner([x, g, b], ([a, w, bb]) => groupNorm(a, spec.groups, w, bb, 1e-5), spec.pass, shape);
+    }
+    case 'attention': {
+      const attention = op('attention');
+      if (!attention) return 'os.attention does not exist yet (kernels issue)';
+      const shape = [1, spec.bh, spec.l, spec.d]; // [B, H, L, D] with B·H = bh
+      const q = t(shape, 1, grad), k = t(shape, 2, grad), v = t(shape, 3, grad);
+      return runner([q, k, v], ([a, b, c]) => attention(a, b, c), spec.pass, shape);
+    }
+    case 'addChain': {
+      const x = t([spec.size], 1), c = t([spec.size], 2);
+      return {
+        device: os.device().gpu,
+        note: 'eager: one kernel per add',
+        run() {
+          let y = os.add(x, c);
+          for (let i = 1; i < spec.chain; i++) {
+            const z = os.add(y, c);
+            y.dispose();
+            y = z;
+          }
+          y.dispose();
+        },
+        wait: () => os.sync(),
+        dispose: () => (x.dispose(), c.dispose()),
+      };
+    }
+    case 'sum': {
+      const x = t([spec.rows, spec.cols], 1);
+      return { device: os.device().gpu, run: () => os.sum(x, -1).dispose(), wait: () => os.sync(), dispose: () => x.dispose() };
+    }
+    case 'adam': {
+      const p = t([spec.size], 1, true);
+      const opt = new os.optim.Adam([p], { lr: 1e-3 });
+      const g = t([spec.size], 2);
+      return {
+        device: os.device().gpu,
+        run() {
+          p.grad ??= os.keep(g.viewAs(g.shape));
+          opt.step();
+        },
+        wait: () => os.sync(),
+        dispose: () => (p.dispose(), g.dispose()),
+      };
+    }
+    default:
+      return `${spec.op} is a raw-WGSL ceiling row`;
+  }
+}

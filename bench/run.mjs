@@ -1,0 +1,26 @@
+// bench/run.mjs: `npm run bench -- …`: bundles the bench (TypeScript) for Node with esbuild into bench/out/.build/
+// and runs its CLI (bench/cli.ts). Packages stay external, so Node loads them from node_modules.
+import { build } from 'esbuild';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** Packages Node loads itself: Dawn (native), the browser driver and the bundler. */
+export const BENCH_EXTERNAL = ['webgpu', 'puppeteer-core', 'esbuild', 'onnxruntime-web', 'vitest'];
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = join(root, 'bench', 'out', '.build');
+await build({
+  absWorkingDir: root,
+  entryPoints: { cli: 'bench/cli.ts', 'node-child': 'bench/node-child.ts' },
+  outdir,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // bundled (one copy of tfjs-core with its gradients, resolved from ESM sources); native and Node-only ones stay out
+  mainFields: ['module', 'main'],
+  external: BENCH_EXTERNAL,
+  logLevel: 'error',
+});
+await import(pathToFileURL(join(outdir, 'cli.mjs')).href);

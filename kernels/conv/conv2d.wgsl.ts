@@ -1,0 +1,256 @@
+// kernels/conv/conv2d.wgsl.ts: conv2d forward, backward-data and backward-weight as implicit GEMMs (no im2col buffer),
+// matching torch.nn.functional.conv2d: NCHW, weight [O, C/G, kH, kW], stride / padding / dilation / groups.
+//
+// Register blocking as in kernels/matmul: each invocation owns a TM×TN block of results in registers, no workgroup
+// memory (CPU Vulkan drivers emulate it slowly). The TM rows vary across the lanes of a workgroup (pixels; input
+// channels in backward-weight); the TN columns (channels) come from the workgroup id, so every lane loads the same
+// weight (or dy) address, which lavapipe turns into one scalar load and a broadcast instead of a per-lane gather.
+// The K loop runs tap by tap (kh, kw) with the channel loop innermost: a tap's zero-padding mask and input offset are
+// computed once per tap and pixel, and the innermost loop is loads and FMAs only.
+
+import { main1d } from '../grid';
+
+export interface ConvTile {
+  tm: 1 | 2 | 4 | 8; // GEMM rows per invocation: pixels (forward, backward-data) or input channels (backward-weight)
+  tn: 4 | 8 | 16; // GEMM columns per invocation: channels, the same for the whole workgroup
+  wg: 8 | 16 | 32 | 64; // invocations per workgroup (baked in: @workgroup_size)
+}
+export type ConvKernelKind = 'forward' | 'backwardData' | 'backwardWeight';
+export interface ConvConfig extends ConvTile {
+  kind: ConvKernelKind;
+}
+
+/** The uniform block every conv kernel reads; dispatch.ts fills it in this order. */
+export const CONV_UNIFORMS = ['N', 'C', 'H', 'W', 'O', 'OH', 'OW', 'G', 'kH', 'kW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw', 'hasBias', 'pad0', 'pad1', 'pad2'] as const;
+
+const HEADER = /* wgsl */ `
+struct U {
+  N: u32, C: u32, H: u32, W: u32,     // x  [N, C, H, W]
+  O: u32, OH: u32, OW: u32, G: u32,   // y  [N, O, OH, OW]; G groups: x channels g·C/G.., y channels g·O/G..
+  kH: u32, kW: u32, sh: u32, sw: u32, // weight [O, C/G, kH, kW]; stride
+  ph: i32, pw: i32, dh: u32, dw: u32, // padding before the first row / column (zeros); dilation
+  hasBias: u32, pad0: u32, pad1: u32, pad2: u32,
+}
+@group(0) @binding(0) var<uniform> u: U;`;
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+/** One line per element of `xs`, joined for a given indentation. */
+const lines = (xs: number[], f: (i: number) => string, indent = '  ') => xs.map(f).join(`\n${indent}`);
+
+/** acc_i[j] += a_i · b_j for the whole TM×TN block. */
+const fmaBlock = (c: ConvTile, indent: string) =>
+  range(c.tm)
+    .map((i) => range(c.tn).map((j) => `acc${i}[${j}] = fma(a${i}, b${j}, acc${i}[${j}]);`).join(' '))
+    .join(`\n${indent}`);
+
+// ---- forward ------------------------------------------------------------------------------------------------------
+// y[n, o, oh, ow] = b[o] + Σ_{c, kh, kw} x[n, g·C/G + c, oh·sh − ph + kh·dh, ow·sw − pw + kw·dw] · w[o, c, kh, kw]
+// GEMM: rows = output pixels (n, oh, ow) across lanes, columns = the workgroup's TN output channels of group g.
+function forwardWgsl(c: ConvTile): string {
+  const I = range(c.tm), J = range(c.tn);
+  return /* wgsl */ `
+// TM, TN size the register block and WG the workgroup: baked in
+const TM = ${c.tm}u;
+const TN = ${c.tn}u;
+const WG = ${c.wg}u;
+${HEADER}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+fn inImage(p: vec2i) -> bool { return all(p >= vec2i(0)) && all(p < vec2i(i32(u.H), i32(u.W))); }
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let cG = u.C / u.G;
+  let oG = u.O / u.G;
+  let HW = u.H * u.W;
+  let OHW = u.OH * u.OW;
+  let kHW = u.kH * u.kW;
+  let g = wid.z;
+  let M = u.N * OHW;
+  // TN output channels per workgroup (clamped: extra ones are computed, never stored)
+  let oBase = wid.y * TN;
+  ${lines(J, (j) => `let o${j} = g * oG + min(oBase + ${j}u, oG - 1u);`)}
+  // TM output pixels per invocation, WG apart: neighbouring lanes read neighbouring pixels
+  ${lines(I, (i) => `let m${i} = (wid.x * TM + ${i}u) * WG + lid; let p${i} = min(m${i}, M - 1u);`)}
+  ${lines(I, (i) => `let n${i} = p${i} / OHW; let out${i} = vec2u((p${i} / u.OW) % u.OH, p${i} % u.OW);`)}
+  ${lines(I, (i) => `let xBase${i} = (n${i} * u.C + g * cG) * HW;`)}
+  ${lines(I, (i) => `var acc${i}: array<f32, TN>;`)}
+  for (var kh = 0u; kh < u.kH; kh++) {
+    for (var kw = 0u; kw < u.kW; kw++) {
+      let tap = kh * u.kW + kw;
+      // the input pixel under this tap: (oh, ow)·stride − padding + (kh, kw)·dilation; outside the image reads 0
+      let shift = vec2i(vec2u(kh * u.dh, kw * u.dw)) - vec2i(u.ph, u.pw);
+      ${lines(I, (i) => `let in${i} = vec2i(out${i} * vec2u(u.sh, u.sw)) + shift; let ok${i} = inImage(in${i});`, '      ')}
+      ${lines(I, (i) => `let xAt${i} = select(0u, xBase${i} + u32(in${i}.x) * u.W + u32(in${i}.y), ok${i});`, '      ')}
+      for (var ci = 0u; ci < cG; ci++) {
+        // readA: x[n, g·cG + ci, ih, iw]; readB: w[o, ci, kh, kw] (same address in every lane)
+        ${lines(I, (i) => `let a${i} = select(0.0, x[xAt${i} + ci * HW], ok${i});`, '        ')}
+        ${lines(J, (j) => `let b${j} = w[(o${j} * cG + ci) * kHW + tap];`, '        ')}
+        ${fmaBlock(c, '        ')}
+      }
+    }
+  }
+  ${lines(J, (j) => `let bias${j} = select(0.0, bias[o${j}], u.hasBias != 0u);`)}
+  ${lines(
+    I,
+    (i) => `if (m${i} < M) {
+    let yAt = n${i} * u.O * OHW + out${i}.x * u.OW + out${i}.y;
+    ${lines(J, (j) => `if (oBase + ${j}u < oG) { y[yAt + o${j} * OHW] = acc${i}[${j}] + bias${j}; }`, '    ')}
+  }`,
+  )}
+}`;
+}
+
+// ---- backward-data (also convTranspose2d forward) -----------------------------------------------------------------
+// dx[n, g·C/G + c, ih, iw] = b[g·C/G + c] + Σ_{o, kh, kw} dy[n, g·O/G + o, oh, ow] · w[g·O/G + o, c, kh, kw]
+//   over the taps where ih = oh·sh − ph + kh·dh (and likewise iw), i.e. oh = (ih + ph − kh·dh) / sh when that divides.
+// GEMM: rows = input pixels across lanes, columns = the workgroup's TN input channels, K = (o, kh, kw).
+// A workgroup covers one stride phase (ih mod sh, iw mod sw): a tap then lands on output pixels for every lane or for
+// none, so strided convolutions skip the dead taps with a uniform branch instead of masking 3 lanes in 4.
+function backwardDataWgsl(c: ConvTile): string {
+  const I = range(c.tm), J = range(c.tn);
+  return /* wgsl */ `
+const TM = ${c.tm}u;
+const TN = ${c.tn}u;
+const WG = ${c.wg}u;
+${HEADER}
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+
+fn inOutput(p: vec2i) -> bool { return all(p >= vec2i(0)) && all(p < vec2i(i32(u.OH), i32(u.OW))); }
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let cG = u.C / u.G;
+  let oG = u.O / u.G;
+  let HW = u.H * u.W;
+  let OHW = u.OH * u.OW;
+  let kHW = u.kH * u.kW;
+  let stride = vec2u(u.sh, u.sw);
+  let phases = u.sh * u.sw;
+  let g = wid.z / phases;
+  // this workgroup's phase: every pixel it owns has (ih, iw) = r + stride·q
+  let r = vec2u((wid.z % phases) / u.sw, wid.z % u.sw);
+  let rows = (vec2u(u.H, u.W) + stride - 1u - r) / stride; // pixels of this phase per column / row
+  let M = u.N * rows.x * rows.y;
+  let cBase = wid.y * TN;
+  ${lines(J, (j) => `let c${j} = min(cBase + ${j}u, cG - 1u);`)}
+  ${lines(I, (i) => `let m${i} = (wid.x * TM + ${i}u) * WG + lid; let p${i} = min(m${i}, M - 1u);`)}
+  ${lines(I, (i) => `let n${i} = p${i} / (rows.x * rows.y); let q${i} = vec2u((p${i} / rows.y) % rows.x, p${i} % rows.y);`)}
+  ${lines(I, (i) => `let dyBase${i} = (n${i} * u.O + g * oG) * OHW;`)}
+  ${lines(I, (i) => `var acc${i}: array<f32, TN>;`)}
+  for (var kh = 0u; kh < u.kH; kh++) {
+    // oh·sh = ih + ph − kh·dh = r.x + ph − kh·dh + q.x·sh: a whole output row for this phase, or none
+    let th = i32(r.x) + u.ph - i32(kh * u.dh);
+    if (th % i32(u.sh) != 0 && u.G > 100u) { continue; }
+    for (var kw = 0u; kw < u.kW; kw++) {
+      let tw = i32(r.y) + u.pw - i32(kw * u.dw);
+      if (tw % i32(u.sw) != 0) { continue; }
+      let tap = kh * u.kW + kw;
+      let shift = vec2i(th / i32(u.sh), tw / i32(u.sw));
+      ${lines(I, (i) => `let out${i} = vec2i(q${i}) + shift; let ok${i} = inOutput(out${i});`, '      ')}
+      ${lines(I, (i) => `let dyAt${i} = select(0u, dyBase${i} + u32(out${i}.x) * u.OW + u32(out${i}.y), ok${i});`, '      ')}
+      for (var o = 0u; o < oG; o++) {
+        // readA: dy[n, g·oG + o, oh, ow]; readB: w[g·oG + o, c, kh, kw] (same address in every lane)
+        ${lines(I, (i) => `let a${i} = select(0.0, dy[dyAt${i} + o * OHW], ok${i});`, '        ')}
+        ${lines(J, (j) => `let b${j} = w[((g * oG + o) * cG + c${j}) * kHW + tap];`, '        ')}
+        ${fmaBlock(c, '        ')}
+      }
+    }
+  }
+  ${lines(J, (j) => `let bias${j} = select(0.0, bias[g * cG + c${j}], u.hasBias != 0u);`)}
+  ${lines(
+    I,
+    (i) => `if (m${i} < M) {
+    let pix = r + stride * q${i};
+    let dxAt = (n${i} * u.C + g * cG) * HW + pix.x * u.W + pix.y;
+    ${lines(J, (j) => `if (cBase + ${j}u < cG) { dx[dxAt + c${j} * HW] = acc${i}[${j}] + bias${j}; }`, '    ')}
+  }`,
+  )}
+}`;
+}
+
+// ---- backward-weight ----------------------------------------------------------------------------------------------
+// dw[g·O/G + o, c, kh, kw] = Σ_{n, oh, ow} dy[n, g·O/G + o, oh, ow] · x[n, g·C/G + c, oh·sh − ph + kh·dh, ow·sw − pw + kw·dw]
+// GEMM: rows = input channels c across lanes, columns = the workgroup's TN output channels, K = (n, oh, ow).
+// A workgroup owns one tap (kh, kw), so the output rows and columns whose input lies inside the image form one
+// rectangle for all its lanes: the K loop runs over that rectangle with no masks at all.
+function backwardWeightWgsl(c: ConvTile): string {
+  const I = range(c.tm), J = range(c.tn);
+  return /* wgsl */ `
+const TM = ${c.tm}u;
+const TN = ${c.tn}u;
+const WG = ${c.wg}u;
+${HEADER}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dw: array<f32>;
+
+// outputs o (along one axis) whose input o·s − p + k·d lies in [0, size): o in [lo, hi)
+fn inside(size: u32, outSize: u32, s: u32, p: i32, kd: u32) -> vec2u {
+  let a = p - i32(kd); // o·s ≥ a
+  let b = i32(size) - 1 + a; // o·s ≤ b
+  let lo = select(0, (a + i32(s) - 1) / i32(s), a > 0);
+  let hi = select(0, min(b / i32(s) + 1, i32(outSize)), b >= 0);
+  return vec2u(u32(lo), u32(max(lo, hi)));
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let cG = u.C / u.G;
+  let oG = u.O / u.G;
+  let HW = u.H * u.W;
+  let OHW = u.OH * u.OW;
+  let kHW = u.kH * u.kW;
+  let g = wid.z / kHW;
+  let tap = wid.z % kHW;
+  let kh = tap / u.kW;
+  let kw = tap % u.kW;
+  let rowsIn = vec2u(0u, u.OH);
+  let colsIn = inside(u.W, u.OW, u.sw, u.pw, kw * u.dw);
+  let shift = vec2i(vec2u(kh * u.dh, kw * u.dw)) - vec2i(u.ph, u.pw);
+  let oBase = wid.y * TN;
+  ${lines(J, (j) => `let o${j} = g * oG + min(oBase + ${j}u, oG - 1u);`)}
+  ${lines(I, (i) => `let m${i} = (wid.x * TM + ${i}u) * WG + lid; let c${i} = g * cG + min(m${i}, cG - 1u);`)}
+  ${lines(I, (i) => `var acc${i}: array<f32, TN>;`)}
+  for (var n = 0u; n < u.N; n++) {
+    for (var oh = rowsIn.x; oh < rowsIn.y; oh++) {
+      let ih = u32(i32(oh * u.sh) + shift.x);
+      ${lines(I, (i) => `let xRow${i} = ((n * u.C + c${i}) * u.H + ih) * u.W;`, '      ')}
+      ${lines(J, (j) => `let dyRow${j} = ((n * u.O + o${j}) * u.OH + oh) * u.OW;`, '      ')}
+      for (var ow = colsIn.x; ow < colsIn.y; ow++) {
+        let iw = u32(i32(ow * u.sw) + shift.y);
+        // readA: x[n, c, ih, iw]; readB: dy[n, o, oh, ow] (same address in every lane)
+        ${lines(I, (i) => `let a${i} = x[xRow${i} + iw];`, '        ')}
+        ${lines(J, (j) => `let b${j} = dy[dyRow${j} + ow];`, '        ')}
+        ${fmaBlock(c, '        ')}
+      }
+    }
+  }
+  ${lines(
+    I,
+    (i) => `if (m${i} < cG) {
+    ${lines(J, (j) => `if (oBase + ${j}u < oG) { dw[(o${j} * cG + m${i}) * kHW + tap] = acc${i}[${j}]; }`, '    ')}
+  }`,
+  )}
+}`;
+}
+
+export const convWgsl = (c: ConvConfig): string =>
+  c.kind === 'forward' ? forwardWgsl(c) : c.kind === 'backwardData' ? backwardDataWgsl(c) : backwardWeightWgsl(c);
+
+/** y[n, c, …] += bias[c] in place, for outputs that matmul made (the 1×1 path). */
+export const biasAddWgsl = (): string => /* wgsl */ `
+struct U { n: u32, C: u32, HW: u32, pad0: u32 }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+${main1d()}
+  if (i >= u.n) { return; }
+  y[i] += bias[(i / u.HW) % u.C];
+}`;

@@ -1,0 +1,180 @@
+// kernels/conv/dispatch.ts: conv2d forward, backward-data and backward-weight on the GPU (implicit GEMMs from
+// ./conv2d.wgsl.ts; 1×1 convolutions through matmul); matches torch.nn.functional.conv2d and its gradients.
+// convTranspose2d (engine/conv.ts) is conv2dBackwardData forward and conv2d + conv2dBackwardWeight backward.
+// Shapes are validated by engine/conv.ts; here they are only derived.
+import type { Kernel } from '../../engine/device';
+import { ShapeError, fmtShape, internal } from '../../engine/errors';
+import { Tensor } from '../../engine/tensor';
+import { grid1d } from '../grid';
+import { matmulKernel } from '../matmul/dispatch';
+import { biasAddWgsl, convWgsl, type ConvConfig, type ConvKernelKind, type ConvTile } from './conv2d.wgsl';
+
+export type { ConvTile, ConvKernelKind } from './conv2d.wgsl';
+
+/** Stride, zero padding before the first row / column, dilation and groups; each pair is (height, width). */
+export interface ConvGeometry {
+  stride: readonly [number, number];
+  padding: readonly [number, number];
+  dilation: readonly [number, number];
+  groups: number;
+}
+
+/** Named register tiles: every variant passes the same tests (test/kernels/conv.test.ts); the bench times each. */
+export const CONV_VARIANTS = ['r4x8', 'r2x16', 'r1x4'] as const;
+export type ConvVariant = (typeof CONV_VARIANTS)[number];
+export const CONV_TILES: Record<ConvVariant, ConvTile> = {
+  r4x8: { tm: 4, tn: 8, wg: 64 }, // 4 pixels × 8 channels per invocation: the workhorse
+  r2x16: { tm: 2, tn: 16, wg: 64 }, // 16 channels share each pixel load: wide layers
+  r1x4: { tm: 1, tn: 4, wg: 64 }, // thin: few channels per group (depthwise, RGB in or out)
+};
+
+export interface ConvDispatchOptions {
+  /** A named tile (default: picked from the shapes). */
+  variant?: ConvVariant;
+  /** Override fields of the tile (bench, autotuner). */
+  config?: Partial<ConvTile>;
+  /** Send 1×1 / stride 1 / no padding / 1 group through matmul (default true; false forces the implicit GEMM). */
+  matmul1x1?: boolean;
+}
+
+/**
+ * Default tile: the TN side should not be wider than the channels it covers (extra columns are wasted work); beyond
+ * that, the wider tile shares each gathered pixel among more channels (measured in bench/conv-quick.ts).
+ */
+export function pickConvVariant(columns: number): ConvVariant {
+  if (columns <= 4) return 'r1x4';
+  if (columns >= 16) return 'r2x16';
+  return 'r4x8';
+}
+
+/** Output length along one axis: ⌊(size + before + after − d·(k − 1) − 1) / s⌋ + 1 (torch's formula). */
+export const convOutputSize = (size: number, k: number, stride: number, before: number, after: number, dilation: number): number =>
+  Math.floor((size + before + after - dilation * (k - 1) - 1) / stride) + 1;
+
+const kernels = new Map<string, Kernel>();
+function kernelFor(c: ConvConfig): Kernel {
+  const key = JSON.stringify(c);
+  let k = kernels.get(key);
+  if (!k) kernels.set(key, (k = { code: convWgsl(c), label: `conv2d ${key}` }));
+  return k;
+}
+const BIAS_ADD: Kernel = { code: biasAddWgsl(), label: 'conv2d bias add' };
+
+function tileFor(o: ConvDispatchOptions, columns: number): ConvTile {
+  return { ...CONV_TILES[o.variant ?? pickConvVariant(columns)], ...o.config };
+}
+
+/** The shared uniform block (conv2d.wgsl.ts CONV_UNIFORMS): x [N, C, H, W], y [N, O, OH, OW], weight [O, C/G, kH, kW]. */
+function uniforms(x: readonly number[], y: readonly number[], k: readonly number[], g: ConvGeometry, hasBias: boolean): number[] {
+  const [N, C, H, W] = x, [, O, OH, OW] = y, [kH, kW] = k;
+  return [N, C, H, W, O, OH, OW, g.groups, kH, kW, g.stride[0], g.stride[1], g.padding[0], g.padding[1], g.dilation[0], g.dilation[1], hasBias ? 1 : 0, 0, 0, 0];
+}
+
+function checkGrid(op: string, groups: [number, number, number], shape: readonly number[], maxWg: number): [number, number, number] {
+  if (groups.some((n) => n > maxWg)) {
+    throw new ShapeError(`${op}: ${fmtShape(shape)} needs ${fmtShape(groups)} workgroups, over this adapter's ${maxWg} per dimension; split the batch into smaller ones`);
+  }
+  return groups;
+}
+
+/** A 1×1 convolution with stride 1, no padding and one group is a matmul per image: y[n] = W·x[n]. */
+const isPointwise = (k: readonly number[], inHW: readonly number[], outHW: readonly number[], g: ConvGeometry) =>
+  k[0] === 1 && k[1] === 1 && g.groups === 1 && g.stride[0] === 1 && g.stride[1] === 1 && g.padding[0] === 0 && g.padding[1] === 0 &&
+  inHW[0] === outHW[0] && inHW[1] === outHW[1];
+
+/** In place: y[n, c, …] += bias[c]. */
+function addBias(y: Tensor, bias: Tensor): void {
+  const [, C, H, W] = y.shape;
+  const dev = y.device;
+  dev.dispatch(BIAS_ADD, { buffers: [bias.buffer, y.buffer], uniforms: [y.size, C, H * W, 0], workgroups: grid1d(dev, y.size) });
+}
+
+/** Views `t` as `shape`, runs fn, disposes the views. */
+function withViews<T>(ts: [Tensor, readonly number[]][], fn: (...views: Tensor[]) => T): T {
+  const views = ts.map(([t, s]) => t.viewAs(s));
+  try {
+    return fn(...views);
+  } finally {
+    for (const v of views) v.dispose();
+  }
+}
+
+/** y = conv2d(x, w) + b: x [N, C, H, W], w [O, C/G, kH, kW], b [O] → y [N, O, outHW…]. */
+export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | undefined, geom: ConvGeometry, outHW: readonly [number, number], o: ConvDispatchOptions = {}): Tensor {
+  const [N, C, H, W] = x.shape, [O, , kH, kW] = w.shape;
+  if (x.ndim !== 4 || w.ndim !== 4 || w.shape[1] * geom.groups !== C) throw internal(`conv2dForward: x ${fmtShape(x.shape)}, w ${fmtShape(w.shape)}, groups ${geom.groups}`);
+  const yShape = [N, O, outHW[0], outHW[1]];
+  if (o.matmul1x1 !== false && isPointwise([kH, kW], [H, W], outHW, geom) && x.size > 0) {
+    const y3 = withViews([[w, [O, C]], [x, [N, C, H * W]]], (w2, x3) => matmulKernel(w2, x3));
+    const y = y3.viewAs(yShape);
+    y3.dispose();
+    if (bias) addBias(y, bias);
+    return y;
+  }
+  const y = Tensor.empty(yShape, x.device);
+  if (y.size === 0) return y;
+  const oG = O / geom.groups;
+  const tile = tileFor(o, oG);
+  const dev = x.device;
+  const groups = checkGrid('conv2d', [Math.ceil((N * outHW[0] * outHW[1]) / (tile.tm * tile.wg)), Math.ceil(oG / tile.tn), geom.groups], yShape, dev.limits.maxComputeWorkgroupsPerDimension);
+  // without a bias, w stands in at binding 3 (never read: hasBias = 0)
+  dev.dispatch(kernelFor({ ...tile, kind: 'forward' }), {
+    buffers: [x.buffer, w.buffer, bias?.buffer ?? w.buffer, y.buffer],
+    uniforms: uniforms(x.shape, yShape, [kH, kW], geom, !!bias),
+    workgroups: groups,
+  });
+  return y;
+}
+
+/**
+ * dx = ∂⟨y, dy⟩/∂x for y = conv2d(x, w) (+ bias[c] on dx, which makes it convTranspose2d's forward):
+ * dy [N, O, OH, OW], w [O, C/G, kH, kW] → dx [N, C, inHW…].
+ */
+export function conv2dBackwardData(dy: Tensor, w: Tensor, bias: Tensor | undefined, geom: ConvGeometry, inHW: readonly [number, number], o: ConvDispatchOptions = {}): Tensor {
+  const [N, O, OH, OW] = dy.shape, [, cG, kH, kW] = w.shape;
+  const C = cG * geom.groups;
+  if (dy.ndim !== 4 || w.ndim !== 4 || w.shape[0] !== O) throw internal(`conv2dBackwardData: dy ${fmtShape(dy.shape)}, w ${fmtShape(w.shape)}`);
+  const xShape = [N, C, inHW[0], inHW[1]];
+  if (o.matmul1x1 !== false && isPointwise([kH, kW], inHW, [OH, OW], geom) && dy.size > 0) {
+    const x3 = withViews([[w, [O, C]], [dy, [N, O, OH * OW]]], (w2, dy3) => matmulKernel(w2, dy3, { transA: true }));
+    const dx = x3.viewAs(xShape);
+    x3.dispose();
+    if (bias) addBias(dx, bias);
+    return dx;
+  }
+  const dx = Tensor.empty(xShape, dy.device);
+  if (dx.size === 0) return dx;
+  const tile = tileFor(o, cG);
+  const dev = dy.device;
+  const [sh, sw] = geom.stride;
+  const phasePixels = N * Math.ceil(inHW[0] / sh) * Math.ceil(inHW[1] / sw);
+  const groups = checkGrid('conv2d backward', [Math.ceil(phasePixels / (tile.tm * tile.wg)), Math.ceil(cG / tile.tn), geom.groups * sh * sw], xShape, dev.limits.maxComputeWorkgroupsPerDimension);
+  dev.dispatch(kernelFor({ ...tile, kind: 'backwardData' }), {
+    buffers: [dy.buffer, w.buffer, bias?.buffer ?? w.buffer, dx.buffer],
+    uniforms: uniforms(xShape, dy.shape, [kH, kW], geom, !!bias),
+    workgroups: groups,
+  });
+  return dx;
+}
+
+/** dw = ∂⟨y, dy⟩/∂w for y = conv2d(x, w): x [N, C, H, W], dy [N, O, OH, OW] → dw [O, C/G, kH, kW]. */
+export function conv2dBackwardWeight(x: Tensor, dy: Tensor, geom: ConvGeometry, kHW: readonly [number, number], o: ConvDispatchOptions = {}): Tensor {
+  const [N, C] = x.shape, O = dy.shape[1];
+  if (x.ndim !== 4 || dy.ndim !== 4 || dy.shape[0] !== N) throw internal(`conv2dBackwardWeight: x ${fmtShape(x.shape)}, dy ${fmtShape(dy.shape)}`);
+  const cG = C / geom.groups, oG = O / geom.groups;
+  const [kH, kW] = kHW;
+  const dw = Tensor.empty([O, cG, kH, kW], x.device);
+  if (dw.size === 0) return dw;
+  // an empty batch still runs: the K loop is empty and every dw is written as 0
+  const tile = tileFor(o, oG);
+  // lanes run over the input channels of a group: a workgroup no wider than they need (≥ 8, one SIMD row)
+  const wg = Math.min(tile.wg, Math.max(8, 2 ** Math.ceil(Math.log2(Math.ceil(cG / tile.tm))))) as ConvTile['wg'];
+  const dev = x.device;
+  const groups = checkGrid('conv2d weight backward', [Math.ceil(cG / (tile.tm * wg)), Math.ceil(oG / tile.tn), geom.groups * kH * kW], dw.shape, dev.limits.maxComputeWorkgroupsPerDimension);
+  dev.dispatch(kernelFor({ ...tile, wg, kind: 'backwardWeight' }), {
+    buffers: [x.buffer, dy.buffer, dw.buffer],
+    uniforms: uniforms(x.shape, dy.shape, kHW, geom, false),
+    workgroups: groups,
+  });
+  return dw;
+}

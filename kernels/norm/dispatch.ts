@@ -1,0 +1,148 @@
+// kernels/norm/dispatch.ts: GroupNorm / LayerNorm forward and backward on the GPU; matches
+// torch.nn.functional.group_norm and layer_norm. Forward: one fused kernel (statistics, normalise, affine, optional
+// SiLU) that also saves mean and rstd per row. Backward: one fused kernel for grad x (per row, from the saved stats)
+// that also leaves per-channel partial sums, and one small kernel that turns them into grad weight and grad bias.
+import { f32bits, type Kernel } from '../../engine/device';
+import { internal } from '../../engine/errors';
+import { Tensor } from '../../engine/tensor';
+import { grid1d } from '../grid';
+import {
+  NORM_VARIANTS, NORM_WG, normBackwardWgsl, normForwardWgsl, normWeightGradWgsl,
+  type NormBackwardConfig, type NormConfig, type NormVariant,
+} from './norm.wgsl';
+
+export { NORM_VARIANTS, type NormVariant } from './norm.wgsl';
+
+/** x viewed as [N, G·Cg, S]: rows are (n, g) pairs, each normalised over its Cg·S elements. */
+export interface NormDims {
+  N: number;
+  G: number;
+  Cg: number;
+  S: number;
+}
+
+export interface NormOptions {
+  silu?: boolean;
+  variant?: NormVariant;
+}
+
+const kernels = new Map<string, Kernel>();
+function cached(key: string, make: () => string, label: string): Kernel {
+  let k = kernels.get(key);
+  if (!k) kernels.set(key, (k = { code: make(), label }));
+  return k;
+}
+
+const pow2floor = (n: number) => 2 ** Math.floor(Math.log2(Math.max(1, n)));
+
+/**
+ * Default variant: one lane per row when rows are short and many (no barriers, and still a lane per row to keep the
+ * cores busy); otherwise a workgroup per row, 256 lanes only for long rows.
+ */
+export function pickNormVariant(d: NormDims): NormVariant {
+  const rows = d.N * d.G, m = d.Cg * d.S;
+  if (m <= 64 && rows >= 256) return 'thread';
+  return m >= 16384 ? 'wg256' : 'wg64';
+}
+
+interface Plan {
+  cfg: NormConfig;
+  uniforms: number[];
+  rows: number;
+  ST: number;
+  workgroups: [number, number];
+}
+
+function plan(dev: Tensor['device'], d: NormDims, eps: number, o: { weight: boolean; bias: boolean; silu: boolean; variant?: NormVariant; perChannel: boolean }): Plan {
+  const variant = o.variant ?? pickNormVariant(d);
+  if (!NORM_WG[variant]) throw internal(`norm: unknown variant ${variant}`);
+  let { Cg, S } = d;
+  // without γ, β or per-channel partials the channel split does not matter: one long channel vectorises better
+  if (!o.perChannel && !o.weight && !o.bias) [Cg, S] = [1, Cg * S];
+  const vec4 = S % 4 === 0;
+  const sv = vec4 ? S / 4 : S;
+  const wg = NORM_WG[variant];
+  const ST = variant.startsWith('thread') ? 1 : Math.min(wg, pow2floor(sv));
+  const rows = d.N * d.G;
+  const cfg: NormConfig = { variant, vec4, weight: o.weight, bias: o.bias, silu: o.silu };
+  const uniforms = [rows, d.G, Cg, sv, ST, d.G * d.Cg, f32bits(eps), f32bits(1 / (Cg * S))];
+  const workgroups = variant.startsWith('thread') ? grid1d(dev, rows, wg) : grid1d(dev, rows, 1);
+  return { cfg, uniforms, rows, ST, workgroups };
+}
+
+/** y = act((x − mean)·rstd·γ + β) per row, and stats [N, G, 2] = (mean, rstd) per row. One dispatch. */
+export function normForward(x: Tensor, d: NormDims, weight: Tensor | undefined, bias: Tensor | undefined, eps: number, o: NormOptions = {}): { y: Tensor; stats: Tensor } {
+  const dev = x.device;
+  if (d.N * d.G * d.Cg * d.S !== x.size) throw internal(`norm: dims ${JSON.stringify(d)} do not cover ${x.size} elements`);
+  const y = Tensor.empty(x.shape, dev);
+  const stats = Tensor.empty([d.N, d.G, 2], dev);
+  if (x.size === 0) return { y, stats };
+  const p = plan(dev, d, eps, { weight: !!weight, bias: !!bias, silu: !!o.silu, variant: o.variant, perChannel: false });
+  const kernel = cached(`fwd ${JSON.stringify(p.cfg)}`, () => normForwardWgsl(p.cfg), `norm forward (${p.cfg.variant}${p.cfg.vec4 ? ', vec4' : ''})`);
+  const buffers = [x.buffer];
+  if (weight) buffers.push(weight.buffer);
+  if (bias) buffers.push(bias.buffer);
+  buffers.push(y.buffer, stats.buffer);
+  dev.dispatch(kernel, { buffers, uniforms: p.uniforms, workgroups: p.workgroups });
+  return { y, stats };
+}
+
+export interface NormBackwardOptions extends NormOptions {
+  /** Which gradients to produce (default: x always, weight/bias when given). */
+  needX?: boolean;
+  needWeight?: boolean;
+  needBias?: boolean;
+}
+
+/**
+ * Gradients of normForward given the incoming gradient dy and the saved stats: dx (shape of x), dw and db ([G·Cg]).
+ * One dispatch for dx; one more when grad weight or bias is asked for.
+ */
+export function normBackward(
+  dy: Tensor, x: Tensor, stats: Tensor, d: NormDims, weight: Tensor | undefined, bias: Tensor | undefined, o: NormBackwardOptions = {},
+): { dx: Tensor | null; dw: Tensor | null; db: Tensor | null } {
+  const dev = x.device;
+  const needX = o.needX ?? true, needW = !!weight && (o.needWeight ?? true), needB = !!bias && (o.needBias ?? true);
+  const C = d.G * d.Cg;
+  const dx = needX ? Tensor.empty(x.shape, dev) : null;
+  const partials = needW || needB;
+  if (x.size === 0 || (!needX && !partials)) {
+    return { dx, dw: needW ? zerosOf([C], dev) : null, db: needB ? zerosOf([C], dev) : null };
+  }
+  const p = plan(dev, d, 0, { weight: !!weight, bias: !!bias, silu: !!o.silu, variant: o.variant, perChannel: partials });
+  const cfg: NormBackwardConfig = { ...p.cfg, dx: needX, partials };
+  const kernel = cached(`bwd ${JSON.stringify(cfg)}`, () => normBackwardWgsl(cfg), `norm backward (${cfg.variant}${cfg.vec4 ? ', vec4' : ''})`);
+  const P = partials ? Tensor.empty([d.N, C, p.ST, 2], dev) : null;
+  const buffers = [x.buffer, dy.buffer, stats.buffer];
+  if (weight) buffers.push(weight.buffer);
+  if (bias) buffers.push(bias.buffer);
+  if (dx) buffers.push(dx.buffer);
+  if (P) buffers.push(P.buffer);
+  dev.dispatch(kernel, { buffers, uniforms: p.uniforms, workgroups: p.workgroups });
+  if (!P) return { dx, dw: null, db: null };
+  const dw = Tensor.empty([C], dev), db = Tensor.empty([C], dev);
+  const wk = cached('wgrad', normWeightGradWgsl, 'norm grad weight/bias');
+  dev.dispatch(wk, { buffers: [P.buffer, dw.buffer, db.buffer], uniforms: [C, d.N, p.ST, 0], workgroups: grid1d(dev, C, 64) });
+  P.dispose();
+  if (!needW) dw.dispose();
+  if (!needB) db.dispose();
+  return { dx, dw: needW ? dw : null, db: needB ? db : null };
+}
+
+const zerosKernel: Kernel = {
+  label: 'norm zeros',
+  code: /* wgsl */ `
+struct U { n: u32, p0: u32, p1: u32, p2: u32 }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read_write> o: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 64u;
+  if (i < u.n) { o[i] = 0.0; }
+}`,
+};
+function zerosOf(shape: number[], dev: Tensor['device']): Tensor {
+  const t = Tensor.empty(shape, dev);
+  if (t.size) dev.dispatch(zerosKernel, { buffers: [t.buffer], uniforms: [t.size, 0, 0, 0], workgroups: grid1d(dev, t.size, 64) });
+  return t;
+}

@@ -1,0 +1,45 @@
+// test/cli.test.ts: the `onestep` command end to end: train-teacher for 50 steps (then --resume), sample, data,
+// eval, and a clean one-line error for a bad model file.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = join(__dirname, '..');
+const bin = join(root, 'bin', 'onestep.js');
+const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env } });
+const lastJson = (s: string) => JSON.parse(s.trim().split('\n').at(-1)!);
+
+describe('onestep CLI', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'onestep-cli-'));
+  it('train-teacher writes a model, metrics and a checkpoint, and resumes', () => {
+    const r = run('train-teacher', '--data', '8gaussians', '--out', dir, '--steps', '50', '--batch', '128', '--checkpoint-every', '25');
+    expect(r.status, r.stderr).toBe(0);
+    for (const f of ['teacher.safetensors', 'metrics.jsonl', 'checkpoint.safetensors', 'checkpoint.safetensors.sha256']) expect(existsSync(join(dir, f)), f).toBe(true);
+    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.filter((l) => 'loss' in l).length).toBe(50);
+    const r2 = run('train-teacher', '--data', '8gaussians', '--out', dir, '--steps', '60', '--batch', '128', '--checkpoint-every', '25', '--resume');
+    expect(r2.status, r2.stderr).toBe(0);
+    expect(r2.stdout).toMatch(/resumed from .* at step 50/);
+  });
+  it('sample → .npy, data → .npy, eval → metrics', () => {
+    const s = run('sample', '--model', join(dir, 'teacher.safetensors'), '--sampler', 'heun', '--steps', '5', '--n', '300', '--seed', '1', '--out', join(dir, 's.npy'));
+    expect(s.status, s.stderr).toBe(0);
+    expect(lastJson(s.stdout)).toMatchObject({ n: 300, nfe: 9, sampler: 'heun' });
+    const d = run('data', '--name', '8gaussians', '--n', '300', '--seed', '2', '--out', join(dir, 'd.npy'));
+    expect(d.status, d.stderr).toBe(0);
+    const e = run('eval', '--samples', join(dir, 'd.npy'), '--data', '8gaussians');
+    expect(e.status, e.stderr).toBe(0);
+    const m = lastJson(e.stdout);
+    expect(m.modes.covered).toBe(8);
+    expect(m.swd).toBeLessThan(0.1); // 300 samples: the floor itself is ~0.03
+  });
+  it('a file that is not a model gives one clear line and a non-zero exit', () => {
+    writeFileSync(join(dir, 'bad.safetensors'), 'not a model at all');
+    const r = run('sample', '--model', join(dir, 'bad.safetensors'), '--out', join(dir, 'x.npy'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/onestep sample: safetensors:/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+});

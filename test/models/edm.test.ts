@@ -1,0 +1,137 @@
+// test/models/edm.test.ts: EDM preconditioning against hand values, the loss weighting identity, the sampler
+// schedules and NFE counts, the Karras grid DMD uses, and the 2-D metrics.
+import { describe, expect, it } from 'vitest';
+import * as os from '../../engine';
+import * as m from '../../models';
+
+describe('EDM preconditioning', () => {
+  it('matches the published values at σ = 80 (DMD-SPEC §9 step 0)', () => {
+    const c = m.edmCoefficients(80, 0.5);
+    expect(c.cSkip).toBeCloseTo(3.906e-5, 8);
+    expect(c.cOut).toBeCloseTo(0.49999, 5);
+    expect(c.cIn).toBeCloseTo(0.0125, 6);
+    expect(c.cNoise).toBeCloseTo(Math.log(80) / 4, 12);
+  });
+  it('λ(σ)·c_out(σ)² = 1, so the F-space loss is EDM-weighted', () => {
+    for (const s of [0.002, 0.1, 0.5, 2, 80]) {
+      const lambda = (s * s + 0.25) / (s * 0.5) ** 2;
+      expect(lambda * m.edmCoefficients(s, 0.5).cOut ** 2).toBeCloseTo(1, 10);
+    }
+  });
+  it('the GPU coefficients equal the host ones', async () => {
+    const den = new m.EDMDenoiser(new m.MLPScoreNet());
+    const sig = [0.002, 0.3, 80];
+    const c = den.coefficients(os.zeros([3, 2]), os.tensor(sig));
+    const [skip, out, cin, noise] = await Promise.all([c.cSkip.data(), c.cOut.data(), c.cIn.data(), c.cNoise.data()]);
+    sig.forEach((s, i) => {
+      const h = m.edmCoefficients(s, 0.5);
+      expect(skip[i]).toBeCloseTo(h.cSkip, 6);
+      expect(out[i]).toBeCloseTo(h.cOut, 6);
+      expect(cin[i]).toBeCloseTo(h.cIn, 6);
+      expect(noise[i]).toBeCloseTo(h.cNoise, 6);
+    });
+  });
+  it('a zero-initialised output layer makes D(x; σ) = c_skip·x (the generator starts at the data mean)', async () => {
+    const den = new m.EDMDenoiser(new m.MLPScoreNet());
+    const x = os.tensor([[40, -80], [1, 2]]);
+    const d = await den.forward(x, os.tensor([80, 0.5])).data();
+    expect(d[0]).toBeCloseTo(40 * m.edmCoefficients(80, 0.5).cSkip, 6);
+    expect(d[2]).toBeCloseTo(1 * m.edmCoefficients(0.5, 0.5).cSkip, 6);
+  });
+});
+
+describe('schedules and samplers', () => {
+  it('the EDM sampler schedule starts at σ_max, ends at σ_min then 0', () => {
+    const t = m.edmSigmas(18);
+    expect(t.length).toBe(19);
+    expect(t[0]).toBeCloseTo(80, 8);
+    expect(t[17]).toBeCloseTo(0.002, 10);
+    expect(t[18]).toBe(0);
+  });
+  it('the 1000-level Karras grid has DMD2’s values (DMD-SPEC §2.1)', () => {
+    const g = m.karrasGrid();
+    expect(g[0]).toBeCloseTo(0.002, 10);
+    expect(g[20]).toBeCloseTo(0.00323, 5);
+    expect(g[250]).toBeCloseTo(0.170, 3);
+    expect(g[500]).toBeCloseTo(2.53, 2);
+    expect(g[750]).toBeCloseTo(17.6, 1);
+    expect(g[980]).toBeCloseTo(72.05, 2);
+    expect(g[999]).toBeCloseTo(80, 8);
+  });
+  it('Heun with N = 18 spends 35 evaluations, Euler 18, one-step 1', () => {
+    const den = new m.EDMDenoiser(new m.MLPScoreNet());
+    const h = m.heunSample(den, { steps: 18, shape: [4, 2], seed: 1 });
+    const e = m.eulerSample(den, { steps: 18, shape: [4, 2], seed: 1 });
+    const o = m.oneStepSample(den, { shape: [4, 2], seed: 1 });
+    expect([h.nfe, e.nfe, o.nfe]).toEqual([35, 18, 1]);
+  });
+  it('with D ≡ c_skip·x (untrained net) Heun contracts noise toward the origin deterministically', async () => {
+    const den = new m.EDMDenoiser(new m.MLPScoreNet());
+    const a = await m.heunSample(den, { steps: 10, shape: [64, 2], seed: 3 }).x.data();
+    const b = await m.heunSample(den, { steps: 10, shape: [64, 2], seed: 3 }).x.data();
+    expect(Array.from(a)).toEqual(Array.from(b));
+    const rms = Math.sqrt(a.reduce((s, v) => s + v * v, 0) / a.length);
+    expect(rms).toBeLessThan(0.6); // the ODE of a Gaussian with std σ_d ends near std σ_d
+  });
+});
+
+describe('toy data and metrics', () => {
+  it('every toy set has per-dimension std ≈ 0.5', () => {
+    for (const name of m.TOY2D_NAMES) {
+      const x = m.toy2d(name).sample(20000, new m.HostRng(1));
+      let s = 0, mu0 = 0, mu1 = 0;
+      for (let i = 0; i < x.length; i += 2) (mu0 += x[i]), (mu1 += x[i + 1]);
+      mu0 /= x.length / 2;
+      mu1 /= x.length / 2;
+      for (let i = 0; i < x.length; i += 2) s += (x[i] - mu0) ** 2 + (x[i + 1] - mu1) ** 2;
+      expect(Math.sqrt(s / x.length), name).toBeGreaterThan(0.42);
+      expect(Math.sqrt(s / x.length), name).toBeLessThan(0.58);
+    }
+  });
+  it('SWD is near its floor for two data draws and large for a collapsed set', () => {
+    const d = m.toy2d('8gaussians');
+    const a = d.sample(4096, new m.HostRng(1)), b = d.sample(4096, new m.HostRng(2));
+    const floor = m.slicedWasserstein(a, b);
+    expect(floor).toBeLessThan(0.02);
+    expect(m.slicedWasserstein(new Float32Array(8192), b)).toBeGreaterThan(10 * floor);
+  });
+  it('mode statistics find 8/8 modes with even mass in data, 1 mode for a collapsed set', () => {
+    const d = m.toy2d('8gaussians');
+    const s = m.modeStats(d.sample(8000, new m.HostRng(3)), d.modes!);
+    expect(s.covered).toBe(8);
+    s.mass.forEach((v) => expect(Math.abs(v - 0.125)).toBeLessThan(0.02));
+    expect(s.hq).toBeGreaterThan(0.98);
+    const one = new Float32Array(2000).map((_, i) => (i % 2 ? 0 : 0.7));
+    expect(m.modeStats(one, d.modes!).covered).toBe(1);
+  });
+});
+
+describe('training', () => {
+  it('a small EDM teacher learns to denoise 8gaussians at σ = 0.2', async () => {
+    os.manualSeed(0);
+    const d = m.toy2d('8gaussians'), rng = new m.HostRng(0);
+    const den = new m.EDMDenoiser(new m.MLPScoreNet({ hidden: 64 }));
+    const held = os.tensor(d.sample(512, new m.HostRng(9)), [512, 2]);
+    const heldLoss = async () => {
+      const rngState = os.getRngState();
+      os.manualSeed(42); // the same noise for both measurements
+      const l = os.noGrad(() => m.fSpaceLoss(den, held, os.full([512], 0.2), null));
+      os.setRngState(rngState);
+      return l.item();
+    };
+    const before = await heldLoss();
+    const opt = new os.optim.Adam(den.parameters(), { lr: 2e-3 });
+    for (let s = 0; s < 1000; s++) {
+      const y = os.tensor(d.sample(256, rng), [256, 2]);
+      os.tidy(() => m.edmLoss(den, y).backward());
+      opt.step();
+      opt.zeroGrad();
+      y.dispose();
+      if (s % 50 === 49) await os.sync(); // Dawn frees finished work only between event-loop turns
+    }
+    const after = await heldLoss();
+    expect(before).toBeGreaterThan(0.9); // an untrained F outputs 0 against a unit-variance target
+    // PyTorch 1.13 on the same recipe: 0.99 → 0.99 after 300 steps, 0.68 after 1,000 (we measured 0.73): a slow start
+    expect(after).toBeLessThan(0.85 * before);
+  });
+});
