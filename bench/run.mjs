@@ -21,6 +21,8 @@ await build({
   // bundled (one copy of tfjs-core with its gradients, resolved from ESM sources); native and Node-only ones stay out
   mainFields: ['module', 'main'],
   external: BENCH_EXTERNAL,
+  // tfjs-core's ESM build calls require('util') in Node
+  banner: { js: "import { createRequire as __benchCreateRequire } from 'node:module'; const require = __benchCreateRequire(import.meta.url);" },
   logLevel: 'error',
 });
 await import(pathToFileURL(join(outdir, 'cli.mjs')).href);

@@ -92,9 +92,9 @@ export function edmLoss(den: EDMDenoiser, y: Tensor, opts: EDMLossOptions = {}):
 }
 
 /** ‖F(c_in·x_t) − (y − c_skip·x_t)/c_out‖² averaged, for x_t = y + σ·ε: the unit-weight denoising loss at given σ [B]. */
-export function fSpaceLoss(den: EDMDenoiser, y: Tensor, sigma: Tensor, labels: Tensor | null): Tensor {
+export function fSpaceLoss(den: EDMDenoiser, y: Tensor, sigma: Tensor, labels: Tensor | null, noise?: Tensor): Tensor {
   return os.tidy(() => {
-    const xt = os.add(y, os.mul(os.randnLike(y), sigmaLike(sigma, y)));
+    const xt = os.add(y, os.mul(noise ?? os.randnLike(y), sigmaLike(sigma, y)));
     const c = den.coefficients(xt, sigma);
     const F = den.net.forward(os.mul(xt, c.cIn), c.cNoise, labels);
     const target = os.div(os.sub(y, os.mul(xt, c.cSkip)), c.cOut);

@@ -5,3 +5,5 @@ export { EDMDenoiser, edmLoss, fSpaceLoss, edmCoefficients, edmSigmas, karrasGri
 export { MLPScoreNet, MLP_DEFAULTS, type MLPScoreNetConfig } from './mlp';
 export { heunSample, eulerSample, oneStepSample, type SampleOptions, type SampleResult } from './samplers';
 export { slicedWasserstein, modeStats, type ModeStats } from './metrics/toy';
+export { DMDTrainer, DMD_DEFAULTS, type DMDConfig, type DMDLosses, type RegressionPairs } from './dmd';
+export { saveModel, loadModel, buildDenoiser, type ModelMeta } from './checkpoint';

@@ -147,7 +147,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   for (var kh = 0u; kh < u.kH; kh++) {
     // oh·sh = ih + ph − kh·dh = r.x + ph − kh·dh + q.x·sh: a whole output row for this phase, or none
     let th = i32(r.x) + u.ph - i32(kh * u.dh);
-    if (th % i32(u.sh) != 0 && u.G > 100u) { continue; }
+    if (th % i32(u.sh) != 0) { continue; }
     for (var kw = 0u; kw < u.kW; kw++) {
       let tw = i32(r.y) + u.pw - i32(kw * u.dw);
       if (tw % i32(u.sw) != 0) { continue; }
@@ -211,7 +211,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let tap = wid.z % kHW;
   let kh = tap / u.kW;
   let kw = tap % u.kW;
-  let rowsIn = vec2u(0u, u.OH);
+  let rowsIn = inside(u.H, u.OH, u.sh, u.ph, kh * u.dh);
   let colsIn = inside(u.W, u.OW, u.sw, u.pw, kw * u.dw);
   let shift = vec2i(vec2u(kh * u.dh, kw * u.dw)) - vec2i(u.ph, u.pw);
   let oBase = wid.y * TN;

@@ -8,7 +8,7 @@ import { Tensor } from '../../engine/tensor';
 import { grid1d } from '../grid';
 import {
   NORM_VARIANTS, NORM_WG, normBackwardWgsl, normForwardWgsl, normWeightGradWgsl,
-  type NormBackwardConfig, type NormConfig, type NormVariant,
+  type NormBackwardConfig, type NormConfig, type NormPack, type NormVariant,
 } from './norm.wgsl';
 
 export { NORM_VARIANTS, type NormVariant } from './norm.wgsl';
@@ -36,11 +36,13 @@ function cached(key: string, make: () => string, label: string): Kernel {
 const pow2floor = (n: number) => 2 ** Math.floor(Math.log2(Math.max(1, n)));
 
 /**
- * Default variant: one lane per row when rows are short and many (no barriers, and still a lane per row to keep the
- * cores busy); otherwise a workgroup per row, 256 lanes only for long rows.
+ * Default variant. GPUs: one lane per row when rows are short and many, else a workgroup per row (256 lanes for long
+ * rows). CPU drivers (lavapipe, SwiftShader), where barriers are dear: one lane per row whenever there are rows enough
+ * for two workgroups of them, else 8 lanes per row (measured on lavapipe, bench/norm-quick.ts).
  */
-export function pickNormVariant(d: NormDims): NormVariant {
+export function pickNormVariant(d: NormDims, isCpu = false): NormVariant {
   const rows = d.N * d.G, m = d.Cg * d.S;
+  if (isCpu) return rows >= 2 * NORM_WG.thread ? 'thread' : 'wg8';
   if (m <= 64 && rows >= 256) return 'thread';
   return m >= 16384 ? 'wg256' : 'wg64';
 }
@@ -54,19 +56,19 @@ interface Plan {
 }
 
 function plan(dev: Tensor['device'], d: NormDims, eps: number, o: { weight: boolean; bias: boolean; silu: boolean; variant?: NormVariant; perChannel: boolean }): Plan {
-  const variant = o.variant ?? pickNormVariant(d);
-  if (!NORM_WG[variant]) throw internal(`norm: unknown variant ${variant}`);
+  const variant = o.variant ?? pickNormVariant(d, dev.isCpu);
+  if (!NORM_VARIANTS.includes(variant)) throw internal(`norm: unknown variant ${variant}`);
   let { Cg, S } = d;
   // without γ, β or per-channel partials the channel split does not matter: one long channel vectorises better
   if (!o.perChannel && !o.weight && !o.bias) [Cg, S] = [1, Cg * S];
-  const vec4 = S % 4 === 0;
-  const sv = vec4 ? S / 4 : S;
+  const pack: NormPack = S % 4 === 0 ? 'spatial' : S === 1 && Cg % 4 === 0 ? 'channel' : 'none';
+  const sv = pack === 'spatial' ? S / 4 : S, cgv = pack === 'channel' ? Cg / 4 : Cg;
   const wg = NORM_WG[variant];
-  const ST = variant.startsWith('thread') ? 1 : Math.min(wg, pow2floor(sv));
+  const ST = variant === 'thread' ? 1 : Math.min(wg, pow2floor(sv));
   const rows = d.N * d.G;
-  const cfg: NormConfig = { variant, vec4, weight: o.weight, bias: o.bias, silu: o.silu };
-  const uniforms = [rows, d.G, Cg, sv, ST, d.G * d.Cg, f32bits(eps), f32bits(1 / (Cg * S))];
-  const workgroups = variant.startsWith('thread') ? grid1d(dev, rows, wg) : grid1d(dev, rows, 1);
+  const cfg: NormConfig = { variant, pack, weight: o.weight, bias: o.bias, silu: o.silu };
+  const uniforms = [rows, d.G, cgv, sv, ST, d.G * d.Cg, f32bits(eps), f32bits(1 / (Cg * S))];
+  const workgroups = variant === 'thread' ? grid1d(dev, rows, wg) : grid1d(dev, rows, 1);
   return { cfg, uniforms, rows, ST, workgroups };
 }
 
@@ -78,7 +80,7 @@ export function normForward(x: Tensor, d: NormDims, weight: Tensor | undefined, 
   const stats = Tensor.empty([d.N, d.G, 2], dev);
   if (x.size === 0) return { y, stats };
   const p = plan(dev, d, eps, { weight: !!weight, bias: !!bias, silu: !!o.silu, variant: o.variant, perChannel: false });
-  const kernel = cached(`fwd ${JSON.stringify(p.cfg)}`, () => normForwardWgsl(p.cfg), `norm forward (${p.cfg.variant}${p.cfg.vec4 ? ', vec4' : ''})`);
+  const kernel = cached(`fwd ${JSON.stringify(p.cfg)}`, () => normForwardWgsl(p.cfg), `norm forward (${p.cfg.variant}, pack ${p.cfg.pack})`);
   const buffers = [x.buffer];
   if (weight) buffers.push(weight.buffer);
   if (bias) buffers.push(bias.buffer);
@@ -111,7 +113,7 @@ export function normBackward(
   }
   const p = plan(dev, d, 0, { weight: !!weight, bias: !!bias, silu: !!o.silu, variant: o.variant, perChannel: partials });
   const cfg: NormBackwardConfig = { ...p.cfg, dx: needX, partials };
-  const kernel = cached(`bwd ${JSON.stringify(cfg)}`, () => normBackwardWgsl(cfg), `norm backward (${cfg.variant}${cfg.vec4 ? ', vec4' : ''})`);
+  const kernel = cached(`bwd ${JSON.stringify(cfg)}`, () => normBackwardWgsl(cfg), `norm backward (${cfg.variant}, pack ${cfg.pack})`);
   const P = partials ? Tensor.empty([d.N, C, p.ST, 2], dev) : null;
   const buffers = [x.buffer, dy.buffer, stats.buffer];
   if (weight) buffers.push(weight.buffer);

@@ -11,15 +11,26 @@
 //               reduction); dx = rstd·(γ·dz − (A + x̂·B)/M); each lane also writes its per-channel Σ dz, Σ dz·x̂
 //   backward 2: per channel, dβ = Σ dz and dγ = Σ dz·x̂ over the lanes' partials of every sample
 
-/** 'wg64' / 'wg256': one workgroup of that many lanes per row; 'thread': one invocation per row (tiny groups). */
-export type NormVariant = 'wg64' | 'wg256' | 'thread' | 'wg8' | 'wg16' | 'wg32' | 'thread8' | 'thread16';
-export const NORM_VARIANTS: readonly NormVariant[] = ['wg64', 'wg256', 'thread'];
+/**
+ * 'wg64' / 'wg256': one workgroup of that many lanes per row (GPUs); 'wg8': 8 lanes per row, one SIMD vector of a CPU
+ * driver, where every barrier costs a switch per 8 lanes; 'thread': one invocation per row, no barriers (tiny groups
+ * on GPUs; most shapes on CPU drivers, whose SIMD lanes then hold 8 rows).
+ */
+export type NormVariant = 'wg64' | 'wg256' | 'wg8' | 'thread';
+export const NORM_VARIANTS: readonly NormVariant[] = ['wg64', 'wg256', 'wg8', 'thread'];
 /** Lanes per workgroup; for 'thread' each lane is its own row. */
-export const NORM_WG: Record<NormVariant, number> = { wg64: 64, wg256: 256, thread: 64, wg8: 8, wg16: 16, wg32: 32, thread8: 8, thread16: 16 };
+export const NORM_WG: Record<NormVariant, number> = { wg64: 64, wg256: 256, wg8: 8, thread: 64 };
+
+/**
+ * How elements move: 'none' one f32 at a time; 'spatial' (S % 4 == 0) vec4f along the spatial dim, so a quad shares
+ * one channel (S then counts quads); 'channel' (S == 1, Cg % 4 == 0: layer norm rows) vec4f across 4 channels, with
+ * γ, β read as vec4f too (Cg then counts channel quads).
+ */
+export type NormPack = 'none' | 'spatial' | 'channel';
 
 export interface NormConfig {
   variant: NormVariant;
-  vec4: boolean; // S % 4 == 0: x, y, dy, dx move as vec4f and S counts quads (a quad never straddles two channels)
+  pack: NormPack;
   weight: boolean; // γ given
   bias: boolean; // β given
   silu: boolean; // y = silu(x̂·γ + β), fused
@@ -30,13 +41,15 @@ export interface NormBackwardConfig extends NormConfig {
   partials: boolean; // write per-(n, channel, lane) (Σ dz, Σ dz·x̂) for the grad-weight/bias kernel
 }
 
-/** Uniform words: rows, G, Cg, S (quads when vec4), ST, C = G·Cg, eps, 1/M (M = elements per row). */
+/** Uniform words: rows, G, Cg, S (in units of the pack), ST, C = G·Cg channels, eps, 1/M (M = elements per row). */
 export const NORM_UNIFORM = /* wgsl */ `
 struct U { rows: u32, G: u32, Cg: u32, S: u32, ST: u32, C: u32, eps: f32, invM: f32 }
 @group(0) @binding(0) var<uniform> u: U;`;
 
-const vt = (c: NormConfig) => (c.vec4 ? 'vec4f' : 'f32');
-const hsum = (c: NormConfig, v: string) => (c.vec4 ? `dot(${v}, vec4f(1.0))` : v);
+/** Type of an element group (x, y, dy, dx) and of a per-channel value (γ, β). */
+const vt = (c: NormConfig) => (c.pack === 'none' ? 'f32' : 'vec4f');
+const wt = (c: NormConfig) => (c.pack === 'channel' ? 'vec4f' : 'f32');
+const hsum = (c: NormConfig, v: string) => (c.pack === 'none' ? v : `dot(${v}, vec4f(1.0))`);
 
 /** Storage bindings from 1 in order; the dispatcher passes buffers in the same order. */
 function bindings(list: [string, string, boolean][]): string {
@@ -48,7 +61,7 @@ function bindings(list: [string, string, boolean][]): string {
 /** The entry point: defines `r` (the row), `lid`, and the lane grid `cl`, `sl`, `CT`; returns early past the rows. */
 function entry(c: NormConfig): string {
   const wg = NORM_WG[c.variant];
-  if (c.variant.startsWith('thread')) {
+  if (c.variant === 'thread') {
     return /* wgsl */ `
 @compute @workgroup_size(${wg})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -68,7 +81,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 
 /** Sums the vec2f `v` over the workgroup into `name` (every lane gets it); a no-op for one lane per row. */
 function reduceAll(c: NormConfig, v: string, name: string): string {
-  if (c.variant.startsWith('thread')) return `let ${name} = ${v};`;
+  if (c.variant === 'thread') return `let ${name} = ${v};`;
   return /* wgsl */ `red[lid] = ${v};
   workgroupBarrier();
   for (var k = WG / 2u; k > 0u; k >>= 1u) {
@@ -88,14 +101,14 @@ const forSpatial = (body: string) => /* wgsl */ `
     for (var s = sl; s < u.S; s += u.ST) {${body}
     }`;
 
-const gammaOf = (c: NormConfig) => (c.weight ? 'w[ch]' : '1.0');
-const betaOf = (c: NormConfig) => (c.bias ? 'b[ch]' : '0.0');
+const gammaOf = (c: NormConfig) => (c.weight ? 'w[ch]' : `${wt(c)}(1.0)`);
+const betaOf = (c: NormConfig) => (c.bias ? 'b[ch]' : `${wt(c)}(0.0)`);
 
 export function normForwardWgsl(c: NormConfig): string {
   const V = vt(c);
   const list: [string, string, boolean][] = [['x', V, false]];
-  if (c.weight) list.push(['w', 'f32', false]);
-  if (c.bias) list.push(['b', 'f32', false]);
+  if (c.weight) list.push(['w', wt(c), false]);
+  if (c.bias) list.push(['b', wt(c), false]);
   list.push(['y', V, true], ['stats', 'f32', true]);
   const out = c.silu ? 'z / (1.0 + exp(-z))' : 'z';
   return /* wgsl */ `// norm forward ${JSON.stringify(c)}
@@ -105,7 +118,7 @@ ${entry(c)}
   let g = r % u.G;
   let base = r * u.Cg * u.S;
   // shifted sums: with K one of the row's own values, Σ(x − K)² does not cancel catastrophically for |mean| ≫ std
-  let K = x[base]${c.vec4 ? '.x' : ''};
+  let K = x[base]${c.pack === 'none' ? '' : '.x'};
   var s1 = ${V}(0.0);
   var s2 = ${V}(0.0);${forChannels(forSpatial(`
       let d = x[cb + s] - K;
@@ -115,7 +128,7 @@ ${entry(c)}
   let m1 = tot.x * u.invM;
   let mean = K + m1;
   let rstd = inverseSqrt(max(tot.y * u.invM - m1 * m1, 0.0) + u.eps);
-  ${c.variant.startsWith('thread') ? '' : 'if (lid == 0u) '}{ stats[2u * r] = mean; stats[2u * r + 1u] = rstd; }${forChannels(`
+  ${c.variant === 'thread' ? '' : 'if (lid == 0u) '}{ stats[2u * r] = mean; stats[2u * r + 1u] = rstd; }${forChannels(`
     let a = rstd * ${gammaOf(c)};
     let bb = ${betaOf(c)};${forSpatial(`
       let z = (x[cb + s] - mean) * a + bb;
@@ -123,11 +136,27 @@ ${entry(c)}
 }`;
 }
 
+/** Per-channel sums of this lane (sdz, sdzx) → the partials buffer and the row sums A, B (weighted by γ). */
+function partialSums(c: NormBackwardConfig): string {
+  if (c.pack !== 'channel') {
+    return `
+    let pz = ${hsum(c, 'sdz')};
+    let pzx = ${hsum(c, 'sdzx')};${c.partials ? '\n    P[(n * u.C + ch) * u.ST + sl] = vec2f(pz, pzx);' : ''}
+    accA += wc * pz;
+    accB += wc * pzx;`;
+  }
+  // a channel quad: its four channels' sums stay apart (u.ST == 1: one lane per channel quad)
+  const write = c.partials ? '\n    for (var k = 0u; k < 4u; k++) { P[n * u.C + 4u * ch + k] = vec2f(sdz[k], sdzx[k]); }' : '';
+  return `${write}
+    accA += dot(wc, sdz);
+    accB += dot(wc, sdzx);`;
+}
+
 export function normBackwardWgsl(c: NormBackwardConfig): string {
   const V = vt(c);
   const list: [string, string, boolean][] = [['x', V, false], ['dy', V, false], ['stats', 'f32', false]];
-  if (c.weight) list.push(['w', 'f32', false]);
-  if (c.bias) list.push(['b', 'f32', false]);
+  if (c.weight) list.push(['w', wt(c), false]);
+  if (c.bias) list.push(['b', wt(c), false]);
   if (c.dx) list.push(['dx', V, true]);
   if (c.partials) list.push(['P', 'vec2f', true]);
   // dz: the gradient at z = x̂·γ + β (through the fused SiLU: silu'(z) = σ(z)·(1 + z·(1 − σ(z))))
@@ -165,10 +194,7 @@ ${entry(c)}
       ${dz}
       sdz += dz;
       sdzx += dz * xh;`)}
-    let pz = ${hsum(c, 'sdz')};
-    let pzx = ${hsum(c, 'sdzx')};${c.partials ? '\n    P[(n * u.C + ch) * u.ST + sl] = vec2f(pz, pzx);' : ''}
-    accA += wc * pz;
-    accB += wc * pzx;`)}${secondPass}
+${partialSums(c)}`)}${secondPass}
 }`;
 }
 

@@ -7,6 +7,14 @@ export class HostRng {
   constructor(seed: number) {
     this.state = (Math.floor(seed) ^ 0x9e3779b9) >>> 0;
   }
+  /** The generator's position, for checkpoints. */
+  getState(): { state: number; spare: number | null } {
+    return { state: this.state, spare: this.spare };
+  }
+  setState(s: { state: number; spare: number | null }): void {
+    this.state = s.state >>> 0;
+    this.spare = s.spare;
+  }
   /** Uniform u32. */
   nextU32(): number {
     let z = (this.state = (this.state + 0x9e3779b9) >>> 0);

@@ -1,0 +1,233 @@
+// models/dmd.ts: Distribution Matching Distillation (Yin et al., CVPR 2024) and DMD2 (NeurIPS 2024), following
+// tianweiy/DMD2 `main/edm/edm_guidance.py` + `edm_unified_model.py` (DMD-SPEC §2, §9). Three denoisers of one
+// architecture: the frozen real score (teacher), the fake score (trained online on generator samples), and the
+// generator G(z, y) = D_G(σ_g·z; σ_g, y), all initialised from the teacher.
+import * as os from '../engine';
+import type { Tensor } from '../engine';
+import { ValueError } from '../engine/errors';
+import { HostRng } from './data/rng';
+import { EDMDenoiser, fSpaceLoss, karrasGrid, sigmaLike } from './edm';
+
+export interface DMDConfig {
+  mode: 'dmd' | 'dmd2'; // dmd: regression loss, 1 fake update per generator update; dmd2: no regression, TTUR
+  batch: number;
+  lr: number; // generator AdamW learning rate
+  fakeLr: number; // fake-score AdamW learning rate
+  weightDecay: number; // AdamW decay for both (DMD2: 0.01)
+  betas: [number, number];
+  ttur: number; // fake-score updates per generator update (DMD2: 5; DMD: 1)
+  regWeight: number; // λ_reg of DMD's regression loss (DMD: 0.25; needs `pairs`)
+  cfg: number; // classifier-free guidance on the real score only (1 = none)
+  gradClip: number; // global-norm clipping of each network's gradient (10)
+  generatorSigma: number; // σ_g at which G evaluates the teacher's denoiser (80)
+  minStep: number; // DM loss σ indices on the 1000-level Karras grid: [minStep, maxStep] (20, 980)
+  maxStep: number;
+  emaDecay: number; // EMA of the generator (0 = off; DMD2 uses none)
+  realOnly: boolean; // ablation: μ_fake := x_t (no fake score) — collapses onto modes (DMD Fig. 3a)
+  seed: number;
+}
+
+export const DMD_DEFAULTS: Record<'dmd' | 'dmd2', DMDConfig> = {
+  dmd: { mode: 'dmd', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 1, regWeight: 0.25, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, seed: 0 },
+  dmd2: { mode: 'dmd2', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 5, regWeight: 0, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, seed: 0 },
+};
+
+/** DMD's regression set: noises z_i and the teacher's deterministic (Heun) samples y_i = ODE(z_i). */
+export interface RegressionPairs {
+  z: Tensor; // [P, ...]
+  y: Tensor; // [P, ...]
+}
+
+/** The losses of one step, as 0-d tensors (read them back in batches; a readback per step would stall the GPU). */
+export interface DMDLosses {
+  /** Generator distribution-matching loss (only on generator steps). */
+  dm?: Tensor;
+  /** Regression loss (DMD mode, generator steps). */
+  reg?: Tensor;
+  /** ‖grad‖ of the DM gradient (DMD2's stability signal). */
+  gradNorm?: Tensor;
+  /** Fake-score denoising loss (every step). */
+  fake: Tensor;
+}
+
+/** Copies a denoiser: same architecture, same weights. */
+export type DenoiserFactory = () => EDMDenoiser;
+
+export class DMDTrainer {
+  readonly cfg: DMDConfig;
+  readonly real: EDMDenoiser;
+  readonly fake: EDMDenoiser;
+  readonly generator: EDMDenoiser;
+  readonly ema: os.optim.EMA | null;
+  readonly optG: os.optim.AdamW;
+  readonly optF: os.optim.AdamW;
+  private readonly grid = karrasGrid();
+  private readonly rng: HostRng;
+  private readonly pairs: RegressionPairs | null;
+  private readonly sampleShape: number[];
+  iteration = 0;
+
+  constructor(o: { teacher: EDMDenoiser; makeDenoiser: DenoiserFactory; sampleShape: readonly number[]; pairs?: RegressionPairs | null; config?: Partial<DMDConfig> }) {
+    const mode = o.config?.mode ?? 'dmd2';
+    this.cfg = { ...DMD_DEFAULTS[mode], ...o.config };
+    const c = this.cfg;
+    if (!Number.isInteger(c.ttur) || c.ttur < 1) throw new ValueError(`DMDTrainer: ttur must be a positive integer, got ${c.ttur}`);
+    if (c.regWeight > 0 && !o.pairs) throw new ValueError(`DMDTrainer: regWeight ${c.regWeight} needs regression pairs (onestep make-pairs); pass pairs or set regWeight 0`);
+    if (!(c.minStep >= 0 && c.maxStep <= 999 && c.minStep <= c.maxStep)) throw new ValueError(`DMDTrainer: need 0 ≤ minStep ≤ maxStep ≤ 999, got ${c.minStep}, ${c.maxStep}`);
+    this.real = o.teacher;
+    this.real.requiresGrad_(false).eval();
+    this.fake = o.makeDenoiser();
+    this.generator = o.makeDenoiser();
+    this.fake.loadStateDict(o.teacher.stateDict());
+    this.generator.loadStateDict(o.teacher.stateDict());
+    this.pairs = o.pairs ?? null;
+    this.sampleShape = [...o.sampleShape];
+    this.rng = new HostRng(c.seed);
+    this.optG = new os.optim.AdamW(this.generator.parameters(), { lr: c.lr, betas: c.betas, weightDecay: c.weightDecay });
+    this.optF = new os.optim.AdamW(this.fake.parameters(), { lr: c.fakeLr, betas: c.betas, weightDecay: c.weightDecay });
+    this.ema = c.emaDecay > 0 ? new os.optim.EMA(this.generator.parameters(), { decay: c.emaDecay }) : null;
+  }
+
+  /** σ per sample: Karras grid levels drawn uniformly from [lo, hi] (host RNG, so resume replays the stream). */
+  private drawSigmas(lo: number, hi: number): Tensor {
+    const s = new Float32Array(this.cfg.batch);
+    for (let i = 0; i < s.length; i++) s[i] = this.grid[lo + this.rng.int(hi - lo + 1)];
+    return os.tensor(s, [s.length]);
+  }
+
+  /** G(z, y) = D_G(σ_g·z; σ_g, y). */
+  generate(z: Tensor, labels: Tensor | null = null, net: EDMDenoiser = this.generator): Tensor {
+    return os.tidy(() => net.forward(os.mul(z, this.cfg.generatorSigma), os.full([z.shape[0]], this.cfg.generatorSigma), labels));
+  }
+
+  /**
+   * The DM loss of DMD2's `compute_distribution_matching_loss`: on x_t = x + σ·ε (no grad),
+   * grad = (μ_fake − μ_real) / mean|x − μ_real| per sample (NaN-guarded), loss = 0.5·mean((x − sg(x − grad))²),
+   * so ∂loss/∂x = grad / numel and nothing flows into the score networks.
+   */
+  dmLoss(x: Tensor, labels: Tensor | null, fixed: { sigma?: Tensor; noise?: Tensor } = {}): { loss: Tensor; gradNorm: Tensor } {
+    const c = this.cfg;
+    return os.tidy(() => {
+      const { grad, gradNorm } = os.noGrad(() =>
+        os.tidy(() => {
+          const xd = x.detach();
+          const sigma = fixed.sigma ?? this.drawSigmas(c.minStep, c.maxStep);
+          const xt = os.add(xd, os.mul(fixed.noise ?? os.randnLike(xd), sigmaLike(sigma, xd)));
+          const muReal = this.real.guided(xt, sigma, labels, c.cfg);
+          const muFake = c.realOnly ? xt : this.fake.forward(xt, sigma, labels); // fake score: never guided
+          const axes = xd.shape.slice(1).map((_, i) => i + 1);
+          const w = os.mean(os.abs(os.sub(xd, muReal)), axes, true);
+          const grad = os.nanToNum(os.div(os.sub(muFake, muReal), w));
+          return { grad, gradNorm: os.sqrt(os.sum(os.square(grad))) };
+        }),
+      );
+      const target = os.sub(x.detach(), grad);
+      return { loss: os.mul(os.mseLoss(x, target), 0.5), gradNorm };
+    });
+  }
+
+  private randomLabels(): Tensor | null {
+    const K = this.generator.labelDim;
+    if (K === 0) return null;
+    const idx = Array.from({ length: this.cfg.batch }, () => this.rng.int(K));
+    return os.tidy(() => os.oneHot(os.tensor(Float32Array.from(idx)), K));
+  }
+
+  /** One iteration: a generator update every `ttur`-th iteration, a fake-score update every iteration. */
+  step(): DMDLosses {
+    const c = this.cfg;
+    const genStep = this.iteration % c.ttur === 0;
+    this.iteration++;
+    const z = os.randn([c.batch, ...this.sampleShape]);
+    const labels = this.randomLabels();
+    const losses: DMDLosses = { fake: null as unknown as Tensor };
+    let x: Tensor;
+    if (genStep) {
+      x = this.generate(z, labels);
+      const g = os.tidy(() => {
+        const { loss, gradNorm } = this.dmLoss(x, labels);
+        let total = loss;
+        let reg: Tensor | undefined;
+        if (c.regWeight > 0 && this.pairs) {
+          reg = this.regressionLoss();
+          total = os.add(total, os.mul(reg, c.regWeight));
+        }
+        total.backward();
+        return { dm: loss, reg, gradNorm };
+      });
+      Object.assign(losses, g);
+      os.optim.clipGradNorm(this.generator.parameters(), c.gradClip).dispose();
+      this.optG.step();
+      this.generator.zeroGrad();
+      this.ema?.update();
+    } else x = os.noGrad(() => this.generate(z, labels));
+    // the fake score learns the generator's current distribution from the samples of this iteration (pre-update)
+    const x0 = x.detach();
+    x.dispose();
+    losses.fake = os.tidy(() => {
+      const l = fSpaceLoss(this.fake, x0, this.drawSigmas(0, 999), labels); // == EDM-weighted x0 loss (1/σ² + 1/σ_d²)
+      l.backward();
+      return l;
+    });
+    os.optim.clipGradNorm(this.fake.parameters(), c.gradClip).dispose();
+    this.optF.step();
+    this.fake.zeroGrad();
+    x0.dispose();
+    z.dispose();
+    labels?.dispose();
+    return losses;
+  }
+
+  /** L2 between G(z_i) and the teacher's ODE output y_i on a random batch of the regression pairs. */
+  private regressionLoss(): Tensor {
+    const p = this.pairs!;
+    const P = p.z.shape[0], B = Math.min(this.cfg.batch, P);
+    const start = this.rng.int(P - B + 1);
+    return os.tidy(() => {
+      const zs = os.slice(p.z, [start], [start + B]);
+      const ys = os.slice(p.y, [start], [start + B]);
+      return os.mseLoss(this.generate(zs), ys);
+    });
+  }
+
+  /** Everything needed to continue exactly: weights, optimiser moments, EMA, RNG streams, iteration. */
+  state(): { tensors: Record<string, Tensor>; meta: Record<string, string> } {
+    const tensors: Record<string, Tensor> = {};
+    for (const [k, t] of Object.entries(this.generator.stateDict())) tensors[`generator.${k}`] = t;
+    for (const [k, t] of Object.entries(this.fake.stateDict())) tensors[`fake.${k}`] = t;
+    const og = this.optG.state(), of = this.optF.state(), e = this.ema?.state();
+    for (const [slot, ts] of Object.entries(og.slots)) ts.forEach((t, i) => (tensors[`optG.${slot}.${i}`] = t));
+    for (const [slot, ts] of Object.entries(of.slots)) ts.forEach((t, i) => (tensors[`optF.${slot}.${i}`] = t));
+    if (e) for (const [slot, ts] of Object.entries(e.slots)) ts.forEach((t, i) => (tensors[`ema.${slot}.${i}`] = t));
+    const meta = {
+      iteration: String(this.iteration),
+      config: JSON.stringify(this.cfg),
+      optG: JSON.stringify({ ...og, slots: undefined }),
+      optF: JSON.stringify({ ...of, slots: undefined }),
+      ema: e ? JSON.stringify({ ...e, slots: undefined }) : '',
+      gpuRng: JSON.stringify(os.getRngState()),
+      hostRng: JSON.stringify(this.rng.getState()),
+    };
+    return { tensors, meta };
+  }
+
+  restore(s: { tensors: Record<string, Tensor>; meta: Record<string, string> }): void {
+    const pick = (prefix: string) => Object.fromEntries(Object.entries(s.tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
+    const slots = (prefix: string) => {
+      const out: Record<string, Tensor[]> = {};
+      for (const [k, t] of Object.entries(pick(prefix))) {
+        const dot = k.lastIndexOf('.');
+        (out[k.slice(0, dot)] ??= [])[Number(k.slice(dot + 1))] = t;
+      }
+      return out;
+    };
+    this.generator.loadStateDict(pick('generator.'));
+    this.fake.loadStateDict(pick('fake.'));
+    this.optG.restore({ ...JSON.parse(s.meta.optG), slots: slots('optG.') });
+    this.optF.restore({ ...JSON.parse(s.meta.optF), slots: slots('optF.') });
+    if (this.ema && s.meta.ema) this.ema.restore({ ...JSON.parse(s.meta.ema), slots: slots('ema.') });
+    os.setRngState(JSON.parse(s.meta.gpuRng));
+    this.rng.setState(JSON.parse(s.meta.hostRng));
+    this.iteration = Number(s.meta.iteration);
+  }
+}

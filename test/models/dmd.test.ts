@@ -1,0 +1,134 @@
+// test/models/dmd.test.ts: the DMD generator gradient against a hand computation, gradient routing, the fake-score
+// loss weighting, TTUR counts, CFG on the real score only, and exact resume.
+import { describe, expect, it } from 'vitest';
+import * as os from '../../engine';
+import * as m from '../../models';
+import { expectClose } from '../helpers';
+
+const tinyMeta = (labelDim = 0): m.ModelMeta => ({ kind: 'edm-denoiser', net: 'mlp', netConfig: { ...m.MLP_DEFAULTS, hidden: 16, depth: 2, labelDim }, sigmaData: 0.5, data: 'test' });
+
+/** A teacher with random (non-zero) output weights, so real ≠ fake ≠ identity. */
+function randomTeacher(meta: m.ModelMeta): m.EDMDenoiser {
+  const t = m.buildDenoiser(meta);
+  os.noGrad(() => {
+    for (const p of t.parameters()) os.assign(p, os.tidy(() => os.mul(os.randn(p.shape), 0.3)));
+  });
+  return t;
+}
+
+function trainer(config: Partial<m.DMDConfig> = {}, labelDim = 0) {
+  os.manualSeed(1);
+  const meta = tinyMeta(labelDim);
+  const teacher = randomTeacher(meta);
+  const tr = new m.DMDTrainer({ teacher, makeDenoiser: () => m.buildDenoiser(meta), sampleShape: [2], config: { batch: 8, ...config } });
+  // make the fake score differ from the real one
+  os.noGrad(() => {
+    for (const p of tr.fake.parameters()) os.assign(p, os.tidy(() => os.add(p, os.mul(os.randn(p.shape), 0.1))));
+  });
+  return tr;
+}
+
+describe('DMD generator loss', () => {
+  it('∂loss/∂x is exactly (μ_fake − μ_real)/mean|x − μ_real| / numel, and nothing flows into the score nets', async () => {
+    const tr = trainer();
+    const x = os.mul(os.randn([8, 2], { seed: 3 }), 0.5).requiresGrad_();
+    const sigma = os.tensor([0.01, 0.1, 0.5, 1, 2, 5, 20, 70]);
+    const noise = os.randn([8, 2], { seed: 4 });
+    const { loss } = tr.dmLoss(x, null, { sigma, noise });
+    loss.backward();
+    // the hand computation, on the host from the networks' outputs
+    const xt = os.add(x.detach(), os.mul(noise, os.reshape(sigma, [8, 1])));
+    const [xs, mr, mf] = await Promise.all([x.data(), tr.real.forward(xt, sigma).data(), tr.fake.forward(xt, sigma).data()]);
+    const want = new Float64Array(16);
+    for (let i = 0; i < 8; i++) {
+      const w = (Math.abs(xs[2 * i] - mr[2 * i]) + Math.abs(xs[2 * i + 1] - mr[2 * i + 1])) / 2;
+      for (let d = 0; d < 2; d++) want[2 * i + d] = (mf[2 * i + d] - mr[2 * i + d]) / w / 16;
+    }
+    expectClose(await x.grad!.data(), want, { atol: 1e-7, rtol: 1e-4 });
+    for (const p of [...tr.real.parameters(), ...tr.fake.parameters()]) expect(p.grad).toBeNull();
+    // loss = 0.5·mean(grad²)
+    let g2 = 0;
+    want.forEach((v) => (g2 += (v * 16) ** 2));
+    expect(await loss.item()).toBeCloseTo((0.5 * g2) / 16, 5);
+  });
+
+  it('the real-only ablation uses μ_fake := x_t', async () => {
+    const tr = trainer({ realOnly: true });
+    const x = os.mul(os.randn([8, 2], { seed: 3 }), 0.5).requiresGrad_();
+    const sigma = os.full([8], 0.3), noise = os.randn([8, 2], { seed: 4 });
+    tr.dmLoss(x, null, { sigma, noise }).loss.backward();
+    const xt = os.add(x.detach(), os.mul(noise, 0.3));
+    const [xs, xts, mr] = await Promise.all([x.data(), xt.data(), tr.real.forward(xt, sigma).data()]);
+    const g = await x.grad!.data();
+    for (let i = 0; i < 8; i++) {
+      const w = (Math.abs(xs[2 * i] - mr[2 * i]) + Math.abs(xs[2 * i + 1] - mr[2 * i + 1])) / 2;
+      expect(g[2 * i]).toBeCloseTo((xts[2 * i] - mr[2 * i]) / w / 16, 5);
+    }
+  });
+
+  it('the fake-score loss is the EDM-weighted x0 loss (1/σ² + 1/σ_d²)·(D − x0)²', async () => {
+    const tr = trainer();
+    const x0 = os.randn([8, 2], { seed: 5 }), sigma = os.tensor([0.002, 0.01, 0.1, 0.5, 1, 3, 10, 80]), noise = os.randn([8, 2], { seed: 6 });
+    const f = await m.fSpaceLoss(tr.fake, x0, sigma, null, noise).item();
+    const xt = os.add(x0, os.mul(noise, os.reshape(sigma, [8, 1])));
+    const [d, x0s, s] = await Promise.all([tr.fake.forward(xt, sigma).data(), x0.data(), sigma.data()]);
+    let want = 0;
+    for (let i = 0; i < 8; i++) for (let k = 0; k < 2; k++) want += (1 / s[i] ** 2 + 1 / 0.25) * (d[2 * i + k] - x0s[2 * i + k]) ** 2;
+    expect(f).toBeCloseTo(want / 16, 2);
+    expect(Math.abs(f - want / 16) / (want / 16)).toBeLessThan(2e-3);
+  });
+});
+
+describe('DMDTrainer', () => {
+  it('TTUR: ttur 5 gives 1 generator update per 5 fake updates', () => {
+    const tr = trainer({ ttur: 5 });
+    let gen = 0;
+    for (let i = 0; i < 10; i++) {
+      const l = tr.step();
+      if (l.dm) gen++;
+      for (const t of Object.values(l)) t?.dispose();
+    }
+    expect(gen).toBe(2);
+    expect(tr.optG.steps).toBe(2);
+    expect(tr.optF.steps).toBe(10);
+  });
+
+  it('CFG is applied to the real score only; the fake score is never guided', () => {
+    const tr = trainer({ cfg: 3, ttur: 1 }, 3);
+    const realCfg: number[] = [];
+    const realGuided = tr.real.guided.bind(tr.real);
+    tr.real.guided = (x, s, y, cfg = 1) => (realCfg.push(cfg), realGuided(x, s, y, cfg));
+    tr.fake.guided = () => {
+      throw new Error('fake score must not be guided');
+    };
+    const l = tr.step();
+    for (const t of Object.values(l)) t?.dispose();
+    expect(realCfg).toEqual([3]);
+  });
+
+  it('resume: restoring a saved state gives the same next step as an uninterrupted run', async () => {
+    const a = trainer({ ttur: 2 });
+    for (let i = 0; i < 3; i++) for (const t of Object.values(a.step())) t?.dispose();
+    const saved = a.state();
+    const bytes = await os.io.saveSafetensors(saved.tensors, saved.meta);
+    const la = a.step();
+    const [dmA, fakeA] = [await la.dm?.item(), await la.fake.item()];
+    const genA = await a.generator.parameters()[0].data();
+
+    const b = trainer({ ttur: 2 });
+    os.manualSeed(999); // anything: restore must bring the RNG streams back
+    const loaded = await os.io.loadSafetensors(bytes);
+    b.restore({ tensors: loaded.tensors, meta: loaded.metadata });
+    const lb = b.step();
+    expect(await lb.dm?.item()).toBe(dmA);
+    expect(await lb.fake.item()).toBe(fakeA);
+    expect(Array.from(await b.generator.parameters()[0].data())).toEqual(Array.from(genA));
+  });
+
+  it('rejects a regression weight without pairs, and a bad TTUR', () => {
+    const meta = tinyMeta();
+    const teacher = m.buildDenoiser(meta);
+    expect(() => new m.DMDTrainer({ teacher, makeDenoiser: () => m.buildDenoiser(meta), sampleShape: [2], config: { mode: 'dmd', regWeight: 0.25 } })).toThrow(/pairs/);
+    expect(() => new m.DMDTrainer({ teacher, makeDenoiser: () => m.buildDenoiser(meta), sampleShape: [2], config: { ttur: 0 } })).toThrow(/ttur/);
+  });
+});
