@@ -144,7 +144,7 @@ export interface MeasureOptions {
 
 export type Measured =
   | { ok: true; medianMs: number; minMs: number; maxMs: number; timing: 'timestamp' | 'wall'; runs: number; reps: number }
-  | { ok: false; note: string };
+  | { ok: false; note: string; oneMs?: number };
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -162,14 +162,17 @@ async function callN(r: Runner, n: number): Promise<void> {
  * calls when reps > 1, then `runs` timed runs of `reps` calls each. Times are per call (÷ reps ÷ perCall).
  */
 export async function measure(r: Runner, o: MeasureOptions): Promise<Measured> {
-  await callN(r, 1); // compile
   let t0 = now();
+  await callN(r, 1); // compile
+  const first = now() - t0;
+  if (first > o.budgetMs) return { ok: false, note: `not timed: the first (compiling) call took ${(first / 1000).toFixed(1)} s, over the ${(o.budgetMs / 1000).toFixed(0)} s this row may take in this suite (run --suite full)` };
+  t0 = now();
   await callN(r, 1); // warm-up, and an estimate of one call
   const one = Math.max(now() - t0, 0.001);
   const reps = Math.max(1, Math.min(o.maxReps, Math.ceil(o.minRunMs / one)));
   const estimate = o.runs * reps * one;
   if (estimate > o.budgetMs) {
-    return { ok: false, note: `not timed: one call takes ≈${fmtMs(one)} ms, so ${o.runs} timed runs need ≈${(estimate / 1000).toFixed(1)} s, over this suite's ${(o.budgetMs / 1000).toFixed(0)} s per-row budget (run --suite full)` };
+    return { ok: false, oneMs: one, note: `not timed: one call takes ≈${fmtMs(one)} ms, so ${o.runs} timed runs need ≈${(estimate / 1000).toFixed(1)} s, over the ${(o.budgetMs / 1000).toFixed(0)} s this row may take in this suite (run --suite full)` };
   }
   if (reps > 1) await callN(r, reps);
   const stamp = o.useTimestamps && !r.wallOnly ? stampFor(r.device) : null;

@@ -52,6 +52,7 @@ export async function runSuite(o: SuiteOptions): Promise<BackendResult> {
   if (!peers.has('onnxruntime-web')) peers.set('onnxruntime-web', 'onnxruntime-web does not run under Dawn in Node (its WebGPU provider needs a browser): browser backend only');
 
   const mo = measureOptions(o.suite);
+  const paces = new Map<string, number>(); // engine|op|pass → ms per FLOP (or byte) seen so far
   const rows: Row[] = [];
   const specs = suiteSpecs(o.suite).filter((s) => !o.only || o.only.some((k) => caseOf(s).kernel.includes(k)));
   for (const spec of specs) {
@@ -72,7 +73,14 @@ export async function runSuite(o: SuiteOptions): Promise<BackendResult> {
     }
     const best = new Map<EngineName, Row>();
     for (const [engine, make] of engines) {
-      const row = await measureRow(o, c, engine, make, mo);
+      // a larger shape of a kernel that was already too slow at a smaller one is not compiled at all
+      const units = c.flops ?? c.bytes;
+      const pace = units ? paces.get(`${engine}|${spec.op}|${spec.pass}`) : undefined;
+      const predicted = pace && units ? pace * units : 0;
+      const row =
+        predicted * (mo.runs + 2) > Math.min(mo.rowBudgetMs, o.deadline - now())
+          ? naRow(o, c, engine, `not timed: one call would take ≈${(predicted / 1000).toFixed(1)} s (scaled from a smaller shape), over the ${(mo.rowBudgetMs / 1000).toFixed(0)} s this row may take in this suite (run --suite full)`)
+          : await measureRow(o, c, engine, make, mo, (oneMs) => units && paces.set(`${engine}|${spec.op}|${spec.pass}`, Math.max(paces.get(`${engine}|${spec.op}|${spec.pass}`) ?? 0, oneMs / units)));
       const prev = best.get(engine);
       // several raw variants measure the same row: keep the fastest (its note names the tile)
       if (!prev || (row.medianMs !== null && (prev.medianMs === null || row.medianMs < prev.medianMs))) best.set(engine, row);
@@ -85,10 +93,16 @@ export async function runSuite(o: SuiteOptions): Promise<BackendResult> {
   return { adapter, rows, seconds: (now() - t0) / 1000 };
 }
 
-async function measureRow(o: SuiteOptions, c: Case, engine: EngineName, make: () => Runner | string, mo: ReturnType<typeof measureOptions>): Promise<Row> {
-  const base: Row = { suite: c.suite, kernel: c.kernel, shape: c.shape, engine, pass: c.pass, backend: o.backend, adapter: o.adapter, medianMs: null, minMs: null, maxMs: null, gflops: null, gbps: null, timing: null, runs: 0, reps: 0 };
+function naRow(o: SuiteOptions, c: Case, engine: EngineName, note: string): Row {
+  return { suite: c.suite, kernel: c.kernel, shape: c.shape, engine, pass: c.pass, backend: o.backend, adapter: o.adapter, medianMs: null, minMs: null, maxMs: null, gflops: null, gbps: null, timing: null, runs: 0, reps: 0, note };
+}
+
+async function measureRow(o: SuiteOptions, c: Case, engine: EngineName, make: () => Runner | string, mo: ReturnType<typeof measureOptions>, seen: (oneMs: number) => void): Promise<Row> {
+  const base: Row = naRow(o, c, engine, '');
+  delete base.note;
   const left = o.deadline - now();
-  if (left <= 0) return { ...base, note: `not timed: the ${o.suite} suite's time limit was reached (run --suite full, or fewer kernels)` };
+  // a row starts only with its whole budget left: its compiling call cannot be interrupted
+  if (left < Math.min(mo.rowBudgetMs, 2_000) || left <= 0) return { ...base, note: `not timed: the ${o.suite} suite's time limit was reached (run --suite full, or --only fewer kernels)` };
   let r: Runner | string;
   try {
     r = make();
@@ -98,7 +112,11 @@ async function measureRow(o: SuiteOptions, c: Case, engine: EngineName, make: ()
   if (typeof r === 'string') return { ...base, note: r };
   try {
     const m = await measure(r, { ...mo, budgetMs: Math.min(mo.rowBudgetMs, left) });
-    if (!m.ok) return { ...base, note: m.note };
+    if (!m.ok) {
+      if (m.oneMs) seen(m.oneMs);
+      return { ...base, note: m.note };
+    }
+    seen(m.medianMs * m.reps > 0 ? m.medianMs : 0);
     const sec = m.medianMs / 1000;
     return {
       ...base,

@@ -2,13 +2,18 @@
 import { parseArgs } from 'node:util';
 import { OnestepError } from '../engine/errors';
 import { demo } from './demo';
+import { distill, makePairsCommand } from './distill';
 import { trainTeacher } from './teacher';
 import { data, evaluateFile, sample } from './sampling';
 
 const USAGE = `usage: onestep <command> [options]
 
 commands:
-  demo [--steps N] [--batch B] [--lr LR] [--seed S]   train an EDM denoiser MLP on 8gaussians on the GPU
+  demo [--data NAME] [--mode dmd|dmd2] [--steps N] [--seed S] [--out DIR]
+                                                       distil the zoo teacher into a one-step generator and compare
+  distill --teacher FILE --out DIR [--mode dmd|dmd2 --steps N --batch B --lr LR --fake-lr LR --ttur N
+          --reg-weight W --cfg W --pairs FILE --seed S --eval-every N --checkpoint-every N --real-only --resume]
+  make-pairs --teacher FILE --n N --out pairs.safetensors [--seed S]   DMD's regression set (Heun-18 outputs)
   train-teacher --data NAME --out DIR [--steps N --batch B --lr LR --ema HALFLIFE --seed S --resume]
                                                        train an EDM teacher (2-D toy sets)
   sample --model FILE --sampler heun|euler|onestep [--steps N --n N --seed S --cfg W] --out FILE.npy
@@ -23,9 +28,26 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'demo': {
-        const { values } = parseArgs({ args: rest, options: { steps: { type: 'string', default: '3000' }, batch: { type: 'string', default: '256' }, lr: { type: 'string', default: '1e-3' }, seed: { type: 'string', default: '0' } } });
-        await demo({ steps: int('steps', values.steps!), batch: int('batch', values.batch!), lr: Number(values.lr), seed: int('seed', values.seed!) });
-        return Number(process.exitCode ?? 0);
+        const { values: v } = parseArgs({ args: rest, options: { data: { type: 'string', default: '8gaussians' }, mode: { type: 'string', default: 'dmd' }, steps: { type: 'string', default: '3000' }, seed: { type: 'string', default: '0' }, out: { type: 'string', default: 'runs/demo' }, zoo: { type: 'string', default: 'zoo' } } });
+        await demo({ data: v.data!, mode: mode(v.mode!), steps: int('steps', v.steps!), seed: int('seed', v.seed!), out: v.out!, zoo: v.zoo!, config: {} });
+        return 0;
+      }
+      case 'distill': {
+        const { values: v } = parseArgs({ args: rest, options: { teacher: { type: 'string' }, out: { type: 'string' }, mode: { type: 'string', default: 'dmd2' }, steps: { type: 'string', default: '10000' }, batch: { type: 'string' }, lr: { type: 'string' }, 'fake-lr': { type: 'string' }, ttur: { type: 'string' }, 'reg-weight': { type: 'string' }, 'gan-weight': { type: 'string', default: '0' }, cfg: { type: 'string' }, pairs: { type: 'string' }, seed: { type: 'string', default: '0' }, 'eval-every': { type: 'string', default: '500' }, 'checkpoint-every': { type: 'string', default: '1000' }, 'real-only': { type: 'boolean', default: false }, resume: { type: 'boolean', default: false } } });
+        const opt = <T,>(x: string | undefined, f: (s: string) => T): T | undefined => (x === undefined ? undefined : f(x));
+        const config = Object.fromEntries(Object.entries({
+          mode: mode(v.mode!), seed: int('seed', v.seed!), batch: opt(v.batch, (x) => int('batch', x)), lr: opt(v.lr, (x) => num('lr', x)), fakeLr: opt(v['fake-lr'], (x) => num('fake-lr', x)),
+          ttur: opt(v.ttur, (x) => int('ttur', x)), regWeight: opt(v['reg-weight'], (x) => num('reg-weight', x)), cfg: opt(v.cfg, (x) => num('cfg', x)), realOnly: v['real-only'] || undefined,
+        }).filter(([, x]) => x !== undefined)) as unknown as Parameters<typeof distill>[0]['config'];
+        const out = need('out', v.out);
+        const r = await distill({ teacher: need('teacher', v.teacher), out, steps: int('steps', v.steps!), resume: !!v.resume, pairs: v.pairs, evalEvery: int('eval-every', v['eval-every']!), checkpointEvery: int('checkpoint-every', v['checkpoint-every']!), config, ganWeight: num('gan-weight', v['gan-weight']!), command: `onestep ${argv.join(' ')}` });
+        console.log(JSON.stringify({ out, iterations: r.trainer.iteration, itPerSec: +r.itPerSec.toFixed(1), dispatchesPerIt: +r.dispatchesPerIt.toFixed(0), final: r.evals.at(-1) }));
+        return 0;
+      }
+      case 'make-pairs': {
+        const { values: v } = parseArgs({ args: rest, options: { teacher: { type: 'string' }, n: { type: 'string', default: '5000' }, seed: { type: 'string', default: '0' }, out: { type: 'string' } } });
+        await makePairsCommand({ teacher: need('teacher', v.teacher), n: int('n', v.n!), seed: int('seed', v.seed!), out: need('out', v.out) });
+        return 0;
       }
       case 'train-teacher': {
         const { values: v } = parseArgs({ args: rest, options: { data: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string', default: '20000' }, batch: { type: 'string', default: '512' }, lr: { type: 'string', default: '1e-3' }, ema: { type: 'string', default: '500000' }, seed: { type: 'string', default: '0' }, resume: { type: 'boolean', default: false }, 'checkpoint-every': { type: 'string', default: '1000' }, 'eval-every': { type: 'string', default: '0' } } });
@@ -83,6 +105,10 @@ function num(name: string, v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n)) throw new OnestepError(`--${name} must be a number, got "${v}"`);
   return n;
+}
+function mode(v: string): 'dmd' | 'dmd2' {
+  if (v !== 'dmd' && v !== 'dmd2') throw new OnestepError(`--mode must be dmd or dmd2, got "${v}"`);
+  return v;
 }
 function need(name: string, v: string | undefined): string {
   if (!v) throw new OnestepError(`--${name} is required (see onestep help)`);

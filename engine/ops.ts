@@ -3,9 +3,9 @@
 // written with these same ops. The tape (engine/autograd.ts) sums gradients back to broadcast shapes.
 import { autogradOps } from './autograd';
 import { device } from './device';
-import { OnestepError, ShapeError, ValueError, fmtShape } from './errors';
-import { Tensor, checkShape, record, shapeSize, tidy } from './tensor';
-import { binary, broadcastShapes, unary, where as whereKernel } from '../kernels/elementwise/dispatch';
+import { GradError, OnestepError, ShapeError, ValueError, fmtShape } from './errors';
+import { Tensor, checkShape, isGradEnabled, record, shapeSize, tidy } from './tensor';
+import { binary, broadcastShapes, fusedElementwise, unary, where as whereKernel } from '../kernels/elementwise/dispatch';
 import type { BinaryOp, UnaryOp } from '../kernels/elementwise/ops';
 import { normAxes, reduce, softmaxAlong, type ReduceOp } from '../kernels/reduce/dispatch';
 import { filled, gather, scatterInto } from '../kernels/layout/dispatch';
@@ -662,4 +662,24 @@ export function assign(dst: Tensor, src: Tensor): Tensor {
   if (!sameShape(dst.shape, src.shape)) throw new ShapeError(`assign: source ${fmtShape(src.shape)} does not match destination ${fmtShape(dst.shape)}`);
   dst.device.copy(src.buffer, 0, dst.buffer, 0, src.size * 4);
   return dst;
+}
+
+/**
+ * One kernel for an elementwise WGSL expression over broadcast inputs named a, b, c, d (e.g. `a * inverseSqrt(b * b
+ * + 0.25)`), with a backward rule written in ops. For hot composites (EDM preconditioning, residual SiLU) where
+ * the dispatch count, not the arithmetic, is the cost.
+ */
+export function fused(
+  label: string,
+  expr: string,
+  inputs: Tensor[],
+  backward?: (g: Tensor, inputs: Tensor[], out: Tensor) => (Tensor | null)[],
+): Tensor {
+  checkInputs(label, ...inputs);
+  const out = fusedElementwise(label, expr, inputs);
+  if (backward) record(label, out, inputs, (g) => backward(g, inputs, out));
+  else if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
+    throw new GradError(`${label}: this fused op has no backward rule but an input requires grad; detach the input or give a backward`);
+  }
+  return out;
 }

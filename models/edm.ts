@@ -14,6 +14,9 @@ export interface EDMConfig {
   sigmaData: number; // std of the training data; 0.5 for every data set here
 }
 
+/** A number as a WGSL f32 literal. */
+const f32lit = (v: number): string => (Number.isInteger(v) ? `${v}.0` : `${v}`);
+
 /** Per-sample σ [B] reshaped to broadcast against x [B, ...]. */
 export const sigmaLike = (sigma: Tensor, x: Tensor): Tensor => os.reshape(sigma, [x.shape[0], ...x.shape.slice(1).map(() => 1)]);
 
@@ -43,21 +46,37 @@ export class EDMDenoiser extends os.nn.Module {
     return { cSkip: os.div(sd2, denom), cOut: os.mul(os.mul(s, this.sigmaData), cIn), cIn, cNoise: os.mul(os.log(sigma), 0.25) };
   }
 
+  /** c_in·x with σ broadcast per sample: one kernel (its backward is g·c_in; σ never needs a gradient). */
+  scaleIn(x: Tensor, sigma: Tensor): Tensor {
+    const s = sigmaLike(sigma, x), sd2 = f32lit(this.sigmaData ** 2);
+    const cIn = (g: Tensor) => os.fused('edm c_in·g', `a * inverseSqrt(b * b + ${sd2})`, [g, s]);
+    return os.fused('edm c_in·x', `a * inverseSqrt(b * b + ${sd2})`, [x, s], (g) => [cIn(g), null]);
+  }
+
+  /** c_noise = ln(σ)/4 per sample [B]. */
+  noiseLevel(sigma: Tensor): Tensor {
+    return os.fused('edm c_noise', 'log(a) * 0.25', [sigma]);
+  }
+
+  /** c_skip·x + c_out·F in one kernel, with its backward (g·c_skip, g·c_out). */
+  combine(x: Tensor, F: Tensor, sigma: Tensor): Tensor {
+    const s = sigmaLike(sigma, x), sd = f32lit(this.sigmaData), sd2 = f32lit(this.sigmaData ** 2);
+    const cSkip = `(${sd2} / (c * c + ${sd2}))`, cOut = `(c * ${sd} * inverseSqrt(c * c + ${sd2}))`;
+    return os.fused('edm c_skip·x + c_out·F', `${cSkip} * a + ${cOut} * b`, [x, F, s], (g) => [
+      os.fused('edm c_skip·g', `a * (${sd2} / (b * b + ${sd2}))`, [g, s]),
+      os.fused('edm c_out·g', `a * (b * ${sd} * inverseSqrt(b * b + ${sd2}))`, [g, s]),
+      null,
+    ]);
+  }
+
   /** F's raw output for the noisy input x at σ: the quantity EDM's loss regresses. */
   rawF(x: Tensor, sigma: Tensor, labels: Tensor | null = null): Tensor {
-    return os.tidy(() => {
-      const c = this.coefficients(x, sigma);
-      return this.net.forward(os.mul(x, c.cIn), c.cNoise, labels);
-    });
+    return os.tidy(() => this.net.forward(this.scaleIn(x, sigma), this.noiseLevel(sigma), labels));
   }
 
   /** D(x; σ, y): the denoised estimate of x at noise level σ [B]. */
   forward(x: Tensor, sigma: Tensor, labels: Tensor | null = null): Tensor {
-    return os.tidy(() => {
-      const c = this.coefficients(x, sigma);
-      const F = this.net.forward(os.mul(x, c.cIn), c.cNoise, labels);
-      return os.add(os.mul(x, c.cSkip), os.mul(F, c.cOut));
-    });
+    return os.tidy(() => this.combine(x, this.rawF(x, sigma, labels), sigma));
   }
 
   /** D with classifier-free guidance: D_u + w·(D_c − D_u) (DMD2's form; w = 1 is plain conditional). */
@@ -95,9 +114,10 @@ export function edmLoss(den: EDMDenoiser, y: Tensor, opts: EDMLossOptions = {}):
 export function fSpaceLoss(den: EDMDenoiser, y: Tensor, sigma: Tensor, labels: Tensor | null, noise?: Tensor): Tensor {
   return os.tidy(() => {
     const xt = os.add(y, os.mul(noise ?? os.randnLike(y), sigmaLike(sigma, y)));
-    const c = den.coefficients(xt, sigma);
-    const F = den.net.forward(os.mul(xt, c.cIn), c.cNoise, labels);
-    const target = os.div(os.sub(y, os.mul(xt, c.cSkip)), c.cOut);
+    const F = den.rawF(xt, sigma, labels);
+    // F's target (y − c_skip·x_t)/c_out, in one kernel
+    const sd = f32lit(den.sigmaData), sd2 = f32lit(den.sigmaData ** 2);
+    const target = os.fused('edm F target', `(a - (${sd2} / (c * c + ${sd2})) * b) / (c * ${sd} * inverseSqrt(c * c + ${sd2}))`, [y, xt, sigmaLike(sigma, y)]);
     return os.mseLoss(F, target);
   });
 }

@@ -20,6 +20,7 @@ export class MLPScoreNet extends os.nn.Module implements ScoreNet {
   readonly blocks: os.nn.Linear[];
   readonly output: os.nn.Linear;
   private readonly freqTable: Tensor;
+  private readonly phaseTable: Tensor;
 
   constructor(config: Partial<MLPScoreNetConfig> = {}) {
     super();
@@ -32,7 +33,11 @@ export class MLPScoreNet extends os.nn.Module implements ScoreNet {
       os.assign(this.output.weight, os.zerosLike(this.output.weight));
       os.assign(this.output.bias!, os.zerosLike(this.output.bias!));
     });
-    this.freqTable = os.keep(os.tensor(Float32Array.from({ length: c.freqs }, (_, k) => 2 ** k), [1, c.freqs]));
+    // per embedding column: frequency (0 marks the raw c_noise column) and phase (cos x = sin(x + π/2))
+    const freq = [0, ...Array.from({ length: c.freqs }, (_, k) => 2 ** k), ...Array.from({ length: c.freqs }, (_, k) => 2 ** k)];
+    const phase = [0, ...new Array(c.freqs).fill(0), ...new Array(c.freqs).fill(Math.PI / 2)];
+    this.freqTable = os.keep(os.tensor(Float32Array.from(freq), [1, freq.length]));
+    this.phaseTable = os.keep(os.tensor(Float32Array.from(phase), [1, phase.length]));
   }
 
   get labelDim(): number {
@@ -43,8 +48,7 @@ export class MLPScoreNet extends os.nn.Module implements ScoreNet {
   embed(cNoise: Tensor): Tensor {
     return os.tidy(() => {
       const c = os.reshape(cNoise, [cNoise.shape[0], 1]);
-      const phase = os.mul(c, this.freqTable);
-      return os.cat([c, os.sin(phase), os.cos(phase)], 1);
+      return os.fused('noise embedding', 'select(sin(a * b + c), a, b == 0.0)', [c, this.freqTable, this.phaseTable]);
     });
   }
 
@@ -53,7 +57,7 @@ export class MLPScoreNet extends os.nn.Module implements ScoreNet {
       const parts = [xIn, this.embed(cNoise)];
       if (this.config.labelDim > 0) parts.push(labels ?? os.zeros([xIn.shape[0], this.config.labelDim]));
       let h = os.silu(this.input.forward(os.cat(parts, 1)));
-      for (const b of this.blocks) h = os.add(h, os.silu(b.forward(h)));
+      for (const b of this.blocks) h = residualSilu(h, b.forward(h));
       return this.output.forward(h);
     });
   }
@@ -61,5 +65,11 @@ export class MLPScoreNet extends os.nn.Module implements ScoreNet {
   override dispose(): void {
     super.dispose();
     this.freqTable.dispose();
+    this.phaseTable.dispose();
   }
+}
+
+/** h + silu(u) in one kernel, with its backward (g, g·silu′(u)). */
+function residualSilu(h: Tensor, u: Tensor): Tensor {
+  return os.fused('h + silu(u)', 'a + b * sigmoid_(b)', [h, u], (g, [, uu]) => [g, os.fused('silu′(u)·g', 'b * sigmoid_(a) * (1.0 + a * (1.0 - sigmoid_(a)))', [uu, g])]);
 }

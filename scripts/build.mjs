@@ -24,7 +24,7 @@ await build({
   platform: 'node',
   target: 'node20',
   sourcemap: true,
-  external: ['webgpu'],
+  packages: 'external', // dependencies load from node_modules (CJS ones like pngjs cannot be inlined into ESM)
   logLevel: quiet ? 'error' : 'warning',
 });
 if (types) {

@@ -12,6 +12,8 @@ export interface Peer {
 }
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+/** Iterator.prototype.map (Chrome 122+, Node 22+); jax-js's einsum parser needs it. */
+const hasIteratorHelpers = typeof (globalThis as { Iterator?: { prototype?: { map?: unknown } } }).Iterator?.prototype?.map === 'function';
 
 // ---- jax-js -----------------------------------------------------------------------------------------------------
 
@@ -63,7 +65,7 @@ export async function loadJax(): Promise<Peer | string> {
         case 'matmul': {
           const b = spec.batch > 1 ? [spec.batch] : [];
           const bShape = spec.transB ? [spec.n, spec.k] : [spec.k, spec.n];
-          const f = spec.transB ? (a: any, w: any) => np.matmul(a, np.matrixTranspose ? np.matrixTranspose(w) : w.transpose()) : (a: any, w: any) => np.matmul(a, w);
+          const f = spec.transB ? (a: any, w: any) => np.matmul(a, np.matrixTranspose(w)) : (a: any, w: any) => np.matmul(a, w);
           return make(spec, f, [[...b, spec.m, spec.k], [...b, ...bShape]], [...b, spec.m, spec.n]);
         }
         case 'conv2d': {
@@ -78,9 +80,16 @@ export async function loadJax(): Promise<Peer | string> {
           return make(spec, f, [[n, c, h, w], [c], [c]], [n, c, h, w], 'composed: reshape + nn.standardize + affine (no group-norm op)');
         }
         case 'attention': {
-          const shape = [1, spec.l, spec.bh, spec.d]; // [B, L, N, H], jax-js's layout
-          const f = (q: any, k: any, v: any) => jax.nn.dotProductAttention(q, k, v);
-          return make(spec, f, [shape, shape, shape], shape, 'nn.dotProductAttention, [B, L, N, H] layout');
+          if (hasIteratorHelpers) {
+            const shape = [1, spec.l, spec.bh, spec.d]; // [B, L, N, H], jax-js's layout
+            const f = (q: any, k: any, v: any) => jax.nn.dotProductAttention(q, k, v);
+            return make(spec, f, [shape, shape, shape], shape, 'nn.dotProductAttention, [B, L, N, H] layout');
+          }
+          // nn.dotProductAttention parses its einsum with JS iterator helpers (Node 22+): compose it on Node 20
+          const shape = [spec.bh, spec.l, spec.d];
+          const scale = 1 / Math.sqrt(spec.d);
+          const f = (q: any, k: any, v: any) => np.matmul(jax.nn.softmax(np.matmul(q, np.matrixTranspose(k)).mul(scale), -1), v);
+          return make(spec, f, [shape, shape, shape], shape, 'composed: matmul(q, kᵀ)·scale + nn.softmax + matmul (nn.dotProductAttention needs iterator helpers, absent in Node 20)');
         }
         case 'addChain': {
           const f = (x: any, c: any) => {
@@ -150,18 +159,19 @@ export async function loadTfjs(): Promise<Peer | string> {
           return make(spec, (x: any, w: any) => tf.conv2d(x, w, 1, 'same'), [[spec.n, spec.h, spec.w, spec.cin], [spec.k, spec.k, spec.cin, spec.cout]], [spec.n, spec.h, spec.w, spec.cout], 'tf.conv2d, NHWC (its native layout)');
         case 'groupNorm': {
           const { n, c, h, w, groups } = spec;
+          // functional calls only: tfjs-core alone registers no chained methods (x.reshape, …)
           const f = (x: any, g: any, b: any) => {
-            const xr = x.reshape([n, groups, (c / groups) * h * w]);
+            const xr = tf.reshape(x, [n, groups, (c / groups) * h * w]);
             const { mean, variance } = tf.moments(xr, 2, true);
-            const y = xr.sub(mean).mul(tf.rsqrt(variance.add(1e-5))).reshape([n, c, h, w]);
-            return y.mul(g.reshape([1, c, 1, 1])).add(b.reshape([1, c, 1, 1]));
+            const y = tf.reshape(tf.mul(tf.sub(xr, mean), tf.rsqrt(tf.add(variance, 1e-5))), [n, c, h, w]);
+            return tf.add(tf.mul(y, tf.reshape(g, [1, c, 1, 1])), tf.reshape(b, [1, c, 1, 1]));
           };
           return make(spec, f, [[n, c, h, w], [c], [c]], [n, c, h, w], 'composed: reshape + tf.moments + rsqrt + affine (no group-norm op)');
         }
         case 'attention': {
           const shape = [spec.bh, spec.l, spec.d];
           const scale = 1 / Math.sqrt(spec.d);
-          const f = (q: any, k: any, v: any) => tf.matMul(tf.softmax(tf.matMul(q, k, false, true).mul(scale)), v);
+          const f = (q: any, k: any, v: any) => tf.matMul(tf.softmax(tf.mul(tf.matMul(q, k, false, true), scale)), v);
           return make(spec, f, [shape, shape, shape], shape, 'composed: matMul(q, kᵀ)·scale + softmax + matMul(·, v); materialises L×L');
         }
         case 'addChain': {

@@ -15,7 +15,7 @@ export interface ConvTile {
   tn: 4 | 8 | 16; // GEMM columns per invocation: channels, the same for the whole workgroup
   wg: 8 | 16 | 32 | 64; // invocations per workgroup (baked in: @workgroup_size)
 }
-export type ConvKernelKind = 'forward' | 'backwardData' | 'backwardWeight';
+export type ConvKernelKind = 'forward' | 'backwardData' | 'backwardWeight' | 'forwardVec4';
 export interface ConvConfig extends ConvTile {
   kind: ConvKernelKind;
 }
@@ -241,8 +241,92 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 }`;
 }
 
+// ---- vec4 forward (experimental) ----------------------------------------------------------------------------------
+function forwardVec4Wgsl(c: ConvTile): string {
+  const I = range(c.tm), Q = range(c.tn / 4), E = range(4);
+  return /* wgsl */ `
+const TM = ${c.tm}u;
+const TN4 = ${c.tn / 4}u;
+const WG = ${c.wg}u;
+${HEADER}
+@group(0) @binding(1) var<storage, read> xc: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> wp: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+fn inImage(p: vec2i) -> bool { return all(p >= vec2i(0)) && all(p < vec2i(i32(u.H), i32(u.W))); }
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let cG = u.C / u.G;
+  let oG = u.O / u.G;
+  let K4 = (cG + 3u) / 4u;
+  let O4 = (oG + 3u) / 4u;
+  let OHW = u.OH * u.OW;
+  let kHW = u.kH * u.kW;
+  let g = wid.z;
+  let M = u.N * OHW;
+  let oBase4 = wid.y * TN4;
+  ${lines(Q, (q) => `let oq${q} = min(oBase4 + ${q}u, O4 - 1u);`)}
+  ${lines(I, (i) => `let m${i} = (wid.x * TM + ${i}u) * WG + lid; let p${i} = min(m${i}, M - 1u);`)}
+  ${lines(I, (i) => `let n${i} = p${i} / OHW; let out${i} = vec2u((p${i} / u.OW) % u.OH, p${i} % u.OW);`)}
+  ${lines(I, (i) => Q.map((q) => `var acc${i}_${q} = vec4<f32>(0.0);`).join(' '))}
+  for (var kh = 0u; kh < u.kH; kh++) {
+    for (var kw = 0u; kw < u.kW; kw++) {
+      let tap = kh * u.kW + kw;
+      let shift = vec2i(vec2u(kh * u.dh, kw * u.dw)) - vec2i(u.ph, u.pw);
+      ${lines(I, (i) => `let src${i} = vec2i(out${i} * vec2u(u.sh, u.sw)) + shift; let ok${i} = inImage(src${i});`, '      ')}
+      ${lines(I, (i) => `let xAt${i} = select(0u, ((n${i} * u.H + u32(src${i}.x)) * u.W + u32(src${i}.y)) * u.G * K4 + g * K4, ok${i});`, '      ')}
+      let wAt = (g * kHW + tap) * K4 * 4u * O4;
+      for (var k4 = 0u; k4 < K4; k4++) {
+        ${lines(I, (i) => `let a${i} = select(vec4<f32>(0.0), xc[xAt${i} + k4], ok${i});`, '        ')}
+        ${lines(E, (e) => Q.map((q) => `let b${e}_${q} = wp[wAt + (k4 * 4u + ${e}u) * O4 + oq${q}];`).join(' '), '        ')}
+        ${lines(I, (i) => Q.map((q) => `acc${i}_${q} = fma(vec4(a${i}.x), b0_${q}, fma(vec4(a${i}.y), b1_${q}, fma(vec4(a${i}.z), b2_${q}, fma(vec4(a${i}.w), b3_${q}, acc${i}_${q}))));`).join('\n        '), '        ')}
+      }
+    }
+  }
+  ${lines(
+    I,
+    (i) => `if (m${i} < M) {
+    let yAt = n${i} * u.O * OHW + out${i}.x * u.OW + out${i}.y;
+    ${lines(Q, (q) => E.map((e) => `{ let o = (oBase4 + ${q}u) * 4u + ${e}u; if (o < oG) { y[yAt + (g * oG + o) * OHW] = acc${i}_${q}[${e}] + select(0.0, bias[g * oG + o], u.hasBias != 0u); } }`).join(' '), '    ')}
+  }`,
+  )}
+}`;
+}
+
+/** dst[n, h, w, g, k] = src[n, g·kG + k, h, w] for k < kG, else 0: channels-last with each group's channels padded to a multiple of 4. */
+export const channelsLastWgsl = (): string => /* wgsl */ `
+struct U { total: u32, C: u32, HW: u32, G: u32, kG: u32, kP: u32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+${main1d()}
+  if (i >= u.total) { return; }
+  let k = i % u.kP;
+  let g = (i / u.kP) % u.G;
+  let hw = (i / (u.kP * u.G)) % u.HW;
+  let n = i / (u.kP * u.G * u.HW);
+  dst[i] = select(0.0, src[(n * u.C + g * u.kG + min(k, u.kG - 1u)) * u.HW + hw], k < u.kG);
+}`;
+
+/** dst[g, tap, r, s] = w[g·O/G·C/G·kHW + r·rStride + s·sStride + tap] for r < R, s < S, else 0 (r, s padded to multiples of 4). */
+export const packWeightWgsl = (): string => /* wgsl */ `
+struct U { total: u32, kHW: u32, R: u32, S: u32, rP: u32, sP: u32, rStride: u32, sStride: u32, gStride: u32, pad0: u32, pad1: u32, pad2: u32 }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+${main1d()}
+  if (i >= u.total) { return; }
+  let s = i % u.sP;
+  let r = (i / u.sP) % u.rP;
+  let tap = (i / (u.sP * u.rP)) % u.kHW;
+  let g = i / (u.sP * u.rP * u.kHW);
+  dst[i] = select(0.0, w[g * u.gStride + min(r, u.R - 1u) * u.rStride + min(s, u.S - 1u) * u.sStride + tap], r < u.R && s < u.S);
+}`;
+
 export const convWgsl = (c: ConvConfig): string =>
-  c.kind === 'forward' ? forwardWgsl(c) : c.kind === 'backwardData' ? backwardDataWgsl(c) : backwardWeightWgsl(c);
+  c.kind === 'forwardVec4' ? forwardVec4Wgsl(c) : c.kind === 'forward' ? forwardWgsl(c) : c.kind === 'backwardData' ? backwardDataWgsl(c) : backwardWeightWgsl(c);
 
 /** y[n, c, …] += bias[c] in place, for outputs that matmul made (the 1×1 path). */
 export const biasAddWgsl = (): string => /* wgsl */ `

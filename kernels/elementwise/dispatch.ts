@@ -34,11 +34,12 @@ export function broadcastStrides(shape: readonly number[], outShape: readonly nu
 
 const flatKernels = new Map<string, Kernel>();
 
-function flatKernel(arity: 1 | 2 | 3, expr: string, label: string): Kernel {
-  const key = `${arity}:${expr}`;
+const NAMES: Record<number, string[]> = { 1: ['x'], 2: ['a', 'b'], 3: ['c', 'a', 'b'] };
+
+function flatKernel(arity: number, expr: string, label: string, names = NAMES[arity]): Kernel {
+  const key = `${names.join(',')}:${expr}`;
   let k = flatKernels.get(key);
   if (!k) {
-    const names = arity === 1 ? ['x'] : arity === 2 ? ['a', 'b'] : ['c', 'a', 'b'];
     const code = /* wgsl */ `
 struct U { n: u32, p0: f32, p1: f32, pad: u32 }
 @group(0) @binding(0) var<uniform> u: U;
@@ -57,11 +58,10 @@ ${main1d()}
   return k;
 }
 
-function stridedKernel(arity: 2 | 3, expr: string, label: string, ndim: number): Kernel {
-  const key = `s${arity}:${ndim}:${expr}`;
+function stridedKernel(arity: number, expr: string, label: string, ndim: number, names = NAMES[arity]): Kernel {
+  const key = `s${names.join(',')}:${ndim}:${expr}`;
   let k = flatKernels.get(key);
   if (!k) {
-    const names = arity === 2 ? ['a', 'b'] : ['c', 'a', 'b'];
     const vecs = MAX_DIMS / 4;
     const code = /* wgsl */ `
 struct U { n: u32, pad0: u32, pad1: u32, pad2: u32, shape: array<vec4u, ${vecs}>,
@@ -96,16 +96,16 @@ export function unary(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
 }
 
 /** The generic n-ary path: flat when every operand has the output's shape, else strided. */
-function nary(op: string, expr: string, inputs: Tensor[]): Tensor {
+function nary(op: string, expr: string, inputs: Tensor[], names = NAMES[inputs.length]): Tensor {
   const outShape = broadcastShapes(op, ...inputs.map((t) => t.shape));
   const dev = inputs[0].device;
   const out = Tensor.empty(outShape, dev);
   const n = out.size;
   if (n === 0) return out;
-  const arity = inputs.length as 2 | 3;
+  const arity = inputs.length;
   const same = inputs.every((t) => t.size === n && t.shape.length === outShape.length);
   if (same) {
-    dev.dispatch(flatKernel(arity, expr, op), {
+    dev.dispatch(flatKernel(arity, expr, op, names), {
       buffers: [...inputs.map((t) => t.buffer), out.buffer],
       uniforms: [n, 0, 0, 0],
       workgroups: grid1d(dev, n),
@@ -117,7 +117,7 @@ function nary(op: string, expr: string, inputs: Tensor[]): Tensor {
   if (ndim > MAX_DIMS) throw new ShapeError(`${op}: broadcasting ${inputs.map((t) => fmtShape(t.shape)).join(' and ')} needs ${ndim} strided dims; at most ${MAX_DIMS} are supported`);
   const shape = merged.shape.length ? merged.shape : [1];
   const strides = merged.shape.length ? merged.strides : inputs.map(() => [0]);
-  dev.dispatch(stridedKernel(arity, expr, op, ndim), {
+  dev.dispatch(stridedKernel(arity, expr, op, ndim, names), {
     buffers: [...inputs.map((t) => t.buffer), out.buffer],
     uniforms: [n, 0, 0, 0, ...padDims(shape, 1), ...strides.flatMap((s) => padDims(s))],
     workgroups: grid1d(dev, n),
@@ -133,4 +133,13 @@ export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 /** out = c != 0 ? a : b, with broadcasting over all three. */
 export function where(c: Tensor, a: Tensor, b: Tensor): Tensor {
   return nary('where', 'select(b, a, c != 0.0)', [c, a, b]);
+}
+
+/**
+ * A custom fused elementwise expression over 1–4 broadcast inputs named a, b, c, d (one dispatch). The expression is
+ * WGSL over f32 and may call the WGSL_MATH helpers; the kernel is cached by its source.
+ */
+export function fusedElementwise(label: string, expr: string, inputs: Tensor[]): Tensor {
+  if (inputs.length < 1 || inputs.length > 4) throw new ShapeError(`${label}: fused elementwise takes 1–4 inputs, got ${inputs.length}`);
+  return nary(label, expr, inputs, ['a', 'b', 'c', 'd'].slice(0, inputs.length));
 }

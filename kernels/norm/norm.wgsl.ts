@@ -4,7 +4,8 @@
 // Layout: x is [rows, Cg, S] with rows = N·G; a row is one (sample, group), channel c of the row is global channel
 // g·Cg + c (g = row % G), and γ, β are indexed by that channel. Inside a workgroup the WG lanes form a
 // CT × ST grid (ST spatial lanes per channel, CT = WG / ST channels at a time), so a lane's channel is known without
-// an integer division per element, and neighbouring lanes read neighbouring addresses.
+// an integer division per element, and neighbouring lanes read neighbouring addresses. Elements move as vec4f where
+// the shape allows (NormPack below).
 //
 //   forward:    mean, rstd = stats of the row (shifted sums, one workgroup reduction); y = act((x − mean)·rstd·γ + β)
 //   backward 1: per row, dz = dy (· silu'(z) when fused), x̂ = (x − mean)·rstd; A = Σ γ·dz, B = Σ γ·dz·x̂ (one

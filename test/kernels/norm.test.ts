@@ -3,7 +3,7 @@
 // inputs) and against the analytic float64 backward (larger ones); nn.GroupNorm; errors; dispatch counts.
 import { describe, expect, it } from 'vitest';
 import * as os from '../../engine';
-import { NORM_VARIANTS, normBackward, normForward } from '../../kernels/norm/dispatch';
+import { NORM_VARIANTS, normBackward, normForward, pickNormVariant } from '../../kernels/norm/dispatch';
 import { groupNormBackwardRef, groupNormFullRef, groupNormRef, layerNormRef } from '../../kernels/norm/reference';
 import { checkOp, expectClose, expectThrows, fromHost, makeInputs, toHost } from '../helpers';
 
@@ -11,7 +11,7 @@ import { checkOp, expectClose, expectThrows, fromHost, makeInputs, toHost } from
 const FWD_CASES: [number[], number][] = [
   [[2, 3, 7], 1], [[2, 3, 7], 3], [[1, 5, 9], 5], [[3, 7, 17], 7], [[2, 7, 17], 1], [[2, 6], 2], [[2, 6, 1], 3],
   [[2, 12, 3, 3], 4], [[1, 12, 2, 3, 3], 6], [[2, 6, 4, 4], 3], [[2, 12, 8], 12], [[1, 5, 1, 1], 1],
-  [[2, 8, 300], 2], [[1, 4, 24, 24], 2], [[1, 6, 2, 2, 3], 2],
+  [[2, 8, 300], 2], [[1, 4, 24, 24], 2], [[1, 6, 2, 2, 3], 2], [[3, 16], 2], [[2, 8, 1], 1],
 ];
 
 const affineInputs = (shape: number[], seed: number) => {
@@ -24,21 +24,21 @@ describe('groupNorm forward, every variant', () => {
     it(variant, async () => {
       let seed = 1;
       for (const [shape, G] of FWD_CASES) {
-        const [x, w, b] = affineInputs(shape, seed++);
-        for (const mode of ['plain', 'affine', 'weight', 'bias'] as const) {
-          for (const silu of [false, true]) {
-            if (mode !== 'affine' && mode !== 'plain' && silu) continue;
-            const wh = mode === 'affine' || mode === 'weight' ? w : undefined, bh = mode === 'affine' || mode === 'bias' ? b : undefined;
-            const xt = fromHost(x), wt = wh && fromHost(wh), bt = bh && fromHost(bh);
-            const { y, stats } = normForward(xt, { N: shape[0], G, Cg: shape[1] / G, S: shape.slice(2).reduce((p, q) => p * q, 1) }, wt, bt, 1e-5, { variant, silu });
-            const ref = groupNormFullRef(x, G, wh, bh, 1e-5, silu);
-            const label = `groupNorm ${variant} [${shape}] G=${G} ${mode}${silu ? ' silu' : ''}`;
-            expectClose(await toHost(y), ref.y.data, { atol: 2e-5, rtol: 1e-4, shape, label });
-            const st = await toHost(stats);
-            expectClose(st.filter((_, i) => i % 2 === 0), ref.mean.data, { atol: 1e-5, rtol: 1e-5, label: `${label} mean` });
-            expectClose(st.filter((_, i) => i % 2 === 1), ref.rstd.data, { atol: 1e-5, rtol: 1e-4, label: `${label} rstd` });
-            for (const t of [xt, wt, bt, y, stats]) t?.dispose();
-          }
+        const [x, w, b] = affineInputs(shape, seed);
+        // plain, affine, affine + SiLU, and (alternating per case) weight only or bias only + SiLU
+        const modes: [boolean, boolean, boolean][] = [[false, false, false], [true, true, false], [true, true, true], seed % 2 ? [true, false, false] : [false, true, true]];
+        seed++;
+        for (const [hasW, hasB, silu] of modes) {
+          const wh = hasW ? w : undefined, bh = hasB ? b : undefined;
+          const xt = fromHost(x), wt = wh && fromHost(wh), bt = bh && fromHost(bh);
+          const { y, stats } = normForward(xt, { N: shape[0], G, Cg: shape[1] / G, S: shape.slice(2).reduce((p, q) => p * q, 1) }, wt, bt, 1e-5, { variant, silu });
+          const ref = groupNormFullRef(x, G, wh, bh, 1e-5, silu);
+          const label = `groupNorm ${variant} [${shape}] G=${G}${hasW ? ' weight' : ''}${hasB ? ' bias' : ''}${silu ? ' silu' : ''}`;
+          const [yh, st] = await Promise.all([toHost(y), toHost(stats)]);
+          expectClose(yh, ref.y.data, { atol: 2e-5, rtol: 1e-4, shape, label });
+          expectClose(st.filter((_, i) => i % 2 === 0), ref.mean.data, { atol: 1e-5, rtol: 1e-5, label: `${label} mean` });
+          expectClose(st.filter((_, i) => i % 2 === 1), ref.rstd.data, { atol: 1e-5, rtol: 1e-4, label: `${label} rstd` });
+          for (const t of [xt, wt, bt, y, stats]) t?.dispose();
         }
       }
     });
@@ -78,7 +78,8 @@ describe('groupNorm backward', () => {
     });
 
     it(`${variant}: larger shapes vs the analytic backward`, async () => {
-      const cases: [number[], number, boolean][] = [[[2, 8, 33], 4, true], [[2, 12, 16, 16], 4, true], [[3, 6, 9, 9], 6, false], [[2, 4, 300], 1, true]];
+      // S % 4 == 0 (spatial quads), S == 1 with Cg % 4 == 0 (channel quads), odd S (scalars)
+      const cases: [number[], number, boolean][] = [[[2, 8, 33], 4, true], [[2, 12, 16, 16], 4, true], [[3, 6, 9, 9], 6, false], [[2, 4, 300], 1, true], [[37, 64], 1, true], [[5, 24, 1], 3, false]];
       let seed = 40;
       for (const [shape, G, silu] of cases) {
         const [x, w, b, dy] = makeInputs([shape, [shape[1]], [shape[1]], shape], { seed: seed++, init: [[-2, 2], [0.5, 1.5], [-0.5, 0.5], [-1, 1]] });
@@ -132,6 +133,7 @@ describe('layerNorm (fused kernels)', () => {
       await checkOp('ln affine [2,3,6]', [[2, 3, 6], [6], [6]], (x, w, b) => os.layerNorm(x, [6], w, b, 1e-5, o), (x, w, b) => layerNormRef(x, [6], w, b), G);
       await checkOp('ln affine 2 dims [2,3,5]', [[2, 3, 5], [3, 5], [3, 5]], (x, w, b) => os.layerNorm(x, [3, 5], w, b, 1e-5, o), (x, w, b) => layerNormRef(x, [3, 5], w, b), G);
       await checkOp('ln weight only [4,5]', [[4, 5], [5]], (x, w) => os.layerNorm(x, [5], w, undefined, 1e-5, o), (x, w) => layerNormRef(x, [5], w), G);
+      await checkOp('ln channel quads [3,8]', [[3, 8], [8], [8]], (x, w, b) => os.layerNorm(x, [8], w, b, 1e-5, { ...o, silu: true }), (x, w, b) => layerNormRef(x, [8], w, b, 1e-5, true), G);
       await checkOp('ln silu [3,7]', [[3, 7], [7], [7]], (x, w, b) => os.layerNorm(x, [7], w, b, 1e-5, { ...o, silu: true }), (x, w, b) => layerNormRef(x, [7], w, b, 1e-5, true), G);
       // forward only, wide rows and many rows
       await checkOp('ln [37,300]', [[37, 300], [300], [300]], (x, w, b) => os.layerNorm(x, [300], w, b, 1e-5, o), (x, w, b) => layerNormRef(x, [300], w, b), { atol: 2e-5, rtol: 1e-4 });
@@ -186,6 +188,15 @@ describe('nn.GroupNorm and errors', () => {
     expectThrows(() => os.layerNorm(x, [4], w5), os.ShapeError, 'layerNorm', 'weight', '[5]', '[4]');
     expectThrows(() => os.layerNorm(x, [2, 6, 4, 1]), os.ShapeError, 'layerNorm');
     for (const t of [x, w5, w6]) t.dispose();
+  });
+
+  it('the default variant: one lane per row on CPU drivers when rows are many, workgroups per row on GPUs', () => {
+    const unet = { N: 8, G: 32, Cg: 2, S: 1024 };
+    expect(pickNormVariant(unet, true)).toBe('thread');
+    expect(pickNormVariant({ ...unet, N: 1 }, true)).toBe('wg8');
+    expect(pickNormVariant(unet, false)).toBe('wg64');
+    expect(pickNormVariant({ N: 1, G: 1, Cg: 64, S: 4096 }, false)).toBe('wg256');
+    expect(pickNormVariant({ N: 4096, G: 1, Cg: 32, S: 1 }, false)).toBe('thread');
   });
 
   it('empty batches give empty outputs and zero weight/bias gradients', async () => {

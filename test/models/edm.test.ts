@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import * as os from '../../engine';
 import * as m from '../../models';
+import { expectClose } from '../helpers';
 
 describe('EDM preconditioning', () => {
   it('matches the published values at σ = 80 (DMD-SPEC §9 step 0)', () => {
@@ -37,6 +38,25 @@ describe('EDM preconditioning', () => {
     const d = await den.forward(x, os.tensor([80, 0.5])).data();
     expect(d[0]).toBeCloseTo(40 * m.edmCoefficients(80, 0.5).cSkip, 6);
     expect(d[2]).toBeCloseTo(1 * m.edmCoefficients(0.5, 0.5).cSkip, 6);
+  });
+});
+
+describe('fused EDM kernels', () => {
+  it('D(x; σ) and ∂D/∂x match the unfused composition of ops', async () => {
+    os.manualSeed(3);
+    const den = new m.EDMDenoiser(new m.MLPScoreNet({ hidden: 16 }));
+    os.noGrad(() => den.parameters().forEach((p) => os.assign(p, os.tidy(() => os.mul(os.randn(p.shape), 0.4)))));
+    const sigma = os.tensor([0.01, 0.3, 2, 80]);
+    const w = os.randn([4, 2], { seed: 8 });
+    const x1 = os.randn([4, 2], { seed: 7 }).requiresGrad_();
+    const d1 = den.forward(x1, sigma);
+    os.sum(os.mul(d1, w)).backward();
+    const x2 = os.randn([4, 2], { seed: 7 }).requiresGrad_();
+    const c = den.coefficients(x2, sigma);
+    const d2 = os.add(os.mul(x2, c.cSkip), os.mul(den.net.forward(os.mul(x2, c.cIn), c.cNoise, null), c.cOut));
+    os.sum(os.mul(d2, w)).backward();
+    expectClose(await d1.data(), await d2.data(), { atol: 1e-5, rtol: 1e-4 });
+    expectClose(await x1.grad!.data(), await x2.grad!.data(), { atol: 1e-5, rtol: 1e-4 });
   });
 });
 

@@ -1,0 +1,185 @@
+// cli/distill.ts: `onestep distill` and `onestep make-pairs` — DMD/DMD2 distillation of a teacher file into a one-step
+// generator, with progress, metrics.jsonl, scatter PNGs over time, atomic resumable checkpoints and report.html.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as os from '../engine';
+import { ValueError } from '../engine/errors';
+import { HostRng } from '../models/data/rng';
+import { toy2d, type Toy2d } from '../models/data/toy2d';
+import { buildDenoiser, loadModel, saveModel, type ModelMeta } from '../models/checkpoint';
+import { DMD_DEFAULTS, DMDTrainer, type DMDConfig, type DMDLosses, type RegressionPairs } from '../models/dmd';
+import type { EDMDenoiser } from '../models/edm';
+import { heunSample } from '../models/samplers';
+import { modeStats, slicedWasserstein } from '../models/metrics/toy';
+import { lineChartSvg, scatterPng } from './plot';
+import { Progress } from './progress';
+
+export interface DistillArgs {
+  teacher: string;
+  out: string;
+  steps: number;
+  resume: boolean;
+  pairs?: string;
+  evalEvery: number;
+  checkpointEvery: number;
+  config: Partial<DMDConfig> & { mode: 'dmd' | 'dmd2' };
+  ganWeight: number;
+  command: string;
+  quiet?: boolean;
+}
+
+/** Teacher Heun-18 samples for fixed noises: DMD's regression set. */
+export function makePairs(teacher: EDMDenoiser, n: number, dim: number, seed: number): RegressionPairs {
+  const z = os.keep(os.randn([n, dim], { seed }));
+  const { x } = heunSample(teacher, { steps: 18, shape: [n, dim], seed });
+  return { z, y: os.keep(x) };
+}
+
+export async function makePairsCommand(a: { teacher: string; n: number; seed: number; out: string }): Promise<void> {
+  await os.init();
+  const { den, meta } = await loadModel(new Uint8Array(readFileSync(a.teacher)));
+  const t0 = performance.now();
+  const p = makePairs(den, a.n, meta.netConfig.dim, a.seed);
+  await os.io.writeFileAtomic(a.out, await os.io.saveSafetensors({ z: p.z, y: p.y }, { teacher: a.teacher, sampler: 'heun', steps: '18', nfe: '35', seed: String(a.seed) }));
+  console.log(JSON.stringify({ out: a.out, n: a.n, seconds: +((performance.now() - t0) / 1000).toFixed(1) }));
+}
+
+export interface GeneratorEval {
+  iteration: number;
+  swd: number;
+  modes: number | null;
+  hq: number | null;
+  tv: number | null;
+  mean: number[];
+  std: number[];
+}
+
+/** Generator samples vs fresh data: SWD, mode statistics, and the sample mean/std (DMD2's stability signal). */
+export async function evalGenerator(tr: DMDTrainer, data: Toy2d, ref: Float32Array, n = 4096): Promise<{ e: Omit<GeneratorEval, 'iteration'>; xs: Float32Array }> {
+  const x = os.noGrad(() => tr.generate(os.randn([n, 2], { seed: 4242 })));
+  const xs = await x.data();
+  x.dispose();
+  const ms = data.modes ? modeStats(xs, data.modes) : null;
+  const mean = [0, 1].map((d) => xs.filter((_, i) => i % 2 === d).reduce((a, b) => a + b, 0) / n);
+  const std = [0, 1].map((d) => Math.sqrt(xs.filter((_, i) => i % 2 === d).reduce((a, b) => a + (b - mean[d]) ** 2, 0) / n));
+  return { e: { swd: slicedWasserstein(xs, ref), modes: ms?.covered ?? null, hq: ms?.hq ?? null, tv: ms?.tv ?? null, mean, std }, xs };
+}
+
+export async function distill(a: DistillArgs): Promise<{ trainer: DMDTrainer; teacher: EDMDenoiser; meta: ModelMeta; evals: GeneratorEval[]; itPerSec: number; dispatchesPerIt: number }> {
+  if (a.ganWeight > 0) throw new ValueError('distill: --gan-weight > 0 needs the GAN head on the fake score, which is not implemented yet; run without it');
+  await os.init();
+  const { den: teacher, meta } = await loadModel(new Uint8Array(readFileSync(a.teacher)));
+  if (meta.netConfig.dim !== 2) throw new ValueError(`distill: ${a.teacher} is a ${meta.data} model; this build distils 2-D toy teachers (MNIST arrives with the UNet)`);
+  const data = toy2d(meta.data);
+  mkdirSync(join(a.out, 'samples'), { recursive: true });
+  const mode = a.config.mode;
+  const config: Partial<DMDConfig> = { ...a.config };
+  if (mode === 'dmd' && config.regWeight === undefined) config.regWeight = DMD_DEFAULTS.dmd.regWeight;
+  os.manualSeed(config.seed ?? 0);
+  let pairs: RegressionPairs | null = null;
+  if ((config.regWeight ?? 0) > 0) {
+    if (a.pairs) {
+      const { tensors } = await os.io.loadSafetensors(new Uint8Array(readFileSync(a.pairs)));
+      if (!tensors.z || !tensors.y) throw new ValueError(`distill: ${a.pairs} has no "z" and "y" tensors (make it with onestep make-pairs)`);
+      pairs = { z: os.keep(tensors.z), y: os.keep(tensors.y) };
+    } else {
+      if (!a.quiet) console.log('distill: making 5,000 regression pairs with the teacher (Heun, 18 steps)…');
+      pairs = makePairs(teacher, 5000, 2, 1000 + (config.seed ?? 0));
+      await os.io.writeFileAtomic(join(a.out, 'pairs.safetensors'), await os.io.saveSafetensors({ z: pairs.z, y: pairs.y }, { sampler: 'heun', steps: '18' }));
+    }
+  }
+  const tr = new DMDTrainer({ teacher, makeDenoiser: () => buildDenoiser(meta), sampleShape: [2], pairs, config });
+  const ckpt = join(a.out, 'checkpoint.safetensors');
+  const metricsPath = join(a.out, 'metrics.jsonl');
+  if (a.resume && existsSync(ckpt)) {
+    const { tensors, metadata } = await os.io.loadSafetensors(new Uint8Array(readFileSync(ckpt)));
+    tr.restore({ tensors, meta: metadata });
+    for (const t of Object.values(tensors)) t.dispose();
+    if (!a.quiet) console.log(`distill: resumed from ${ckpt} at iteration ${tr.iteration}`);
+  } else writeFileSync(metricsPath, '');
+  const ref = data.sample(4096, new HostRng(777));
+  const evals: GeneratorEval[] = [];
+  const logEval = async () => {
+    const { e, xs } = await evalGenerator(tr, data, ref);
+    const ev = { iteration: tr.iteration, ...e };
+    evals.push(ev);
+    appendFileSync(metricsPath, JSON.stringify({ iteration: tr.iteration, eval: ev }) + '\n');
+    writeFileSync(join(a.out, 'samples', `generator-${String(tr.iteration).padStart(6, '0')}.png`), scatterPng(xs));
+    return ev;
+  };
+  if (tr.iteration === 0) await logEval();
+  const progress = new Progress(a.steps, 'iteration', a.quiet ? ({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream) : process.stderr);
+  let pending: { it: number; l: DMDLosses }[] = [];
+  const t0 = performance.now(), d0 = os.memory().dispatches, it0 = tr.iteration;
+  let last: Record<string, number> = {};
+  while (tr.iteration < a.steps) {
+    const l = tr.step();
+    pending.push({ it: tr.iteration, l });
+    const done = tr.iteration >= a.steps;
+    if (pending.length === 50 || done) {
+      // one readback for 50 iterations: the GPU never waits for the host in between
+      const lines: string[] = [];
+      for (const p of pending) {
+        const rec: Record<string, number> = { iteration: p.it };
+        for (const [k, t] of Object.entries(p.l)) if (t) (rec[k] = await t.item()), t.dispose();
+        lines.push(JSON.stringify(rec));
+        if (rec.dm !== undefined) last = { ...last, dm: rec.dm, gradNorm: rec.gradNorm };
+        last.fake = rec.fake;
+        const bad = Object.entries(rec).find(([, v]) => !Number.isFinite(v));
+        if (bad) throw new ValueError(`distill: loss ${bad[0]} became ${bad[1]} at iteration ${p.it}; the last good checkpoint is ${ckpt}`);
+      }
+      appendFileSync(metricsPath, lines.join('\n') + '\n');
+      pending = [];
+      progress.update(tr.iteration - it0, { fake: last.fake, ...(last.dm !== undefined ? { dm: last.dm } : {}) });
+    }
+    if (a.evalEvery > 0 && (tr.iteration % a.evalEvery === 0 || done)) await logEval();
+    if (tr.iteration % a.checkpointEvery === 0 || done) {
+      const s = tr.state();
+      await os.io.writeFileAtomic(ckpt, await os.io.saveSafetensors(s.tensors, s.meta), { checksum: true });
+    }
+  }
+  const secs = (performance.now() - t0) / 1000;
+  progress.done();
+  const itPerSec = (tr.iteration - it0) / Math.max(secs, 1e-9);
+  const dispatchesPerIt = (os.memory().dispatches - d0) / Math.max(1, tr.iteration - it0);
+  const genMeta: ModelMeta = { ...meta, generatorSigma: tr.cfg.generatorSigma, recipe: { command: a.command, teacher: a.teacher, config: tr.cfg, iterations: tr.iteration, itPerSec, dispatchesPerIt, adapter: os.device().adapterLabel, final: evals.at(-1) } };
+  await os.io.writeFileAtomic(join(a.out, 'generator.safetensors'), await saveModel(tr.generator, genMeta));
+  await os.io.writeFileAtomic(join(a.out, 'fake-score.safetensors'), await saveModel(tr.fake, { ...meta, recipe: { role: 'fake score', command: a.command } }));
+  if (tr.ema) {
+    const emaNet = buildDenoiser(meta);
+    tr.ema.copyTo(emaNet.parameters());
+    await os.io.writeFileAtomic(join(a.out, 'generator-ema.safetensors'), await saveModel(emaNet, genMeta));
+  }
+  return { trainer: tr, teacher, meta, evals, itPerSec, dispatchesPerIt };
+}
+
+/** report.html: loss curves, the metric over time, sample panels and the timing table, self-contained. */
+export function writeReport(dir: string, o: { title: string; evals: GeneratorEval[]; panels: { name: string; png: Uint8Array }[]; table: [string, string][]; floorSwd?: number; teacherSwd?: number }): void {
+  const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const losses = lines.filter((l) => 'fake' in l);
+  const smooth = (key: string) => {
+    const pts: [number, number][] = [];
+    const rows = losses.filter((l) => l[key] !== undefined);
+    const win = Math.max(1, Math.floor(rows.length / 200));
+    for (let i = 0; i + win <= rows.length; i += win) pts.push([rows[i + win - 1].iteration, rows.slice(i, i + win).reduce((s, r) => s + r[key], 0) / win]);
+    return pts;
+  };
+  const swd = o.evals.map((e): [number, number] => [e.iteration, e.swd]);
+  const ref = (v: number | undefined) => (v === undefined ? [] : [[0, v], [o.evals.at(-1)?.iteration ?? 1, v]] as [number, number][]);
+  const html = `<!doctype html><meta charset="utf-8"><title>${o.title}</title>
+<style>body{font-family:sans-serif;margin:24px;max-width:1200px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}.panels{display:flex;gap:16px;flex-wrap:wrap}figure{margin:0}</style>
+<h1>${o.title}</h1>
+<table>${o.table.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table>
+<h2>Samples</h2><div class="panels">${o.panels.map((p) => `<figure><img width="320" height="320" src="data:image/png;base64,${Buffer.from(p.png).toString('base64')}"><figcaption>${p.name}</figcaption></figure>`).join('')}</div>
+<h2>Metric over time</h2>${lineChartSvg('sliced Wasserstein distance to data (lower is better)', [
+    { name: 'generator', points: swd, color: '#d62728' },
+    { name: 'teacher (Heun)', points: ref(o.teacherSwd), color: '#2ca02c' },
+    { name: 'data floor', points: ref(o.floorSwd), color: '#7f7f7f' },
+  ], { logY: true })}
+<h2>Losses</h2>${lineChartSvg('fake-score loss', [{ name: 'fake', points: smooth('fake'), color: '#1f77b4' }])}
+${lineChartSvg('generator DM loss', [{ name: 'dm', points: smooth('dm'), color: '#ff7f0e' }], { logY: true })}
+${lineChartSvg('‖DM gradient‖', [{ name: 'gradNorm', points: smooth('gradNorm'), color: '#9467bd' }], { logY: true })}
+${losses.some((l) => l.reg !== undefined) ? lineChartSvg('regression loss', [{ name: 'reg', points: smooth('reg'), color: '#8c564b' }], { logY: true }) : ''}
+<p>Loss values are not a progress signal for DMD (DMD-SPEC §8.6): watch the metric and the samples.</p>`;
+  writeFileSync(join(dir, 'report.html'), html);
+}

@@ -1,0 +1,60 @@
+// cli/plot.ts: pictures for runs: 2-D scatter plots as PNG (pngjs encodes; we only place points) and SVG line
+// charts for report.html.
+import { PNG } from 'pngjs';
+
+/** A size×size PNG of 2-D points in [−lim, lim]², drawn as a density (darker where points pile up). */
+export function scatterPng(points: Float32Array, opts: { size?: number; lim?: number; rgb?: [number, number, number]; title?: string } = {}): Uint8Array {
+  const size = opts.size ?? 320, lim = opts.lim ?? 1.2;
+  const [r, g, b] = opts.rgb ?? [31, 119, 180];
+  const counts = new Float32Array(size * size);
+  for (let i = 0; i + 1 < points.length; i += 2) {
+    const px = Math.floor(((points[i] + lim) / (2 * lim)) * size);
+    const py = Math.floor(((lim - points[i + 1]) / (2 * lim)) * size);
+    if (px >= 0 && px < size && py >= 0 && py < size) counts[py * size + px]++;
+  }
+  const max = Math.max(1, ...counts);
+  const png = new PNG({ width: size, height: size });
+  for (let p = 0; p < size * size; p++) {
+    const a = counts[p] > 0 ? 0.25 + 0.75 * Math.sqrt(counts[p] / max) : 0;
+    const axis = p % size === size >> 1 || Math.floor(p / size) === size >> 1;
+    const bg = axis ? 235 : 255;
+    png.data[4 * p] = Math.round(bg * (1 - a) + r * a);
+    png.data[4 * p + 1] = Math.round(bg * (1 - a) + g * a);
+    png.data[4 * p + 2] = Math.round(bg * (1 - a) + b * a);
+    png.data[4 * p + 3] = 255;
+  }
+  return new Uint8Array(PNG.sync.write(png));
+}
+
+export interface Series {
+  name: string;
+  points: [number, number][];
+  color: string;
+}
+
+/** An SVG line chart (log-y optional) with axes and a legend; self-contained for report.html. */
+export function lineChartSvg(title: string, series: Series[], opts: { width?: number; height?: number; logY?: boolean; xLabel?: string } = {}): string {
+  const W = opts.width ?? 560, H = opts.height ?? 260, L = 56, R = 12, T = 24, B = 36;
+  const all = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y) && (!opts.logY || y > 0));
+  if (!all.length) return `<svg width="${W}" height="${H}"><text x="10" y="20">${title}: no data</text></svg>`;
+  const fy = (y: number) => (opts.logY ? Math.log10(y) : y);
+  const xs = all.map(([x]) => x), ys = all.map(([, y]) => fy(y));
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs) || 1], [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  const sx = (x: number) => L + ((x - x0) / (x1 - x0 || 1)) * (W - L - R);
+  const sy = (y: number) => T + (1 - (fy(y) - y0) / (y1 - y0 || 1)) * (H - T - B);
+  const paths = series
+    .map((s) => {
+      const pts = s.points.filter(([, y]) => Number.isFinite(y) && (!opts.logY || y > 0));
+      const d = pts.map(([x, y], i) => `${i ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
+      return `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`;
+    })
+    .join('');
+  const fmt = (v: number) => (opts.logY ? (10 ** v).toPrecision(2) : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
+  const ticks = [0, 0.5, 1].map((f) => y0 + f * (y1 - y0)).map((v) => `<text x="${L - 4}" y="${(T + (1 - (v - y0) / (y1 - y0 || 1)) * (H - T - B) + 4).toFixed(1)}" text-anchor="end" font-size="10">${fmt(v)}</text>`).join('');
+  const legend = series.map((s, i) => `<text x="${L + 8 + i * 130}" y="${T - 8}" font-size="11" fill="${s.color}">■ ${s.name}</text>`).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
+<text x="${W / 2}" y="12" text-anchor="middle" font-size="12" font-weight="bold">${title}</text>${legend}
+<rect x="${L}" y="${T}" width="${W - L - R}" height="${H - T - B}" fill="none" stroke="#999"/>${ticks}
+<text x="${L}" y="${H - 18}" font-size="10">${x0}</text><text x="${W - R}" y="${H - 18}" font-size="10" text-anchor="end">${x1}</text>
+<text x="${(L + W - R) / 2}" y="${H - 4}" font-size="10" text-anchor="middle">${opts.xLabel ?? 'iteration'}</text>${paths}</svg>`;
+}
