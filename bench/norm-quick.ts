@@ -1,7 +1,8 @@
 // bench/norm-quick.ts: group norm (G = 32 on 8×64×32×32, affine) forward and backward per kernel variant, against a
 // plain vec4 copy kernel's bandwidth in the same run (the raw ceiling). Median and best of 15 timed runs, each `reps`
 // dispatches in one submit, after a warm-up; no timestamp queries (lavapipe has none), so submit-to-done. On a shared
-// machine the best run is the steadier figure (other processes steal the driver's threads); GB/s uses the median.
+// machine the best run is the steadier figure (other processes steal the driver's threads), so GB/s and the ratio
+// to copy are given for both.
 // Run: npx esbuild bench/norm-quick.ts --bundle --platform=node --format=esm --external:webgpu \
 //        --outfile=/tmp/norm-quick.mjs && ONESTEP_ADAPTER=lavapipe node /tmp/norm-quick.mjs
 import { loadavg } from 'node:os';
@@ -53,8 +54,13 @@ const [copyMs, copyBest] = await time(20, () => {
   dev.dispatch(copyKernel, { buffers: [x.buffer, out.buffer], uniforms: [elems / 4, 0, 0, 0], workgroups: grid1d(dev, elems / 4) });
   out.dispose();
 });
-const copyGBs = gbs(2 * MB, copyMs);
-rows.push(`| copy (vec4, read + write) | — | ${copyMs.toFixed(3)} | ${copyBest.toFixed(3)} | ${copyGBs.toFixed(2)} | 100% |`);
+const copyGBs = gbs(2 * MB, copyMs), copyBestGBs = gbs(2 * MB, copyBest);
+const row = (what: string, variant: string, mb: number, med: number, best: number) => {
+  const [gm, gb] = [gbs(mb, med), gbs(mb, best)];
+  const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(0)}%`;
+  rows.push(`| ${what} | ${variant} | ${med.toFixed(3)} / ${best.toFixed(3)} | ${gm.toFixed(2)} / ${gb.toFixed(2)} | ${pct(gm, copyGBs)} / ${pct(gb, copyBestGBs)} |`);
+};
+row('copy (vec4, read + write)', '—', 2 * MB, copyMs, copyBest);
 
 for (const variant of [undefined, ...NORM_VARIANTS]) {
   const name = variant ?? `auto (${pickNormVariant(dims, dev.isCpu)})`;
@@ -70,13 +76,12 @@ for (const variant of [undefined, ...NORM_VARIANTS]) {
   });
   y.dispose();
   stats.dispose();
-  const f = gbs(2 * MB, fwd), bk = gbs(3 * MB, bwd);
-  rows.push(`| groupNorm fwd (affine + SiLU), 1 dispatch | ${name} | ${fwd.toFixed(3)} | ${fwdBest.toFixed(3)} | ${f.toFixed(2)} | ${((100 * f) / copyGBs).toFixed(0)}% |`);
-  rows.push(`| groupNorm bwd (dx, dw, db), 2 dispatches | ${name} | ${bwd.toFixed(3)} | ${bwdBest.toFixed(3)} | ${bk.toFixed(2)} | ${((100 * bk) / copyGBs).toFixed(0)}% |`);
+  row('groupNorm fwd (affine + SiLU), 1 dispatch', name, 2 * MB, fwd, fwdBest);
+  row('groupNorm bwd (dx, dw, db), 2 dispatches', name, 3 * MB, bwd, bwdBest);
 }
 
 console.log(`adapter: ${dev.adapterLabel}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}
 groupNorm G=${G} on [${shape}] (${MB} MiB per tensor); GB/s counts the minimum traffic: fwd x + y, bwd x + dy + dx
-| kernel | variant | median ms | best ms | GB/s | of copy |
-|---|---|---|---|---|---|
+| kernel | variant | ms (median / best) | GB/s (median / best) | of copy (median / best) |
+|---|---|---|---|---|
 ${rows.join('\n')}`);
