@@ -44,7 +44,7 @@ export async function demo(a: DemoArgs): Promise<void> {
   if (!existsSync(teacherFile)) throw new ValueError(`demo: no teacher at ${teacherFile}; train one with: onestep train-teacher --data ${a.data} --out runs/${a.data}-teacher, then copy its teacher.safetensors there`);
   mkdirSync(join(a.out, 'samples'), { recursive: true });
   console.log(`demo: distilling ${teacherFile} with ${a.mode.toUpperCase()} for ${a.steps} iterations → ${a.out}`);
-  const { trainer, teacher, evals, itPerSec, dispatchesPerIt } = await distill({
+  const { trainer, teacher, evals, itPerSec, dispatchesPerIt, sampler } = await distill({
     teacher: teacherFile, out: a.out, steps: a.steps, resume: false, evalEvery: Math.max(100, Math.floor(a.steps / 10)), checkpointEvery: Math.max(500, Math.floor(a.steps / 4)),
     config: { ...a.config, mode: a.mode, seed: a.seed }, ganWeight: 0, command: `npm run demo -- --steps ${a.steps} --mode ${a.mode}`,
   });
@@ -63,7 +63,7 @@ export async function demo(a: DemoArgs): Promise<void> {
   };
   // each sampler draws N samples in one batch; timing repeats the same work after a warm-up
   const teacherRun = () => heunSample(teacher, { steps: 18, shape: [N, 2], seed: a.seed + 1 }).x;
-  const genRun = () => os.noGrad(() => trainer.generate(os.randn([N, 2], { seed: a.seed + 2 })));
+  const genRun = () => os.noGrad(() => trainer.generate(os.randn([N, 2], { seed: a.seed + 2 }), null, sampler));
   const naiveRun = () => oneStepSample(teacher, { shape: [N, 2], seed: a.seed + 3 }).x;
   const dataX = data.sample(N, new HostRng(a.seed + 100));
   const teacherX = await sampleAll(teacherRun), genX = await sampleAll(genRun), naiveX = await sampleAll(naiveRun);

@@ -55,8 +55,8 @@ export interface GeneratorEval {
 }
 
 /** Generator samples vs fresh data: SWD, mode statistics, and the sample mean/std (DMD2's stability signal). */
-export async function evalGenerator(tr: DMDTrainer, data: Toy2d, ref: Float32Array, n = 4096): Promise<{ e: Omit<GeneratorEval, 'iteration'>; xs: Float32Array }> {
-  const x = os.noGrad(() => tr.generate(os.randn([n, 2], { seed: 4242 })));
+export async function evalGenerator(tr: DMDTrainer, data: Toy2d, ref: Float32Array, n = 4096, net?: EDMDenoiser): Promise<{ e: Omit<GeneratorEval, 'iteration'>; xs: Float32Array }> {
+  const x = os.noGrad(() => tr.generate(os.randn([n, 2], { seed: 4242 }), null, net));
   const xs = await x.data();
   x.dispose();
   const ms = data.modes ? modeStats(xs, data.modes) : null;
@@ -65,7 +65,7 @@ export async function evalGenerator(tr: DMDTrainer, data: Toy2d, ref: Float32Arr
   return { e: { swd: slicedWasserstein(xs, ref), modes: ms?.covered ?? null, hq: ms?.hq ?? null, tv: ms?.tv ?? null, mean, std }, xs };
 }
 
-export async function distill(a: DistillArgs): Promise<{ trainer: DMDTrainer; teacher: EDMDenoiser; meta: ModelMeta; evals: GeneratorEval[]; itPerSec: number; dispatchesPerIt: number }> {
+export async function distill(a: DistillArgs): Promise<{ trainer: DMDTrainer; teacher: EDMDenoiser; meta: ModelMeta; evals: GeneratorEval[]; itPerSec: number; dispatchesPerIt: number; sampler: EDMDenoiser }> {
   if (a.ganWeight > 0) throw new ValueError('distill: --gan-weight > 0 needs the GAN head on the fake score, which is not implemented yet; run without it');
   await os.init();
   const { den: teacher, meta } = await loadModel(new Uint8Array(readFileSync(a.teacher)));
@@ -99,8 +99,15 @@ export async function distill(a: DistillArgs): Promise<{ trainer: DMDTrainer; te
   } else writeFileSync(metricsPath, '');
   const ref = data.sample(4096, new HostRng(777));
   const evals: GeneratorEval[] = [];
+  // with an EMA, the averaged weights are the generator we evaluate and ship
+  const emaNet = tr.ema ? buildDenoiser(meta) : null;
+  const sampler = () => {
+    if (!emaNet || !tr.ema) return tr.generator;
+    tr.ema.copyTo(emaNet.parameters());
+    return emaNet;
+  };
   const logEval = async () => {
-    const { e, xs } = await evalGenerator(tr, data, ref);
+    const { e, xs } = await evalGenerator(tr, data, ref, 4096, sampler());
     const ev = { iteration: tr.iteration, ...e };
     evals.push(ev);
     appendFileSync(metricsPath, JSON.stringify({ iteration: tr.iteration, eval: ev }) + '\n');
@@ -143,14 +150,12 @@ export async function distill(a: DistillArgs): Promise<{ trainer: DMDTrainer; te
   const itPerSec = (tr.iteration - it0) / Math.max(secs, 1e-9);
   const dispatchesPerIt = (os.memory().dispatches - d0) / Math.max(1, tr.iteration - it0);
   const genMeta: ModelMeta = { ...meta, generatorSigma: tr.cfg.generatorSigma, recipe: { command: a.command, teacher: a.teacher, config: tr.cfg, iterations: tr.iteration, itPerSec, dispatchesPerIt, adapter: os.device().adapterLabel, final: evals.at(-1) } };
-  await os.io.writeFileAtomic(join(a.out, 'generator.safetensors'), await saveModel(tr.generator, genMeta));
+  // generator.safetensors is what `onestep sample --sampler onestep` should use: the EMA weights when there is an EMA
+  const shipped = sampler();
+  await os.io.writeFileAtomic(join(a.out, 'generator.safetensors'), await saveModel(shipped, genMeta));
+  if (tr.ema) await os.io.writeFileAtomic(join(a.out, 'generator-raw.safetensors'), await saveModel(tr.generator, genMeta));
   await os.io.writeFileAtomic(join(a.out, 'fake-score.safetensors'), await saveModel(tr.fake, { ...meta, recipe: { role: 'fake score', command: a.command } }));
-  if (tr.ema) {
-    const emaNet = buildDenoiser(meta);
-    tr.ema.copyTo(emaNet.parameters());
-    await os.io.writeFileAtomic(join(a.out, 'generator-ema.safetensors'), await saveModel(emaNet, genMeta));
-  }
-  return { trainer: tr, teacher, meta, evals, itPerSec, dispatchesPerIt };
+  return { trainer: tr, teacher, meta, evals, itPerSec, dispatchesPerIt, sampler: shipped };
 }
 
 /** report.html: loss curves, the metric over time, sample panels and the timing table, self-contained. */

@@ -28,16 +28,17 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'demo': {
-        const { values: v } = parseArgs({ args: rest, options: { data: { type: 'string', default: '8gaussians' }, mode: { type: 'string', default: 'dmd' }, steps: { type: 'string', default: '3000' }, seed: { type: 'string', default: '0' }, out: { type: 'string', default: 'runs/demo' }, zoo: { type: 'string', default: 'zoo' } } });
-        await demo({ data: v.data!, mode: mode(v.mode!), steps: int('steps', v.steps!), seed: int('seed', v.seed!), out: v.out!, zoo: v.zoo!, config: {} });
+        const { values: v } = parseArgs({ args: rest, options: { data: { type: 'string', default: '8gaussians' }, mode: { type: 'string', default: 'dmd' }, steps: { type: 'string', default: '3000' }, seed: { type: 'string', default: '0' }, out: { type: 'string', default: 'runs/demo' }, zoo: { type: 'string', default: 'zoo' }, lr: { type: 'string' }, 'ema-decay': { type: 'string' } } });
+        const config = { ...(v.lr ? { lr: num('lr', v.lr), fakeLr: num('lr', v.lr) } : {}), ...(v['ema-decay'] ? { emaDecay: num('ema-decay', v['ema-decay']) } : {}) };
+        await demo({ data: v.data!, mode: mode(v.mode!), steps: int('steps', v.steps!), seed: int('seed', v.seed!), out: v.out!, zoo: v.zoo!, config });
         return 0;
       }
       case 'distill': {
-        const { values: v } = parseArgs({ args: rest, options: { teacher: { type: 'string' }, out: { type: 'string' }, mode: { type: 'string', default: 'dmd2' }, steps: { type: 'string', default: '10000' }, batch: { type: 'string' }, lr: { type: 'string' }, 'fake-lr': { type: 'string' }, ttur: { type: 'string' }, 'reg-weight': { type: 'string' }, 'gan-weight': { type: 'string', default: '0' }, cfg: { type: 'string' }, pairs: { type: 'string' }, seed: { type: 'string', default: '0' }, 'eval-every': { type: 'string', default: '500' }, 'checkpoint-every': { type: 'string', default: '1000' }, 'real-only': { type: 'boolean', default: false }, resume: { type: 'boolean', default: false } } });
+        const { values: v } = parseArgs({ args: rest, options: { teacher: { type: 'string' }, out: { type: 'string' }, mode: { type: 'string', default: 'dmd2' }, steps: { type: 'string', default: '10000' }, batch: { type: 'string' }, lr: { type: 'string' }, 'fake-lr': { type: 'string' }, ttur: { type: 'string' }, 'reg-weight': { type: 'string' }, 'gan-weight': { type: 'string', default: '0' }, cfg: { type: 'string' }, pairs: { type: 'string' }, seed: { type: 'string', default: '0' }, 'eval-every': { type: 'string', default: '500' }, 'checkpoint-every': { type: 'string', default: '1000' }, 'real-only': { type: 'boolean', default: false }, 'ema-decay': { type: 'string' }, resume: { type: 'boolean', default: false } } });
         const opt = <T,>(x: string | undefined, f: (s: string) => T): T | undefined => (x === undefined ? undefined : f(x));
         const config = Object.fromEntries(Object.entries({
           mode: mode(v.mode!), seed: int('seed', v.seed!), batch: opt(v.batch, (x) => int('batch', x)), lr: opt(v.lr, (x) => num('lr', x)), fakeLr: opt(v['fake-lr'], (x) => num('fake-lr', x)),
-          ttur: opt(v.ttur, (x) => int('ttur', x)), regWeight: opt(v['reg-weight'], (x) => num('reg-weight', x)), cfg: opt(v.cfg, (x) => num('cfg', x)), realOnly: v['real-only'] || undefined,
+          ttur: opt(v.ttur, (x) => int('ttur', x)), regWeight: opt(v['reg-weight'], (x) => num('reg-weight', x)), cfg: opt(v.cfg, (x) => num('cfg', x)), realOnly: v['real-only'] || undefined, emaDecay: opt(v['ema-decay'], (x) => num('ema-decay', x)),
         }).filter(([, x]) => x !== undefined)) as unknown as Parameters<typeof distill>[0]['config'];
         const out = need('out', v.out);
         const r = await distill({ teacher: need('teacher', v.teacher), out, steps: int('steps', v.steps!), resume: !!v.resume, pairs: v.pairs, evalEvery: int('eval-every', v['eval-every']!), checkpointEvery: int('checkpoint-every', v['checkpoint-every']!), config, ganWeight: num('gan-weight', v['gan-weight']!), command: `onestep ${argv.join(' ')}` });

@@ -44,6 +44,7 @@ export async function trainTeacher(a: TeacherArgs): Promise<void> {
   const ckptPath = join(a.out, CKPT);
   if (a.resume && existsSync(ckptPath)) {
     start = await restore(ckptPath, den, opt, emaTracker);
+    opt.lr = a.lr; // the command line decides the learning rate of the resumed segment (e.g. a final lr drop)
     rng = new HostRng(a.seed + start * 7919); // a fresh data stream per resumed segment, seeded by the step
     console.log(`train-teacher: resumed from ${ckptPath} at step ${start}`);
   } else if (a.resume) console.log(`train-teacher: no checkpoint at ${ckptPath}; starting fresh`);
