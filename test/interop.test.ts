@@ -1,0 +1,52 @@
+// test/interop.test.ts: the PyTorch mirror (interop/pytorch) gives the same denoiser outputs as onestep for the same
+// weights, in both directions: an onestep file evaluated in PyTorch, and a file PyTorch wrote evaluated here.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as os from '../engine';
+import * as m from '../models';
+import { expectClose } from './helpers';
+
+const root = join(__dirname, '..');
+const python = '/usr/bin/python3';
+const hasTorch = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+
+function py(...args: string[]) {
+  const r = spawnSync(python, [join(root, 'interop', 'pytorch', 'check.py'), ...args], { encoding: 'utf8', cwd: join(root, 'interop', 'pytorch'), timeout: 120_000 });
+  expect(r.status, r.stderr).toBe(0);
+}
+
+describe('PyTorch mirror', () => {
+  it('has PyTorch available (installed by scripts/setup.sh as python3-torch)', () => {
+    expect(hasTorch, 'python3-torch is missing: run bash scripts/setup.sh').toBe(true);
+  });
+
+  it('onestep → PyTorch and PyTorch → onestep give the same D(x; σ) to 1e-4', async () => {
+    if (!hasTorch) return; // reported by the test above
+    const dir = mkdtempSync(join(tmpdir(), 'onestep-interop-'));
+    os.manualSeed(5);
+    const meta: m.ModelMeta = { kind: 'edm-denoiser', net: 'mlp', netConfig: { ...m.MLP_DEFAULTS, hidden: 32 }, sigmaData: 0.5, data: '8gaussians' };
+    const den = m.buildDenoiser(meta);
+    os.noGrad(() => den.parameters().forEach((p) => os.assign(p, os.tidy(() => os.mul(os.randn(p.shape), 0.3)))));
+    writeFileSync(join(dir, 'model.safetensors'), await m.saveModel(den, meta));
+    const x = os.mul(os.randn([64, 2], { seed: 1 }), 2);
+    const sigma = os.exp(os.mul(os.randn([64], { seed: 2 }), 2));
+    writeFileSync(join(dir, 'inputs.safetensors'), await os.io.saveSafetensors({ x, sigma }));
+
+    py('forward', join(dir, 'model.safetensors'), join(dir, 'inputs.safetensors'), join(dir, 'torch-out.safetensors'));
+    const torchOut = (await os.io.loadSafetensors(new Uint8Array(readFileSync(join(dir, 'torch-out.safetensors'))))).tensors.d;
+    expectClose(await torchOut.data(), await den.forward(x, sigma).data(), { atol: 1e-4, rtol: 1e-4 });
+
+    // PyTorch edits the weights and saves; onestep loads the file (strict keys) and matches PyTorch's forward
+    py('roundtrip', join(dir, 'model.safetensors'), join(dir, 'edited.safetensors'));
+    py('forward', join(dir, 'edited.safetensors'), join(dir, 'inputs.safetensors'), join(dir, 'torch-out2.safetensors'));
+    const { den: edited } = await m.loadModel(new Uint8Array(readFileSync(join(dir, 'edited.safetensors'))));
+    const torchOut2 = (await os.io.loadSafetensors(new Uint8Array(readFileSync(join(dir, 'torch-out2.safetensors'))))).tensors.d;
+    const ours2 = await edited.forward(x, sigma).data();
+    expectClose(await torchOut2.data(), ours2, { atol: 1e-4, rtol: 1e-4 });
+    const before = await den.forward(x, sigma).data();
+    expect(Math.max(...ours2.map((v, i) => Math.abs(v - before[i])))).toBeGreaterThan(1e-3); // the edit took effect
+  });
+});
