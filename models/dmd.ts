@@ -22,7 +22,7 @@ export interface DMDConfig {
   generatorSigma: number; // σ_g at which G evaluates the teacher's denoiser (80)
   minStep: number; // DM loss σ indices on the 1000-level Karras grid: [minStep, maxStep] (20, 980)
   maxStep: number;
-  emaDecay: number; // EMA of the generator (0 = off; DMD2 uses none)
+  emaDecay: number; // EMA of the generator, warmed up as min(β, (1+t)/(10+t)) (0 = off; DMD2 uses none)
   realOnly: boolean; // ablation: μ_fake := x_t (no fake score) — collapses onto modes (DMD Fig. 3a)
   seed: number;
 }
@@ -159,7 +159,9 @@ export class DMDTrainer {
       os.optim.clipGradNorm(this.generator.parameters(), c.gradClip).dispose();
       this.optG.step();
       this.generator.zeroGrad();
-      this.ema?.update();
+      // EMA with warm-up (decay min(β, (1+t)/(10+t))): a short run is not dragged back to the collapsed init
+      const t = this.optG.steps;
+      this.ema?.update(Math.min(c.emaDecay, (1 + t) / (10 + t)));
     } else x = os.noGrad(() => this.generate(z, labels));
     // the fake score learns the generator's current distribution from the samples of this iteration (pre-update)
     const x0 = x.detach();
