@@ -1,7 +1,7 @@
 // bench/suite.ts: runs one suite on one adapter in this process (a Node child or the browser page): every spec in
 // every engine, timed by the harness rules, with an n/a row (medianMs null + note) wherever an engine cannot run it.
 import * as os from '../engine';
-import { measure, now, type AdapterInfoOut, type Backend, type BackendResult, type EngineName, type MeasureOptions, type Row, type Runner, type SuiteName } from './harness';
+import { fmtMs, measure, now, type AdapterInfoOut, type Backend, type BackendResult, type EngineName, type MeasureOptions, type Row, type Runner, type SuiteName } from './harness';
 import { onestepRunner } from './engines/onestep';
 import { RAW_MATMUL_CONFIGS, rawCeilingRunner, rawMatmulRunner } from './engines/raw';
 import { loadJax, loadTfjs, loadTorch, type Peer } from './engines/peers';
@@ -57,7 +57,8 @@ export async function runSuite(o: SuiteOptions): Promise<BackendResult> {
   const specs = suiteSpecs(o.suite).filter((s) => !o.only || o.only.some((k) => caseOf(s).kernel.includes(k)));
   for (const spec of specs) {
     const c = caseOf(spec);
-    const engines: [EngineName, () => Runner | string][] = [];
+    // a string: the engine cannot run here at all (its reason is the row's note, whatever the time left)
+    const engines: [EngineName, (() => Runner | string) | string][] = [];
     if (spec.op === 'rawMatmul') {
       for (const cfg of RAW_MATMUL_CONFIGS) engines.push(['raw-wgsl', () => rawMatmulRunner(spec.m, spec.k, spec.n, cfg)]);
     } else if (spec.op === 'copy' || spec.op === 'dispatch') {
@@ -68,7 +69,7 @@ export async function runSuite(o: SuiteOptions): Promise<BackendResult> {
         const p = peers.get(name)!;
         // ORT has rows only for the four kernels the issue compares (it has no eager ops to chain or optimise)
         if (name === 'onnxruntime-web' && !CORE_OPS.has(spec.op)) continue;
-        engines.push([name, () => (typeof p === 'string' ? p : p.make(spec))]);
+        engines.push([name, typeof p === 'string' ? p : () => p.make(spec)]);
       }
     }
     const best = new Map<EngineName, Row>();
@@ -78,8 +79,10 @@ export async function runSuite(o: SuiteOptions): Promise<BackendResult> {
       const pace = units ? paces.get(`${engine}|${spec.op}|${spec.pass}`) : undefined;
       const predicted = pace && units ? pace * units : 0;
       const row =
-        predicted * (mo.runs + 2) > Math.min(mo.rowBudgetMs, o.deadline - now())
-          ? naRow(o, c, engine, `not timed: one call would take ≈${(predicted / 1000).toFixed(1)} s (scaled from a smaller shape), over the ${(mo.rowBudgetMs / 1000).toFixed(0)} s this row may take in this suite (run --suite full)`)
+        typeof make === 'string'
+          ? naRow(o, c, engine, make)
+          : pace && o.deadline - now() > 0 && predicted * (mo.runs + 2) > Math.min(mo.rowBudgetMs, o.deadline - now())
+          ? naRow(o, c, engine, `not timed: one call would take ≈${fmtMs(predicted)} ms (scaled from a smaller shape of this kernel), so ${mo.runs} timed runs would not fit in the ${(Math.min(mo.rowBudgetMs, o.deadline - now()) / 1000).toFixed(1)} s this row may take (run --suite full)`)
           : await measureRow(o, c, engine, make, mo, (oneMs) => units && paces.set(`${engine}|${spec.op}|${spec.pass}`, Math.max(paces.get(`${engine}|${spec.op}|${spec.pass}`) ?? 0, oneMs / units)));
       const prev = best.get(engine);
       // several raw variants measure the same row: keep the fastest (its note names the tile)
