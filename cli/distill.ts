@@ -95,6 +95,7 @@ export async function distill(a: DistillArgs): Promise<{ trainer: DMDTrainer; te
     const { tensors, metadata } = await os.io.loadSafetensors(new Uint8Array(readFileSync(ckpt)));
     tr.restore({ tensors, meta: metadata });
     for (const t of Object.values(tensors)) t.dispose();
+    truncateLog(metricsPath, 'iteration', tr.iteration);
     if (!a.quiet) console.log(`distill: resumed from ${ckpt} at iteration ${tr.iteration}`);
   } else writeFileSync(metricsPath, '');
   const ref = data.sample(4096, new HostRng(777));
@@ -187,4 +188,11 @@ ${lineChartSvg('‖DM gradient‖', [{ name: 'gradNorm', points: smooth('gradNor
 ${losses.some((l) => l.reg !== undefined) ? lineChartSvg('regression loss', [{ name: 'reg', points: smooth('reg'), color: '#8c564b' }], { logY: true }) : ''}
 <p>Loss values are not a progress signal for DMD (DMD-SPEC §8.6): watch the metric and the samples.</p>`;
   writeFileSync(join(dir, 'report.html'), html);
+}
+
+/** After a resume, drops log lines written after the checkpoint (a killed run may have logged past it). */
+export function truncateLog(path: string, key: string, upTo: number): void {
+  if (!existsSync(path)) return;
+  const keep = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() && (JSON.parse(l)[key] ?? 0) <= upTo);
+  writeFileSync(path, keep.length ? keep.join('\n') + '\n' : '');
 }

@@ -11,6 +11,7 @@ import { saveModel, type ModelMeta } from '../models/checkpoint';
 import { heunSample } from '../models/samplers';
 import { modeStats, slicedWasserstein } from '../models/metrics/toy';
 import { Progress } from './progress';
+import { truncateLog } from './distill';
 
 export interface TeacherArgs {
   data: string;
@@ -46,6 +47,7 @@ export async function trainTeacher(a: TeacherArgs): Promise<void> {
     start = await restore(ckptPath, den, opt, emaTracker);
     opt.lr = a.lr; // the command line decides the learning rate of the resumed segment (e.g. a final lr drop)
     rng = new HostRng(a.seed + start * 7919); // a fresh data stream per resumed segment, seeded by the step
+    truncateLog(join(a.out, 'metrics.jsonl'), 'step', start);
     console.log(`train-teacher: resumed from ${ckptPath} at step ${start}`);
   } else if (a.resume) console.log(`train-teacher: no checkpoint at ${ckptPath}; starting fresh`);
   const metricsPath = join(a.out, 'metrics.jsonl');
