@@ -230,15 +230,43 @@ export class Device {
     }
     args.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
     const bindGroup = this.gpu.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    if (!this.pass) {
+    if (this.profiler) {
+      // profiling: one pass per dispatch, timestamps around it
+      this.endPass();
+      this.encoder ??= this.gpu.createCommandEncoder();
+      const slot = this.profiler.next(kernel.label);
+      this.pass = this.encoder.beginComputePass({ timestampWrites: { querySet: this.profiler.querySet, beginningOfPassWriteIndex: slot, endOfPassWriteIndex: slot + 1 } });
+    } else if (!this.pass) {
       this.encoder ??= this.gpu.createCommandEncoder();
       this.pass = this.encoder.beginComputePass();
     }
-    this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, bindGroup);
-    this.pass.dispatchWorkgroups(x, y, z);
+    this.pass!.setPipeline(pipeline);
+    this.pass!.setBindGroup(0, bindGroup);
+    this.pass!.dispatchWorkgroups(x, y, z);
+    if (this.profiler) this.endPass();
     this.pendingCommands++;
     this.dispatches++;
+    if (this.profiler?.full) this.flush();
+  }
+
+  private profiler: Profiler | null = null;
+
+  /**
+   * Runs fn with every dispatch timed by GPU timestamps (each in its own pass, so totals include a little pass
+   * overhead) and returns milliseconds per kernel label, slowest first. Needs the adapter's `timestamp-query`.
+   */
+  async profile(fn: () => unknown | Promise<unknown>): Promise<{ label: string; ms: number; count: number }[]> {
+    if (!this.features.has('timestamp-query')) throw new DeviceError(`profile: ${this.adapterLabel} has no timestamp-query feature`);
+    await this.sync();
+    const prof = new Profiler(this.gpu);
+    this.profiler = prof;
+    try {
+      await fn();
+      this.flush();
+    } finally {
+      this.profiler = null;
+    }
+    return prof.collect(this);
   }
 
   /** Records a buffer copy (ends the open compute pass). */
@@ -262,6 +290,7 @@ export class Device {
     this.checkHealthy();
     if (!this.encoder) return;
     this.endPass();
+    this.profiler?.resolve(this.encoder);
     if (this.uniformUsed > 0) {
       this.gpu.queue.writeBuffer(this.uniformBuffer(), 0, this.uniformHost.buffer, 0, this.uniformUsed);
     }
@@ -311,6 +340,47 @@ export class Device {
 
   memory(): MemoryStats {
     return { liveTensors: this.liveTensors, bytesInUse: this.bytesInUse, bytesPooled: this.bytesPooled, dispatches: this.dispatches, submits: this.submits };
+  }
+}
+
+/** Timestamp slots for Device.profile: resolved into a buffer at each flush, summed per kernel label. */
+class Profiler {
+  static readonly SLOTS = 4096;
+  readonly querySet: GPUQuerySet;
+  private labels: string[] = [];
+  private resolved: { buf: GPUBuffer; labels: string[] }[] = [];
+  constructor(private readonly gpu: GPUDevice) {
+    this.querySet = gpu.createQuerySet({ type: 'timestamp', count: Profiler.SLOTS });
+  }
+  next(label: string): number {
+    this.labels.push(label);
+    return 2 * (this.labels.length - 1);
+  }
+  get full(): boolean {
+    return 2 * this.labels.length >= Profiler.SLOTS;
+  }
+  resolve(enc: GPUCommandEncoder): void {
+    if (!this.labels.length) return;
+    const n = 2 * this.labels.length;
+    const buf = this.gpu.createBuffer({ size: n * 8, usage: 0x0200 /* QUERY_RESOLVE */ | 0x04 /* COPY_SRC */ });
+    enc.resolveQuerySet(this.querySet, 0, n, buf, 0);
+    this.resolved.push({ buf, labels: this.labels });
+    this.labels = [];
+  }
+  async collect(dev: Device): Promise<{ label: string; ms: number; count: number }[]> {
+    const totals = new Map<string, { ms: number; count: number }>();
+    for (const { buf, labels } of this.resolved) {
+      const t = new BigInt64Array(await dev.read(buf, labels.length * 16));
+      labels.forEach((l, i) => {
+        const e = totals.get(l) ?? { ms: 0, count: 0 };
+        e.ms += Number(t[2 * i + 1] - t[2 * i]) / 1e6;
+        e.count++;
+        totals.set(l, e);
+      });
+      buf.destroy();
+    }
+    this.querySet.destroy();
+    return [...totals].map(([label, e]) => ({ label, ...e })).sort((a, b) => b.ms - a.ms);
   }
 }
 

@@ -31,3 +31,8 @@ export function memory(): MemoryStats {
 export async function sync(): Promise<void> {
   await device().sync();
 }
+
+/** GPU time per kernel label while fn runs (timestamp queries; each dispatch in its own pass), slowest first. */
+export async function profile(fn: () => unknown | Promise<unknown>): Promise<{ label: string; ms: number; count: number }[]> {
+  return device().profile(fn);
+}

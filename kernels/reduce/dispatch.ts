@@ -117,7 +117,9 @@ function plan(shape: readonly number[], axes: readonly number[]) {
   return { kept, red };
 }
 
-export function pickReduceVariant(nOut: number, nRed: number): ReduceVariant {
+/** CPU drivers emulate workgroup barriers slowly: there, only a handful of very long reductions use a workgroup. */
+export function pickReduceVariant(nOut: number, nRed: number, isCpu = false): ReduceVariant {
+  if (isCpu) return nOut <= 8 && nRed >= 4096 ? 'workgroup' : 'thread';
   return nOut < 512 && nRed >= 256 ? 'workgroup' : 'thread';
 }
 
@@ -129,7 +131,7 @@ export function reduce(op: ReduceOp, x: Tensor, axes: readonly number[], keepdim
   if (nOut === 0) return out;
   const nRed = axes.reduce((p, d) => p * x.shape[d], 1);
   const { kept, red } = plan(x.shape, axes);
-  const v = variant ?? pickReduceVariant(nOut, nRed);
+  const v = variant ?? pickReduceVariant(nOut, nRed, x.device.isCpu);
   const uniforms = [
     nOut, nRed, f32bits(scale), kept.length, red.length, 0, 0, 0,
     ...padDims(kept.map((k) => k[0]), 1), ...padDims(kept.map((k) => k[1])),

@@ -1,0 +1,27 @@
+// test/engine/profile.test.ts: os.profile times every dispatch with GPU timestamps and sums them per kernel.
+import { describe, expect, it } from 'vitest';
+import * as os from '../../engine';
+
+describe('os.profile', () => {
+  it('reports each kernel label with its call count and a positive time', async () => {
+    if (!os.device().features.has('timestamp-query')) {
+      await expect(os.profile(() => {})).rejects.toThrow(os.DeviceError);
+      return;
+    }
+    const a = os.randn([64, 64], { seed: 1 }), b = os.randn([64, 64], { seed: 2 });
+    const rows = await os.profile(() => {
+      for (let i = 0; i < 3; i++) os.matmul(a, b).dispose();
+      os.add(a, b).dispose();
+    });
+    const mm = rows.find((r) => r.label.startsWith('matmul'));
+    const add = rows.find((r) => r.label.startsWith('elementwise add'));
+    expect(mm?.count).toBe(3);
+    expect(add?.count).toBe(1);
+    for (const r of rows) expect(r.ms).toBeGreaterThan(0);
+    // ordinary batching resumes afterwards
+    const before = os.memory().submits;
+    for (let i = 0; i < 5; i++) os.add(a, b).dispose();
+    await os.sync();
+    expect(os.memory().submits - before).toBe(1);
+  });
+});
