@@ -1,0 +1,597 @@
+// web/main.ts: the training page. Loads a 2-D teacher (zoo or upload), distils it with DMD / DMD2 on navigator.gpu,
+// and draws losses, the metric, samples and a one-step vs Heun-18 timing, without freezing the page: a few steps
+// per event-loop turn, one batched loss readback every READ_EVERY steps, a generator redraw every DRAW_EVERY steps.
+import * as os from '../engine';
+import type { Tensor } from '../engine';
+import { HostRng } from '../models/data/rng';
+import { toy2d, TOY2D_NAMES, type Toy2d } from '../models/data/toy2d';
+import { buildDenoiser, loadModel, saveModel, type ModelMeta } from '../models/checkpoint';
+import { DMDTrainer, type DMDConfig, type DMDLosses, type RegressionPairs } from '../models/dmd';
+import type { EDMDenoiser } from '../models/edm';
+import { heunSample } from '../models/samplers';
+import { slicedWasserstein } from '../models/metrics/toy';
+import { drawLines, drawScatter, smooth } from './draw';
+
+const READ_EVERY = 10; // steps between loss readbacks
+const DRAW_EVERY = 20; // steps between generator redraws (and the SWD)
+const TURN_BUDGET_MS = 30; // encode at most this long per event-loop turn
+const N_VIEW = 1024; // samples per panel
+const N_PAIRS = 256; // DMD regression pairs made at Start
+const SWD_PROJECTIONS = 128;
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const input = (id: string) => $<HTMLInputElement>(id);
+
+const WEBGPU_HELP =
+  'WebGPU is not available in this browser, so the page cannot train. Use Chrome or Edge 113+ (Windows, macOS, ChromeOS, Android), ' +
+  'Chrome on Linux with chrome://flags/#enable-unsafe-webgpu enabled (or started with --enable-unsafe-webgpu; Vulkan drivers needed), ' +
+  'Firefox 141+ on Windows (elsewhere: Nightly, or dom.webgpu.enabled in about:config), or Safari 26+ (earlier: Develop → Feature Flags → WebGPU). ' +
+  'The page must be opened from a secure origin (https, or http://127.0.0.1 / localhost as `npm run web` prints). ' +
+  'Headless Chromium needs --enable-unsafe-webgpu --use-webgpu-adapter=swiftshader --enable-unsafe-swiftshader.';
+
+interface Teacher {
+  den: EDMDenoiser;
+  meta: ModelMeta;
+  source: string; // "zoo: …" or "upload: …"
+  data: Toy2d;
+}
+
+interface State {
+  teacher: Teacher | null;
+  uploaded: Teacher | null;
+  zoo: Record<string, string>;
+  dataXs: Float32Array | null;
+  teacherXs: Float32Array | null;
+  dataVsTeacherSwd: number | null;
+  trainer: DMDTrainer | null;
+  pairs: RegressionPairs | null;
+  zEval: Tensor | null;
+  running: boolean;
+  loopActive: Promise<void> | null;
+  busy: boolean;
+  pending: DMDLosses[];
+  step: number;
+  hist: { dm: [number, number][]; fake: [number, number][]; reg: [number, number][]; swd: [number, number][] };
+  rateMarks: [number, number][]; // (time ms, step)
+  lastGenXs: Float32Array | null;
+  dead: boolean;
+}
+
+const S: State = {
+  teacher: null,
+  uploaded: null,
+  zoo: {},
+  dataXs: null,
+  teacherXs: null,
+  dataVsTeacherSwd: null,
+  trainer: null,
+  pairs: null,
+  zEval: null,
+  running: false,
+  loopActive: null,
+  busy: false,
+  pending: [],
+  step: 0,
+  hist: { dm: [], fake: [], reg: [], swd: [] },
+  rateMarks: [],
+  lastGenXs: null,
+  dead: false,
+};
+
+// ---- messages -----------------------------------------------------------------------------------------------------
+
+function showError(msg: string): void {
+  const el = $('error');
+  el.textContent = msg;
+  el.classList.add('show');
+}
+function clearError(): void {
+  const el = $('error');
+  el.textContent = '';
+  el.classList.remove('show');
+}
+function status(msg: string): void {
+  $('status').textContent = msg;
+}
+const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** A failure while training or sampling: a lost device gets its own message; training stops either way. */
+function fail(e: unknown, what: string): void {
+  S.running = false;
+  const m = errText(e);
+  if (S.dead || /device was lost/i.test(m)) deviceLost(m);
+  else showError(`${what}: ${m}`);
+  updateButtons();
+}
+
+function deviceLost(detail: string): void {
+  S.dead = true;
+  S.running = false;
+  showError(
+    `The GPU device was lost (${detail}). Training has stopped and the tensors on the GPU are gone. ` +
+      'This happens when the GPU driver resets, the tab is backgrounded for long on some systems, or memory runs out. Reload the page to start again' +
+      (S.trainer ? '; the generator cannot be downloaded any more: its weights lived on the lost device.' : '.'),
+  );
+  updateButtons();
+}
+
+// ---- controls -----------------------------------------------------------------------------------------------------
+
+function readConfig(): Partial<DMDConfig> & { mode: 'dmd' | 'dmd2' } {
+  const num = (id: string, lo: number, name: string, integer = false) => {
+    const v = Number(input(id).value);
+    if (!Number.isFinite(v) || v < lo || (integer && !Number.isInteger(v))) throw new Error(`${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${lo} (got "${input(id).value}")`);
+    return v;
+  };
+  const mode = ($<HTMLSelectElement>('mode').value === 'dmd' ? 'dmd' : 'dmd2') as 'dmd' | 'dmd2';
+  return {
+    mode,
+    lr: num('lr', 0, 'generator lr'),
+    fakeLr: num('fakeLr', 0, 'fake-score lr'),
+    batch: num('batch', 1, 'batch', true),
+    ttur: num('ttur', 1, 'TTUR ratio', true),
+    cfg: num('cfg', 0, 'CFG scale'),
+    regWeight: num('regWeight', 0, 'regression weight'),
+    seed: num('seed', 0, 'seed', true),
+  };
+}
+
+function updateButtons(): void {
+  const ok = !S.dead && !!S.teacher && !S.busy;
+  $<HTMLButtonElement>('start').disabled = !ok || S.running;
+  $<HTMLButtonElement>('start').textContent = S.trainer && !S.running ? 'Resume' : 'Start';
+  if (!S.trainer) $<HTMLButtonElement>('start').textContent = 'Start';
+  $<HTMLButtonElement>('pause').disabled = !S.running;
+  $<HTMLButtonElement>('reset').disabled = S.busy;
+  $<HTMLButtonElement>('download').disabled = S.dead || !S.trainer || S.running || S.busy;
+  $<HTMLButtonElement>('measure').disabled = !ok || S.running;
+  const locked = !!S.trainer || S.running;
+  for (const id of ['mode', 'lr', 'fakeLr', 'batch', 'ttur', 'cfg', 'regWeight', 'seed', 'dataset', 'teacher', 'upload']) ($(id) as HTMLInputElement).disabled = locked || S.busy;
+}
+
+function populateDatasets(): void {
+  const sel = $<HTMLSelectElement>('dataset');
+  sel.innerHTML = '';
+  for (const name of TOY2D_NAMES) {
+    const o = document.createElement('option');
+    o.value = name;
+    o.textContent = S.zoo[name] ? name : `${name} (needs an uploaded teacher)`;
+    sel.appendChild(o);
+  }
+  const m = document.createElement('option');
+  m.value = 'mnist';
+  m.disabled = true;
+  m.textContent = 'MNIST (arrives later, with the UNet teacher)';
+  sel.appendChild(m);
+  sel.value = S.zoo['8gaussians'] ? '8gaussians' : TOY2D_NAMES.find((n) => S.zoo[n]) ?? '8gaussians';
+}
+
+function populateTeachers(): void {
+  const ds = $<HTMLSelectElement>('dataset').value;
+  const sel = $<HTMLSelectElement>('teacher');
+  sel.innerHTML = '';
+  const add = (value: string, text: string) => {
+    const o = document.createElement('option');
+    o.value = value;
+    o.textContent = text;
+    sel.appendChild(o);
+  };
+  if (S.zoo[ds]) add('zoo', `zoo: ${S.zoo[ds].split('/').pop()}`);
+  if (S.uploaded) add('upload', `uploaded: ${S.uploaded.source} (${S.uploaded.meta.data})`);
+  if (!sel.options.length) add('', '— upload a teacher —');
+  $('teacher-note').textContent = S.zoo[ds]
+    ? ''
+    : `No zoo teacher for ${ds} yet: upload one trained with \`onestep train-teacher --data ${ds} --out runs/${ds}-teacher\` (its teacher.safetensors).`;
+}
+
+// ---- teacher, panels and timing -------------------------------------------------------------------------------------
+
+async function readSamples(t: Tensor): Promise<Float32Array> {
+  try {
+    return await t.data();
+  } finally {
+    t.dispose();
+  }
+}
+
+/** Makes `t` the current teacher: data and teacher (Heun-18) panels, computed once, then the timing. */
+async function useTeacher(t: Teacher | null): Promise<void> {
+  S.teacher = t;
+  S.dataXs = S.teacherXs = null;
+  S.dataVsTeacherSwd = null;
+  drawScatter($('data-canvas'), null, [90, 90, 90]);
+  drawScatter($('teacher-canvas'), null, [44, 160, 44]);
+  if (!t) {
+    status('choose a teacher: this data set has none in the zoo, upload one');
+    updateButtons();
+    return;
+  }
+  S.busy = true;
+  updateButtons();
+  try {
+    status(`teacher ${t.source}: sampling ${N_VIEW} points with Heun (18 steps, 35 NFE)…`);
+    S.dataXs = t.data.sample(N_VIEW, new HostRng(777));
+    drawScatter($('data-canvas'), S.dataXs, [90, 90, 90]);
+    $('data-caption').textContent = `data: ${t.data.name} (${N_VIEW} samples)`;
+    S.teacherXs = await readSamples(heunSample(t.den, { steps: 18, shape: [N_VIEW, 2], seed: 1 }).x);
+    drawScatter($('teacher-canvas'), S.teacherXs, [44, 160, 44]);
+    S.dataVsTeacherSwd = slicedWasserstein(S.dataXs, S.teacherXs, { projections: SWD_PROJECTIONS });
+    $('teacher-caption').textContent = `teacher, Heun 18 steps, 35 NFE (SWD to data ${S.dataVsTeacherSwd.toFixed(4)})`;
+    drawCharts();
+    S.busy = false;
+    await measureTiming();
+    status(`ready: ${t.source}, ${t.meta.data}, ${t.den.parameters().reduce((a, p) => a + p.size, 0).toLocaleString()} parameters. Press Start.`);
+  } catch (e) {
+    fail(e, 'sampling the teacher failed');
+  } finally {
+    S.busy = false;
+    updateButtons();
+  }
+}
+
+async function loadTeacherBytes(bytes: Uint8Array, source: string, fallbackData: string): Promise<Teacher> {
+  let r: { den: EDMDenoiser; meta: ModelMeta };
+  try {
+    r = await loadModel(bytes);
+  } catch (e) {
+    throw new Error(`${source} is not a valid onestep checkpoint: ${errText(e)}`);
+  }
+  if (r.meta.netConfig.dim !== 2) {
+    r.den.dispose();
+    throw new Error(`${source} is a ${r.meta.data} model (dim ${r.meta.netConfig.dim}); this page distils 2-D toy teachers (MNIST arrives later)`);
+  }
+  if (r.meta.generatorSigma !== undefined) {
+    r.den.dispose();
+    throw new Error(`${source} is a one-step generator (generatorSigma ${r.meta.generatorSigma}), not a teacher; upload a teacher.safetensors from onestep train-teacher`);
+  }
+  const dataName = (TOY2D_NAMES as readonly string[]).includes(r.meta.data) ? r.meta.data : fallbackData;
+  return { den: r.den, meta: r.meta, source, data: toy2d(dataName) };
+}
+
+async function loadZooTeacher(ds: string): Promise<void> {
+  const url = S.zoo[ds];
+  if (!url) return useTeacher(null);
+  status(`loading ${url}…`);
+  try {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`HTTP ${res.status} for ${url}`);
+    const t = await loadTeacherBytes(new Uint8Array(await res.arrayBuffer()), `zoo: ${url.split('/').pop()}`, ds);
+    await useTeacher(t);
+  } catch (e) {
+    showError(`Could not load the zoo teacher: ${errText(e)}`);
+    await useTeacher(null);
+  }
+}
+
+async function onTeacherChoice(): Promise<void> {
+  if (S.trainer) return;
+  clearError();
+  const ds = $<HTMLSelectElement>('dataset').value;
+  const choice = $<HTMLSelectElement>('teacher').value;
+  if (S.teacher && S.teacher !== S.uploaded) S.teacher.den.dispose();
+  S.teacher = null;
+  if (choice === 'upload' && S.uploaded) await useTeacher(S.uploaded);
+  else if (choice === 'zoo') await loadZooTeacher(ds);
+  else await useTeacher(null);
+}
+
+async function onUpload(file: File): Promise<void> {
+  clearError();
+  try {
+    if (!/\.safetensors$/i.test(file.name)) throw new Error(`${file.name} is not a valid onestep checkpoint: expected a .safetensors file`);
+    const t = await loadTeacherBytes(new Uint8Array(await file.arrayBuffer()), file.name, $<HTMLSelectElement>('dataset').value);
+    if (S.teacher && S.teacher !== S.uploaded && S.teacher.source.startsWith('zoo')) S.teacher.den.dispose();
+    S.uploaded?.den.dispose();
+    S.uploaded = t;
+    S.teacher = null;
+    $<HTMLSelectElement>('dataset').value = t.data.name;
+    populateTeachers();
+    $<HTMLSelectElement>('teacher').value = 'upload';
+    await useTeacher(t);
+  } catch (e) {
+    showError(errText(e));
+  } finally {
+    input('upload').value = '';
+  }
+}
+
+/** Median of 3 timed runs after a warm-up; each run finishes with a readback so the GPU work is inside. */
+async function timeIt(f: () => Promise<void>): Promise<number> {
+  await f();
+  const ts: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await f();
+    ts.push(performance.now() - t0);
+  }
+  return ts.sort((a, b) => a - b)[1];
+}
+
+async function measureTiming(): Promise<void> {
+  const t = S.teacher;
+  if (!t || S.running) return;
+  S.busy = true;
+  updateButtons();
+  $('timing-note').textContent = `measuring ${N_VIEW} samples per batch…`;
+  try {
+    // the generator has the teacher's architecture: before training, time the teacher evaluated once at σ = 80
+    const net = S.trainer?.generator ?? t.den;
+    const sigma = S.trainer?.cfg.generatorSigma ?? 80;
+    const heunMs = await timeIt(async () => void (await readSamples(heunSample(t.den, { steps: 18, shape: [N_VIEW, 2], seed: 2 }).x)));
+    const oneMs = await timeIt(async () => {
+      const x = os.noGrad(() => os.tidy(() => net.forward(os.mul(os.randn([N_VIEW, 2], { seed: 3 }), sigma), os.full([N_VIEW], sigma), null)));
+      await readSamples(x);
+    });
+    $('t-teacher').textContent = heunMs.toFixed(1);
+    $('t-gen').textContent = oneMs.toFixed(2);
+    $('speedup').textContent = `${(heunMs / oneMs).toFixed(1)}×`;
+    $('timing-note').textContent = `median of 3 runs of ${N_VIEW} samples each, including the readback, on ${os.device().adapterLabel}`;
+  } catch (e) {
+    fail(e, 'timing failed');
+  } finally {
+    S.busy = false;
+    updateButtons();
+  }
+}
+
+// ---- training -----------------------------------------------------------------------------------------------------
+
+function drawCharts(): void {
+  const win = Math.max(1, Math.floor(S.hist.fake.length / 60));
+  const series = [
+    { name: 'generator DM', color: '#ff7f0e', points: smooth(S.hist.dm, Math.max(1, Math.floor(win / 2))) },
+    { name: 'fake score', color: '#1f77b4', points: smooth(S.hist.fake, win) },
+  ];
+  if (S.hist.reg.length) series.push({ name: 'regression', color: '#8c564b', points: smooth(S.hist.reg, win) });
+  drawLines($('loss-canvas'), series, { logY: true });
+  const last = S.hist.swd.at(-1)?.[0] ?? 1;
+  const metric = [{ name: 'generator vs teacher', color: '#d62728', points: S.hist.swd }];
+  if (S.dataVsTeacherSwd !== null && S.hist.swd.length) metric.push({ name: 'data vs teacher', color: '#7f7f7f', points: [[0, S.dataVsTeacherSwd], [last, S.dataVsTeacherSwd]] });
+  drawLines($('metric-canvas'), metric, { logY: true });
+}
+
+async function makeTrainer(): Promise<void> {
+  const t = S.teacher!;
+  const config = readConfig();
+  os.manualSeed(config.seed ?? 0);
+  if ((config.regWeight ?? 0) > 0) {
+    status(`making ${N_PAIRS} regression pairs with the teacher (Heun, 18 steps)…`);
+    await new Promise((r) => setTimeout(r, 0));
+    const seed = 1000 + (config.seed ?? 0);
+    const z = os.keep(os.randn([N_PAIRS, 2], { seed }));
+    const { x } = heunSample(t.den, { steps: 18, shape: [N_PAIRS, 2], seed });
+    S.pairs = { z, y: os.keep(x) };
+    await S.pairs.y.data(); // finish the pairs before the first step is timed
+  }
+  S.trainer = new DMDTrainer({ teacher: t.den, makeDenoiser: () => buildDenoiser(t.meta), sampleShape: [2], pairs: S.pairs, config });
+  S.zEval = os.keep(os.randn([N_VIEW, 2], { seed: 4242 }));
+  S.step = 0;
+  await drawGenerator();
+}
+
+async function flushLosses(): Promise<void> {
+  const pending = S.pending;
+  S.pending = [];
+  if (!pending.length) return;
+  const keys = ['dm', 'fake', 'reg'] as const;
+  const list: { key: (typeof keys)[number]; step: number; t: Tensor }[] = [];
+  const first = S.step - pending.length + 1;
+  pending.forEach((l, i) => {
+    for (const k of keys) if (l[k]) list.push({ key: k, step: first + i, t: l[k]! });
+    l.gradNorm?.dispose();
+  });
+  // one readback for all of them
+  const all = os.stack(list.map((e) => e.t));
+  for (const e of list) e.t.dispose();
+  const vals = await readSamples(all);
+  list.forEach((e, i) => {
+    const v = vals[i];
+    if (!Number.isFinite(v)) throw new Error(`loss "${e.key}" became ${v} at step ${e.step}; lower the learning rates and press Reset`);
+    S.hist[e.key].push([e.step, v]);
+  });
+  const now = performance.now();
+  S.rateMarks.push([now, S.step]);
+  while (S.rateMarks.length > 2 && now - S.rateMarks[0][0] > 5000) S.rateMarks.shift();
+  if (S.rateMarks.length >= 2) {
+    const [t0, s0] = S.rateMarks[0];
+    $('rate').textContent = ((S.step - s0) / Math.max(1e-3, (now - t0) / 1000)).toFixed(1);
+  }
+  $('step').textContent = String(S.step);
+  $('gsteps').textContent = String(S.trainer?.optG.steps ?? 0);
+  drawCharts();
+}
+
+async function drawGenerator(): Promise<void> {
+  const tr = S.trainer;
+  if (!tr || !S.zEval) return;
+  const z = S.zEval;
+  const xs = await readSamples(os.noGrad(() => tr.generate(z)));
+  S.lastGenXs = xs;
+  drawScatter($('generator-canvas'), xs, [214, 39, 40]);
+  if (S.teacherXs) {
+    const swd = slicedWasserstein(xs, S.teacherXs, { projections: SWD_PROJECTIONS });
+    S.hist.swd.push([S.step, swd]);
+    $('swd').textContent = swd.toFixed(4);
+    $('generator-caption').textContent = `generator, 1 NFE, step ${S.step} (SWD to teacher ${swd.toFixed(4)})`;
+  }
+}
+
+const nextTurn = () => new Promise<void>((r) => setTimeout(r, 0));
+
+async function trainLoop(): Promise<void> {
+  const tr = S.trainer!;
+  S.rateMarks = [[performance.now(), S.step]];
+  while (S.running && !S.dead) {
+    const t0 = performance.now();
+    while (S.running && performance.now() - t0 < TURN_BUDGET_MS) {
+      S.pending.push(tr.step());
+      S.step++;
+      if (S.pending.length >= READ_EVERY) break;
+    }
+    if (S.pending.length >= READ_EVERY || !S.running) await flushLosses();
+    if (S.step % DRAW_EVERY === 0 || (!S.running && S.step > 0)) await drawGenerator();
+    await nextTurn();
+  }
+  await flushLosses();
+}
+
+async function start(): Promise<void> {
+  if (S.running || !S.teacher || S.dead) return;
+  clearError();
+  try {
+    S.busy = true;
+    updateButtons();
+    if (!S.trainer) await makeTrainer();
+  } catch (e) {
+    S.busy = false;
+    resetTraining();
+    fail(e, 'could not start');
+    return;
+  }
+  S.busy = false;
+  S.running = true;
+  updateButtons();
+  status(`training ${S.trainer!.cfg.mode.toUpperCase()}: batch ${S.trainer!.cfg.batch}, TTUR ${S.trainer!.cfg.ttur}, lr ${S.trainer!.cfg.lr}, fake lr ${S.trainer!.cfg.fakeLr}`);
+  S.loopActive = trainLoop()
+    .catch((e) => fail(e, 'training stopped'))
+    .finally(() => {
+      S.loopActive = null;
+      S.running = false;
+      updateButtons();
+    });
+}
+
+async function pause(): Promise<void> {
+  S.running = false;
+  await S.loopActive;
+  status(`paused at step ${S.step}. Resume, measure the timing, download the generator, or reset.`);
+  updateButtons();
+}
+
+function resetTraining(): void {
+  const tr = S.trainer;
+  for (const l of S.pending) for (const t of Object.values(l)) (t as Tensor | undefined)?.dispose();
+  S.pending = [];
+  if (tr) {
+    tr.generator.dispose();
+    tr.fake.dispose();
+    tr.optG.dispose();
+    tr.optF.dispose();
+    tr.ema?.dispose();
+  }
+  S.pairs?.z.dispose();
+  S.pairs?.y.dispose();
+  S.zEval?.dispose();
+  S.trainer = null;
+  S.pairs = null;
+  S.zEval = null;
+  S.step = 0;
+  S.hist = { dm: [], fake: [], reg: [], swd: [] };
+  S.lastGenXs = null;
+  $('step').textContent = '0';
+  $('rate').textContent = '0.0';
+  $('gsteps').textContent = '0';
+  $('swd').textContent = '—';
+  $('generator-caption').textContent = 'generator, 1 NFE';
+  drawScatter($('generator-canvas'), null, [214, 39, 40]);
+  drawCharts();
+}
+
+async function reset(): Promise<void> {
+  S.running = false;
+  await S.loopActive;
+  if (!S.dead) resetTraining();
+  status(S.teacher ? 'reset: press Start to distil again.' : 'reset.');
+  updateButtons();
+}
+
+async function download(): Promise<void> {
+  const tr = S.trainer, t = S.teacher;
+  if (!tr || !t) return;
+  try {
+    const meta: ModelMeta = {
+      ...t.meta,
+      generatorSigma: tr.cfg.generatorSigma,
+      recipe: { command: 'web page (npm run web)', teacher: t.source, config: tr.cfg, iterations: tr.iteration, adapter: os.device().adapterLabel, swdToTeacher: S.hist.swd.at(-1)?.[1] },
+    };
+    const bytes = await saveModel(tr.generator, meta);
+    const blob = new Blob([bytes as BlobPart], { type: 'application/octet-stream' });
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = `${t.data.name}-${tr.cfg.mode}-generator-${tr.iteration}.safetensors`;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    status(`saved ${a.download}: sample it with \`onestep sample --model ${a.download} --sampler onestep\``);
+  } catch (e) {
+    fail(e, 'download failed');
+  }
+}
+
+function onModeChange(): void {
+  // the papers' settings for each method; the fields stay editable
+  const dmd = $<HTMLSelectElement>('mode').value === 'dmd';
+  input('ttur').value = dmd ? '1' : '5';
+  input('regWeight').value = dmd ? '0.25' : '0';
+}
+
+// ---- boot ---------------------------------------------------------------------------------------------------------
+
+async function boot(): Promise<void> {
+  drawScatter($('data-canvas'), null, [90, 90, 90]);
+  drawScatter($('teacher-canvas'), null, [44, 160, 44]);
+  drawScatter($('generator-canvas'), null, [214, 39, 40]);
+  drawCharts();
+  $<HTMLButtonElement>('start').addEventListener('click', () => void start());
+  $<HTMLButtonElement>('pause').addEventListener('click', () => void pause());
+  $<HTMLButtonElement>('reset').addEventListener('click', () => void reset());
+  $<HTMLButtonElement>('download').addEventListener('click', () => void download());
+  $<HTMLButtonElement>('measure').addEventListener('click', () => void measureTiming());
+  $<HTMLSelectElement>('mode').addEventListener('change', onModeChange);
+  $<HTMLSelectElement>('dataset').addEventListener('change', () => {
+    populateTeachers();
+    void onTeacherChoice();
+  });
+  $<HTMLSelectElement>('teacher').addEventListener('change', () => void onTeacherChoice());
+  input('upload').addEventListener('change', () => {
+    const f = input('upload').files?.[0];
+    if (f) void onUpload(f);
+  });
+  updateButtons();
+  $<HTMLButtonElement>('reset').disabled = true;
+
+  if (!('gpu' in navigator) || !navigator.gpu) {
+    showError(WEBGPU_HELP);
+    status('WebGPU missing: nothing can run.');
+    $('adapter').textContent = 'none (no WebGPU)';
+    return;
+  }
+  try {
+    await os.init();
+  } catch (e) {
+    showError(`${WEBGPU_HELP}\n\nDetails: ${errText(e)}`);
+    status('no WebGPU device.');
+    $('adapter').textContent = 'none';
+    return;
+  }
+  const dev = os.device();
+  $('adapter').textContent = `${dev.adapterLabel}${dev.isCpu ? ' (a CPU/software adapter: expect a few steps per second)' : ''}`;
+  void dev.gpu.lost.then((info) => {
+    if (os.hasDevice() && os.device() === dev) deviceLost(`${info.reason}${info.message ? `: ${info.message}` : ''}`);
+  });
+  try {
+    const res = await fetch('/zoo.json');
+    S.zoo = res.ok ? ((await res.json()) as { teachers: Record<string, string> }).teachers : {};
+  } catch {
+    S.zoo = {};
+  }
+  populateDatasets();
+  populateTeachers();
+  await onTeacherChoice();
+}
+
+window.addEventListener('unhandledrejection', (ev) => showError(`Unexpected error: ${errText(ev.reason)}`));
+// for tests and the console: the page state, and a way to exercise the device-lost path
+(window as unknown as { __onestep: unknown }).__onestep = { state: S, loseDevice: () => os.device().gpu.destroy() };
+void boot();

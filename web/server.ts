@@ -1,0 +1,164 @@
+// web/server.ts: `npm run web`: bundles web/main.ts for the browser (esbuild, with the Node-only stubs) and serves the
+// page, the bundle and the zoo's files on 127.0.0.1 only. Everything else is refused: no path traversal (raw or
+// percent-encoded dots, slashes, backslashes), no dotfiles, no node_modules, no symlinks out of zoo/, no listings.
+import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleForBrowser } from '../scripts/browser';
+
+export interface WebServer {
+  url: string;
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.safetensors': 'application/octet-stream',
+  '.npy': 'application/octet-stream',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/** Only plain names: letters, digits, dot, dash, underscore; no leading dot. */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** The repository root (this file lives in web/; when bundled by web/run.mjs, ONESTEP_ROOT says where). */
+export function repoRoot(): string {
+  if (process.env.ONESTEP_ROOT) return process.env.ONESTEP_ROOT;
+  const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url));
+  return join(here, '..');
+}
+
+/** Rejects anything that could step outside the served set before it is decoded. */
+export function rawPathProblem(rawUrl: string): string | null {
+  const path = rawUrl.split('?')[0].split('#')[0];
+  if (!path.startsWith('/')) return 'path must be absolute from the site root';
+  if (path.includes('\\')) return 'backslash in path';
+  if (/%(2e|2f|5c|00)/i.test(path)) return 'encoded dot, slash, backslash or NUL in path';
+  if (path.includes('..')) return '.. in path';
+  if (path.includes('//')) return 'empty path segment';
+  if (path.split('/').some((s) => s.startsWith('.'))) return 'dotfile';
+  if (/(^|\/)node_modules(\/|$)/.test(path)) return 'node_modules';
+  return null;
+}
+
+/** Lists the zoo teachers (`<data>-teacher.safetensors`) so the page never requests a file that is not there. */
+function zooIndex(zooDir: string): { teachers: Record<string, string> } {
+  const teachers: Record<string, string> = {};
+  let names: string[] = [];
+  try {
+    names = readdirSync(zooDir);
+  } catch {
+    /* no zoo */
+  }
+  for (const n of names) {
+    const m = /^(.+)-teacher\.safetensors$/.exec(n);
+    if (m && SAFE_NAME.test(n)) teachers[m[1]] = `/zoo/${n}`;
+  }
+  return { teachers };
+}
+
+export async function startServer(opts: { port?: number; root?: string; zoo?: string; quiet?: boolean } = {}): Promise<WebServer> {
+  const root = opts.root ?? repoRoot();
+  const zooDir = opts.zoo ?? join(root, 'zoo');
+  const js = await bundleForBrowser('web/main.ts', root);
+  const html = readFileSync(join(root, 'web', 'index.html'), 'utf8');
+  const built: Record<string, { body: string; type: string }> = {
+    '/': { body: html, type: TYPES['.html'] },
+    '/index.html': { body: html, type: TYPES['.html'] },
+    '/main.js': { body: js, type: TYPES['.js'] },
+  };
+  let zooReal: string | null = null;
+  try {
+    zooReal = realpathSync(zooDir);
+  } catch {
+    zooReal = null;
+  }
+
+  const refuse = (res: ServerResponse, code: number, why: string) => {
+    res.writeHead(code, { 'content-type': TYPES['.txt'], 'x-content-type-options': 'nosniff' }).end(`${code}: ${why}\n`);
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'method not allowed');
+    const raw = req.url ?? '/';
+    const problem = rawPathProblem(raw);
+    if (problem) return refuse(res, 400, problem);
+    let path: string;
+    try {
+      path = decodeURIComponent(raw.split('?')[0]);
+    } catch {
+      return refuse(res, 400, 'bad percent-encoding');
+    }
+    if (rawPathProblem(path)) return refuse(res, 400, 'bad path');
+    const headers = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+    if (path === '/favicon.ico') return void res.writeHead(204, headers).end();
+    const b = built[path];
+    if (b) return void res.writeHead(200, { ...headers, 'content-type': b.type }).end(req.method === 'HEAD' ? undefined : b.body);
+    if (path === '/zoo.json') {
+      return void res.writeHead(200, { ...headers, 'content-type': TYPES['.json'] }).end(JSON.stringify(zooIndex(zooDir)));
+    }
+    const m = /^\/zoo\/([^/]+)$/.exec(path);
+    if (!m || !zooReal) return refuse(res, 404, 'not found');
+    const name = m[1];
+    const ext = name.slice(name.lastIndexOf('.'));
+    if (!SAFE_NAME.test(name) || !TYPES[ext]) return refuse(res, 404, 'not found');
+    let file: string;
+    try {
+      file = realpathSync(join(zooDir, name));
+      // symlinks are followed only while they stay inside zoo/
+      if (!file.startsWith(zooReal + sep) || !statSync(file).isFile()) return refuse(res, 404, 'not found');
+    } catch {
+      return refuse(res, 404, 'not found');
+    }
+    let body: Buffer;
+    try {
+      body = readFileSync(file);
+    } catch {
+      return refuse(res, 404, 'not found');
+    }
+    res.writeHead(200, { ...headers, 'content-type': TYPES[ext], 'content-length': String(body.length) }).end(req.method === 'HEAD' ? undefined : body);
+  };
+
+  const server = createServer(handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  if (!opts.quiet) console.log(`onestep web: serving ${url}/  (bundle ${(js.length / 1024).toFixed(0)} KiB; Ctrl-C to stop)`);
+  return {
+    url,
+    port,
+    server,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** CLI entry: `npm run web [-- --port N]`. */
+export async function main(argv: string[]): Promise<void> {
+  let port = 0;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--port' || a.startsWith('--port=')) {
+      const v = a.includes('=') ? a.slice(7) : argv[++i];
+      port = Number(v);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`web: --port needs an integer 0–65535, got ${v}`);
+    } else if (a === '--help' || a === '-h') {
+      console.log('usage: npm run web [-- --port N]   (serves the training page on 127.0.0.1; port 0 or none: a free one)');
+      return;
+    } else throw new Error(`web: unknown argument ${a} (usage: npm run web [-- --port N])`);
+  }
+  await startServer({ port });
+}
