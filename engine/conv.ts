@@ -9,7 +9,7 @@ import { conv2dBackwardData, conv2dBackwardWeight, conv2dForward, convOutputSize
 import { reduce } from '../kernels/reduce/dispatch';
 
 /** One number for both axes, or [height, width]. */
-export type Pair = number | readonly [number, number];
+type Pair = number | readonly [number, number];
 
 export interface Conv2dOptions {
   stride?: Pair; // default 1

@@ -1,10 +1,13 @@
 // engine/nn/conv.ts: Conv2d and ConvTranspose2d with torch.nn's parameter names, shapes and default init
 // (kaiming_uniform(a=√5): weight and bias U(±1/√fanIn), fanIn = weight.shape[1]·kH·kW).
-import { conv2d, convTranspose2d, type Pair } from '../conv';
+import { conv2d, convTranspose2d } from '../conv';
 import { ValueError } from '../errors';
 import { Tensor } from '../tensor';
 import { Module } from './module';
 import { uniformInit } from './layers';
+
+/** One number for both axes, or [height, width]. */
+type Pair = number | readonly [number, number];
 
 export interface Conv2dModuleOptions {
   stride?: Pair; // default 1

@@ -1,92 +1,137 @@
 // kernels/attention/attention.wgsl.ts: flash-style attention kernels (FlashAttention-2 forward and backward) as WGSL
-// generators: softmax(q·kᵀ·scale)·v without an L×L matrix anywhere in memory.
-// Lanes run over query rows (forward, dQ) or key rows (dK/dV); every lane of a workgroup walks the same K/V (or Q/dO)
-// rows at the same time, so those loads are uniform (one load broadcast to all lanes on CPU drivers), while each lane's
-// own rows and accumulators stay in private arrays (registers). No workgroup memory and no barriers: CPU Vulkan
-// drivers (lavapipe, SwiftShader) emulate both slowly. Scores live in the log2 domain: q (or k) is pre-multiplied by
-// scale·log2(e), so every exponential is one exp2; the saved LSE is in natural-log units (torch's logsumexp).
+// generators: softmax(q·kᵀ·scale)·v without an L×S matrix anywhere in memory.
+//
+// Every kernel has the same shape: each invocation OWNS a few rows (query rows in the forward and dQ kernels, key
+// rows in the dK/dV kernel) whose vectors and accumulators live in private arrays, and all invocations of a workgroup
+// STREAM the other side's rows in tiles; a tile's scores stay in registers (one variable per (owned row, tile row)).
+// No workgroup memory and no barriers, which CPU Vulkan drivers emulate slowly. How a streamed tile reaches the lanes:
+//  - subgroup: lane l of each 8-lane group loads row l of the tile as vec4s and subgroupBroadcast hands it to the
+//    others, so one load serves 8 lanes; private rows are vec4 arrays, read and updated a vec4 at a time. Needs the
+//    `subgroups` feature, a subgroup size ≥ 8 and D % 4 = 0.
+//  - plain: every lane loads every streamed element itself (uniform addresses), private rows are f32 arrays; any D,
+//    any adapter.
+// Measured on lavapipe (Mesa 25, per lane, in units of one FMA): a storage-buffer load ≈ 12, a subgroup broadcast
+// ≈ 1.3, an indexed private read ≈ 4, an indexed private read-modify-write ≈ 25 per f32 but ≈ 13 per element of a
+// vec4 (the driver gathers and scatters per lane even when the index is uniform). Hence broadcasts instead of loads,
+// vec4 private rows, and tiles that amortise each accumulator update over many streamed rows.
+// Scores live in the log2 domain: the owned q (or k) is pre-multiplied by scale·log2(e), so each exponential is one
+// exp2; the saved LSE is in natural-log units (torch's logsumexp of the scaled scores).
 
-export interface AttentionForwardConfig {
+export interface AttentionTileConfig {
   d: number; // head dim, baked in: it sizes the private row arrays
-  rows: 1 | 2 | 4; // query rows per invocation (each K/V load feeds this many rows)
-  keys: 4 | 8 | 16; // keys per tile: scores of a tile stay in registers; one rescale of the accumulator per tile
-  wg: 32 | 64; // invocations per workgroup
-  unroll: boolean; // emit the loops over d as straight-line code
-}
-
-export interface AttentionDqConfig {
-  d: number;
-  rows: 1 | 2 | 4; // query rows per invocation
-  keys: 4 | 8 | 16; // keys per tile
-  wg: 32 | 64;
-  unroll: boolean;
-}
-
-export interface AttentionDkvConfig {
-  d: number;
-  cols: 1 | 2 | 4; // key rows per invocation (each Q/dO load feeds this many keys)
-  rows: 4 | 8 | 16; // query rows per tile
-  wg: 32 | 64;
-  unroll: boolean;
+  own: 1 | 2 | 4; // rows owned per invocation (each streamed element feeds this many rows)
+  tile: 4 | 8 | 16 | 32; // streamed rows per tile (a multiple of 8 with subgroups): one accumulator update per tile
+  sub?: 4 | 8 | 16 | 32; // streamed rows per score pass (divides tile; default tile): own·sub dot products at once
+  wg: 8 | 16 | 32 | 64; // invocations per workgroup (a multiple of 8 with subgroups)
+  subgroup: boolean; // fetch streamed tiles with subgroupBroadcast (see above)
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-/** A loop over the head dim: `for` over d, or the body repeated with constant indices (arrays then become registers). */
-function dLoop(unroll: boolean, d: number, body: (i: string) => string): string {
-  if (!unroll) return `for (var d = 0u; d < D; d++) {\n      ${body('d')}\n    }`;
-  return range(d).map((i) => `{ ${body(`${i}u`)} }`).join('\n    ');
-}
-
 /** Σ_c a_c·b_c + init as a chain of fma. */
 const fmaChain = (terms: [string, string][], init: string): string => terms.reduce((acc, [a, b]) => `fma(${a}, ${b}, ${acc})`, init);
 
-const HEADER = (d: number) => /* wgsl */ `
-const D = ${d}u;
-const NEG = -3.0e38; // masked score; finite so that max/exp2 never meet inf − inf
+// L: query rows, S: key rows, BH: batch·heads, qscale = scale·log2(e), D4: trip count of the loops over the head dim
+// (D/4 vec4 steps with subgroups, D scalar steps without); a uniform bound keeps the driver from unrolling them
+const HEADER = (c: AttentionTileConfig) => /* wgsl */ `${c.subgroup ? 'enable subgroups;\n' : ''}
+const D = ${c.d}u;
+const NEG = -3.0e38; // masked score; finite so that max and exp2 never meet inf − inf
 const LN2 = 0.6931471805599453;
 const LOG2E = 1.4426950408889634;
-// L: query rows, S: key rows, BH: batch·heads, qscale = scale·log2(e)
-struct U { L: u32, S: u32, BH: u32, causal: u32, scale: f32, qscale: f32, pad0: u32, pad1: u32 }
+struct U { L: u32, S: u32, BH: u32, causal: u32, scale: f32, qscale: f32, D4: u32, pad0: u32 }
 @group(0) @binding(0) var<uniform> u: U;`;
 
-// every kernel: workgroups [row or key blocks, BH split over y·z]; `bh` is uniform per workgroup
-const ENTRY = (wg: number) => /* wgsl */ `
-@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+// workgroups [blocks of owned rows, BH split over y·z]; `bh` and `block0` are uniform per workgroup
+const ENTRY = (c: AttentionTileConfig) => /* wgsl */ `
+@compute @workgroup_size(${c.wg})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32${c.subgroup ? ', @builtin(subgroup_invocation_id) sid: u32' : ''}) {
   let bh = wid.y + wid.z * nwg.y;
   if (bh >= u.BH) { return; }
-  let qb = bh * u.L * D;
-  let kb = bh * u.S * D;`;
+  let block0 = wid.x * ${c.wg * c.own}u;${c.subgroup ? '\n  let lane = sid % 8u; // which row of each 8-row group of a tile this invocation loads' : ''}`;
+
+/** How the kernels touch rows: streamed tiles (shared by the lanes) and private owned rows, per mode. */
+function rowsOf(c: AttentionTileConfig) {
+  const T = range(c.tile), G = range(c.tile / 8), sg = c.subgroup;
+  const E = sg ? 4 : 1;
+  const groups = (rows: number[]) => [...new Set(rows.map((t) => t >> 3))];
+  return {
+    /** Head-dim elements per step of the d4 loop. */
+    E: range(E),
+    /** Element type of streamed bindings. */
+    type: sg ? 'vec4f' : 'f32',
+    /** Offset of this bh's first row in a streamed binding. */
+    base: (rows: string) => (sg ? `bh * ${rows} * u.D4` : `bh * ${rows} * D`),
+    /** Per tile: row offsets (first row `first`, `count` rows in all, clamped). */
+    setup: (prefix: string, base: string, first: string, count: string) =>
+      sg
+        ? G.map((g) => `let ${prefix}${g} = ${base} + min(${first} + ${g * 8}u + lane, ${count} - 1u) * u.D4;`).join(' ')
+        : T.map((t) => `let ${prefix}${t} = ${base} + min(${first} + ${t}u, ${count} - 1u) * D;`).join(' '),
+    /** Loads at the top of a d4 iteration for streamed rows `rows` (default: the whole tile). */
+    step: (loads: [buf: string, prefix: string, v: string][], rows: number[] = T) =>
+      sg ? loads.flatMap(([buf, prefix, v]) => groups(rows).map((g) => `let ${v}${g} = ${buf}[${prefix}${g} + d4];`)).join(' ') : '',
+    /** Streamed row t at head-dim index d4·E + e. */
+    at: (buf: string, prefix: string, v: string, t: number, e: number) => (sg ? `subgroupBroadcast(${v}${t >> 3}[${e}], ${t & 7}u)` : `${buf}[${prefix}${t} + d4]`),
+    /** A per-row scalar of the streamed rows (LSE, Δ): per-tile setup and the value for row t. */
+    scalarSetup: (v: string, expr: (row: string) => string, first: string, count: string) =>
+      sg
+        ? G.map((g) => `let ${v}${g} = ${expr(`min(${first} + ${g * 8}u + lane, ${count} - 1u)`)};`).join(' ')
+        : T.map((t) => `let ${v}${t} = ${expr(`min(${first} + ${t}u, ${count} - 1u)`)};`).join(' '),
+    scalarAt: (v: string, t: number) => (sg ? `subgroupBroadcast(${v}${t >> 3}, ${t & 7}u)` : `${v}${t}`),
+    /** Declares a private row (vec4 elements with subgroups). */
+    decl: (name: string) => (sg ? `var ${name}: array<vec4f, ${c.d / 4}>;` : `var ${name}: array<f32, D>;`),
+    /** Element e of a private-row value read once per d4 step. */
+    el: (v: string, e: number) => (sg ? `${v}[${e}]` : v),
+    /** A private-row value from its E per-element scalars. */
+    pack: (xs: string[]) => (sg ? `vec4f(${xs.join(', ')})` : xs[0]),
+    /** An owned row's element(s) at step d4 of an f32 binding: a vec4 from four loads, or one value. */
+    vecAt: (buf: string, off: string) => (sg ? `vec4f(${range(4).map((e) => `${buf}[${off} + d4 * 4u + ${e}u]`).join(', ')})` : `${buf}[${off} + d4]`),
+    /** Stores a private-row value at step d4 into an f32 binding. */
+    store: (buf: string, off: string, v: string) => (sg ? range(4).map((e) => `${buf}[${off} + d4 * 4u + ${e}u] = ${v}[${e}];`).join(' ') : `${buf}[${off} + d4] = ${v};`),
+    /** Σ of an elementwise product of two private-row values. */
+    dot: (a: string, b: string) => (sg ? `dot(${a}, ${b})` : `${a} * ${b}`),
+  };
+}
+
+/** The streamed rows of a tile split into score passes of `sub` rows. */
+const subTiles = (c: AttentionTileConfig): number[][] => {
+  const sub = c.sub ?? c.tile;
+  return range(c.tile / sub).map((p) => range(sub).map((t) => p * sub + t));
+};
 
 /**
- * Forward. Each invocation owns `rows` query rows: q pre-scaled in registers, running max m, running sum l and the
- * output accumulator a. Per tile of `keys` keys: scores, one rescale of a by exp2(m_old − m_new), then a += p·v.
+ * Forward. Each invocation owns `own` query rows: q (pre-scaled), the running max m, running sum l and the output
+ * accumulator a. Per tile of `tile` keys: scores, one rescale of a by exp2(m_old − m_new), then a += p·v.
  * Writes O = a / l and LSE = (m + log2 l)·ln 2.
  */
-export const attentionForwardWgsl = (c: AttentionForwardConfig): string => {
-  const R = range(c.rows), C = range(c.keys);
-  const loop = (body: (i: string) => string) => dLoop(c.unroll, c.d, body);
-  return /* wgsl */ `${HEADER(c.d)}
+export const attentionForwardWgsl = (c: AttentionTileConfig): string => {
+  const R = range(c.own), C = range(c.tile), x = rowsOf(c);
+  return /* wgsl */ `${HEADER(c)}
 @group(0) @binding(1) var<storage, read> Q: array<f32>;
-@group(0) @binding(2) var<storage, read> K: array<f32>;
-@group(0) @binding(3) var<storage, read> V: array<f32>;
+@group(0) @binding(2) var<storage, read> K: array<${x.type}>;
+@group(0) @binding(3) var<storage, read> V: array<${x.type}>;
 @group(0) @binding(4) var<storage, read_write> O: array<f32>;
 @group(0) @binding(5) var<storage, read_write> LSE: array<f32>;
-${ENTRY(c.wg)}
-  let block0 = wid.x * ${c.wg * c.rows}u;
-  // this invocation's rows; loads clamp to the last row, only real rows are stored (no early return: loads stay uniform)
-  ${R.map((r) => `let i${r} = block0 + lid * ${c.rows}u + ${r}u; let qo${r} = qb + min(i${r}, u.L - 1u) * D;`).join('\n  ')}
-  ${R.map((r) => `var q${r}: array<f32, D>; var a${r}: array<f32, D>; var m${r} = NEG; var l${r} = 0.0;`).join('\n  ')}
-  ${dLoop(c.unroll, c.d, (d) => R.map((r) => `q${r}[${d}] = Q[qo${r} + ${d}] * u.qscale;`).join(' '))}
-  // causal: keys up to the workgroup's last row (uniform bound); later keys are masked per lane
+${ENTRY(c)}
+  let qb = bh * u.L * D;
+  let kb = ${x.base('u.S')};
+  // owned rows; loads clamp to the last row and only real rows are stored (no early return: subgroup ops and
+  // uniform loads need every lane)
+  ${R.map((r) => `let i${r} = block0 + lid * ${c.own}u + ${r}u; let qo${r} = qb + min(i${r}, u.L - 1u) * D;`).join('\n  ')}
+  ${R.map((r) => `${x.decl(`q${r}`)} ${x.decl(`a${r}`)} var m${r} = NEG; var l${r} = 0.0;`).join('\n  ')}
+  for (var d4 = 0u; d4 < u.D4; d4++) { ${R.map((r) => `q${r}[d4] = ${x.vecAt('Q', `qo${r}`)} * u.qscale;`).join(' ')} }
+  // causal: keys up to the workgroup's last row (a uniform bound); later keys are masked per lane
   var kEnd = u.S;
-  if (u.causal != 0u) { kEnd = min(u.S, min(block0 + ${c.wg * c.rows}u, u.L)); }
-  for (var j0 = 0u; j0 < kEnd; j0 += ${c.keys}u) {
-    ${C.map((k) => `let ko${k} = kb + min(j0 + ${k}u, u.S - 1u) * D;`).join(' ')}
+  if (u.causal != 0u) { kEnd = min(u.S, min(block0 + ${c.wg * c.own}u, u.L)); }
+  for (var j0 = 0u; j0 < kEnd; j0 += ${c.tile}u) {
+    ${x.setup('kr', 'kb', 'j0', 'u.S')}
     ${R.map((r) => C.map((k) => `var s${r}_${k} = 0.0;`).join(' ')).join(' ')}
-    ${loop((d) => `${C.map((k) => `let k${k} = K[ko${k} + ${d}];`).join(' ')}
-      ${R.map((r) => `let x${r} = q${r}[${d}]; ${C.map((k) => `s${r}_${k} = fma(x${r}, k${k}, s${r}_${k});`).join(' ')}`).join('\n      ')}`)}
+    ${subTiles(c).map((Cs) => `for (var d4 = 0u; d4 < u.D4; d4++) {
+      ${x.step([['K', 'kr', 'kv']], Cs)} ${R.map((r) => `let xq${r} = q${r}[d4];`).join(' ')}
+      ${x.E.map((e) => `{
+        ${Cs.map((k) => `let k${k} = ${x.at('K', 'kr', 'kv', k, e)};`).join(' ')}
+        ${R.map((r) => Cs.map((k) => `s${r}_${k} = fma(${x.el(`xq${r}`, e)}, k${k}, s${r}_${k});`).join(' ')).join('\n        ')}
+      }`).join('\n      ')}
+    }`).join('\n    ')}
     ${R.map(
       (r) => `${C.map((k) => `let ok${r}_${k} = j0 + ${k}u < u.S && (u.causal == 0u || j0 + ${k}u <= i${r});`).join(' ')}
     let mn${r} = max(m${r}, ${C.map((k) => `select(NEG, s${r}_${k}, ok${r}_${k})`).reduce((a, b) => `max(${a}, ${b})`)});
@@ -94,13 +139,17 @@ ${ENTRY(c.wg)}
     ${C.map((k) => `let p${r}_${k} = select(0.0, exp2(s${r}_${k} - mn${r}), ok${r}_${k});`).join(' ')}
     l${r} = fma(l${r}, c${r}, ${C.map((k) => `p${r}_${k}`).join(' + ')});`,
     ).join('\n    ')}
-    ${loop((d) => `${C.map((k) => `let w${k} = V[ko${k} + ${d}];`).join(' ')}
-      ${R.map((r) => `a${r}[${d}] = ${fmaChain(C.map((k) => [`p${r}_${k}`, `w${k}`]), `a${r}[${d}] * c${r}`)};`).join('\n      ')}`)}
+    for (var d4 = 0u; d4 < u.D4; d4++) {
+      ${x.step([['V', 'kr', 'vv']])} ${R.map((r) => `let ao${r} = a${r}[d4];`).join(' ')}
+      ${x.E.map((e) => `${C.map((k) => `let w${e}_${k} = ${x.at('V', 'kr', 'vv', k, e)};`).join(' ')}
+      ${R.map((r) => `let an${r}_${e} = ${fmaChain(C.map((k) => [`p${r}_${k}`, `w${e}_${k}`]), `${x.el(`ao${r}`, e)} * c${r}`)};`).join(' ')}`).join('\n      ')}
+      ${R.map((r) => `a${r}[d4] = ${x.pack(x.E.map((e) => `an${r}_${e}`))};`).join(' ')}
+    }
   }
   ${R.map(
     (r) => `if (i${r} < u.L) {
     let inv${r} = 1.0 / l${r};
-    ${dLoop(c.unroll, c.d, (d) => `O[qo${r} + ${d}] = a${r}[${d}] * inv${r};`)}
+    for (var d4 = 0u; d4 < u.D4; d4++) { let ov = a${r}[d4] * inv${r}; ${x.store('O', `qo${r}`, 'ov')} }
     LSE[bh * u.L + i${r}] = (m${r} + log2(l${r})) * LN2;
   }`,
   ).join('\n  ')}
@@ -108,41 +157,52 @@ ${ENTRY(c.wg)}
 };
 
 /**
- * Backward, query side. Each invocation owns `rows` query rows: q (pre-scaled), dO, and Δ = rowsum(dO ∘ O), which it
+ * Backward, query side. Each invocation owns `own` query rows: q (pre-scaled), dO, and Δ = rowsum(dO ∘ O), which it
  * also writes for the key-side kernel. Per key: p = exp2(s − lse), dp = dO·v, ds = p·(dp − Δ); dQ += ds·k; dQ·scale.
  */
-export const attentionDqWgsl = (c: AttentionDqConfig): string => {
-  const R = range(c.rows), C = range(c.keys);
-  const loop = (body: (i: string) => string) => dLoop(c.unroll, c.d, body);
-  return /* wgsl */ `${HEADER(c.d)}
+export const attentionDqWgsl = (c: AttentionTileConfig): string => {
+  const R = range(c.own), C = range(c.tile), x = rowsOf(c);
+  return /* wgsl */ `${HEADER(c)}
 @group(0) @binding(1) var<storage, read> Q: array<f32>;
-@group(0) @binding(2) var<storage, read> K: array<f32>;
-@group(0) @binding(3) var<storage, read> V: array<f32>;
+@group(0) @binding(2) var<storage, read> K: array<${x.type}>;
+@group(0) @binding(3) var<storage, read> V: array<${x.type}>;
 @group(0) @binding(4) var<storage, read> O: array<f32>;
 @group(0) @binding(5) var<storage, read> dO: array<f32>;
 @group(0) @binding(6) var<storage, read> LSE: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dQ: array<f32>;
 @group(0) @binding(8) var<storage, read_write> DELTA: array<f32>;
-${ENTRY(c.wg)}
-  let block0 = wid.x * ${c.wg * c.rows}u;
-  ${R.map((r) => `let i${r} = block0 + lid * ${c.rows}u + ${r}u; let qo${r} = qb + min(i${r}, u.L - 1u) * D;`).join('\n  ')}
-  ${R.map((r) => `var q${r}: array<f32, D>; var g${r}: array<f32, D>; var dq${r}: array<f32, D>; var dl${r} = 0.0;`).join('\n  ')}
-  ${dLoop(c.unroll, c.d, (d) => R.map((r) => `q${r}[${d}] = Q[qo${r} + ${d}] * u.qscale; g${r}[${d}] = dO[qo${r} + ${d}]; dl${r} = fma(g${r}[${d}], O[qo${r} + ${d}], dl${r});`).join(' '))}
+${ENTRY(c)}
+  let qb = bh * u.L * D;
+  let kb = ${x.base('u.S')};
+  ${R.map((r) => `let i${r} = block0 + lid * ${c.own}u + ${r}u; let qo${r} = qb + min(i${r}, u.L - 1u) * D;`).join('\n  ')}
+  ${R.map((r) => `${x.decl(`q${r}`)} ${x.decl(`g${r}`)} ${x.decl(`dq${r}`)} var dl${r} = 0.0;`).join('\n  ')}
+  for (var d4 = 0u; d4 < u.D4; d4++) {
+    ${R.map((r) => `q${r}[d4] = ${x.vecAt('Q', `qo${r}`)} * u.qscale; let go${r} = ${x.vecAt('dO', `qo${r}`)}; g${r}[d4] = go${r}; dl${r} += ${x.dot(`go${r}`, x.vecAt('O', `qo${r}`))};`).join('\n    ')}
+  }
   ${R.map((r) => `let lse${r} = LSE[bh * u.L + min(i${r}, u.L - 1u)] * LOG2E;`).join(' ')}
   var kEnd = u.S;
-  if (u.causal != 0u) { kEnd = min(u.S, min(block0 + ${c.wg * c.rows}u, u.L)); }
-  for (var j0 = 0u; j0 < kEnd; j0 += ${c.keys}u) {
-    ${C.map((k) => `let ko${k} = kb + min(j0 + ${k}u, u.S - 1u) * D;`).join(' ')}
+  if (u.causal != 0u) { kEnd = min(u.S, min(block0 + ${c.wg * c.own}u, u.L)); }
+  for (var j0 = 0u; j0 < kEnd; j0 += ${c.tile}u) {
+    ${x.setup('kr', 'kb', 'j0', 'u.S')}
     ${R.map((r) => C.map((k) => `var s${r}_${k} = 0.0; var t${r}_${k} = 0.0;`).join(' ')).join(' ')}
-    ${loop((d) => `${C.map((k) => `let k${k} = K[ko${k} + ${d}]; let w${k} = V[ko${k} + ${d}];`).join(' ')}
-      ${R.map((r) => `let x${r} = q${r}[${d}]; let y${r} = g${r}[${d}]; ${C.map((k) => `s${r}_${k} = fma(x${r}, k${k}, s${r}_${k}); t${r}_${k} = fma(y${r}, w${k}, t${r}_${k});`).join(' ')}`).join('\n      ')}`)}
+    ${subTiles(c).map((Cs) => `for (var d4 = 0u; d4 < u.D4; d4++) {
+      ${x.step([['K', 'kr', 'kv'], ['V', 'kr', 'vv']], Cs)} ${R.map((r) => `let xq${r} = q${r}[d4]; let yg${r} = g${r}[d4];`).join(' ')}
+      ${x.E.map((e) => `{
+        ${Cs.map((k) => `let k${k} = ${x.at('K', 'kr', 'kv', k, e)}; let w${k} = ${x.at('V', 'kr', 'vv', k, e)};`).join(' ')}
+        ${R.map((r) => Cs.map((k) => `s${r}_${k} = fma(${x.el(`xq${r}`, e)}, k${k}, s${r}_${k}); t${r}_${k} = fma(${x.el(`yg${r}`, e)}, w${k}, t${r}_${k});`).join(' ')).join('\n        ')}
+      }`).join('\n      ')}
+    }`).join('\n    ')}
     ${R.map((r) => C.map((k) => `let ds${r}_${k} = select(0.0, exp2(s${r}_${k} - lse${r}) * (t${r}_${k} - dl${r}), j0 + ${k}u < u.S && (u.causal == 0u || j0 + ${k}u <= i${r}));`).join(' ')).join('\n    ')}
-    ${loop((d) => `${C.map((k) => `let k${k} = K[ko${k} + ${d}];`).join(' ')}
-      ${R.map((r) => `dq${r}[${d}] = ${fmaChain(C.map((k) => [`ds${r}_${k}`, `k${k}`]), `dq${r}[${d}]`)};`).join('\n      ')}`)}
+    for (var d4 = 0u; d4 < u.D4; d4++) {
+      ${x.step([['K', 'kr', 'kv']])} ${R.map((r) => `let qo${r}_ = dq${r}[d4];`).join(' ')}
+      ${x.E.map((e) => `${C.map((k) => `let k${e}_${k} = ${x.at('K', 'kr', 'kv', k, e)};`).join(' ')}
+      ${R.map((r) => `let dn${r}_${e} = ${fmaChain(C.map((k) => [`ds${r}_${k}`, `k${e}_${k}`]), x.el(`qo${r}_`, e))};`).join(' ')}`).join('\n      ')}
+      ${R.map((r) => `dq${r}[d4] = ${x.pack(x.E.map((e) => `dn${r}_${e}`))};`).join(' ')}
+    }
   }
   ${R.map(
     (r) => `if (i${r} < u.L) {
-    ${dLoop(c.unroll, c.d, (d) => `dQ[qo${r} + ${d}] = dq${r}[${d}] * u.scale;`)}
+    for (var d4 = 0u; d4 < u.D4; d4++) { let dv = dq${r}[d4] * u.scale; ${x.store('dQ', `qo${r}`, 'dv')} }
     DELTA[bh * u.L + i${r}] = dl${r};
   }`,
   ).join('\n  ')}
@@ -150,42 +210,54 @@ ${ENTRY(c.wg)}
 };
 
 /**
- * Backward, key side. Each invocation owns `cols` key rows: k (pre-scaled), v, and the dK, dV accumulators. Per
- * query row i (from Q, dO, LSE and the Δ written by the dQ kernel): p = exp2(s − lse_i), dV += p·dO_i,
- * ds = p·(dO_i·v − Δ_i), dK += ds·q_i; dK·scale.
+ * Backward, key side. Each invocation owns `own` key rows: k (pre-scaled), v, and the dK, dV accumulators. Per query
+ * row i (Q, dO, LSE and the Δ written by the dQ kernel): p = exp2(s − lse_i), dV += p·dO_i, ds = p·(dO_i·v − Δ_i),
+ * dK += ds·q_i; dK·scale.
  */
-export const attentionDkvWgsl = (c: AttentionDkvConfig): string => {
-  const C = range(c.cols), R = range(c.rows);
-  const loop = (body: (i: string) => string) => dLoop(c.unroll, c.d, body);
-  return /* wgsl */ `${HEADER(c.d)}
-@group(0) @binding(1) var<storage, read> Q: array<f32>;
+export const attentionDkvWgsl = (c: AttentionTileConfig): string => {
+  const C = range(c.own), R = range(c.tile), x = rowsOf(c);
+  return /* wgsl */ `${HEADER(c)}
+@group(0) @binding(1) var<storage, read> Q: array<${x.type}>;
 @group(0) @binding(2) var<storage, read> K: array<f32>;
 @group(0) @binding(3) var<storage, read> V: array<f32>;
-@group(0) @binding(4) var<storage, read> dO: array<f32>;
+@group(0) @binding(4) var<storage, read> dO: array<${x.type}>;
 @group(0) @binding(5) var<storage, read> LSE: array<f32>;
 @group(0) @binding(6) var<storage, read> DELTA: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dK: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dV: array<f32>;
-${ENTRY(c.wg)}
-  let block0 = wid.x * ${c.wg * c.cols}u;
-  ${C.map((k) => `let j${k} = block0 + lid * ${c.cols}u + ${k}u; let ko${k} = kb + min(j${k}, u.S - 1u) * D;`).join('\n  ')}
-  ${C.map((k) => `var k${k}: array<f32, D>; var w${k}: array<f32, D>; var dk${k}: array<f32, D>; var dv${k}: array<f32, D>;`).join('\n  ')}
-  ${dLoop(c.unroll, c.d, (d) => C.map((k) => `k${k}[${d}] = K[ko${k} + ${d}] * u.qscale; w${k}[${d}] = V[ko${k} + ${d}];`).join(' '))}
+${ENTRY(c)}
+  let qb = ${x.base('u.L')};
+  let kb = bh * u.S * D;
+  ${C.map((k) => `let j${k} = block0 + lid * ${c.own}u + ${k}u; let ko${k} = kb + min(j${k}, u.S - 1u) * D;`).join('\n  ')}
+  ${C.map((k) => `${x.decl(`k${k}`)} ${x.decl(`w${k}`)} ${x.decl(`dk${k}`)} ${x.decl(`dv${k}`)}`).join('\n  ')}
+  for (var d4 = 0u; d4 < u.D4; d4++) { ${C.map((k) => `k${k}[d4] = ${x.vecAt('K', `ko${k}`)} * u.qscale; w${k}[d4] = ${x.vecAt('V', `ko${k}`)};`).join(' ')} }
   // causal: queries from the workgroup's first key on (earlier queries see none of its keys)
   var iStart = 0u;
   if (u.causal != 0u) { iStart = block0; }
-  for (var i0 = iStart; i0 < u.L; i0 += ${c.rows}u) {
-    ${R.map((r) => `let qo${r} = qb + min(i0 + ${r}u, u.L - 1u) * D; let lse${r} = LSE[bh * u.L + min(i0 + ${r}u, u.L - 1u)] * LOG2E; let dl${r} = DELTA[bh * u.L + min(i0 + ${r}u, u.L - 1u)];`).join('\n    ')}
+  for (var i0 = iStart; i0 < u.L; i0 += ${c.tile}u) {
+    ${x.setup('qr', 'qb', 'i0', 'u.L')}
+    ${x.scalarSetup('lsel', (row) => `LSE[bh * u.L + ${row}] * LOG2E`, 'i0', 'u.L')}
+    ${x.scalarSetup('dll', (row) => `DELTA[bh * u.L + ${row}]`, 'i0', 'u.L')}
+    ${R.map((r) => `let lse${r} = ${x.scalarAt('lsel', r)}; let dl${r} = ${x.scalarAt('dll', r)};`).join(' ')}
     ${R.map((r) => C.map((k) => `var s${r}_${k} = 0.0; var t${r}_${k} = 0.0;`).join(' ')).join(' ')}
-    ${loop((d) => `${R.map((r) => `let x${r} = Q[qo${r} + ${d}]; let y${r} = dO[qo${r} + ${d}];`).join(' ')}
-      ${C.map((k) => `let kk${k} = k${k}[${d}]; let ww${k} = w${k}[${d}]; ${R.map((r) => `s${r}_${k} = fma(x${r}, kk${k}, s${r}_${k}); t${r}_${k} = fma(y${r}, ww${k}, t${r}_${k});`).join(' ')}`).join('\n      ')}`)}
+    ${subTiles(c).map((Rs) => `for (var d4 = 0u; d4 < u.D4; d4++) {
+      ${x.step([['Q', 'qr', 'qv'], ['dO', 'qr', 'gv']], Rs)} ${C.map((k) => `let kk${k} = k${k}[d4]; let ww${k} = w${k}[d4];`).join(' ')}
+      ${x.E.map((e) => `{
+        ${Rs.map((r) => `let x${r} = ${x.at('Q', 'qr', 'qv', r, e)}; let y${r} = ${x.at('dO', 'qr', 'gv', r, e)};`).join(' ')}
+        ${C.map((k) => Rs.map((r) => `s${r}_${k} = fma(x${r}, ${x.el(`kk${k}`, e)}, s${r}_${k}); t${r}_${k} = fma(y${r}, ${x.el(`ww${k}`, e)}, t${r}_${k});`).join(' ')).join('\n        ')}
+      }`).join('\n      ')}
+    }`).join('\n    ')}
     ${R.map((r) => C.map((k) => `let p${r}_${k} = select(0.0, exp2(s${r}_${k} - lse${r}), i0 + ${r}u < u.L && (u.causal == 0u || j${k} <= i0 + ${r}u)); let ds${r}_${k} = p${r}_${k} * (t${r}_${k} - dl${r});`).join(' ')).join('\n    ')}
-    ${loop((d) => `${R.map((r) => `let x${r} = Q[qo${r} + ${d}]; let y${r} = dO[qo${r} + ${d}];`).join(' ')}
-      ${C.map((k) => `dv${k}[${d}] = ${fmaChain(R.map((r) => [`p${r}_${k}`, `y${r}`]), `dv${k}[${d}]`)}; dk${k}[${d}] = ${fmaChain(R.map((r) => [`ds${r}_${k}`, `x${r}`]), `dk${k}[${d}]`)};`).join('\n      ')}`)}
+    for (var d4 = 0u; d4 < u.D4; d4++) {
+      ${x.step([['Q', 'qr', 'qv'], ['dO', 'qr', 'gv']])} ${C.map((k) => `let dko${k} = dk${k}[d4]; let dvo${k} = dv${k}[d4];`).join(' ')}
+      ${x.E.map((e) => `${R.map((r) => `let x${e}_${r} = ${x.at('Q', 'qr', 'qv', r, e)}; let y${e}_${r} = ${x.at('dO', 'qr', 'gv', r, e)};`).join(' ')}
+      ${C.map((k) => `let dvn${k}_${e} = ${fmaChain(R.map((r) => [`p${r}_${k}`, `y${e}_${r}`]), x.el(`dvo${k}`, e))}; let dkn${k}_${e} = ${fmaChain(R.map((r) => [`ds${r}_${k}`, `x${e}_${r}`]), x.el(`dko${k}`, e))};`).join(' ')}`).join('\n      ')}
+      ${C.map((k) => `dv${k}[d4] = ${x.pack(x.E.map((e) => `dvn${k}_${e}`))}; dk${k}[d4] = ${x.pack(x.E.map((e) => `dkn${k}_${e}`))};`).join(' ')}
+    }
   }
   ${C.map(
     (k) => `if (j${k} < u.S) {
-    ${dLoop(c.unroll, c.d, (d) => `dK[ko${k} + ${d}] = dk${k}[${d}] * u.scale; dV[ko${k} + ${d}] = dv${k}[${d}];`)}
+    for (var d4 = 0u; d4 < u.D4; d4++) { let kv = dk${k}[d4] * u.scale; let vv = dv${k}[d4]; ${x.store('dK', `ko${k}`, 'kv')} ${x.store('dV', `ko${k}`, 'vv')} }
   }`,
   ).join('\n  ')}
 }`;

@@ -2,7 +2,7 @@
 // ./conv2d.wgsl.ts; 1×1 convolutions through matmul); matches torch.nn.functional.conv2d and its gradients.
 // convTranspose2d (engine/conv.ts) is conv2dBackwardData forward and conv2d + conv2dBackwardWeight backward.
 // Shapes are validated by engine/conv.ts; here they are only derived.
-import type { Kernel } from '../../engine/device';
+import type { Device, Kernel } from '../../engine/device';
 import { ShapeError, fmtShape, internal } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
 import { grid1d } from '../grid';
@@ -19,13 +19,18 @@ export interface ConvGeometry {
   groups: number;
 }
 
-/** Named register tiles: every variant passes the same tests (test/kernels/conv.test.ts); the bench times each. */
-export const CONV_VARIANTS = ['r4x8', 'r2x16', 'r1x4'] as const;
+/**
+ * Named register tiles: every variant passes the same tests (test/kernels/conv.test.ts) and the bench times each.
+ * `s…` tiles share the column loads across a subgroup (conv2d.wgsl.ts) where the adapter has subgroups, and are
+ * plain register tiles elsewhere; `r4x8` never shares (it keeps that path tested on every adapter).
+ */
+export const CONV_VARIANTS = ['s4x32', 's4x16', 's8x4', 'r4x8'] as const;
 export type ConvVariant = (typeof CONV_VARIANTS)[number];
 export const CONV_TILES: Record<ConvVariant, ConvTile> = {
-  r4x8: { tm: 4, tn: 8, wg: 64 }, // 4 pixels × 8 channels per invocation: the workhorse
-  r2x16: { tm: 2, tn: 16, wg: 64 }, // 16 channels share each pixel load: wide layers
-  r1x4: { tm: 1, tn: 4, wg: 64 }, // thin: few channels per group (depthwise, RGB in or out)
+  s4x32: { tm: 4, tn: 32, wg: 64, share: true }, // 4 pixels × 32 channels per invocation: wide layers
+  s4x16: { tm: 4, tn: 16, wg: 64, share: true },
+  s8x4: { tm: 8, tn: 4, wg: 64, share: true }, // few channels on the column side (RGB or grey in / out, depthwise)
+  r4x8: { tm: 4, tn: 8, wg: 64 },
 };
 
 export interface ConvDispatchOptions {
@@ -35,24 +40,35 @@ export interface ConvDispatchOptions {
   config?: Partial<ConvTile>;
   /** Send 1×1 / stride 1 / no padding / 1 group through matmul (default true; false forces the implicit GEMM). */
   matmul1x1?: boolean;
+  /** Backward-weight with lanes over (channel, tap) rows instead of one tap per workgroup (default: under 8 channels per group). */
+  weightRows?: boolean;
 }
 
 /**
- * Default tile: the TN side should not be wider than the channels it covers (extra columns are wasted work); beyond
- * that, the wider tile shares each gathered pixel among more channels (measured in bench/conv-quick.ts).
+ * Default tile from the channels on the column side (output channels per group; input channels per group for
+ * backward-data): columns past the channel count are wasted work, and beyond that the wider tile re-reads the pixels
+ * fewer times. Measured on lavapipe with bench/conv-quick.ts (UNet shapes: 4×32 fastest from 32 channels up).
  */
 export function pickConvVariant(columns: number): ConvVariant {
-  if (columns <= 4) return 'r1x4';
-  if (columns >= 16) return 'r2x16';
-  return 'r4x8';
+  if (columns >= 24) return 's4x32';
+  if (columns >= 10) return 's4x16';
+  return 's8x4';
 }
 
 /** Output length along one axis: ⌊(size + before + after − d·(k − 1) − 1) / s⌋ + 1 (torch's formula). */
 export const convOutputSize = (size: number, k: number, stride: number, before: number, after: number, dilation: number): number =>
   Math.floor((size + before + after - dilation * (k - 1) - 1) / stride) + 1;
 
+/** Lanes that can split the column loads on this device: its smallest subgroup, if it has subgroups (else 0). */
+function subgroupShare(dev: Device): 0 | 4 | 8 {
+  if (!dev.features.has('subgroups')) return 0;
+  const min = (dev.gpu as unknown as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo?.subgroupMinSize ?? 0;
+  return min >= 8 ? 8 : min >= 4 ? 4 : 0;
+}
+
 const kernels = new Map<string, Kernel>();
-function kernelFor(c: ConvConfig): Kernel {
+function kernelFor(dev: Device, tile: ConvTile, kind: ConvKernelKind): Kernel {
+  const c: ConvConfig = { ...tile, kind, sg: tile.share ? subgroupShare(dev) : 0 };
   const key = JSON.stringify(c);
   let k = kernels.get(key);
   if (!k) kernels.set(key, (k = { code: convWgsl(c), label: `conv2d ${key}` }));
@@ -64,7 +80,7 @@ function tileFor(o: ConvDispatchOptions, columns: number): ConvTile {
   return { ...CONV_TILES[o.variant ?? pickConvVariant(columns)], ...o.config };
 }
 
-/** The shared uniform block (conv2d.wgsl.ts CONV_UNIFORMS): x [N, C, H, W], y [N, O, OH, OW], weight [O, C/G, kH, kW]. */
+/** The words of the U struct in conv2d.wgsl.ts: x [N, C, H, W], y [N, O, OH, OW], weight [O, C/G, kH, kW], geometry. */
 function uniforms(x: readonly number[], y: readonly number[], k: readonly number[], g: ConvGeometry, hasBias: boolean): number[] {
   const [N, C, H, W] = x, [, O, OH, OW] = y, [kH, kW] = k;
   return [N, C, H, W, O, OH, OW, g.groups, kH, kW, g.stride[0], g.stride[1], g.padding[0], g.padding[1], g.dilation[0], g.dilation[1], hasBias ? 1 : 0, 0, 0, 0];
@@ -118,7 +134,7 @@ export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | undefined, ge
   const dev = x.device;
   const groups = checkGrid('conv2d', [Math.ceil((N * outHW[0] * outHW[1]) / (tile.tm * tile.wg)), Math.ceil(oG / tile.tn), geom.groups], yShape, dev.limits.maxComputeWorkgroupsPerDimension);
   // without a bias, w stands in at binding 3 (never read: hasBias = 0)
-  dev.dispatch(kernelFor({ ...tile, kind: 'forward' }), {
+  dev.dispatch(kernelFor(dev, tile, 'forward'), {
     buffers: [x.buffer, w.buffer, bias?.buffer ?? w.buffer, y.buffer],
     uniforms: uniforms(x.shape, yShape, [kH, kW], geom, !!bias),
     workgroups: groups,
@@ -149,7 +165,7 @@ export function conv2dBackwardData(dy: Tensor, w: Tensor, bias: Tensor | undefin
   const [sh, sw] = geom.stride;
   const phasePixels = N * Math.ceil(inHW[0] / sh) * Math.ceil(inHW[1] / sw);
   const groups = checkGrid('conv2d backward', [Math.ceil(phasePixels / (tile.tm * tile.wg)), Math.ceil(cG / tile.tn), geom.groups * sh * sw], xShape, dev.limits.maxComputeWorkgroupsPerDimension);
-  dev.dispatch(kernelFor({ ...tile, kind: 'backwardData' }), {
+  dev.dispatch(kernelFor(dev, tile, 'backwardData'), {
     buffers: [dy.buffer, w.buffer, bias?.buffer ?? w.buffer, dx.buffer],
     uniforms: uniforms(xShape, dy.shape, [kH, kW], geom, !!bias),
     workgroups: groups,
@@ -167,11 +183,15 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, geom: ConvGeometry, 
   if (dw.size === 0) return dw;
   // an empty batch still runs: the K loop is empty and every dw is written as 0
   const tile = tileFor(o, oG);
-  // lanes run over the input channels of a group: a workgroup no wider than they need (≥ 8, one SIMD row)
-  const wg = Math.min(tile.wg, Math.max(8, 2 ** Math.ceil(Math.log2(Math.ceil(cG / tile.tm))))) as ConvTile['wg'];
+  // lanes run over input channels (one tap per workgroup), or over (channel, tap) rows when channels are few
+  const rows = o.weightRows ?? cG < 8;
+  const laneRows = rows ? cG * kH * kW : cG;
+  // workgroups of 8 (one SIMD row on CPU drivers): rows are often few here, and one size keeps one pipeline per tile
+  const wg = 8;
   const dev = x.device;
-  const groups = checkGrid('conv2d weight backward', [Math.ceil(cG / (tile.tm * wg)), Math.ceil(oG / tile.tn), geom.groups * kH * kW], dw.shape, dev.limits.maxComputeWorkgroupsPerDimension);
-  dev.dispatch(kernelFor({ ...tile, wg, kind: 'backwardWeight' }), {
+  const zGroups = rows ? geom.groups : geom.groups * kH * kW;
+  const groups = checkGrid('conv2d weight backward', [Math.ceil(laneRows / (tile.tm * wg)), Math.ceil(oG / tile.tn), zGroups], dw.shape, dev.limits.maxComputeWorkgroupsPerDimension);
+  dev.dispatch(kernelFor(dev, { ...tile, wg }, rows ? 'backwardWeightRows' : 'backwardWeight'), {
     buffers: [x.buffer, dy.buffer, dw.buffer],
     uniforms: uniforms(x.shape, dy.shape, kHW, geom, false),
     workgroups: groups,

@@ -40,6 +40,7 @@ const CASES: Case[] = [
   { x: [2, 6, 9, 9], w: [4, 3, 1, 1], o: { groups: 2, stride: 2 } }, // 1×1 that is not a matmul
   { x: [2, 4, 8, 9], w: [4, 4, 4, 3], o: { padding: [1, 1], paddingAfter: [2, 1], dilation: [1, 1] } }, // 'same', odd total
   { x: [1, 3, 9, 7], w: [6, 1, 3, 2], o: { groups: 3, stride: [2, 3], padding: [1, 0], dilation: [2, 1] } },
+  { x: [1, 2, 1, 5], w: [3, 2, 1, 3], o: { stride: 2, padding: [0, 1] }, bias: true }, // a stride phase with no rows
 ];
 
 const pairOf = (v: number | readonly [number, number] | undefined, d: number): [number, number] => (v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : [v[0], v[1]]);
@@ -66,11 +67,13 @@ describe('conv2d kernels: every variant × forward / backward-data / backward-we
         const bias = c.bias ? B : undefined;
         pending.push({ out: conv2dForward(X, Wt, bias, geom, outHW, opts), ref: conv2dRef(x, w, c.bias ? b : undefined, c.o), what: 'forward' });
         pending.push({ out: conv2dBackwardData(DY, Wt, undefined, geom, [c.x[2], c.x[3]], opts), ref: conv2dBackwardDataRef(dy, w, c.x, c.o), what: 'backward-data' });
-        pending.push({ out: conv2dBackwardWeight(X, DY, geom, [c.w[2], c.w[3]], opts), ref: conv2dBackwardWeightRef(x, dy, c.w, c.o), what: 'backward-weight' });
+        const dwRef = conv2dBackwardWeightRef(x, dy, c.w, c.o);
+        for (const weightRows of [false, true]) {
+          pending.push({ out: conv2dBackwardWeight(X, DY, geom, [c.w[2], c.w[3]], { ...opts, weightRows }), ref: dwRef, what: `backward-weight (${weightRows ? 'rows' : 'tap per workgroup'})` });
+        }
         // the engine op (1×1 cases go through matmul here)
         pending.push({ out: os.conv2d(X, Wt, bias, { ...engineOpts(c.o), variant }), ref: conv2dRef(x, w, c.bias ? b : undefined, c.o), what: 'os.conv2d' });
-        pending[pending.length - 4].what += ` ${label(c)}`;
-        for (let i = 1; i <= 3; i++) pending[pending.length - i].what += ` ${label(c)}`;
+        for (let i = 1; i <= 5; i++) pending[pending.length - i].what += ` ${label(c)}`;
       });
       const got = await Promise.all(pending.map((p) => toHost(p.out)));
       pending.forEach((p, i) => {
@@ -122,11 +125,11 @@ describe('convTranspose2d forward against the reference', () => {
 
 describe('gradients against float64 finite differences', () => {
   const GRAD_CASES: Case[] = [
-    { x: [2, 3, 3, 3], w: [4, 3, 3, 3], o: { padding: 1 }, bias: true },
+    { x: [2, 3, 3, 3], w: [2, 3, 3, 3], o: { padding: 1 }, bias: true },
     { x: [1, 2, 7, 5], w: [3, 2, 3, 3], o: { stride: 2, padding: 1 }, bias: true },
     { x: [1, 4, 4, 4], w: [4, 2, 3, 3], o: { groups: 2, padding: [0, 1] } },
-    { x: [1, 3, 5, 5], w: [3, 1, 3, 3], o: { groups: 3, dilation: 2, padding: 2 }, bias: true }, // depthwise, dilated
-    { x: [2, 2, 4, 5], w: [3, 2, 2, 3], o: { stride: [2, 1] } },
+    { x: [1, 3, 4, 5], w: [3, 1, 3, 3], o: { groups: 3, dilation: 2, padding: 2 }, bias: true }, // depthwise, dilated
+    { x: [2, 2, 3, 5], w: [3, 2, 2, 3], o: { stride: [2, 1] } },
     { x: [2, 3, 3, 3], w: [5, 3, 1, 1], bias: true }, // 1×1: matmul
   ];
   const T_GRAD_CASES: TCase[] = [
