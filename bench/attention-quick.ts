@@ -10,7 +10,9 @@ import * as os from '../engine';
 import { ATTENTION_VARIANTS } from '../kernels/attention/dispatch';
 
 await os.init();
-const [B, H, L, D] = [2, 4, 256, 64];
+// defaults B 2, H 4, L 256, D 64; `--L=1024 --D=32 --causal` change them
+const arg = (name: string, dflt: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt);
+const [B, H, L, D] = [arg('B', 2), arg('H', 4), arg('L', 256), arg('D', 64)];
 const causal = process.argv.includes('--causal');
 const shape = [B, H, L, D];
 const q = os.randn(shape, { seed: 1 }), k = os.randn(shape, { seed: 2 }), v = os.randn(shape, { seed: 3 }), gOut = os.randn(shape, { seed: 4 });

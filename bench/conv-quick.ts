@@ -51,9 +51,10 @@ for (const [N, C, H, W, O] of SHAPES) {
   const M = N * H * W, K = C * 9;
   const a = os.randn([M, K], { seed: 4 }), b = os.randn([K, O], { seed: 5 });
   const flop = 2 * M * O * K;
-  const mmTile = pickMatmulTile(M, O);
-  const fns: [string, () => os.Tensor][] = [[`matmul (engine tile ${mmTile.tm}×${mmTile.tn})`, () => matmulKernel(a, b)]];
-  for (const tile of MATMUL_TILES) if (tile !== mmTile) fns.push([`matmul ${tile.tm}×${tile.tn}`, () => matmulKernel(a, b, { config: tile })]);
+  const mmName = (t: object) => JSON.stringify(t).replace(/[{}"]/g, '');
+  const mmTile = mmName(pickMatmulTile(M, O, K));
+  const fns: [string, () => os.Tensor][] = [[`matmul (engine pick: ${mmTile})`, () => matmulKernel(a, b)]];
+  for (const tile of MATMUL_TILES) if (mmName(tile) !== mmTile) fns.push([`matmul ${mmName(tile)}`, () => matmulKernel(a, b, { config: tile })]);
   const variants = (cols: number): ConvVariant[] => (ALL ? [...CONV_VARIANTS] : [pickConvVariant(cols)]);
   for (const v of variants(O)) fns.push([`fwd ${v}`, () => conv2dForward(x, w, undefined, geom, [H, W], { variant: v })]);
   for (const v of variants(C)) fns.push([`bwd-data ${v}`, () => conv2dBackwardData(dy, w, undefined, geom, [H, W], { variant: v })]);

@@ -3,8 +3,10 @@
 //
 // Every kernel has the same shape: each invocation OWNS a few rows (query rows in the forward and dQ kernels, key
 // rows in the dK/dV kernel) whose vectors and accumulators live in private arrays, and all invocations of a workgroup
-// STREAM the other side's rows in tiles; a tile's scores stay in registers (one variable per (owned row, tile row)).
-// No workgroup memory and no barriers, which CPU Vulkan drivers emulate slowly. How a streamed tile reaches the lanes:
+// STREAM the other side's rows in tiles. Per tile: score passes (one loop over the head dim per streamed tensor, so
+// only own·sub dot products are in flight at a time) leave the tile's scores in registers; then one loop over the head
+// dim folds the tile into each accumulator (one read-modify-write per element per tile). No workgroup memory and no
+// barriers, which CPU Vulkan drivers emulate slowly. How a streamed tile reaches the lanes:
 //  - subgroup: lane l of each 8-lane group loads row l of the tile as vec4s and subgroupBroadcast hands it to the
 //    others, so one load serves 8 lanes; private rows are vec4 arrays, read and updated a vec4 at a time. Needs the
 //    `subgroups` feature, a subgroup size ≥ 8 and D % 4 = 0.
@@ -185,24 +187,24 @@ ${ENTRY(c)}
   for (var j0 = 0u; j0 < kEnd; j0 += ${c.tile}u) {
     ${x.setup('kr', 'kb', 'j0', 'u.S')}
     ${R.map((r) => C.map((k) => `var s${r}_${k} = 0.0; var t${r}_${k} = 0.0;`).join(' ')).join(' ')}
-    ${subTiles(c).map((Cs) => `for (var d4 = 0u; d4 < u.D4; d4++) {
-      ${x.step([['K', 'kr', 'kv'], ['V', 'kr', 'vv']], Cs)} ${R.map((r) => `let xq${r} = q${r}[d4]; let yg${r} = g${r}[d4];`).join(' ')}
+    ${subTiles(c).flatMap((Cs) => [['K', 'kv', 'q', 's'], ['V', 'vv', 'g', 't']].map(([buf, v, own, acc]) => `for (var d4 = 0u; d4 < u.D4; d4++) {
+      ${x.step([[buf, 'kr', v]], Cs)} ${R.map((r) => `let o${r} = ${own}${r}[d4];`).join(' ')}
       ${x.E.map((e) => `{
-        ${Cs.map((k) => `let k${k} = ${x.at('K', 'kr', 'kv', k, e)}; let w${k} = ${x.at('V', 'kr', 'vv', k, e)};`).join(' ')}
-        ${R.map((r) => Cs.map((k) => `s${r}_${k} = fma(${x.el(`xq${r}`, e)}, k${k}, s${r}_${k}); t${r}_${k} = fma(${x.el(`yg${r}`, e)}, w${k}, t${r}_${k});`).join(' ')).join('\n        ')}
+        ${Cs.map((k) => `let k${k} = ${x.at(buf, 'kr', v, k, e)};`).join(' ')}
+        ${R.map((r) => Cs.map((k) => `${acc}${r}_${k} = fma(${x.el(`o${r}`, e)}, k${k}, ${acc}${r}_${k});`).join(' ')).join('\n        ')}
       }`).join('\n      ')}
-    }`).join('\n    ')}
+    }`)).join('\n    ')}
     ${R.map((r) => C.map((k) => `let ds${r}_${k} = select(0.0, exp2(s${r}_${k} - lse${r}) * (t${r}_${k} - dl${r}), j0 + ${k}u < u.S && (u.causal == 0u || j0 + ${k}u <= i${r}));`).join(' ')).join('\n    ')}
     for (var d4 = 0u; d4 < u.D4; d4++) {
-      ${x.step([['K', 'kr', 'kv']])} ${R.map((r) => `let qo${r}_ = dq${r}[d4];`).join(' ')}
+      ${x.step([['K', 'kr', 'kv']])} ${R.map((r) => `let dqo${r} = dq${r}[d4];`).join(' ')}
       ${x.E.map((e) => `${C.map((k) => `let k${e}_${k} = ${x.at('K', 'kr', 'kv', k, e)};`).join(' ')}
-      ${R.map((r) => `let dn${r}_${e} = ${fmaChain(C.map((k) => [`ds${r}_${k}`, `k${e}_${k}`]), x.el(`qo${r}_`, e))};`).join(' ')}`).join('\n      ')}
+      ${R.map((r) => `let dn${r}_${e} = ${fmaChain(C.map((k) => [`ds${r}_${k}`, `k${e}_${k}`]), x.el(`dqo${r}`, e))};`).join(' ')}`).join('\n      ')}
       ${R.map((r) => `dq${r}[d4] = ${x.pack(x.E.map((e) => `dn${r}_${e}`))};`).join(' ')}
     }
   }
   ${R.map(
     (r) => `if (i${r} < u.L) {
-    for (var d4 = 0u; d4 < u.D4; d4++) { let dv = dq${r}[d4] * u.scale; ${x.store('dQ', `qo${r}`, 'dv')} }
+    for (var d4 = 0u; d4 < u.D4; d4++) { let dqv = dq${r}[d4] * u.scale; ${x.store('dQ', `qo${r}`, 'dqv')} }
     DELTA[bh * u.L + i${r}] = dl${r};
   }`,
   ).join('\n  ')}
@@ -240,19 +242,26 @@ ${ENTRY(c)}
     ${x.scalarSetup('dll', (row) => `DELTA[bh * u.L + ${row}]`, 'i0', 'u.L')}
     ${R.map((r) => `let lse${r} = ${x.scalarAt('lsel', r)}; let dl${r} = ${x.scalarAt('dll', r)};`).join(' ')}
     ${R.map((r) => C.map((k) => `var s${r}_${k} = 0.0; var t${r}_${k} = 0.0;`).join(' ')).join(' ')}
-    ${subTiles(c).map((Rs) => `for (var d4 = 0u; d4 < u.D4; d4++) {
-      ${x.step([['Q', 'qr', 'qv'], ['dO', 'qr', 'gv']], Rs)} ${C.map((k) => `let kk${k} = k${k}[d4]; let ww${k} = w${k}[d4];`).join(' ')}
+    ${subTiles(c).flatMap((Rs) => [['Q', 'qv', 'k', 's'], ['dO', 'gv', 'w', 't']].map(([buf, v, own, acc]) => `for (var d4 = 0u; d4 < u.D4; d4++) {
+      ${x.step([[buf, 'qr', v]], Rs)} ${C.map((k) => `let o${k} = ${own}${k}[d4];`).join(' ')}
       ${x.E.map((e) => `{
-        ${Rs.map((r) => `let x${r} = ${x.at('Q', 'qr', 'qv', r, e)}; let y${r} = ${x.at('dO', 'qr', 'gv', r, e)};`).join(' ')}
-        ${C.map((k) => Rs.map((r) => `s${r}_${k} = fma(x${r}, ${x.el(`kk${k}`, e)}, s${r}_${k}); t${r}_${k} = fma(y${r}, ${x.el(`ww${k}`, e)}, t${r}_${k});`).join(' ')).join('\n        ')}
+        ${Rs.map((r) => `let x${r} = ${x.at(buf, 'qr', v, r, e)};`).join(' ')}
+        ${C.map((k) => Rs.map((r) => `${acc}${r}_${k} = fma(x${r}, ${x.el(`o${k}`, e)}, ${acc}${r}_${k});`).join(' ')).join('\n        ')}
       }`).join('\n      ')}
-    }`).join('\n    ')}
+    }`)).join('\n    ')}
     ${R.map((r) => C.map((k) => `let p${r}_${k} = select(0.0, exp2(s${r}_${k} - lse${r}), i0 + ${r}u < u.L && (u.causal == 0u || j${k} <= i0 + ${r}u)); let ds${r}_${k} = p${r}_${k} * (t${r}_${k} - dl${r});`).join(' ')).join('\n    ')}
+    // one stream per loop (dO for dV, then Q for dK): half the values live at a time
     for (var d4 = 0u; d4 < u.D4; d4++) {
-      ${x.step([['Q', 'qr', 'qv'], ['dO', 'qr', 'gv']])} ${C.map((k) => `let dko${k} = dk${k}[d4]; let dvo${k} = dv${k}[d4];`).join(' ')}
-      ${x.E.map((e) => `${R.map((r) => `let x${e}_${r} = ${x.at('Q', 'qr', 'qv', r, e)}; let y${e}_${r} = ${x.at('dO', 'qr', 'gv', r, e)};`).join(' ')}
-      ${C.map((k) => `let dvn${k}_${e} = ${fmaChain(R.map((r) => [`p${r}_${k}`, `y${e}_${r}`]), x.el(`dvo${k}`, e))}; let dkn${k}_${e} = ${fmaChain(R.map((r) => [`ds${r}_${k}`, `x${e}_${r}`]), x.el(`dko${k}`, e))};`).join(' ')}`).join('\n      ')}
-      ${C.map((k) => `dv${k}[d4] = ${x.pack(x.E.map((e) => `dvn${k}_${e}`))}; dk${k}[d4] = ${x.pack(x.E.map((e) => `dkn${k}_${e}`))};`).join(' ')}
+      ${x.step([['dO', 'qr', 'gv']])} ${C.map((k) => `let dvo${k} = dv${k}[d4];`).join(' ')}
+      ${x.E.map((e) => `${R.map((r) => `let y${e}_${r} = ${x.at('dO', 'qr', 'gv', r, e)};`).join(' ')}
+      ${C.map((k) => `let dvn${k}_${e} = ${fmaChain(R.map((r) => [`p${r}_${k}`, `y${e}_${r}`]), x.el(`dvo${k}`, e))};`).join(' ')}`).join('\n      ')}
+      ${C.map((k) => `dv${k}[d4] = ${x.pack(x.E.map((e) => `dvn${k}_${e}`))};`).join(' ')}
+    }
+    for (var d4 = 0u; d4 < u.D4; d4++) {
+      ${x.step([['Q', 'qr', 'qv']])} ${C.map((k) => `let dko${k} = dk${k}[d4];`).join(' ')}
+      ${x.E.map((e) => `${R.map((r) => `let x${e}_${r} = ${x.at('Q', 'qr', 'qv', r, e)};`).join(' ')}
+      ${C.map((k) => `let dkn${k}_${e} = ${fmaChain(R.map((r) => [`ds${r}_${k}`, `x${e}_${r}`]), x.el(`dko${k}`, e))};`).join(' ')}`).join('\n      ')}
+      ${C.map((k) => `dk${k}[d4] = ${x.pack(x.E.map((e) => `dkn${k}_${e}`))};`).join(' ')}
     }
   }
   ${C.map(

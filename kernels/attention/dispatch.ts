@@ -23,19 +23,13 @@ export interface AttentionVariant {
 }
 
 /**
- * The variants the tests and the bench run; `pickAttentionVariant` chooses among them. Measured on lavapipe at
- * B·H 8, L 256, D 64 (process CPU ms, fwd / dq / dkv): subgroup-r4 7.5 / 12.1 / 17.3, subgroup-r2 8.7 / 13.3 / 17.3,
- * plain-r4 ≈ 18 / 70 together for the backward (bench/attention-quick.ts).
+ * The variants the tests and the bench run; `pickAttentionVariant` chooses among them. On lavapipe at B·H 8, L 256,
+ * D 64 (process CPU ms, forward / dQ / dK·dV kernels): subgroup-r4 ≈ 7.7 / 11.3 / 14.2; subgroup-r2 and plain-r4 are
+ * slower (bench/attention-quick.ts prints all of them).
  */
 export const ATTENTION_VARIANTS: readonly AttentionVariant[] = [
-  {
-    name: 'subgroup-r4',
-    subgroup: true,
-    forward: { own: 4, tile: 16, sub: 8, wg: 16 },
-    dq: { own: 4, tile: 16, sub: 8, wg: 16 },
-    dkv: { own: 2, tile: 16, sub: 16, wg: 32 },
-  },
-  { name: 'subgroup-r2', subgroup: true, forward: { own: 2, tile: 16, wg: 32 }, dq: { own: 2, tile: 16, wg: 32 }, dkv: { own: 2, tile: 8, wg: 32 } },
+  { name: 'subgroup-r4', subgroup: true, forward: { own: 4, tile: 16, wg: 16 }, dq: { own: 4, tile: 16, wg: 16 }, dkv: { own: 4, tile: 16, wg: 16 } },
+  { name: 'subgroup-r2', subgroup: true, forward: { own: 2, tile: 16, wg: 32 }, dq: { own: 2, tile: 16, sub: 8, wg: 32 }, dkv: { own: 2, tile: 8, wg: 32 } },
   { name: 'plain-r4', subgroup: false, forward: { own: 4, tile: 8, wg: 32 }, dq: { own: 4, tile: 4, wg: 32 }, dkv: { own: 4, tile: 4, wg: 32 } },
 ];
 

@@ -24,10 +24,10 @@ export interface ConvGeometry {
  * `s…` tiles share the column loads across a subgroup (conv2d.wgsl.ts) where the adapter has subgroups, and are
  * plain register tiles elsewhere; `r4x8` never shares (it keeps that path tested on every adapter).
  */
-export const CONV_VARIANTS = ['s4x32', 's4x16', 's8x4', 'r4x8'] as const;
+export const CONV_VARIANTS = ['s8x32', 's4x16', 's8x4', 'r4x8'] as const;
 export type ConvVariant = (typeof CONV_VARIANTS)[number];
 export const CONV_TILES: Record<ConvVariant, ConvTile> = {
-  s4x32: { tm: 4, tn: 32, wg: 64, share: true }, // 4 pixels × 32 channels per invocation: wide layers
+  s8x32: { tm: 8, tn: 32, wg: 64, share: true }, // 8 pixels × 32 channels per invocation: wide layers
   s4x16: { tm: 4, tn: 16, wg: 64, share: true },
   s8x4: { tm: 8, tn: 4, wg: 64, share: true }, // few channels on the column side (RGB or grey in / out, depthwise)
   r4x8: { tm: 4, tn: 8, wg: 64 },
@@ -50,7 +50,7 @@ export interface ConvDispatchOptions {
  * fewer times. Measured on lavapipe with bench/conv-quick.ts (UNet shapes: 4×32 fastest from 32 channels up).
  */
 export function pickConvVariant(columns: number): ConvVariant {
-  if (columns >= 24) return 's4x32';
+  if (columns >= 24) return 's8x32';
   if (columns >= 10) return 's4x16';
   return 's8x4';
 }

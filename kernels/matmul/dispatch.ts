@@ -1,47 +1,226 @@
 // kernels/matmul/dispatch.ts: batched matmul with transposed operands read in place and a fused bias; matches
-// torch.matmul on [..., M, K] @ [..., K, N] (batch dims broadcast).
-import type { Kernel } from '../../engine/device';
+// torch.matmul on [..., M, K] @ [..., K, N] (batch dims broadcast). Picks a variant (kernels/tune.ts: the tuned winner
+// for the shape class, else a heuristic), derives how each operand is read (vec4 where the shape allows, else scalar
+// through runtime strides) and dispatches.
+import type { Device, Kernel } from '../../engine/device';
 import { ShapeError, fmtShape } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
 import { broadcastShapes } from '../elementwise/dispatch';
 import { gather } from '../layout/dispatch';
 import { stridesOf } from '../grid';
-import { matmulWgsl, type MatmulConfig } from './matmul.wgsl';
+import { device } from '../../engine/device';
+import { pick, tune, type TuneJob, type TuneResult, type Tunable } from '../tune';
+import { FLAG_NO_SUBGROUP_PATH, matmulWgsl, type MatmulConfig, type MatmulLayout, type OperandMode, type RegisterConfig } from './matmul.wgsl';
+
+export type { MatmulConfig, MatmulLayout, OperandMode, RegisterConfig, SubgroupConfig, TiledConfig } from './matmul.wgsl';
+
+/** A named config: tests, the bench and the tuner's cache refer to variants by name. */
+export interface MatmulVariant {
+  name: string;
+  config: MatmulConfig;
+}
+
+/**
+ * Every variant the tests run and the tuner may pick. Measured on this project's CPU drivers (bench/matmul-quick.ts):
+ * lavapipe prefers subgroup shuffles (a load is a ~10-instruction per-lane loop there, a shuffle one vpermd), SwiftShader
+ * subgroup broadcasts (its shuffle is ~12 ops, a constant-lane broadcast one swizzle), real GPUs workgroup tiles.
+ */
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
+  { name: 'r1x4', config: { kind: 'register', tm: 1, tn: 4, wgX: 16, wgY: 4, vec4: false, kUnroll: 1 } }, // thin outputs (M < 8)
+  { name: 'r4x4', config: { kind: 'register', tm: 4, tn: 4, wgX: 8, wgY: 8, vec4: false, kUnroll: 1 } },
+  { name: 'r4x8', config: { kind: 'register', tm: 4, tn: 8, wgX: 8, wgY: 8, vec4: false, kUnroll: 1 } },
+  { name: 'r8x8', config: { kind: 'register', tm: 8, tn: 8, wgX: 8, wgY: 8, vec4: false, kUnroll: 1 } },
+  { name: 'r8x8v4', config: { kind: 'register', tm: 8, tn: 8, wgX: 8, wgY: 8, vec4: true, kUnroll: 4 } },
+  { name: 'r8x16v', config: { kind: 'register', tm: 8, tn: 16, wgX: 8, wgY: 1, vec4: true, kUnroll: 1 } },
+  { name: 's16x8b4', config: { kind: 'subgroup', share: 'broadcast', tm: 16, tn: 8, wgX: 8, sg: 4, vec4: true } },
+  { name: 's16x8s8', config: { kind: 'subgroup', share: 'shuffle', tm: 16, tn: 8, wgX: 8, sg: 8, vec4: true } },
+  { name: 's32x8s8', config: { kind: 'subgroup', share: 'shuffle', tm: 32, tn: 8, wgX: 8, sg: 8, vec4: true } },
+  { name: 't4x4w16', config: { kind: 'tiled', tm: 4, tn: 4, wgX: 16, wgY: 16, kt: 16 } },
+  { name: 't4x4w8', config: { kind: 'tiled', tm: 4, tn: 4, wgX: 8, wgY: 8, kt: 32 } },
+];
+
+/** @deprecated the configs of MATMUL_VARIANTS (the name predates the non-register kinds). */
+export const MATMUL_TILES: readonly MatmulConfig[] = MATMUL_VARIANTS.map((v) => v.config);
+
+export type MatmulVariantName = (typeof MATMUL_VARIANTS)[number]['name'];
 
 export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
   /** [N], added to every row of C. */
   bias?: Tensor;
-  /** Override the tile config (tests and the bench run every variant). */
-  config?: Partial<Pick<MatmulConfig, 'tm' | 'tn' | 'wgX' | 'wgY'>>;
+  /** Force a variant (tests and the bench run every one): a name from MATMUL_VARIANTS, a full config, or register
+   * tile fields ({tm, tn, wgX, wgY}) over the r8x8 defaults. Unset: the tuner's winner or the heuristic. */
+  config?: string | MatmulConfig | Partial<Omit<RegisterConfig, 'kind'>>;
+  /** Subgroup kernels take their plain-load path (what runs where subgroups are smaller than the kernel's SG). */
+  noSubgroupPath?: boolean;
 }
 
-/** Tile shapes the tests and the autotuner (issue: kernels) iterate over. */
-export const MATMUL_TILES: Pick<MatmulConfig, 'tm' | 'tn' | 'wgX' | 'wgY'>[] = [
-  { tm: 4, tn: 4, wgX: 8, wgY: 8 },
-  { tm: 4, tn: 8, wgX: 8, wgY: 8 },
-  { tm: 8, tn: 8, wgX: 8, wgY: 8 },
-  { tm: 1, tn: 4, wgX: 16, wgY: 4 },
-];
+/** The shape facts variant choice depends on. */
+export interface MatmulShape {
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  transA: boolean;
+  transB: boolean;
+}
 
-const kernels = new Map<string, Kernel>();
-function kernelFor(c: MatmulConfig): Kernel {
-  const key = JSON.stringify(c);
-  let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = { code: matmulWgsl(c), label: `matmul ${key}` }));
-  return k;
+const variantByName = new Map(MATMUL_VARIANTS.map((v) => [v.name, v]));
+const R8X8 = variantByName.get('r8x8')!.config as RegisterConfig;
+
+/** A stable name for any config (a variant's name, else its JSON): the tuner's cache stores these. */
+export function matmulConfigId(c: MatmulConfig): string {
+  const json = JSON.stringify(c);
+  return MATMUL_VARIANTS.find((v) => JSON.stringify(v.config) === json)?.name ?? json;
 }
 
 /**
- * Default tile until the autotuner lands: big register tiles win on CPU drivers (bench/RESULTS.md: 8×8 reached
- * 13–18 GFLOP/s on lavapipe and 3.6 on SwiftShader at 512³–1024³); thin tiles keep small outputs parallel.
+ * The config that will run: a name or partial tile resolved, and subgroup kernels replaced by the register kernel of
+ * the same vec4 choice where the device lacks the `subgroups` feature (the tested fallback).
  */
-export function pickMatmulTile(M: number, N: number): Pick<MatmulConfig, 'tm' | 'tn' | 'wgX' | 'wgY'> {
-  if (M * N <= 64 * 64 || M < 8) return MATMUL_TILES[3];
-  if (M * N >= 256 * 256) return MATMUL_TILES[2];
-  return MATMUL_TILES[1];
+export function resolveMatmulConfig(spec: MatmulOptions['config'], features: ReadonlySet<string>): MatmulConfig {
+  let c: MatmulConfig;
+  if (typeof spec === 'string') {
+    const v = variantByName.get(spec);
+    if (!v) throw new ShapeError(`matmul: unknown variant "${spec}"; use one of ${MATMUL_VARIANTS.map((x) => x.name).join(', ')}`);
+    c = v.config;
+  } else if (spec && 'kind' in spec) c = spec as MatmulConfig;
+  else c = { ...R8X8, ...spec, kind: 'register' };
+  if (c.kind === 'subgroup' && !features.has('subgroups')) return { ...R8X8, vec4: c.vec4 };
+  return c;
 }
+
+/** How each operand is read for this config and shape: vec4 where the contiguous dim allows, else strided scalars. */
+export function matmulLayout(c: MatmulConfig, s: Pick<MatmulShape, 'M' | 'N' | 'K' | 'transA' | 'transB'>): MatmulLayout {
+  let aMode: OperandMode = 'strided', bMode: OperandMode = 'strided';
+  if (c.kind === 'register' && c.vec4) {
+    if (!s.transA && c.kUnroll === 4 && s.K % 4 === 0) aMode = 'vecK';
+    else if (s.transA && c.tm % 4 === 0 && s.M % 4 === 0) aMode = 'vecMN';
+    if (!s.transB && c.tn % 4 === 0 && s.N % 4 === 0) bMode = 'vecMN';
+    else if (s.transB && c.kUnroll === 4 && s.K % 4 === 0) bMode = 'vecK';
+  } else if (c.kind === 'subgroup' && c.vec4 && !s.transB && s.N % 4 === 0) bMode = 'vecMN';
+  // the transpose flags shape the code only of tiled kernels (tile fill order); elsewhere strides carry them
+  const tiled = c.kind === 'tiled';
+  return { aMode, bMode, transA: tiled && s.transA, transB: tiled && s.transB };
+}
+
+const kernels = new Map<string, Kernel>();
+export function matmulKernelFor(c: MatmulConfig, L: MatmulLayout): Kernel {
+  const key = JSON.stringify([c, L]);
+  let k = kernels.get(key);
+  if (!k) kernels.set(key, (k = { code: matmulWgsl(c, L), label: `matmul ${matmulConfigId(c)} ${L.aMode}/${L.bMode}${L.transA ? ' Aᵀ' : ''}${L.transB ? ' Bᵀ' : ''}` }));
+  return k;
+}
+
+/** Workgroups for one dispatch: [along N, along M, batch]. */
+export function matmulWorkgroups(c: MatmulConfig, M: number, N: number, batch: number): [number, number, number] {
+  const rowsPerGroup = c.kind === 'subgroup' ? c.tm : c.tm * c.wgY;
+  return [Math.ceil(N / (c.tn * c.wgX)), Math.ceil(M / rowsPerGroup), batch];
+}
+
+// ---- choosing a variant --------------------------------------------------------------------------------------------
+
+const isSwiftShader = (dev: Device) => /swiftshader/i.test(`${dev.adapterLabel} ${dev.adapterInfo.description}`);
+
+/**
+ * Used until the tuner knows better (and always with tuning off): thin tiles keep small outputs parallel and cheap to
+ * compile (grad checks run many tiny shapes); large outputs get the kind measured fastest on this adapter class.
+ */
+export function heuristicMatmulConfig(dev: Device, s: MatmulShape): MatmulConfig {
+  const name = (n: string) => variantByName.get(n)!.config;
+  const { M, N, K } = s;
+  if (M * N <= 64 * 64 || M < 8) return name('r1x4');
+  if (M * N < 256 * 256 || K < 32) return name('r4x8');
+  if (!dev.isCpu) return name('t4x4w16');
+  if (dev.features.has('subgroups')) return name(isSwiftShader(dev) ? 's16x8b4' : 's16x8s8');
+  return name('r8x8');
+}
+
+/** @deprecated the heuristic's config for an M×N output on the current device (bench/conv-quick.ts uses it). */
+export function pickMatmulTile(M: number, N: number, K = 256): MatmulConfig {
+  return heuristicMatmulConfig(device(), { M, N, K, batch: 1, transA: false, transB: false });
+}
+
+/** Variants worth timing for this shape on this device. */
+export function matmulCandidates(dev: Device, s: MatmulShape): MatmulConfig[] {
+  return MATMUL_VARIANTS.filter((v) => {
+    const c = v.config;
+    if (c.kind === 'subgroup' && !dev.features.has('subgroups')) return false;
+    if (c.kind === 'tiled' && dev.isCpu) return false; // CPU drivers emulate workgroup memory: 2–40× slower here
+    if (v.name === 'r1x4') return s.M < 8;
+    return true;
+  }).map((v) => v.config);
+}
+
+const pow2 = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
+
+/** Shape class: M, N, K rounded up to powers of two, the transposes, and whether all of M, N, K are multiples of 4. */
+export function matmulShapeKey(s: MatmulShape): string {
+  const aligned = s.M % 4 === 0 && s.N % 4 === 0 && s.K % 4 === 0;
+  return `m${pow2(s.M)}n${pow2(s.N)}k${pow2(s.K)}${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'}${aligned ? 'a4' : ''}`;
+}
+
+/** Below this much work (FLOPs) dispatch overhead dominates and the heuristic is used without tuning. */
+export const MATMUL_TUNE_MIN_FLOPS = 2 ** 24;
+
+/** The tuner's view of a matmul shape: candidates, heuristic, and a job that times them on inputs of this shape. */
+export function matmulTunable(dev: Device, s: MatmulShape): Tunable<MatmulConfig> {
+  // time one matrix of the batch when the whole batch would take long
+  const batch = 2 * s.M * s.N * s.K * s.batch > 2 ** 31 ? 1 : s.batch;
+  return {
+    family: 'matmul',
+    key: matmulShapeKey(s),
+    candidates: matmulCandidates(dev, s),
+    id: matmulConfigId,
+    heuristic: heuristicMatmulConfig(dev, s),
+    flops: 2 * s.M * s.N * s.K * batch,
+    job: (): TuneJob<MatmulConfig> => {
+      const aShape = [batch, ...(s.transA ? [s.K, s.M] : [s.M, s.K])], bShape = [batch, ...(s.transB ? [s.N, s.K] : [s.K, s.N])];
+      const A = filled(dev, aShape, 0.5), B = filled(dev, bShape, 0.25);
+      return {
+        run: (c) => matmulKernel(A, B, { transA: s.transA, transB: s.transB, config: c }).dispose(),
+        prepare: (c) => compileAsync(dev, matmulKernelFor(c, matmulLayout(c, s))),
+        dispose: () => (A.dispose(), B.dispose()),
+      };
+    },
+  };
+}
+
+/** A tensor of `shape` holding `v` everywhere (tuning inputs: no denormals or NaNs to skew CPU drivers). */
+function filled(dev: Device, shape: number[], v: number): Tensor {
+  const t = Tensor.empty(shape, dev);
+  dev.write(t.buffer, new Float32Array(t.size).fill(v));
+  return t;
+}
+
+/** Compiles off the main thread; the later synchronous compile then hits the driver's and Dawn's caches. */
+async function compileAsync(dev: Device, k: Kernel): Promise<void> {
+  const gpu = dev.gpu;
+  await gpu.createComputePipelineAsync({ layout: 'auto', compute: { module: gpu.createShaderModule({ code: k.code, label: k.label }), entryPoint: 'main' }, label: k.label });
+}
+
+/** The variant matmulKernel uses for this shape when none is forced. */
+export function pickMatmulConfig(dev: Device, s: MatmulShape): MatmulConfig {
+  if (2 * s.M * s.N * s.K * s.batch < MATMUL_TUNE_MIN_FLOPS) return heuristicMatmulConfig(dev, s);
+  return pick(dev, matmulTunable(dev, s));
+}
+
+/**
+ * Times every candidate for this shape class now and caches the winner (explicit warm-up; ops never wait for it).
+ * Returns the cached winner without timing unless `force`.
+ */
+export async function tuneMatmul(
+  s: Pick<MatmulShape, 'M' | 'N' | 'K'> & Partial<MatmulShape>,
+  o: { force?: boolean; device?: Device; /** time only these variant names */ variants?: readonly string[] } = {},
+): Promise<TuneResult> {
+  const dev = o.device ?? device();
+  const t = matmulTunable(dev, { batch: 1, transA: false, transB: false, ...s });
+  const only = o.variants;
+  return tune(dev, only ? { ...t, candidates: t.candidates.filter((c) => only.includes(matmulConfigId(c))) } : t, o);
+}
+
+// ---- dispatch ------------------------------------------------------------------------------------------------------
 
 export function matmulKernel(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
   const transA = !!o.transA, transB = !!o.transB;
@@ -73,17 +252,19 @@ export function matmulKernel(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tenso
   if (o.bias && (o.bias.ndim !== 1 || o.bias.shape[0] !== N)) throw new ShapeError(`matmul: bias has shape ${fmtShape(o.bias.shape)}, expected [${N}]`);
   const out = Tensor.empty([...batchShape, M, N], a.device);
   if (out.size > 0) {
-    const tile = { ...pickMatmulTile(M, N), ...o.config };
-    const config: MatmulConfig = { ...tile, transA, transB };
     const dev = a.device;
+    const shape: MatmulShape = { M, N, K, batch, transA, transB };
+    const config = o.config !== undefined ? resolveMatmulConfig(o.config, dev.features) : pickMatmulConfig(dev, shape);
+    if (batch > dev.limits.maxComputeWorkgroupsPerDimension) throw new ShapeError(`matmul: batch ${batch} exceeds ${dev.limits.maxComputeWorkgroupsPerDimension}; reshape to fewer batch entries`);
+    // op(A)[m, k] = A[m·sAm + k·sAk], op(B)[k, n] = B[k·sBk + n·sBn]
+    const [sAm, sAk] = transA ? [1, M] : [K, 1];
+    const [sBk, sBn] = transB ? [1, K] : [N, 1];
     // without a bias, B stands in at binding 3 (never read: hasBias = 0; two read-only bindings may alias)
     const biasBuf = o.bias?.buffer ?? B.buffer;
-    const gx = Math.ceil(N / (config.tn * config.wgX)), gy = Math.ceil(M / (config.tm * config.wgY));
-    if (batch > dev.limits.maxComputeWorkgroupsPerDimension) throw new ShapeError(`matmul: batch ${batch} exceeds ${dev.limits.maxComputeWorkgroupsPerDimension}; reshape to fewer batch entries`);
-    dev.dispatch(kernelFor(config), {
+    dev.dispatch(matmulKernelFor(config, matmulLayout(config, shape)), {
       buffers: [A.buffer, B.buffer, biasBuf, out.buffer],
-      uniforms: [M, N, K, o.bias ? 1 : 0, aBatch, bBatch, 0, 0],
-      workgroups: [gx, gy, batch],
+      uniforms: [M, N, K, o.bias ? 1 : 0, aBatch, bBatch, sAm, sAk, sBk, sBn, o.noSubgroupPath ? FLAG_NO_SUBGROUP_PATH : 0, 0],
+      workgroups: matmulWorkgroups(config, M, N, batch),
     });
   }
   if (A !== a) A.dispose();

@@ -68,6 +68,13 @@ describe('attention forward, every variant', () => {
     expectClose(await toHost(out), attentionRef(q, k, v, { scale: 1 }).out.data, { atol: 1e-5, rtol: 1e-4, label: 'large scores' });
   });
 
+  it('D = 128, the largest head dim, with the default variant', async () => {
+    const c: Case = [1, 2, 21, 13, 128, true, undefined];
+    const [q, k, v] = inputs(c, 9);
+    const out = os.attention(fromHost(q), fromHost(k), fromHost(v), { causal: true });
+    expectClose(await toHost(out), attentionRef(q, k, v, { causal: true }).out.data, { atol: 2e-6, rtol: 1e-4, label: label(c, 'default') });
+  });
+
   it('matches a composition of matmul + softmax + matmul through the engine', async () => {
     const [q, k, v] = makeInputs([[2, 2, 17, 8], [2, 2, 17, 8], [2, 2, 17, 8]], { seed: 11, init: [-1, 1] });
     const [Q, K, V] = [q, k, v].map((x) => fromHost(x));
@@ -208,35 +215,38 @@ const weightsOf = <T>([normWeight, normBias, qkvWeight, qkvBias, projWeight, pro
 
 describe('nn.MultiheadSelfAttention2d', () => {
   it('has EDM parameter names and shapes; proj starts at zero, so a fresh block is the identity', async () => {
-    const m = new os.nn.MultiheadSelfAttention2d(8, { numHeads: 2 });
+    // head dims of 8 throughout this file's module tests: the kernels compiled for the D = 8 cases serve them
+    const m = new os.nn.MultiheadSelfAttention2d(16, { numHeads: 2 });
     expect(m.namedParameters().map(([n, t]) => [n, [...t.shape]])).toEqual([
-      ['norm.weight', [8]], ['norm.bias', [8]], ['qkv.weight', [24, 8, 1, 1]], ['qkv.bias', [24]], ['proj.weight', [8, 8, 1, 1]], ['proj.bias', [8]],
+      ['norm.weight', [16]], ['norm.bias', [16]], ['qkv.weight', [48, 16, 1, 1]], ['qkv.bias', [48]], ['proj.weight', [16, 16, 1, 1]], ['proj.bias', [16]],
     ]);
-    expect(m.groups).toBe(2); // min(32, 8 / 4)
-    expect(new os.nn.MultiheadSelfAttention2d(256).groups).toBe(32);
+    expect(m.groups).toBe(4); // min(32, 16 / 4)
+    const big = new os.nn.MultiheadSelfAttention2d(256, { numHeads: 4 });
+    expect(big.groups).toBe(32);
+    big.dispose();
     const qw = await toHost(m.qkv.weight);
-    expect(Math.max(...qw.map(Math.abs))).toBeLessThanOrEqual(1 / Math.sqrt(8));
+    expect(Math.max(...qw.map(Math.abs))).toBeLessThanOrEqual(1 / Math.sqrt(16));
     expect(Math.max(...qw.map(Math.abs))).toBeGreaterThan(0);
-    const x = os.randn([2, 8, 3, 5], { seed: 5 });
+    const x = os.randn([2, 16, 3, 5], { seed: 5 });
     const y = m.forward(x);
     expectClose(await toHost(y), await toHost(x), { atol: 0 });
     m.dispose();
   });
 
-  it('forward matches the host composition (EDM head layout), N 2, C 8, 2 heads, 3×5 map', async () => {
-    const C = 8, heads = 2;
+  it('forward matches the host composition (EDM head layout), N 2, C 16, 2 heads, 3×5 map', async () => {
+    const C = 16, heads = 2;
     const m = new os.nn.MultiheadSelfAttention2d(C, { numHeads: heads });
     const [x, ...ws] = makeInputs([[2, C, 3, 5], ...weightShapes(C)], { seed: 21, init: [[-2, 2], [0.5, 1.5], [-0.5, 0.5], [-0.4, 0.4], [-0.2, 0.2], [-0.4, 0.4], [-0.2, 0.2]] });
     const w = weightsOf(ws);
     const names = ['norm.weight', 'norm.bias', 'qkv.weight', 'qkv.bias', 'proj.weight', 'proj.bias'];
     m.loadStateDict(Object.fromEntries(names.map((n, i) => [n, fromHost(ws[i])])));
     const y = m.forward(fromHost(x));
-    expectClose(await toHost(y), mhsaRef(x, w, heads, 2).data, { atol: 1e-5, rtol: 1e-4, shape: x.shape, label: 'MultiheadSelfAttention2d' });
+    expectClose(await toHost(y), mhsaRef(x, w, heads, 4).data, { atol: 1e-5, rtol: 1e-4, shape: x.shape, label: 'MultiheadSelfAttention2d' });
     m.dispose();
   });
 
-  it('gradients of x and every weight match finite differences (1 × 4 × 2 × 3, 2 heads)', async () => {
-    const C = 4, heads = 2, groups = 2;
+  it('gradients of x and every weight match finite differences (1 × 8 × 2 × 3, 1 head)', async () => {
+    const C = 8, heads = 1, groups = 2;
     const xs = makeInputs([[1, C, 2, 3], ...weightShapes(C)], { seed: 8, init: [[-2, 2], [0.5, 1.5], [-0.5, 0.5], [-0.8, 0.8], [-0.3, 0.3], [-0.8, 0.8], [-0.3, 0.3]] });
     await gradcheck(
       'multiheadSelfAttention2d',

@@ -1,91 +1,168 @@
-// test/kernels/matmul.test.ts: every tile of MATMUL_TILES through `matmulKernel` on M, N, K off every tile multiple with
-// all transpose flags, batched and broadcast batches, the fused bias, and the engine's matmul / linear (1-D operands,
-// options), all against kernels/matmul/reference.ts. Backward: test/engine/grad.test.ts.
+// test/kernels/matmul.test.ts: every variant of MATMUL_VARIANTS through `matmulKernel` on M, N, K off every tile
+// multiple (odd: scalar strided reads; multiples of 4 and mixes: the vec4 read modes) with all transpose flags,
+// batched and broadcast batches, the fused bias, K = 0 and empty outputs, the subgroup kernels' plain-load path and
+// their register fallback, then the engine's matmul / linear (1-D operands, options), all against
+// kernels/matmul/reference.ts. Backward: test/engine/grad.test.ts. The first run compiles ~40 pipelines (the big
+// subgroup tiles take ~30 s each on lavapipe; Mesa's shader cache makes later runs fast).
 import { describe, it, expect } from 'vitest';
 import * as os from '../../engine';
-import { MATMUL_TILES, matmulKernel } from '../../kernels/matmul/dispatch';
+import {
+  MATMUL_VARIANTS,
+  heuristicMatmulConfig,
+  matmulCandidates,
+  matmulKernel,
+  matmulLayout,
+  matmulShapeKey,
+  resolveMatmulConfig,
+  type MatmulShape,
+  type MatmulVariant,
+} from '../../kernels/matmul/dispatch';
 import { linearRef, matmulRef } from '../../kernels/matmul/reference';
 import { checkOp, expectClose, expectThrows, rng, toHost } from '../helpers';
 
 const DIMS = [1, 3, 17, 33, 65];
 /** Every M and N with a K that cycles through DIMS: 25 triples, each dim value met with every other. */
 const TRIPLES: [number, number, number][] = DIMS.flatMap((M, i) => DIMS.map((N, j) => [M, N, DIMS[(i + 2 * j) % DIMS.length]] as [number, number, number]));
+/** Multiples of 4 off the tile sizes (vec4 reads on both operands), then mixes where only some dims allow vec4. */
+const DIMS4 = [4, 8, 20, 36, 68];
+const ALIGNED: [number, number, number][] = [
+  ...DIMS4.map((M, i) => [M, DIMS4[(i + 1) % 5], DIMS4[(i + 3) % 5]] as [number, number, number]),
+  [68, 68, 68],
+  [17, 36, 20], // M odd
+  [36, 17, 20], // N odd
+  [20, 36, 17], // K odd
+  [3, 8, 12],
+];
 const TRANS: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
+/** Variants whose shaders take a long time to compile on CPU drivers (first run only). */
+const SLOW_COMPILE = 360_000;
 
-describe('matmulKernel: every tile × trans flags × odd M, N, K', () => {
-  const r = rng(42);
-  for (const tile of MATMUL_TILES) {
-    it(`tile ${JSON.stringify(tile)}`, async () => {
-      for (const [transA, transB] of TRANS) {
-        // issue all dispatches, then read them all back: one sync per flag combination
-        const pending: { out: os.Tensor; ref: Float64Array; label: string; tensors: os.Tensor[] }[] = [];
-        for (const [M, N, K] of TRIPLES) {
-          const aShape = transA ? [K, M] : [M, K], bShape = transB ? [N, K] : [K, N];
-          const a = r.array(M * K), b = r.array(K * N);
-          const A = os.tensor(Float32Array.from(a), aShape), B = os.tensor(Float32Array.from(b), bShape);
-          const out = matmulKernel(A, B, { transA, transB, config: tile });
-          expect(out.shape).toEqual([M, N]);
-          pending.push({ out, ref: matmulRef(a, aShape, b, bShape, { transA, transB }).data, label: `M=${M} N=${N} K=${K} transA=${transA} transB=${transB}`, tensors: [A, B, out] });
-        }
-        const got = await Promise.all(pending.map((p) => toHost(p.out)));
-        pending.forEach((p, i) => {
-          expectClose(got[i], p.ref, { atol: 1e-5, rtol: 1e-5, label: `${JSON.stringify(tile)} ${p.label}` });
-          p.tensors.forEach((t) => t.dispose());
-        });
-      }
+interface Pending {
+  out: os.Tensor;
+  ref: Float64Array;
+  label: string;
+  tensors: os.Tensor[];
+}
+
+/** Runs every (shape, trans) case for one variant: all dispatches first, then one readback round. */
+async function checkShapes(v: MatmulVariant | undefined, shapes: [number, number, number][], seed: number, o: { bias?: boolean; noSubgroupPath?: boolean } = {}): Promise<void> {
+  const r = rng(seed);
+  for (const [transA, transB] of TRANS) {
+    const pending: Pending[] = [];
+    for (const [M, N, K] of shapes) {
+      const aShape = transA ? [K, M] : [M, K], bShape = transB ? [N, K] : [K, N];
+      const a = r.array(M * K), b = r.array(K * N), bias = o.bias ? r.array(N) : undefined;
+      const A = os.tensor(Float32Array.from(a), aShape), B = os.tensor(Float32Array.from(b), bShape);
+      const Bias = bias ? os.tensor(Float32Array.from(bias)) : undefined;
+      const out = matmulKernel(A, B, { transA, transB, bias: Bias, config: v?.config, noSubgroupPath: o.noSubgroupPath });
+      expect(out.shape).toEqual([M, N]);
+      pending.push({ out, ref: matmulRef(a, aShape, b, bShape, { transA, transB, bias }).data, label: `M=${M} N=${N} K=${K} transA=${transA} transB=${transB}`, tensors: [A, B, out, ...(Bias ? [Bias] : [])] });
+    }
+    const got = await Promise.all(pending.map((p) => toHost(p.out)));
+    pending.forEach((p, i) => {
+      expectClose(got[i], p.ref, { atol: 1e-5, rtol: 1e-5, label: `${v?.name ?? 'default'}${o.bias ? ' +bias' : ''}${o.noSubgroupPath ? ' plain path' : ''} ${p.label}` });
+      p.tensors.forEach((t) => t.dispose());
     });
   }
+}
 
-  it('K = 0 gives zeros (plus the bias); M or N = 0 gives an empty result', async () => {
-    for (const tile of MATMUL_TILES) {
+const BATCHED: [number[], number[], boolean, boolean][] = [
+  [[2, 3, 17, 5], [2, 3, 5, 33], false, false],
+  [[4, 5, 3], [4, 3, 6], false, false],
+  [[4, 3, 5], [4, 6, 3], true, true],
+  [[3, 1, 4, 5], [2, 5, 6], false, false], // [3,1] × [2] batch broadcast → [3,2]
+  [[1, 4, 5], [3, 5, 6], false, false], // one-batch operand shared
+  [[4, 5], [3, 5, 6], false, false], // 2-D operand shared across a batch
+  [[3, 17, 5], [5, 33], false, false],
+  [[2, 1, 5, 4], [1, 3, 6, 4], false, true],
+  [[2, 1, 4, 5], [1, 3, 4, 6], true, false],
+  [[0, 3, 4], [4, 5], false, false],
+  // vec4 reads with batch strides
+  [[3, 20, 8], [3, 8, 12], false, false],
+  [[3, 8, 20], [3, 12, 8], true, true],
+  [[2, 20, 8], [20, 12], true, false],
+  [[20, 8], [2, 12, 8], false, true],
+];
+
+for (const v of MATMUL_VARIANTS) {
+  const timeout = v.config.kind === 'subgroup' || v.name === 'r8x16v' ? SLOW_COMPILE : 120_000;
+  describe(`matmul variant ${v.name} ${JSON.stringify(v.config)}`, () => {
+    it('odd M, N, K × transpose flags (scalar reads)', () => checkShapes(v, TRIPLES, 42), timeout);
+    it('M, N, K multiples of 4 and mixes × transpose flags (vec4 reads)', () => checkShapes(v, ALIGNED, 43), timeout);
+    it('fused bias × transpose flags', () => checkShapes(v, [[17, 33, 3], [20, 36, 12], [1, 8, 9]], 3, { bias: true }), timeout);
+    it('K = 0 gives zeros (plus the bias); M or N = 0 gives an empty result', async () => {
       const A = os.zeros([3, 0]), B = os.zeros([0, 5]), bias = os.tensor([1, 2, 3, 4, 5]);
-      const c = matmulKernel(A, B, { config: tile }), cb = matmulKernel(A, B, { bias, config: tile });
+      const c = matmulKernel(A, B, { config: v.config }), cb = matmulKernel(A, B, { bias, config: v.config });
       expectClose(await toHost(c), new Float64Array(15));
       expectClose(await toHost(cb), Array.from({ length: 15 }, (_, i) => (i % 5) + 1));
-      const e = matmulKernel(os.zeros([0, 4]), os.zeros([4, 3]), { config: tile });
+      const e = matmulKernel(os.zeros([0, 4]), os.zeros([4, 3]), { config: v.config });
       expect(e.shape).toEqual([0, 3]);
       for (const t of [A, B, bias, c, cb, e]) t.dispose();
-    }
-  });
-
-  it('fused bias with every tile and trans flag', async () => {
-    const r2 = rng(3);
-    for (const tile of MATMUL_TILES) {
-      for (const [transA, transB] of TRANS) {
-        const [M, N, K] = [17, 33, 3];
-        const aShape = transA ? [K, M] : [M, K], bShape = transB ? [N, K] : [K, N];
-        const a = r2.array(M * K), b = r2.array(K * N), bias = r2.array(N);
-        const A = os.tensor(Float32Array.from(a), aShape), B = os.tensor(Float32Array.from(b), bShape), Bias = os.tensor(Float32Array.from(bias));
-        const out = matmulKernel(A, B, { transA, transB, bias: Bias, config: tile });
-        expectClose(await toHost(out), matmulRef(a, aShape, b, bShape, { transA, transB, bias }).data, { atol: 1e-5, rtol: 1e-5, label: `bias ${JSON.stringify(tile)} ${transA} ${transB}` });
-        for (const t of [A, B, Bias, out]) t.dispose();
-      }
-    }
-  });
-});
-
-describe('batched matmul', () => {
-  const CASES: [number[], number[], boolean, boolean][] = [
-    [[2, 3, 17, 5], [2, 3, 5, 33], false, false],
-    [[4, 5, 3], [4, 3, 6], false, false],
-    [[4, 3, 5], [4, 6, 3], true, true],
-    [[3, 1, 4, 5], [2, 5, 6], false, false], // [3,1] × [2] batch broadcast → [3,2]
-    [[1, 4, 5], [3, 5, 6], false, false], // one-batch operand shared
-    [[4, 5], [3, 5, 6], false, false], // 2-D operand shared across a batch
-    [[3, 17, 5], [5, 33], false, false],
-    [[2, 1, 5, 4], [1, 3, 6, 4], false, true],
-    [[2, 1, 4, 5], [1, 3, 4, 6], true, false],
-    [[0, 3, 4], [4, 5], false, false],
-  ];
-  for (const tile of [undefined, ...MATMUL_TILES]) {
-    it(`batch dims broadcast (${tile ? JSON.stringify(tile) : 'default tile'})`, async () => {
-      for (const [as, bs, transA, transB] of CASES) {
-        await checkOp(`matmul [${as}]${transA ? 'ᵀ' : ''} @ [${bs}]${transB ? 'ᵀ' : ''}`, [as, bs],
-          (a, b) => matmulKernel(a, b, { transA, transB, config: tile }),
+    }, timeout);
+    it('batch dims broadcast, batch strides', async () => {
+      for (const [as, bs, transA, transB] of BATCHED) {
+        await checkOp(`${v.name} matmul [${as}]${transA ? 'ᵀ' : ''} @ [${bs}]${transB ? 'ᵀ' : ''}`, [as, bs],
+          (a, b) => matmulKernel(a, b, { transA, transB, config: v.config }),
           (a, b) => matmulRef(a.data, a.shape, b.data, b.shape, { transA, transB }), { atol: 1e-5, rtol: 1e-5 });
       }
-    });
-  }
+    }, timeout);
+    if (v.config.kind === 'subgroup') {
+      it('plain-load path (what runs where subgroups are smaller than SG) on every shape class', async () => {
+        await checkShapes(v, [[17, 33, 65], [65, 3, 17], [20, 36, 68], [4, 8, 9]], 44, { noSubgroupPath: true });
+      }, timeout);
+    }
+  });
+}
+
+describe('matmul variant choice', () => {
+  const dev = () => os.device();
+  const shape = (M: number, N: number, K: number, transA = false, transB = false): MatmulShape => ({ M, N, K, batch: 1, transA, transB });
+
+  it('the default variant (heuristic: tuning is off under vitest) on odd and aligned shapes', async () => {
+    await checkShapes(undefined, [...TRIPLES.slice(0, 8), ...ALIGNED.slice(0, 4), [256, 256, 40], [300, 260, 33]], 45);
+  }, SLOW_COMPILE);
+
+  it('read modes follow the contiguous dim and divisibility', () => {
+    const v4 = MATMUL_VARIANTS.find((v) => v.name === 'r8x8v4')!.config;
+    expect(matmulLayout(v4, shape(8, 8, 8))).toEqual({ aMode: 'vecK', bMode: 'vecMN', transA: false, transB: false });
+    expect(matmulLayout(v4, shape(8, 8, 8, true, true))).toEqual({ aMode: 'vecMN', bMode: 'vecK', transA: false, transB: false });
+    expect(matmulLayout(v4, shape(8, 9, 7))).toEqual({ aMode: 'strided', bMode: 'strided', transA: false, transB: false });
+    const sg = MATMUL_VARIANTS.find((v) => v.name === 's16x8s8')!.config;
+    expect(matmulLayout(sg, shape(8, 8, 8))).toMatchObject({ aMode: 'strided', bMode: 'vecMN' });
+    expect(matmulLayout(sg, shape(8, 8, 8, false, true))).toMatchObject({ aMode: 'strided', bMode: 'strided' });
+    const tiled = MATMUL_VARIANTS.find((v) => v.name === 't4x4w16')!.config;
+    expect(matmulLayout(tiled, shape(8, 8, 8, true, false))).toEqual({ aMode: 'strided', bMode: 'strided', transA: true, transB: false });
+  });
+
+  it('subgroup variants fall back to the register kernel where the device lacks the feature, and run', async () => {
+    const noSub = new Set(['shader-f16']);
+    for (const v of MATMUL_VARIANTS.filter((x) => x.config.kind === 'subgroup')) {
+      const c = resolveMatmulConfig(v.name, noSub);
+      expect(c.kind).toBe('register');
+      expect(resolveMatmulConfig(v.name, new Set(['subgroups']))).toBe(v.config);
+      await checkShapes({ name: `${v.name}→fallback`, config: c }, [[17, 20, 9], [20, 36, 12]], 46);
+    }
+    const fake = { features: noSub, isCpu: true } as unknown as os.Device;
+    expect(matmulCandidates(fake, shape(512, 512, 512)).some((c) => c.kind === 'subgroup' || c.kind === 'tiled')).toBe(false);
+  });
+
+  it('names, tiles and unknown variants', () => {
+    expect(resolveMatmulConfig({ tm: 4, tn: 8 }, dev().features)).toMatchObject({ kind: 'register', tm: 4, tn: 8, wgX: 8, wgY: 8 });
+    expectThrows(() => resolveMatmulConfig('nope', dev().features), os.ShapeError, 'nope', 'r8x8');
+    expect(new Set(MATMUL_VARIANTS.map((v) => v.name)).size).toBe(MATMUL_VARIANTS.length);
+  });
+
+  it('heuristic and candidates come from MATMUL_VARIANTS; shape classes bucket to powers of two', () => {
+    const configs = new Set(MATMUL_VARIANTS.map((v) => v.config));
+    for (const s of [shape(2, 3, 4), shape(1, 512, 512), shape(100, 100, 100), shape(1024, 1024, 1024), shape(512, 512, 8)]) {
+      expect(configs.has(heuristicMatmulConfig(dev(), s))).toBe(true);
+      const cands = matmulCandidates(dev(), s);
+      expect(cands.length).toBeGreaterThan(1);
+      for (const c of cands) expect(configs.has(c)).toBe(true);
+    }
+    expect(matmulShapeKey(shape(1000, 513, 512))).toBe('m1024n1024k512NN');
+    expect(matmulShapeKey({ ...shape(1024, 512, 64, true, false), batch: 3 })).toBe('m1024n512k64TNa4');
+  });
 });
 
 describe('os.matmul and os.linear', () => {

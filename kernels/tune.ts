@@ -1,0 +1,301 @@
+// kernels/tune.ts: the autotuner every kernel family shares (matmul now; conv, norm, attention later). A family
+// describes one shape class as a Tunable: candidate configs, a heuristic, and a job that times a candidate on inputs
+// of that shape. Winners are cached per adapter in memory and, in Node, on disk.
+//
+// Design: ops stay synchronous. `pick()` returns the cached winner for the shape class, else the heuristic; in
+// 'background' mode a miss also queues a tuning job that runs between the caller's awaits (one job at a time, each
+// candidate compiled with createComputePipelineAsync, then timed submit-to-done with `await dev.sync()`), so later
+// calls of that class get the winner. `await tune(...)` (or a family wrapper such as `tuneMatmul`) tunes explicitly and
+// `await whenTuned()` waits for queued jobs: warm-up paths and benches use these. Timings polluted by other work (the
+// device's dispatch counter moved during a sample) are dropped; the minimum of the rest decides.
+//
+// Modes: 'background' (default), 'cached' (use winners, never time anything implicitly), 'off' (heuristic only: tests;
+// explicit tune() still runs). `ONESTEP_TUNE=0|off`, `=cached`, `=1|on` sets the initial mode in Node; under vitest
+// (VITEST set) the default is 'off' so that tests are deterministic. `setTuning(false | true | mode)` changes it.
+// Disk cache (Node only; the browser keeps winners in memory): `$ONESTEP_TUNE_CACHE` or `~/.cache/onestep`, file
+// `tune-<adapter-hash>.json`, written atomically; node modules load through dynamic imports so browser bundles stay clean.
+import type { Device } from '../engine/device';
+
+export type TuneMode = 'off' | 'cached' | 'background';
+
+/** Times candidates on inputs of one shape; built lazily by the tuner (outside any tidy scope). */
+export interface TuneJob<C> {
+  /** Records one unit of work for candidate `c` (dispatches only; the tuner submits and waits). */
+  run(c: C): void;
+  /** Compiles `c` without blocking the main thread (createComputePipelineAsync); the tuner awaits it first. */
+  prepare?(c: C): Promise<void>;
+  /** Frees the job's inputs. */
+  dispose(): void;
+}
+
+/** One shape class of one kernel family. */
+export interface Tunable<C> {
+  family: string; // 'matmul', 'conv2d', …
+  key: string; // shape class, e.g. 'm512n512k512NNa4'
+  candidates: readonly C[]; // configs that can run this class on this device
+  id(c: C): string; // stable name, stored in the cache
+  heuristic: C; // used when tuning is off or the winner is not known yet
+  job(): TuneJob<C>;
+  flops?: number; // work of one run(), for reports
+}
+
+export interface TuneTiming {
+  id: string;
+  ms: number | null; // best clean sample; null: failed or dropped
+  note?: string;
+}
+
+export interface TuneResult {
+  family: string;
+  key: string;
+  winner: string;
+  timings: TuneTiming[]; // empty when the winner came from the cache
+  cached: boolean;
+}
+
+/** Part of the adapter hash: bump when kernels change so that old winners are ignored. */
+export const TUNE_FORMAT = 1;
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+
+// ---- mode ----------------------------------------------------------------------------------------------------------
+
+function envMode(): TuneMode {
+  if (!isNode) return 'background';
+  const v = process.env.ONESTEP_TUNE?.toLowerCase();
+  if (v === '0' || v === 'off' || v === 'false') return 'off';
+  if (v === 'cached') return 'cached';
+  if (v === '1' || v === 'on' || v === 'true' || v === 'background') return 'background';
+  return process.env.VITEST ? 'off' : 'background';
+}
+
+let mode: TuneMode | null = null;
+
+/** `false`: heuristic only. `true`: 'background'. Or a mode by name. */
+export function setTuning(m: boolean | TuneMode): void {
+  mode = m === true ? 'background' : m === false ? 'off' : m;
+}
+
+export function tuningMode(): TuneMode {
+  return (mode ??= envMode());
+}
+
+// ---- per-adapter state ---------------------------------------------------------------------------------------------
+
+interface AdapterState {
+  hash: string;
+  description: string;
+  winners: Map<string, string>; // `${family}|${key}` → candidate id
+  loading: Promise<void> | null;
+  pending: Set<string>;
+}
+
+const states = new Map<string, AdapterState>();
+
+/** FNV-1a of the adapter's identity and TUNE_FORMAT, 8 hex digits. */
+export function adapterHash(dev: Device): string {
+  const i = dev.adapterInfo;
+  const s = `${TUNE_FORMAT}|${dev.adapterLabel}|${i.vendor}|${i.architecture}|${i.device}|${i.description}|${i.backend}`;
+  let h = 0x811c9dc5;
+  for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
+function stateOf(dev: Device): AdapterState {
+  const hash = adapterHash(dev);
+  let st = states.get(hash);
+  if (!st) states.set(hash, (st = { hash, description: dev.adapterLabel, winners: new Map(), loading: null, pending: new Set() }));
+  return st;
+}
+
+const slotOf = (t: { family: string; key: string }) => `${t.family}|${t.key}`;
+
+// ---- disk (Node) ---------------------------------------------------------------------------------------------------
+
+// specifiers in variables: bundlers leave these imports alone, so browser bundles never see node:fs
+const FS = 'node:fs/promises', OS = 'node:os', PATH = 'node:path';
+let cacheDirOverride: string | null | undefined;
+
+/** Where tune files live (null: memory only). Default: $ONESTEP_TUNE_CACHE, else ~/.cache/onestep (Node), else none. */
+export function setTuneCacheDir(dir: string | null | undefined): void {
+  cacheDirOverride = dir;
+}
+
+async function cacheFile(hash: string): Promise<string | null> {
+  if (!isNode) return null;
+  const path = (await import(/* @vite-ignore */ PATH)) as typeof import('node:path');
+  let dir = cacheDirOverride;
+  if (dir === undefined) {
+    const os = (await import(/* @vite-ignore */ OS)) as typeof import('node:os');
+    dir = process.env.ONESTEP_TUNE_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'onestep');
+  }
+  return dir === null ? null : path.join(dir, `tune-${hash}.json`);
+}
+
+interface TuneFile {
+  format: number;
+  adapter: string;
+  winners: Record<string, string>;
+}
+
+function load(st: AdapterState): Promise<void> {
+  return (st.loading ??= (async () => {
+    try {
+      const file = await cacheFile(st.hash);
+      if (!file) return;
+      const fs = (await import(/* @vite-ignore */ FS)) as typeof import('node:fs/promises');
+      const data = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<TuneFile>;
+      if (data.format !== TUNE_FORMAT || typeof data.winners !== 'object' || !data.winners) return;
+      for (const [k, v] of Object.entries(data.winners)) if (typeof v === 'string' && !st.winners.has(k)) st.winners.set(k, v);
+    } catch {
+      // no file yet, or unreadable: start empty
+    }
+  })());
+}
+
+async function save(st: AdapterState): Promise<void> {
+  try {
+    const file = await cacheFile(st.hash);
+    if (!file) return;
+    const fs = (await import(/* @vite-ignore */ FS)) as typeof import('node:fs/promises');
+    const path = (await import(/* @vite-ignore */ PATH)) as typeof import('node:path');
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const body: TuneFile = { format: TUNE_FORMAT, adapter: st.description, winners: Object.fromEntries([...st.winners].sort()) };
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await fs.writeFile(tmp, JSON.stringify(body, null, 1) + '\n');
+    await fs.rename(tmp, file); // atomic: readers see the old file or the new one
+  } catch {
+    // a read-only home or a full disk costs the cache, not the run
+  }
+}
+
+// ---- the queue -----------------------------------------------------------------------------------------------------
+
+let queue: Promise<unknown> = Promise.resolve();
+let queued = 0;
+
+function enqueue<T>(fn: () => Promise<T>): Promise<T> {
+  queued++;
+  const p = queue.then(fn).finally(() => queued--);
+  queue = p.catch(() => undefined);
+  return p;
+}
+
+/** Resolves once every queued tuning job has finished (jobs queued meanwhile included). */
+export async function whenTuned(): Promise<void> {
+  while (queued > 0) await queue;
+}
+
+// ---- timing --------------------------------------------------------------------------------------------------------
+
+const SAMPLES = 3; // clean samples per candidate
+const MAX_TRIES = 8; // samples attempted per candidate (polluted ones are retried)
+const MIN_SAMPLE_MS = 8; // short runs are repeated within one sample up to this
+
+async function measure<C>(dev: Device, t: Tunable<C>): Promise<TuneResult> {
+  const heuristicId = t.id(t.heuristic);
+  // the heuristic first: its time bounds how long a hopeless candidate gets
+  const order = [...t.candidates].sort((a, b) => Number(t.id(b) === heuristicId) - Number(t.id(a) === heuristicId));
+  const timings: TuneTiming[] = [];
+  let best = Infinity, winner = heuristicId;
+  const job = t.job();
+  try {
+    for (const c of order) {
+      const id = t.id(c);
+      try {
+        if (job.prepare) await job.prepare(c);
+        let t0 = performance.now();
+        job.run(c); // the synchronous compile hits the caches prepare() warmed
+        await dev.sync();
+        const first = performance.now() - t0;
+        const runs = Math.max(1, Math.min(64, Math.ceil(MIN_SAMPLE_MS / Math.max(first, 0.01))));
+        let ms = Infinity, clean = 0;
+        for (let tries = 0; tries < MAX_TRIES && clean < SAMPLES; tries++) {
+          await dev.sync(); // drain work queued by others
+          const d0 = dev.dispatches;
+          t0 = performance.now();
+          for (let r = 0; r < runs; r++) job.run(c);
+          const ours = dev.dispatches - d0;
+          await dev.sync();
+          const sample = (performance.now() - t0) / runs;
+          if (dev.dispatches - d0 !== ours) continue; // someone dispatched during the sample
+          clean++;
+          ms = Math.min(ms, sample);
+          if (ms > 4 * best) break; // hopeless: stop spending time on it
+        }
+        timings.push({ id, ms: Number.isFinite(ms) ? ms : null, note: Number.isFinite(ms) ? undefined : 'no clean sample' });
+        if (ms < best) (best = ms), (winner = id);
+      } catch (e) {
+        timings.push({ id, ms: null, note: (e as Error).message.split('\n')[0] });
+      }
+    }
+  } finally {
+    job.dispose();
+  }
+  return { family: t.family, key: t.key, winner, timings, cached: false };
+}
+
+async function measureAndStore<C>(dev: Device, t: Tunable<C>): Promise<TuneResult> {
+  const st = stateOf(dev);
+  const r = await measure(dev, t);
+  st.winners.set(slotOf(t), r.winner);
+  await save(st);
+  return r;
+}
+
+// ---- the API families use ------------------------------------------------------------------------------------------
+
+/** The config to run now: the cached winner for this shape class, else the heuristic (queuing a tuning job in
+ * 'background' mode). Synchronous; never waits for the GPU. */
+export function pick<C>(dev: Device, t: Tunable<C>): C {
+  const m = tuningMode();
+  if (m === 'off') return t.heuristic;
+  const st = stateOf(dev);
+  void load(st);
+  const slot = slotOf(t);
+  const id = st.winners.get(slot);
+  if (id !== undefined) return t.candidates.find((c) => t.id(c) === id) ?? t.heuristic;
+  if (m === 'background' && !st.pending.has(slot) && t.candidates.length > 1) {
+    st.pending.add(slot);
+    void enqueue(async () => {
+      await load(st);
+      if (!st.winners.has(slot)) await measureAndStore(dev, t);
+    }).catch(() => st.winners.set(slot, t.id(t.heuristic)));
+  }
+  return t.heuristic;
+}
+
+/** Tunes one shape class now (or returns its cached winner unless `force`). Runs after queued background jobs. */
+export async function tune<C>(dev: Device, t: Tunable<C>, o: { force?: boolean } = {}): Promise<TuneResult> {
+  const st = stateOf(dev);
+  await load(st);
+  const known = st.winners.get(slotOf(t));
+  if (known !== undefined && !o.force) return { family: t.family, key: t.key, winner: known, timings: [], cached: true };
+  return enqueue(() => measureAndStore(dev, t));
+}
+
+/** The winners known for this device's adapter (`family|key` → id), after loading the disk cache. */
+export async function tuneCacheEntries(dev: Device): Promise<Record<string, string>> {
+  const st = stateOf(dev);
+  await load(st);
+  return Object.fromEntries(st.winners);
+}
+
+/** The winner known right now for one shape class, if any (no disk access). */
+export function cachedWinner(dev: Device, family: string, key: string): string | undefined {
+  return stateOf(dev).winners.get(slotOf({ family, key }));
+}
+
+/** Forgets winners in memory (all adapters, or one device's) and, with `disk`, deletes the file too. */
+export async function clearTuneCache(o: { device?: Device; disk?: boolean } = {}): Promise<void> {
+  const list = o.device ? [stateOf(o.device)] : [...states.values()];
+  for (const st of list) {
+    st.winners.clear();
+    st.pending.clear();
+    st.loading = o.disk ? Promise.resolve() : null; // memory only: the disk file is read again on next use
+    if (o.disk) {
+      const file = await cacheFile(st.hash);
+      if (file) await ((await import(/* @vite-ignore */ FS)) as typeof import('node:fs/promises')).rm(file, { force: true });
+    }
+  }
+}
