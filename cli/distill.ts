@@ -92,7 +92,7 @@ export async function distill(a: DistillArgs): Promise<{ trainer: DMDTrainer; te
   const ckpt = join(a.out, 'checkpoint.safetensors');
   const metricsPath = join(a.out, 'metrics.jsonl');
   if (a.resume && existsSync(ckpt)) {
-    const { tensors, metadata } = await os.io.loadSafetensors(new Uint8Array(readFileSync(ckpt)));
+    const { tensors, metadata } = await os.io.loadSafetensorsChecked(new Uint8Array(readFileSync(ckpt)));
     tr.restore({ tensors, meta: metadata });
     for (const t of Object.values(tensors)) t.dispose();
     truncateLog(metricsPath, 'iteration', tr.iteration);
@@ -143,7 +143,7 @@ export async function distill(a: DistillArgs): Promise<{ trainer: DMDTrainer; te
     if (a.evalEvery > 0 && (tr.iteration % a.evalEvery === 0 || done)) await logEval();
     if (tr.iteration % a.checkpointEvery === 0 || done) {
       const s = tr.state();
-      await os.io.writeFileAtomic(ckpt, await os.io.saveSafetensors(s.tensors, s.meta), { checksum: true });
+      await os.io.writeFileAtomic(ckpt, await os.io.saveSafetensorsChecked(s.tensors, s.meta));
     }
   }
   const secs = (performance.now() - t0) / 1000;

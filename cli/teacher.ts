@@ -111,11 +111,11 @@ async function checkpoint(path: string, step: number, den: EDMDenoiser, opt: os.
   for (const [slot, ts] of Object.entries(o.slots)) ts.forEach((t, i) => (state[`opt.${slot}.${i}`] = t));
   for (const [slot, ts] of Object.entries(e.slots)) ts.forEach((t, i) => (state[`ema.${slot}.${i}`] = t));
   const meta = { step: String(step), opt: JSON.stringify({ ...o, slots: undefined }), ema: JSON.stringify({ ...e, slots: undefined }), rng: JSON.stringify(os.getRngState()) };
-  await os.io.writeFileAtomic(path, await os.io.saveSafetensors(state, meta), { checksum: true });
+  await os.io.writeFileAtomic(path, await os.io.saveSafetensorsChecked(state, meta));
 }
 
 async function restore(path: string, den: EDMDenoiser, opt: os.optim.Adam, ema: os.optim.EMA): Promise<number> {
-  const { tensors, metadata } = await os.io.loadSafetensors(new Uint8Array(readFileSync(path)));
+  const { tensors, metadata } = await os.io.loadSafetensorsChecked(new Uint8Array(readFileSync(path)));
   const pick = (prefix: string) => Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
   den.loadStateDict(pick('model.'));
   const slots = (prefix: string) => {

@@ -37,3 +37,33 @@ export function loadNpy(bytes: Uint8Array): Tensor {
   if (!ArrayBuffer.isView(data)) throw new FormatError('npy: unsupported data');
   return tensor(Float32Array.from(data as ArrayLike<number>), shape);
 }
+
+/** The data section of a safetensors file (after the 8-byte length and the JSON header). */
+function dataSection(bytes: Uint8Array): Uint8Array {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  return bytes.subarray(8 + n);
+}
+
+/**
+ * saveSafetensors with the SHA-256 of the data section in `__metadata__.dataSha256`: the checksum lives inside the
+ * file, so an atomic write of the file is an atomic write of the pair (a sidecar checksum can go stale on a crash).
+ */
+export async function saveSafetensorsChecked(state: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<Uint8Array> {
+  const plain = await saveSafetensors(state, metadata);
+  const { sha256Hex } = await import('./atomic');
+  const { tensors } = decodeSafetensors(plain);
+  const entries: Record<string, SafetensorsInput> = {};
+  for (const [k, r] of Object.entries(tensors)) entries[k] = { dtype: r.dtype, shape: r.shape, data: r.bytes };
+  return encodeSafetensors(entries, { format: 'pt', ...metadata, dataSha256: sha256Hex(dataSection(plain)) });
+}
+
+/** loadSafetensors that first verifies `dataSha256` (a FormatError names the file's problem). */
+export async function loadSafetensorsChecked(bytes: Uint8Array): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }> {
+  const { metadata } = decodeSafetensors(bytes);
+  const want = metadata.dataSha256;
+  if (!want) throw new FormatError('checkpoint: no dataSha256 in __metadata__; it was not written by saveSafetensorsChecked');
+  const { sha256Hex } = await import('./atomic');
+  const got = sha256Hex(dataSection(bytes));
+  if (got !== want) throw new FormatError(`checkpoint: data checksum ${got.slice(0, 12)}… does not match the recorded ${want.slice(0, 12)}…; the file is corrupt — restore an older checkpoint`);
+  return loadSafetensors(bytes);
+}
