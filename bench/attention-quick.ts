@@ -91,8 +91,9 @@ for (let round = 0; round < 2; round++) {
   }
 }
 const fmt = (t: Timing | undefined) => `${t!.wall.toFixed(2)} (${t!.cpu.toFixed(1)})`;
-const rows = impls.map(([name], i) => `| ${name} | ${fmt(best[i].fwd)} | ${fmt(best[i].bwd)} | ${fmt(best[i].both)} | ${(best[0].both!.wall / best[i].both!.wall).toFixed(2)}× |`);
+const ratio = (i: number, k: 'wall' | 'cpu') => (best[0].both![k] / best[i].both![k]).toFixed(2);
+const rows = impls.map(([name], i) => `| ${name} | ${fmt(best[i].fwd)} | ${fmt(best[i].bwd)} | ${fmt(best[i].both)} | ${ratio(i, 'wall')}× (${ratio(i, 'cpu')}×) |`);
 console.log(
   `adapter: ${os.device().adapterLabel}\nattention B=${B} H=${H} L=${L} D=${D}${causal ? ' causal' : ''}: best wall ms per call (median process CPU ms)\n` +
-    `| implementation | forward | backward | forward + backward | fwd+bwd speed-up |\n|---|---|---|---|---|\n${rows.join('\n')}`,
+    `| implementation | forward | backward | forward + backward | fwd+bwd speed-up, wall (CPU) |\n|---|---|---|---|---|\n${rows.join('\n')}`,
 );

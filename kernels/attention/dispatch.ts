@@ -23,9 +23,10 @@ export interface AttentionVariant {
 }
 
 /**
- * The variants the tests and the bench run; `pickAttentionVariant` chooses among them. On lavapipe at B·H 8, L 256,
- * D 64 (process CPU ms, forward / dQ / dK·dV kernels): subgroup-r4 ≈ 7.7 / 11.3 / 14.2; subgroup-r2 and plain-r4 are
- * slower (bench/attention-quick.ts prints all of them).
+ * The variants the tests and the bench run; `pickAttentionVariant` chooses among them. Process CPU ms of the forward /
+ * dQ / dK·dV kernels on lavapipe (2 cores) at B·H 8, L 256, D 64: subgroup-r4 ≈ 7.3 / 10.5 / 13.7, subgroup-r2 (own 2)
+ * ≈ 8.3 / 13.1 / 17.4, plain-r4 ≈ 2.5× subgroup-r4 (bench/attention-quick.ts times all of them end to end). Larger
+ * tiles than subgroup-r4's spill registers and lose; its kernels take a few seconds each to compile on a cold cache.
  */
 export const ATTENTION_VARIANTS: readonly AttentionVariant[] = [
   { name: 'subgroup-r4', subgroup: true, forward: { own: 4, tile: 16, wg: 16 }, dq: { own: 4, tile: 16, wg: 16 }, dkv: { own: 4, tile: 16, wg: 16 } },
