@@ -3,17 +3,20 @@
 // of that shape. Winners are cached per adapter in memory and, in Node, on disk.
 //
 // Design: ops stay synchronous. `pick()` returns the cached winner for the shape class, else the heuristic; in
-// 'background' mode a miss also queues a tuning job that runs between the caller's awaits (one job at a time, each
-// candidate compiled with createComputePipelineAsync, then timed submit-to-done with `await dev.sync()`), so later
-// calls of that class get the winner. `await tune(...)` (or a family wrapper such as `tuneMatmul`) tunes explicitly and
-// `await whenTuned()` waits for queued jobs: warm-up paths and benches use these. Timings polluted by other work (the
-// device's dispatch counter moved during a sample) are dropped; the minimum of the rest decides.
+// 'background' mode a miss also queues a tuning job that runs between the caller's awaits (one job at a time), so later
+// calls of that class get the winner. A job compiles each candidate (createComputePipelineAsync first, so the main
+// thread is not blocked where the driver compiles at pipeline creation), then times them round-robin, submit-to-done
+// with `await dev.sync()`: samples during which someone else dispatched are dropped, the best clean sample decides,
+// hopeless candidates stop early. Between steps it yields with an unref'd timer, so a finished program exits instead of
+// waiting for a half-timed class. `await tune(...)` (or a family wrapper such as `tuneMatmul`) tunes explicitly and
+// `await whenTuned()` waits for queued jobs: warm-up paths and benches use these.
 //
-// Modes: 'background' (default), 'cached' (use winners, never time anything implicitly), 'off' (heuristic only: tests;
+// Modes: 'background' (opt-in: ONESTEP_TUNE=1), 'cached' (default: use winners, never time anything implicitly), 'off' (heuristic only: tests;
 // explicit tune() still runs). `ONESTEP_TUNE=0|off`, `=cached`, `=1|on` sets the initial mode in Node; under vitest
 // (VITEST set) the default is 'off' so that tests are deterministic. `setTuning(false | true | mode)` changes it.
 // Disk cache (Node only; the browser keeps winners in memory): `$ONESTEP_TUNE_CACHE` or `~/.cache/onestep`, file
-// `tune-<adapter-hash>.json`, written atomically; node modules load through dynamic imports so browser bundles stay clean.
+// `tune-<adapter-hash>.json`, written atomically; node modules load through dynamic imports whose specifiers are
+// variables, so browser bundles never see node:fs.
 import type { Device } from '../engine/device';
 
 export type TuneMode = 'off' | 'cached' | 'background';
@@ -61,12 +64,14 @@ const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 // ---- mode ----------------------------------------------------------------------------------------------------------
 
 function envMode(): TuneMode {
-  if (!isNode) return 'background';
+  // Implicit background tuning is opt-in until it has been measured inside long training runs: by default winners
+  // come only from explicit tune() calls (and, in Node, their disk cache).
+  if (!isNode) return 'cached';
   const v = process.env.ONESTEP_TUNE?.toLowerCase();
   if (v === '0' || v === 'off' || v === 'false') return 'off';
   if (v === 'cached') return 'cached';
   if (v === '1' || v === 'on' || v === 'true' || v === 'background') return 'background';
-  return process.env.VITEST ? 'off' : 'background';
+  return process.env.VITEST ? 'off' : 'cached';
 }
 
 let mode: TuneMode | null = null;
@@ -92,13 +97,19 @@ interface AdapterState {
 
 const states = new Map<string, AdapterState>();
 
+const hashes = new WeakMap<Device, string>();
+
 /** FNV-1a of the adapter's identity and TUNE_FORMAT, 8 hex digits. */
 export function adapterHash(dev: Device): string {
+  const known = hashes.get(dev);
+  if (known) return known;
   const i = dev.adapterInfo;
   const s = `${TUNE_FORMAT}|${dev.adapterLabel}|${i.vendor}|${i.architecture}|${i.device}|${i.description}|${i.backend}`;
   let h = 0x811c9dc5;
   for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193) >>> 0;
-  return h.toString(16).padStart(8, '0');
+  const hash = h.toString(16).padStart(8, '0');
+  hashes.set(dev, hash);
+  return hash;
 }
 
 function stateOf(dev: Device): AdapterState {
@@ -183,57 +194,113 @@ function enqueue<T>(fn: () => Promise<T>): Promise<T> {
 
 /** Resolves once every queued tuning job has finished (jobs queued meanwhile included). */
 export async function whenTuned(): Promise<void> {
-  while (queued > 0) await queue;
+  await explicitly(async () => {
+    while (queued > 0) await queue;
+  });
+}
+
+// ---- yielding ------------------------------------------------------------------------------------------------------
+
+let explicitWaiters = 0;
+/** A macrotask turn between timing steps. In Node its timer is unref'd while nobody awaits tuning explicitly, so a
+ * background job never keeps a finished program alive: the process exits and the half-timed class stays untuned. */
+function tick(): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, 0) as unknown as { unref?: () => void };
+    if (explicitWaiters === 0) t.unref?.();
+  });
+}
+
+async function explicitly<T>(fn: () => Promise<T>): Promise<T> {
+  explicitWaiters++;
+  try {
+    return await fn();
+  } finally {
+    explicitWaiters--;
+  }
 }
 
 // ---- timing --------------------------------------------------------------------------------------------------------
 
-const SAMPLES = 3; // clean samples per candidate
-const MAX_TRIES = 8; // samples attempted per candidate (polluted ones are retried)
+const ROUNDS = 3; // round-robin rounds: each times every live candidate once, so load drift hits all alike
+const TRIES = 3; // attempts per round when other work pollutes a sample
 const MIN_SAMPLE_MS = 8; // short runs are repeated within one sample up to this
+const HOPELESS = 4; // after a round, candidates this many times slower than the best so far stop being timed
+
+interface Entry<C> {
+  c: C;
+  id: string;
+  runs: number; // job.run calls per sample
+  clean: number[];
+  polluted: number[];
+  dropped: boolean;
+}
+
+/** One sample: ms per run, and whether someone else dispatched meanwhile (the device's dispatch counter moved). */
+async function sample<C>(dev: Device, job: TuneJob<C>, e: Entry<C>): Promise<{ ms: number; clean: boolean }> {
+  await tick();
+  await dev.sync(); // drain work queued by others
+  const d0 = dev.dispatches;
+  const t0 = performance.now();
+  for (let r = 0; r < e.runs; r++) job.run(e.c);
+  const ours = dev.dispatches - d0;
+  await dev.sync();
+  return { ms: (performance.now() - t0) / e.runs, clean: dev.dispatches - d0 === ours };
+}
 
 async function measure<C>(dev: Device, t: Tunable<C>): Promise<TuneResult> {
   const heuristicId = t.id(t.heuristic);
-  // the heuristic first: its time bounds how long a hopeless candidate gets
-  const order = [...t.candidates].sort((a, b) => Number(t.id(b) === heuristicId) - Number(t.id(a) === heuristicId));
   const timings: TuneTiming[] = [];
-  let best = Infinity, winner = heuristicId;
+  const live: Entry<C>[] = [];
   const job = t.job();
   try {
+    // compile and warm up every candidate (the heuristic first), sizing each sample from the first run
+    const order = [...t.candidates].sort((a, b) => Number(t.id(b) === heuristicId) - Number(t.id(a) === heuristicId));
     for (const c of order) {
       const id = t.id(c);
       try {
+        await tick();
         if (job.prepare) await job.prepare(c);
-        let t0 = performance.now();
+        const t0 = performance.now();
         job.run(c); // the synchronous compile hits the caches prepare() warmed
         await dev.sync();
         const first = performance.now() - t0;
-        const runs = Math.max(1, Math.min(64, Math.ceil(MIN_SAMPLE_MS / Math.max(first, 0.01))));
-        let ms = Infinity, clean = 0;
-        for (let tries = 0; tries < MAX_TRIES && clean < SAMPLES; tries++) {
-          await dev.sync(); // drain work queued by others
-          const d0 = dev.dispatches;
-          t0 = performance.now();
-          for (let r = 0; r < runs; r++) job.run(c);
-          const ours = dev.dispatches - d0;
-          await dev.sync();
-          const sample = (performance.now() - t0) / runs;
-          if (dev.dispatches - d0 !== ours) continue; // someone dispatched during the sample
-          clean++;
-          ms = Math.min(ms, sample);
-          if (ms > 4 * best) break; // hopeless: stop spending time on it
-        }
-        timings.push({ id, ms: Number.isFinite(ms) ? ms : null, note: Number.isFinite(ms) ? undefined : 'no clean sample' });
-        if (ms < best) (best = ms), (winner = id);
+        live.push({ c, id, runs: Math.max(1, Math.min(64, Math.ceil(MIN_SAMPLE_MS / Math.max(first, 0.01)))), clean: [], polluted: [], dropped: false });
       } catch (e) {
         timings.push({ id, ms: null, note: (e as Error).message.split('\n')[0] });
       }
     }
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const e of live.filter((x) => !x.dropped)) {
+        try {
+          for (let k = 0; k < TRIES; k++) {
+            const s = await sample(dev, job, e);
+            (s.clean ? e.clean : e.polluted).push(s.ms);
+            if (s.clean) break;
+          }
+        } catch (err) {
+          e.dropped = true;
+          timings.push({ id: e.id, ms: null, note: (err as Error).message.split('\n')[0] });
+        }
+      }
+      const best = Math.min(...live.map(bestOf));
+      for (const e of live) if (bestOf(e) > HOPELESS * best) e.dropped = true;
+    }
   } finally {
     job.dispose();
   }
+  let winner = heuristicId, best = Infinity;
+  for (const e of live) {
+    if (timings.some((x) => x.id === e.id)) continue; // failed while timing
+    const ms = bestOf(e);
+    timings.push({ id: e.id, ms: Number.isFinite(ms) ? ms : null, note: e.clean.length === 0 ? 'no clean sample: timed with other work' : undefined });
+    if (ms < best) (best = ms), (winner = e.id);
+  }
   return { family: t.family, key: t.key, winner, timings, cached: false };
 }
+
+/** The best clean sample (the least disturbed by load), else the best polluted one. */
+const bestOf = (e: Entry<unknown>) => Math.min(...(e.clean.length ? e.clean : e.polluted), Infinity);
 
 async function measureAndStore<C>(dev: Device, t: Tunable<C>): Promise<TuneResult> {
   const st = stateOf(dev);
@@ -271,7 +338,7 @@ export async function tune<C>(dev: Device, t: Tunable<C>, o: { force?: boolean }
   await load(st);
   const known = st.winners.get(slotOf(t));
   if (known !== undefined && !o.force) return { family: t.family, key: t.key, winner: known, timings: [], cached: true };
-  return enqueue(() => measureAndStore(dev, t));
+  return explicitly(() => enqueue(() => measureAndStore(dev, t)));
 }
 
 /** The winners known for this device's adapter (`family|key` → id), after loading the disk cache. */

@@ -2,14 +2,13 @@
 // torch.matmul on [..., M, K] @ [..., K, N] (batch dims broadcast). Picks a variant (kernels/tune.ts: the tuned winner
 // for the shape class, else a heuristic), derives how each operand is read (vec4 where the shape allows, else scalar
 // through runtime strides) and dispatches.
-import type { Device, Kernel } from '../../engine/device';
+import { device, type Device, type Kernel } from '../../engine/device';
 import { ShapeError, fmtShape } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
 import { broadcastShapes } from '../elementwise/dispatch';
 import { gather } from '../layout/dispatch';
 import { stridesOf } from '../grid';
-import { device } from '../../engine/device';
-import { pick, tune, type TuneJob, type TuneResult, type Tunable } from '../tune';
+import { pick, tune, tuningMode, type TuneJob, type TuneResult, type Tunable } from '../tune';
 import { FLAG_NO_SUBGROUP_PATH, matmulWgsl, type MatmulConfig, type MatmulLayout, type OperandMode, type RegisterConfig } from './matmul.wgsl';
 
 export type { MatmulConfig, MatmulLayout, OperandMode, RegisterConfig, SubgroupConfig, TiledConfig } from './matmul.wgsl';
@@ -21,28 +20,27 @@ export interface MatmulVariant {
 }
 
 /**
- * Every variant the tests run and the tuner may pick. Measured on this project's CPU drivers (bench/matmul-quick.ts):
- * lavapipe prefers subgroup shuffles (a load is a ~10-instruction per-lane loop there, a shuffle one vpermd), SwiftShader
- * subgroup broadcasts (its shuffle is ~12 ops, a constant-lane broadcast one swizzle), real GPUs workgroup tiles.
+ * Every variant the tests run and the tuner may pick. Comments: GFLOP/s at 1024³ (median wall clock on a busy 2-core
+ * host, bench/matmul-quick.ts) on lavapipe / SwiftShader. lavapipe likes subgroup shuffles (a storage load there is a
+ * ~10-instruction loop over the 8 lanes, a shuffle one vpermd); SwiftShader likes constant-lane broadcasts (one
+ * swizzle; its shuffle is ~12 ops); real GPUs get workgroup tiles (CPU drivers emulate workgroup memory slowly).
  */
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
-  { name: 'r1x4', config: { kind: 'register', tm: 1, tn: 4, wgX: 16, wgY: 4, vec4: false, kUnroll: 1 } }, // thin outputs (M < 8)
-  { name: 'r4x4', config: { kind: 'register', tm: 4, tn: 4, wgX: 8, wgY: 8, vec4: false, kUnroll: 1 } },
-  { name: 'r4x8', config: { kind: 'register', tm: 4, tn: 8, wgX: 8, wgY: 8, vec4: false, kUnroll: 1 } },
-  { name: 'r8x8', config: { kind: 'register', tm: 8, tn: 8, wgX: 8, wgY: 8, vec4: false, kUnroll: 1 } },
-  { name: 'r8x8v4', config: { kind: 'register', tm: 8, tn: 8, wgX: 8, wgY: 8, vec4: true, kUnroll: 4 } },
-  { name: 'r8x16v', config: { kind: 'register', tm: 8, tn: 16, wgX: 8, wgY: 1, vec4: true, kUnroll: 1 } },
-  { name: 's16x8b4', config: { kind: 'subgroup', share: 'broadcast', tm: 16, tn: 8, wgX: 8, sg: 4, vec4: true } },
-  { name: 's16x8s8', config: { kind: 'subgroup', share: 'shuffle', tm: 16, tn: 8, wgX: 8, sg: 8, vec4: true } },
-  { name: 's32x8s8', config: { kind: 'subgroup', share: 'shuffle', tm: 32, tn: 8, wgX: 8, sg: 8, vec4: true } },
-  { name: 't4x4w16', config: { kind: 'tiled', tm: 4, tn: 4, wgX: 16, wgY: 16, kt: 16 } },
-  { name: 't4x4w8', config: { kind: 'tiled', tm: 4, tn: 4, wgX: 8, wgY: 8, kt: 32 } },
+  { name: 'r1x4', config: { kind: 'register', tm: 1, tn: 4, wgX: 16, wgY: 4, vec4: false, kUnroll: 1 } }, // thin outputs (M < 8): 1.6 / 0.4
+  { name: 'r4x4', config: { kind: 'register', tm: 4, tn: 4, wgX: 8, wgY: 8, vec4: false, kUnroll: 1 } }, // 5.0 / 0.7
+  { name: 'r4x8', config: { kind: 'register', tm: 4, tn: 8, wgX: 8, wgY: 8, vec4: false, kUnroll: 1 } }, // mid-size outputs: 7.0 / 1.3
+  { name: 'r8x8', config: { kind: 'register', tm: 8, tn: 8, wgX: 8, wgY: 8, vec4: false, kUnroll: 1 } }, // the old default: 9.2 / 1.3
+  { name: 'r8x8v4', config: { kind: 'register', tm: 8, tn: 8, wgX: 8, wgY: 8, vec4: true, kUnroll: 4 } }, // vec4 A and B: 6.1 / 2.2
+  { name: 'r8x16v', config: { kind: 'register', tm: 8, tn: 16, wgX: 8, wgY: 1, vec4: true, kUnroll: 1 } }, // vec4 B: 17.3 / 1.8
+  { name: 's16x8b4', config: { kind: 'subgroup', share: 'broadcast', tm: 16, tn: 8, wgX: 8, sg: 4, vec4: true } }, // 9.1 / 3.0
+  { name: 's16x8s8', config: { kind: 'subgroup', share: 'shuffle', tm: 16, tn: 8, wgX: 8, sg: 8, vec4: true } }, // 17.0 / 1.8
+  { name: 's32x8s8', config: { kind: 'subgroup', share: 'shuffle', tm: 32, tn: 8, wgX: 8, sg: 8, vec4: true } }, // 19.9 / 1.9 (compiles ~30 s on lavapipe)
+  { name: 't4x4w16', config: { kind: 'tiled', tm: 4, tn: 4, wgX: 16, wgY: 16, kt: 16 } }, // GPUs: 2.3 / 0.5 here
+  { name: 't8x8w8', config: { kind: 'tiled', tm: 8, tn: 8, wgX: 8, wgY: 8, kt: 16 } }, // GPUs: 3.5 / 0.8 here
 ];
 
 /** @deprecated the configs of MATMUL_VARIANTS (the name predates the non-register kinds). */
 export const MATMUL_TILES: readonly MatmulConfig[] = MATMUL_VARIANTS.map((v) => v.config);
-
-export type MatmulVariantName = (typeof MATMUL_VARIANTS)[number]['name'];
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -134,7 +132,7 @@ export function heuristicMatmulConfig(dev: Device, s: MatmulShape): MatmulConfig
   if (M * N < 256 * 256 || K < 32) return name('r4x8');
   if (!dev.isCpu) return name('t4x4w16');
   if (dev.features.has('subgroups')) return name(isSwiftShader(dev) ? 's16x8b4' : 's16x8s8');
-  return name('r8x8');
+  return name(isSwiftShader(dev) ? 'r8x8v4' : 'r8x16v');
 }
 
 /** @deprecated the heuristic's config for an M×N output on the current device (bench/conv-quick.ts uses it). */
@@ -202,7 +200,7 @@ async function compileAsync(dev: Device, k: Kernel): Promise<void> {
 
 /** The variant matmulKernel uses for this shape when none is forced. */
 export function pickMatmulConfig(dev: Device, s: MatmulShape): MatmulConfig {
-  if (2 * s.M * s.N * s.K * s.batch < MATMUL_TUNE_MIN_FLOPS) return heuristicMatmulConfig(dev, s);
+  if (2 * s.M * s.N * s.K * s.batch < MATMUL_TUNE_MIN_FLOPS || tuningMode() === 'off') return heuristicMatmulConfig(dev, s);
   return pick(dev, matmulTunable(dev, s));
 }
 

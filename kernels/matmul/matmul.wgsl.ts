@@ -179,16 +179,18 @@ export function tiledWgsl(c: TiledConfig, L: MatmulLayout): string {
   if ((BM * KT) % WG !== 0 || (BN * KT) % WG !== 0) throw new Error(`internal: tiled matmul ${JSON.stringify(c)} does not split its tiles evenly`);
   const rows = range(c.tm), cols = range(c.tn);
   // fill order follows the contiguous dim of each operand so that neighbouring invocations read neighbouring words
-  const fillA = range((BM * KT) / WG).map((e) => {
-    const [kk, m] = L.transA ? [`i / ${BM}u`, `i % ${BM}u`] : [`i % ${KT}u`, `i / ${KT}u`];
-    return `{ let i = tid + ${e * WG}u; let kk = ${kk}; let m = ${m}; let gm = row0 + m; let gk = t + kk;
-      As[kk * ${BM}u + m] = select(0.0, A[aBase + min(gm, u.M - 1u) * u.sAm + min(gk, u.K - 1u) * u.sAk], gm < u.M && gk < u.K); }`;
-  });
-  const fillB = range((BN * KT) / WG).map((e) => {
-    const [kk, n] = L.transB ? [`i % ${KT}u`, `i / ${KT}u`] : [`i / ${BN}u`, `i % ${BN}u`];
-    return `{ let i = tid + ${e * WG}u; let kk = ${kk}; let n = ${n}; let gn = col0 + n; let gk = t + kk;
-      Bs[kk * ${BN}u + n] = select(0.0, B[bBase + min(gk, u.K - 1u) * u.sBk + min(gn, u.N - 1u) * u.sBn], gn < u.N && gk < u.K); }`;
-  });
+  // fill order follows the contiguous dim of each operand so that neighbouring invocations read neighbouring words;
+  // rolled loops (GPU compilers unroll them; SwiftShader runs out of memory compiling 16+ unrolled fills)
+  const [akk, am] = L.transA ? [`i / ${BM}u`, `i % ${BM}u`] : [`i % ${KT}u`, `i / ${KT}u`];
+  const [bkk, bn] = L.transB ? [`i % ${KT}u`, `i / ${KT}u`] : [`i / ${BN}u`, `i % ${BN}u`];
+  const fillA = `for (var e = 0u; e < ${(BM * KT) / WG}u; e++) {
+      let i = tid + e * ${WG}u; let kk = ${akk}; let m = ${am}; let gm = row0 + m; let gk = t + kk;
+      As[kk * ${BM}u + m] = select(0.0, A[aBase + min(gm, u.M - 1u) * u.sAm + min(gk, u.K - 1u) * u.sAk], gm < u.M && gk < u.K);
+    }`;
+  const fillB = `for (var e = 0u; e < ${(BN * KT) / WG}u; e++) {
+      let i = tid + e * ${WG}u; let kk = ${bkk}; let n = ${bn}; let gn = col0 + n; let gk = t + kk;
+      Bs[kk * ${BN}u + n] = select(0.0, B[bBase + min(gk, u.K - 1u) * u.sBk + min(gn, u.N - 1u) * u.sBn], gn < u.N && gk < u.K);
+    }`;
   return /* wgsl */ `${HEADER(false, false)}
 
 // BM, BN, KT are baked in: they size the workgroup arrays
@@ -207,8 +209,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   // invocation (x, y) owns rows y + i·wgY and columns x + j·wgX of the tile: neighbours read neighbouring words
   ${rows.map((i) => cols.map((j) => `var acc${i}_${j} = 0.0;`).join(' ')).join('\n  ')}
   for (var t = 0u; t < u.K; t += ${KT}u) {
-    ${fillA.join('\n    ')}
-    ${fillB.join('\n    ')}
+    ${fillA}
+    ${fillB}
     workgroupBarrier();
     for (var kk = 0u; kk < ${KT}u; kk++) {
       ${rows.map((i) => `let a${i} = As[kk * ${BM}u + lid.y + ${i * c.wgY}u];`).join(' ')}

@@ -1,0 +1,133 @@
+// test/kernels/tune.test.ts: kernels/tune.ts: modes, explicit and background tuning of a fake family timed on real
+// dispatches (one candidate does 8× the work of another, one throws), the memory and disk caches (in a temp dir, never
+// ~/.cache), and tuneMatmul on a real shape whose winner the matmul dispatcher then uses.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as os from '../../engine';
+import { adapterHash, cachedWinner, clearTuneCache, pick, setTuneCacheDir, setTuning, tune, tuneCacheEntries, tuningMode, whenTuned, type Tunable } from '../../kernels/tune';
+import { matmulConfigId, matmulShapeKey, pickMatmulConfig, tuneMatmul, matmulKernel, type MatmulShape } from '../../kernels/matmul/dispatch';
+
+let dir = '';
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'onestep-tune-'));
+  setTuneCacheDir(dir);
+});
+afterAll(async () => {
+  await whenTuned();
+  setTuning(false);
+  setTuneCacheDir(undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** 'fast' runs one 128³ matmul, 'slow' eight, 'broken' throws. */
+function fake(key: string, heuristic = 'slow'): Tunable<string> {
+  return {
+    family: 'test',
+    key,
+    candidates: ['slow', 'fast', 'broken'],
+    id: (c) => c,
+    heuristic,
+    job: () => {
+      const a = os.ones([128, 128]), b = os.ones([128, 128]);
+      return {
+        run: (c) => {
+          if (c === 'broken') throw new Error('broken candidate');
+          for (let i = 0; i < (c === 'slow' ? 8 : 1); i++) matmulKernel(a, b, { config: 'r4x4' }).dispose();
+        },
+        dispose: () => (a.dispose(), b.dispose()),
+      };
+    },
+  };
+}
+
+describe('tuner', () => {
+  const dev = () => os.device();
+
+  it('is off under vitest unless ONESTEP_TUNE says otherwise; setTuning switches modes', () => {
+    if (process.env.ONESTEP_TUNE === undefined) expect(tuningMode()).toBe('off');
+    setTuning(true);
+    expect(tuningMode()).toBe('background');
+    setTuning('cached');
+    expect(tuningMode()).toBe('cached');
+    setTuning(false);
+    expect(tuningMode()).toBe('off');
+  });
+
+  it('explicit tune() times every candidate, records failures, caches the winner in memory and on disk', async () => {
+    setTuning('cached');
+    const r = await tune(dev(), fake('k1'));
+    expect(r.winner).toBe('fast');
+    expect(r.cached).toBe(false);
+    const t = Object.fromEntries(r.timings.map((x) => [x.id, x]));
+    expect(t.fast.ms).toBeGreaterThan(0);
+    expect(t.slow.ms!).toBeGreaterThan(t.fast.ms!);
+    expect(t.broken.ms).toBeNull();
+    expect(t.broken.note).toContain('broken candidate');
+    expect(pick(dev(), fake('k1'))).toBe('fast');
+    expect((await tune(dev(), fake('k1'))).cached).toBe(true);
+    const file = join(dir, `tune-${adapterHash(dev())}.json`);
+    expect(existsSync(file)).toBe(true);
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    expect(saved.winners['test|k1']).toBe('fast');
+    expect(saved.adapter).toBe(dev().adapterLabel);
+  });
+
+  it("'off' returns the heuristic even when a winner is cached; 'cached' never tunes by itself", async () => {
+    setTuning(false);
+    expect(pick(dev(), fake('k1'))).toBe('slow');
+    setTuning('cached');
+    expect(pick(dev(), fake('k2'))).toBe('slow');
+    await whenTuned();
+    expect(cachedWinner(dev(), 'test', 'k2')).toBeUndefined();
+  });
+
+  it("'background' uses the heuristic until the queued job has timed the candidates", async () => {
+    setTuning('background');
+    expect(pick(dev(), fake('k3'))).toBe('slow');
+    expect(pick(dev(), fake('k3'))).toBe('slow'); // queued once
+    await whenTuned();
+    expect(cachedWinner(dev(), 'test', 'k3')).toBe('fast');
+    expect(pick(dev(), fake('k3'))).toBe('fast');
+    setTuning('cached');
+  });
+
+  it('winners survive a memory clear through the disk file; clearing the disk forgets them', async () => {
+    await clearTuneCache();
+    expect(cachedWinner(dev(), 'test', 'k1')).toBeUndefined();
+    expect((await tuneCacheEntries(dev()))['test|k1']).toBe('fast');
+    expect(pick(dev(), fake('k1'))).toBe('fast');
+    await clearTuneCache({ disk: true });
+    expect(existsSync(join(dir, `tune-${adapterHash(dev())}.json`))).toBe(false);
+    expect(await tuneCacheEntries(dev())).toEqual({});
+    expect(pick(dev(), fake('k1'))).toBe('slow');
+  });
+
+  it('tuneMatmul times matmul variants on a real shape; the dispatcher then runs the winner', async () => {
+    setTuning('cached');
+    const s: MatmulShape = { M: 256, N: 256, K: 256, batch: 1, transA: false, transB: false };
+    const r = await tuneMatmul(s, { variants: ['r4x4', 'r8x8'] });
+    expect(['r4x4', 'r8x8']).toContain(r.winner);
+    expect(r.timings.map((t) => t.id).sort()).toEqual(['r4x4', 'r8x8']);
+    for (const t of r.timings) expect(t.ms).toBeGreaterThan(0);
+    expect(cachedWinner(dev(), 'matmul', matmulShapeKey(s))).toBe(r.winner);
+    expect(matmulConfigId(pickMatmulConfig(dev(), s))).toBe(r.winner);
+    // the same shape class: 252 rounds up to 256 and is a multiple of 4 too
+    expect(matmulConfigId(pickMatmulConfig(dev(), { ...s, M: 252, N: 252, K: 252 }))).toBe(r.winner);
+    const a = os.randn([252, 252], { seed: 1 }), b = os.randn([252, 252], { seed: 2 });
+    const c = os.matmul(a, b), ref = matmulKernel(a, b, { config: 'r1x4' });
+    const [cd, rd] = await Promise.all([c.data(), ref.data()]);
+    let worst = 0;
+    for (let i = 0; i < cd.length; i++) worst = Math.max(worst, Math.abs(cd[i] - rd[i]));
+    expect(worst).toBeLessThan(1e-3);
+    for (const t of [a, b, c, ref]) t.dispose();
+    setTuning(false);
+    expect(matmulConfigId(pickMatmulConfig(dev(), s))).not.toBe('');
+  }, 120_000);
+
+  it('hashes the adapter to 8 hex digits, stable across calls', () => {
+    expect(adapterHash(dev())).toMatch(/^[0-9a-f]{8}$/);
+    expect(adapterHash(dev())).toBe(adapterHash(dev()));
+  });
+});
