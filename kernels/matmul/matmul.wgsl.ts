@@ -178,7 +178,6 @@ export function tiledWgsl(c: TiledConfig, L: MatmulLayout): string {
   const BM = c.wgY * c.tm, BN = c.wgX * c.tn, KT = c.kt, WG = c.wgX * c.wgY;
   if ((BM * KT) % WG !== 0 || (BN * KT) % WG !== 0) throw new Error(`internal: tiled matmul ${JSON.stringify(c)} does not split its tiles evenly`);
   const rows = range(c.tm), cols = range(c.tn);
-  // fill order follows the contiguous dim of each operand so that neighbouring invocations read neighbouring words
   // fill order follows the contiguous dim of each operand so that neighbouring invocations read neighbouring words;
   // rolled loops (GPU compilers unroll them; SwiftShader runs out of memory compiling 16+ unrolled fills)
   const [akk, am] = L.transA ? [`i / ${BM}u`, `i % ${BM}u`] : [`i % ${KT}u`, `i / ${KT}u`];

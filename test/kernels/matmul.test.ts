@@ -2,8 +2,8 @@
 // multiple (odd: scalar strided reads; multiples of 4 and mixes: the vec4 read modes) with all transpose flags,
 // batched and broadcast batches, the fused bias, K = 0 and empty outputs, the subgroup kernels' plain-load path and
 // their register fallback, then the engine's matmul / linear (1-D operands, options), all against
-// kernels/matmul/reference.ts. Backward: test/engine/grad.test.ts. The first run compiles ~40 pipelines (the big
-// subgroup tiles take ~30 s each on lavapipe; Mesa's shader cache makes later runs fast).
+// kernels/matmul/reference.ts. Backward: test/engine/grad.test.ts. A first run compiles ~30 pipelines (~2 min on
+// lavapipe, the big subgroup tiles ~30 s each); Mesa's shader cache makes later runs take seconds.
 import { describe, it, expect } from 'vitest';
 import * as os from '../../engine';
 import {
