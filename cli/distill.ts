@@ -39,6 +39,7 @@ export async function makePairsCommand(a: { teacher: string; n: number; seed: nu
   await os.init();
   const { den, meta } = await loadModel(new Uint8Array(readFileSync(a.teacher)));
   const t0 = performance.now();
+  if (meta.net !== 'mlp') throw new ValueError(`make-pairs: ${a.teacher} is a ${meta.data} ${meta.net} model; regression pairs are built for 2-D teachers (image DMD uses --mode dmd2)`);
   const p = makePairs(den, a.n, meta.netConfig.dim, a.seed);
   await os.io.writeFileAtomic(a.out, await os.io.saveSafetensors({ z: p.z, y: p.y }, { teacher: a.teacher, sampler: 'heun', steps: '18', nfe: '35', seed: String(a.seed) }));
   console.log(JSON.stringify({ out: a.out, n: a.n, seconds: +((performance.now() - t0) / 1000).toFixed(1) }));
@@ -69,7 +70,7 @@ export async function distill(a: DistillArgs): Promise<{ trainer: DMDTrainer; te
   if (a.ganWeight > 0) throw new ValueError('distill: --gan-weight > 0 needs the GAN head on the fake score, which is not implemented yet; run without it');
   await os.init();
   const { den: teacher, meta } = await loadModel(new Uint8Array(readFileSync(a.teacher)));
-  if (meta.netConfig.dim !== 2) throw new ValueError(`distill: ${a.teacher} is a ${meta.data} model; this build distils 2-D toy teachers (MNIST arrives with the UNet)`);
+  if (meta.net !== 'mlp' || meta.netConfig.dim !== 2) throw new ValueError(`distill: ${a.teacher} is a ${meta.data} model; this build distils 2-D toy teachers (MNIST arrives with the UNet)`);
   const data = toy2d(meta.data);
   mkdirSync(join(a.out, 'samples'), { recursive: true });
   const mode = a.config.mode;

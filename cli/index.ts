@@ -16,7 +16,7 @@ commands:
   make-pairs --teacher FILE --n N --out pairs.safetensors [--seed S]   DMD's regression set (Heun-18 outputs)
   train-teacher --data NAME --out DIR [--steps N --batch B --lr LR --ema HALFLIFE --seed S --resume]
                                                        train an EDM teacher (2-D toy sets)
-  sample --model FILE --sampler heun|euler|onestep [--steps N --n N --seed S --cfg W] --out FILE.npy
+  sample --model FILE --sampler heun|euler|onestep [--steps N --n N --seed S --class K --cfg W] --out FILE.npy|FILE.png
   data --name NAME --n N --seed S --out FILE.npy       draw samples of a toy data set
   eval --samples FILE.npy --data NAME [--seed S]       SWD to fresh data, the data floor, mode statistics
   info                                                 show the WebGPU adapter onestep picks
@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'sample': {
         const { values: v } = parseArgs({ args: rest, options: { model: { type: 'string' }, sampler: { type: 'string', default: 'heun' }, steps: { type: 'string', default: '18' }, n: { type: 'string', default: '4096' }, seed: { type: 'string', default: '0' }, class: { type: 'string' }, cfg: { type: 'string', default: '1' }, out: { type: 'string' } } });
-        await sample({ model: need('model', v.model), sampler: v.sampler as 'heun', steps: int('steps', v.steps!), n: int('n', v.n!), seed: int('seed', v.seed!), classLabel: v.class === undefined ? undefined : int('seed', v.class), cfg: num('cfg', v.cfg!), out: need('out', v.out) });
+        await sample({ model: need('model', v.model), sampler: v.sampler as 'heun', steps: int('steps', v.steps!), n: int('n', v.n!), seed: int('seed', v.seed!), classLabel: v.class === undefined ? undefined : int('class', v.class), cfg: num('cfg', v.cfg!), out: need('out', v.out) });
         return 0;
       }
       case 'data': {

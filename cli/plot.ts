@@ -1,5 +1,5 @@
-// cli/plot.ts: pictures for runs: 2-D scatter plots as PNG (pngjs encodes; we only place points) and SVG line
-// charts for report.html.
+// cli/plot.ts: pictures for runs: 2-D scatter plots and image grids as PNG (pngjs encodes; we only place pixels) and
+// SVG line charts for report.html.
 import { PNG } from 'pngjs';
 
 /** A size×size PNG of 2-D points in [−lim, lim]², drawn as a density (darker where points pile up). */
@@ -23,6 +23,30 @@ export function scatterPng(points: Float32Array, opts: { size?: number; lim?: nu
     png.data[4 * p + 2] = Math.round(bg * (1 - a) + b * a);
     png.data[4 * p + 3] = 255;
   }
+  return new Uint8Array(PNG.sync.write(png));
+}
+
+/**
+ * A grid PNG of single-channel images x [N, 1, S, S] with values in [−1, 1] (clamped), `cols` per row, each image
+ * scaled up by `zoom` with a 1-pixel gap. Grey levels: −1 black, 1 white.
+ */
+export function imageGridPng(x: Float32Array, n: number, s: number, opts: { cols?: number; zoom?: number } = {}): Uint8Array {
+  const cols = opts.cols ?? Math.min(n, 16), zoom = opts.zoom ?? 2;
+  const rows = Math.ceil(n / cols), cell = s * zoom + 1;
+  const png = new PNG({ width: cols * cell + 1, height: rows * cell + 1 });
+  png.data.fill(128);
+  for (let i = 0; i < n; i++) {
+    const ox = (i % cols) * cell + 1, oy = Math.floor(i / cols) * cell + 1;
+    for (let y = 0; y < s * zoom; y++) {
+      for (let xx = 0; xx < s * zoom; xx++) {
+        const v = x[i * s * s + Math.floor(y / zoom) * s + Math.floor(xx / zoom)];
+        const g = Math.round(255 * Math.min(1, Math.max(0, (v + 1) / 2)));
+        const p = 4 * ((oy + y) * png.width + ox + xx);
+        png.data[p] = png.data[p + 1] = png.data[p + 2] = g;
+      }
+    }
+  }
+  for (let p = 3; p < png.data.length; p += 4) png.data[p] = 255;
   return new Uint8Array(PNG.sync.write(png));
 }
 

@@ -4,7 +4,8 @@ import * as os from '../engine';
 import { ValueError } from '../engine/errors';
 import { HostRng } from '../models/data/rng';
 import { toy2d } from '../models/data/toy2d';
-import { loadModel } from '../models/checkpoint';
+import { loadModel, sampleShapeOf } from '../models/checkpoint';
+import { imageGridPng, scatterPng } from './plot';
 import { eulerSample, heunSample, oneStepSample } from '../models/samplers';
 import { modeStats, slicedWasserstein } from '../models/metrics/toy';
 
@@ -21,29 +22,35 @@ export interface SampleArgs {
 
 export async function sample(a: SampleArgs): Promise<void> {
   if (!['heun', 'euler', 'onestep'].includes(a.sampler)) throw new ValueError(`sample: --sampler must be heun, euler or onestep, got "${a.sampler}"`);
-  if (!a.out.endsWith('.npy')) throw new ValueError(`sample: --out must end in .npy (PNG output arrives with the image models), got "${a.out}"`);
+  const png = a.out.endsWith('.png');
+  if (!png && !a.out.endsWith('.npy')) throw new ValueError(`sample: --out must end in .npy (the samples) or .png (a picture of them), got "${a.out}"`);
   await os.init();
   const { den, meta } = await loadModel(new Uint8Array(readFileSync(a.model)));
-  const dim = meta.netConfig.dim;
+  const shape = sampleShapeOf(meta), numel = shape.reduce((p, d) => p * d, 1), K = den.labelDim;
+  if (a.classLabel !== undefined && !(K > 0 && a.classLabel >= 0 && a.classLabel < K)) {
+    throw new ValueError(`sample: --class ${a.classLabel} needs a class-conditional model with classes 0..${K - 1}; ${a.model} has ${K === 0 ? 'no classes' : `${K} classes`}`);
+  }
   const t0 = performance.now();
-  const chunks: Float32Array[] = [];
+  const all = new Float32Array(a.n * numel);
+  const classes = new Int32Array(a.n).map((_, i) => a.classLabel ?? i % Math.max(K, 1)); // balanced when no --class
   let nfe = 0;
-  const chunk = 8192; // bounded GPU memory for large --n
+  const chunk = Math.max(1, Math.floor(8_388_608 / (numel * 64))) * 64; // bounded GPU memory for large --n
   for (let done = 0; done < a.n; done += chunk) {
     const b = Math.min(chunk, a.n - done);
     const seed = a.seed + done;
+    const labels = K > 0 ? os.oneHot(os.tensor(Float32Array.from(classes.subarray(done, done + b)), [b]), K) : null;
     const r =
       a.sampler === 'onestep'
-        ? oneStepSample(den, { shape: [b, dim], sigma: meta.generatorSigma ?? 80, seed })
-        : (a.sampler === 'heun' ? heunSample : eulerSample)(den, { steps: a.steps, shape: [b, dim], seed, cfg: a.cfg });
-    chunks.push(await r.x.data());
+        ? oneStepSample(den, { shape: [b, ...shape], sigma: meta.generatorSigma ?? 80, seed, labels })
+        : (a.sampler === 'heun' ? heunSample : eulerSample)(den, { steps: a.steps, shape: [b, ...shape], seed, cfg: a.cfg, labels });
+    all.set(await r.x.data(), done * numel);
     r.x.dispose();
+    labels?.dispose();
     nfe = r.nfe;
   }
-  const all = new Float32Array(a.n * dim);
-  chunks.forEach((c, i) => all.set(c, i * chunk * dim));
-  await os.io.writeFileAtomic(a.out, os.io.encodeNpy(all, [a.n, dim]));
-  console.log(JSON.stringify({ out: a.out, n: a.n, sampler: a.sampler, nfe, seconds: +((performance.now() - t0) / 1000).toFixed(2), model: meta.data }));
+  const bytes = !png ? os.io.encodeNpy(all, [a.n, ...shape]) : meta.net === 'mlp' ? scatterPng(all) : imageGridPng(all, a.n, shape[1], { cols: K > 0 ? K : 16 });
+  await os.io.writeFileAtomic(a.out, bytes);
+  console.log(JSON.stringify({ out: a.out, n: a.n, sampler: a.sampler, nfe, seconds: +((performance.now() - t0) / 1000).toFixed(2), model: meta.data, ...(K > 0 ? { classes: a.classLabel ?? 'balanced' } : {}) }));
 }
 
 export async function data(a: { name: string; n: number; seed: number; out: string }): Promise<void> {

@@ -4,11 +4,12 @@ import * as os from '../engine';
 import { FormatError } from '../engine/errors';
 import { EDMDenoiser } from './edm';
 import { MLPScoreNet, type MLPScoreNetConfig } from './mlp';
+import { UNet, type UNetConfig } from './unet';
 
-export interface ModelMeta {
+export type ModelMeta = ModelMetaBase & ({ net: 'mlp'; netConfig: MLPScoreNetConfig } | { net: 'unet'; netConfig: UNetConfig });
+
+interface ModelMetaBase {
   kind: 'edm-denoiser';
-  net: 'mlp';
-  netConfig: MLPScoreNetConfig;
   sigmaData: number;
   /** Data set the model was trained on (toy2d name or 'mnist'). */
   data: string;
@@ -22,8 +23,14 @@ export const META_KEY = 'onestep';
 
 export function buildDenoiser(meta: ModelMeta): EDMDenoiser {
   if (meta.kind !== 'edm-denoiser') throw new FormatError(`checkpoint: unknown model kind "${meta.kind}"`);
-  if (meta.net !== 'mlp') throw new FormatError(`checkpoint: unknown network "${meta.net}" (this build knows: mlp)`);
-  return new EDMDenoiser(new MLPScoreNet(meta.netConfig), { sigmaData: meta.sigmaData });
+  if (meta.net === 'mlp') return new EDMDenoiser(new MLPScoreNet(meta.netConfig), { sigmaData: meta.sigmaData });
+  if (meta.net === 'unet') return new EDMDenoiser(new UNet(meta.netConfig), { sigmaData: meta.sigmaData });
+  throw new FormatError(`checkpoint: unknown network "${(meta as { net: string }).net}" (this build knows: mlp, unet)`);
+}
+
+/** The shape of one sample the model denoises: [dim] for the MLP, [C, H, W] for the UNet. */
+export function sampleShapeOf(meta: ModelMeta): number[] {
+  return meta.net === 'mlp' ? [meta.netConfig.dim] : [meta.netConfig.inChannels, meta.netConfig.resolution, meta.netConfig.resolution];
 }
 
 export async function saveModel(den: EDMDenoiser, meta: ModelMeta): Promise<Uint8Array> {

@@ -236,9 +236,9 @@ async function loadTeacherBytes(bytes: Uint8Array, source: string, fallbackData:
   } catch (e) {
     throw new Error(`${source} is not a valid onestep checkpoint: ${errText(e)}`);
   }
-  if (r.meta.netConfig.dim !== 2) {
+  if (r.meta.net !== 'mlp' || r.meta.netConfig.dim !== 2) {
     r.den.dispose();
-    throw new Error(`${source} is a ${r.meta.data} model (dim ${r.meta.netConfig.dim}); this page distils 2-D toy teachers (MNIST arrives later)`);
+    throw new Error(`${source} is a ${r.meta.data} ${r.meta.net} model; this page distils 2-D toy teachers (MNIST arrives later)`);
   }
   if (r.meta.generatorSigma !== undefined) {
     r.den.dispose();

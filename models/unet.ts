@@ -1,0 +1,244 @@
+// models/unet.ts: the image score network, EDM's DhariwalUNet (ADM; NVlabs/edm training/networks.py, DMD-SPEC §5.4)
+// at toy sizes. Every block is   x = conv0(silu(GN0(x)))            (resampled first when it goes up or down)
+//                                 scale, shift = Linear(emb)
+//                                 x = silu(shift + GN1(x)·(scale + 1))
+//                                 x = conv1(dropout(x)) + skip(orig)  (conv1 zero-initialised)
+//                                 x = x + proj(attention(qkv(GN2(x))))  at the configured resolutions
+// The noise level enters as a positional embedding of c_noise through a 2-layer MLP, a class as a bias-free linear map
+// of its one-hot row (the zero row is the null class of classifier-free guidance). The encoder's last activation is
+// the "bottleneck" that DMD2's GAN head reads (`forwardWithFeatures`).
+import * as os from '../engine';
+import type { Tensor } from '../engine';
+import { ShapeError, ValueError, fmtShape } from '../engine/errors';
+import type { ScoreNet } from './edm';
+
+export interface UNetConfig {
+  resolution: number; // input height = width
+  inChannels: number;
+  outChannels: number;
+  labelDim: number; // number of classes; 0 = unconditional
+  modelChannels: number; // channels at the first level
+  channelMult: number[]; // per level: channels = modelChannels·mult; each level after the first halves the resolution
+  numBlocks: number; // ResBlocks per level in the encoder (the decoder has numBlocks + 1)
+  attnResolutions: number[]; // resolutions with self-attention after each block (the bottleneck always has one)
+  channelsPerHead: number; // attention heads = channels / channelsPerHead (EDM: 64)
+  dropout: number;
+  embMult: number; // embedding width = modelChannels·embMult (EDM: 4)
+}
+
+/** A 16×16 one-channel class-conditional UNet that trains on a CPU driver in tens of minutes (DMD-SPEC §7.3). */
+export const UNET_DEFAULTS: UNetConfig = {
+  resolution: 16, inChannels: 1, outChannels: 1, labelDim: 10, modelChannels: 32, channelMult: [1, 2], numBlocks: 1,
+  attnResolutions: [8], channelsPerHead: 32, dropout: 0, embMult: 4,
+};
+
+const groupsFor = (c: number): number => Math.max(1, Math.min(32, Math.floor(c / 4)));
+
+/** silu(shift + n·(scale + 1)), the adaptive group-norm modulation, in one kernel with a hand-written backward. */
+export function modulate(n: Tensor, scale: Tensor, shift: Tensor): Tensor {
+  const u = 'c + a * (b + 1.0)';
+  return os.fused('silu(shift + n·(scale+1))', `(${u}) * sigmoid_(${u})`, [n, scale, shift], (g, [nn, sc, sh]) => {
+    const gu = os.fused('silu′(u)·g', `d * sigmoid_(${u}) * (1.0 + (${u}) * (1.0 - sigmoid_(${u})))`, [nn, sc, sh, g]);
+    return [os.fused('gu·(scale+1)', 'a * (b + 1.0)', [gu, sc]), os.mul(gu, nn), gu];
+  });
+}
+
+type Resample = 'none' | 'up' | 'down';
+
+/** 2× average pooling (EDM's [1,1] filter) or nearest-neighbour 2× upsampling. */
+function resample(x: Tensor, how: Resample): Tensor {
+  if (how === 'down') return os.avgPool2d(x, 2);
+  if (how === 'up') return os.upsampleNearest2d(x, 2);
+  return x;
+}
+
+export class UNetBlock extends os.nn.Module {
+  norm0: os.nn.GroupNorm;
+  conv0: os.nn.Conv2d;
+  affine: os.nn.Linear;
+  norm1: os.nn.GroupNorm;
+  conv1: os.nn.Conv2d;
+  skip: os.nn.Conv2d | null;
+  attn: os.nn.MultiheadSelfAttention2d | null;
+
+  constructor(readonly inC: number, readonly outC: number, embC: number, readonly how: Resample, attention: boolean, channelsPerHead: number, readonly dropout: number) {
+    super();
+    this.norm0 = new os.nn.GroupNorm(groupsFor(inC), inC);
+    this.conv0 = new os.nn.Conv2d(inC, outC, 3, { padding: 1 });
+    this.affine = new os.nn.Linear(embC, 2 * outC);
+    this.norm1 = new os.nn.GroupNorm(groupsFor(outC), outC, { affine: false });
+    this.conv1 = new os.nn.Conv2d(outC, outC, 3, { padding: 1 });
+    os.noGrad(() => {
+      os.assign(this.conv1.weight, os.zerosLike(this.conv1.weight));
+      os.assign(this.conv1.bias!, os.zerosLike(this.conv1.bias!));
+    });
+    // channels change: a 1×1 projection (after resampling); same channels: the skip is the resampled input itself
+    this.skip = inC !== outC ? new os.nn.Conv2d(inC, outC, 1) : null;
+    this.attn = attention ? new os.nn.MultiheadSelfAttention2d(outC, { numHeads: Math.max(1, Math.floor(outC / channelsPerHead)) }) : null;
+  }
+
+  forward(x: Tensor, emb: Tensor): Tensor {
+    return os.tidy(() => {
+      const orig = x;
+      let h = this.conv0.forward(resample(this.norm0.forward(x, { silu: true }), this.how));
+      const params = os.reshape(this.affine.forward(emb), [x.shape[0], 2 * this.outC, 1, 1]);
+      const [scale, shift] = os.split(params, this.outC, 1);
+      h = modulate(this.norm1.forward(h), scale, shift);
+      h = this.conv1.forward(os.dropout(h, this.dropout, this.training));
+      let s = resample(orig, this.how);
+      if (this.skip) s = this.skip.forward(s);
+      h = os.add(h, s);
+      return this.attn ? this.attn.forward(h) : h;
+    });
+  }
+}
+
+export class UNet extends os.nn.Module implements ScoreNet {
+  readonly config: UNetConfig;
+  mapNoise0: os.nn.Linear;
+  mapNoise1: os.nn.Linear;
+  mapLabel: os.nn.Linear | null;
+  convIn: os.nn.Conv2d;
+  enc: os.nn.ModuleList<UNetBlock>;
+  mid: os.nn.ModuleList<UNetBlock>;
+  dec: os.nn.ModuleList<UNetBlock>;
+  normOut: os.nn.GroupNorm;
+  convOut: os.nn.Conv2d;
+  private readonly freqTable: Tensor;
+  private readonly phaseTable: Tensor;
+  /** Which decoder blocks concatenate a skip (all but the upsampling ones). */
+  private readonly decTakesSkip: boolean[] = [];
+
+  constructor(config: Partial<UNetConfig> = {}) {
+    super();
+    const c = (this.config = { ...UNET_DEFAULTS, ...config, channelMult: [...(config.channelMult ?? UNET_DEFAULTS.channelMult)], attnResolutions: [...(config.attnResolutions ?? UNET_DEFAULTS.attnResolutions)] });
+    checkConfig(c);
+    const mc = c.modelChannels, embC = mc * c.embMult, cph = c.channelsPerHead;
+    this.mapNoise0 = new os.nn.Linear(mc, embC);
+    this.mapNoise1 = new os.nn.Linear(embC, embC);
+    this.mapLabel = c.labelDim > 0 ? new os.nn.Linear(c.labelDim, embC, false) : null;
+    this.convIn = new os.nn.Conv2d(c.inChannels, mc * c.channelMult[0], 3, { padding: 1 });
+
+    // encoder: per level (down-block except at the first) + numBlocks blocks; every output is a skip
+    const enc: UNetBlock[] = [];
+    const skips = [mc * c.channelMult[0]];
+    let ch = skips[0], res = c.resolution;
+    c.channelMult.forEach((mult, level) => {
+      if (level > 0) {
+        res /= 2;
+        enc.push(new UNetBlock(ch, ch, embC, 'down', false, cph, c.dropout));
+        skips.push(ch);
+      }
+      for (let b = 0; b < c.numBlocks; b++) {
+        enc.push(new UNetBlock(ch, mc * mult, embC, 'none', c.attnResolutions.includes(res), cph, c.dropout));
+        ch = mc * mult;
+        skips.push(ch);
+      }
+    });
+    this.enc = new os.nn.ModuleList(enc);
+    // bottleneck: attention block + plain block (EDM's decoder in0/in1 at the lowest resolution)
+    this.mid = new os.nn.ModuleList([new UNetBlock(ch, ch, embC, 'none', true, cph, c.dropout), new UNetBlock(ch, ch, embC, 'none', false, cph, c.dropout)]);
+    // decoder: per level, from the lowest (up-block except at the lowest) + numBlocks + 1 blocks reading a skip each
+    const dec: UNetBlock[] = [];
+    for (let level = c.channelMult.length - 1; level >= 0; level--) {
+      if (level < c.channelMult.length - 1) {
+        res *= 2;
+        dec.push(new UNetBlock(ch, ch, embC, 'up', false, cph, c.dropout));
+        this.decTakesSkip.push(false);
+      }
+      for (let b = 0; b <= c.numBlocks; b++) {
+        const cin = ch + skips.pop()!;
+        ch = mc * c.channelMult[level];
+        dec.push(new UNetBlock(cin, ch, embC, 'none', c.attnResolutions.includes(res), cph, c.dropout));
+        this.decTakesSkip.push(true);
+      }
+    }
+    this.dec = new os.nn.ModuleList(dec);
+    this.normOut = new os.nn.GroupNorm(groupsFor(ch), ch);
+    this.convOut = new os.nn.Conv2d(ch, c.outChannels, 3, { padding: 1 });
+    os.noGrad(() => {
+      os.assign(this.convOut.weight, os.zerosLike(this.convOut.weight));
+      os.assign(this.convOut.bias!, os.zerosLike(this.convOut.bias!));
+    });
+    // positional embedding (EDM PositionalEmbedding, endpoint false): [cos(c·f_k), sin(c·f_k)], f_k = (1/10⁴)^(k/(mc/2))
+    const half = mc / 2;
+    const f = Array.from({ length: half }, (_, k) => Math.pow(1e-4, k / half));
+    this.freqTable = os.keep(os.tensor(Float32Array.from([...f, ...f]), [1, mc]));
+    this.phaseTable = os.keep(os.tensor(Float32Array.from([...new Array(half).fill(Math.PI / 2), ...new Array(half).fill(0)]), [1, mc]));
+  }
+
+  get labelDim(): number {
+    return this.config.labelDim;
+  }
+
+  /** Channels of the bottleneck features (the input of DMD2's GAN head) and their resolution. */
+  get bottleneckShape(): [number, number, number] {
+    const c = this.config;
+    const r = c.resolution / 2 ** (c.channelMult.length - 1);
+    return [c.modelChannels * c.channelMult.at(-1)!, r, r];
+  }
+
+  /** The conditioning vector: silu(MLP(posemb(c_noise)) + Linear(labels)), [B, embC]. */
+  embed(cNoise: Tensor, labels: Tensor | null, batch: number): Tensor {
+    return os.tidy(() => {
+      const c = os.reshape(cNoise, [batch, 1]);
+      const pe = os.fused('positional embedding', 'sin(a * b + c)', [c, this.freqTable, this.phaseTable]);
+      let emb = this.mapNoise1.forward(os.silu(this.mapNoise0.forward(pe)));
+      if (this.mapLabel) emb = os.add(emb, this.mapLabel.forward(labels ?? os.zeros([batch, this.config.labelDim])));
+      return os.silu(emb);
+    });
+  }
+
+  forward(xIn: Tensor, cNoise: Tensor, labels: Tensor | null): Tensor {
+    return os.tidy(() => this.forwardWithFeatures(xIn, cNoise, labels).out);
+  }
+
+  /** The output and the bottleneck features [B, C, r, r] (after the encoder, before the decoder). */
+  forwardWithFeatures(xIn: Tensor, cNoise: Tensor, labels: Tensor | null): { out: Tensor; bottleneck: Tensor } {
+    const c = this.config;
+    if (xIn.ndim !== 4 || xIn.shape[1] !== c.inChannels || xIn.shape[2] !== c.resolution || xIn.shape[3] !== c.resolution) {
+      throw new ShapeError(`UNet: input ${fmtShape(xIn.shape)} must be [B, ${c.inChannels}, ${c.resolution}, ${c.resolution}] (the config's inChannels and resolution)`);
+    }
+    const B = xIn.shape[0];
+    if (labels && (labels.ndim !== 2 || labels.shape[0] !== B || labels.shape[1] !== c.labelDim)) {
+      throw new ShapeError(`UNet: labels ${fmtShape(labels.shape)} must be one-hot [${B}, ${c.labelDim}]`);
+    }
+    return os.tidy(() => {
+      const emb = this.embed(cNoise, labels, B);
+      let x = this.convIn.forward(xIn);
+      const skips: Tensor[] = [x];
+      for (const blk of this.enc.items) {
+        x = blk.forward(x, emb);
+        skips.push(x);
+      }
+      const bottleneck = x;
+      for (const blk of this.mid.items) x = blk.forward(x, emb);
+      this.dec.items.forEach((blk, i) => {
+        x = blk.forward(this.decTakesSkip[i] ? os.cat([x, skips.pop()!], 1) : x, emb);
+      });
+      const out = this.convOut.forward(this.normOut.forward(x, { silu: true }));
+      return { out, bottleneck };
+    });
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.freqTable.dispose();
+    this.phaseTable.dispose();
+  }
+}
+
+function checkConfig(c: UNetConfig): void {
+  const ints: [string, number][] = [['resolution', c.resolution], ['inChannels', c.inChannels], ['outChannels', c.outChannels], ['modelChannels', c.modelChannels], ['numBlocks', c.numBlocks], ['channelsPerHead', c.channelsPerHead], ['embMult', c.embMult]];
+  for (const [n, v] of ints) if (!Number.isInteger(v) || v <= 0) throw new ValueError(`UNet: ${n} must be a positive integer, got ${v}`);
+  if (!Number.isInteger(c.labelDim) || c.labelDim < 0) throw new ValueError(`UNet: labelDim must be a non-negative integer, got ${c.labelDim}`);
+  if (c.modelChannels % 2 !== 0) throw new ValueError(`UNet: modelChannels ${c.modelChannels} must be even (the noise embedding is half cos, half sin)`);
+  if (c.channelMult.length === 0 || c.channelMult.some((m) => !Number.isInteger(m) || m <= 0)) throw new ValueError(`UNet: channelMult must be positive integers, got [${c.channelMult}]`);
+  const down = 2 ** (c.channelMult.length - 1);
+  if (c.resolution % down !== 0) throw new ValueError(`UNet: resolution ${c.resolution} must be divisible by 2^(levels−1) = ${down} for ${c.channelMult.length} levels; use fewer levels or a resolution like ${down * Math.ceil(c.resolution / down)}`);
+  for (const m of c.channelMult) {
+    const ch = c.modelChannels * m, g = groupsFor(ch);
+    if (ch % g !== 0) throw new ValueError(`UNet: level channels ${ch} (modelChannels ${c.modelChannels} × ${m}) do not split into GroupNorm's min(32, C/4) = ${g} groups; pick channels divisible by 4 (and by 32 above 128)`);
+  }
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw new ValueError(`UNet: dropout must be in [0, 1), got ${c.dropout}`);
+}
