@@ -4,6 +4,7 @@ import { OnestepError } from '../engine/errors';
 import { demo } from './demo';
 import { distill, makePairsCommand } from './distill';
 import { trainTeacher } from './teacher';
+import { trainClassifier } from './classifier';
 import { data, evaluateFile, sample } from './sampling';
 
 const USAGE = `usage: onestep <command> [options]
@@ -14,8 +15,10 @@ commands:
   distill --teacher FILE --out DIR [--mode dmd|dmd2 --steps N --batch B --lr LR --fake-lr LR --ttur N
           --reg-weight W --cfg W --pairs FILE --seed S --eval-every N --checkpoint-every N --real-only --resume]
   make-pairs --teacher FILE --n N --out pairs.safetensors [--seed S]   DMD's regression set (Heun-18 outputs)
-  train-teacher --data NAME --out DIR [--steps N --batch B --lr LR --ema HALFLIFE --seed S --resume]
+  train-teacher --data NAME|mnist16 --out DIR [--steps N --batch B --lr LR --ema HALFLIFE --seed S --net JSON --resume]
                                                        train an EDM teacher (2-D toy sets)
+  train-classifier --size 16|28|32 --out FILE.safetensors [--steps N --batch B --lr LR --shift PX --seed S]
+                                                       train the MNIST classifier behind the image metrics
   sample --model FILE --sampler heun|euler|onestep [--steps N --n N --seed S --class K --cfg W] --out FILE.npy|FILE.png
   data --name NAME --n N --seed S --out FILE.npy       draw samples of a toy data set
   eval --samples FILE.npy --data NAME [--seed S]       SWD to fresh data, the data floor, mode statistics
@@ -53,8 +56,15 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'train-teacher': {
-        const { values: v } = parseArgs({ args: rest, options: { data: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string', default: '20000' }, batch: { type: 'string', default: '512' }, lr: { type: 'string', default: '1e-3' }, ema: { type: 'string', default: '500000' }, seed: { type: 'string', default: '0' }, resume: { type: 'boolean', default: false }, 'checkpoint-every': { type: 'string', default: '1000' }, 'eval-every': { type: 'string', default: '0' } } });
-        await trainTeacher({ data: need('data', v.data), out: need('out', v.out), steps: int('steps', v.steps!), batch: int('batch', v.batch!), lr: num('lr', v.lr!), ema: num('ema', v.ema!), seed: int('seed', v.seed!), resume: !!v.resume, checkpointEvery: int('checkpoint-every', v['checkpoint-every']!), evalEvery: int('eval-every', v['eval-every']!), command: `onestep ${argv.join(' ')}` });
+        const { values: v } = parseArgs({ args: rest, options: { data: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string', default: '20000' }, batch: { type: 'string', default: '512' }, lr: { type: 'string', default: '1e-3' }, ema: { type: 'string', default: '500000' }, seed: { type: 'string', default: '0' }, resume: { type: 'boolean', default: false }, 'checkpoint-every': { type: 'string', default: '1000' }, 'eval-every': { type: 'string', default: '0' }, net: { type: 'string' } } });
+        await trainTeacher({ net: v.net, data: need('data', v.data), out: need('out', v.out), steps: int('steps', v.steps!), batch: int('batch', v.batch!), lr: num('lr', v.lr!), ema: num('ema', v.ema!), seed: int('seed', v.seed!), resume: !!v.resume, checkpointEvery: int('checkpoint-every', v['checkpoint-every']!), evalEvery: int('eval-every', v['eval-every']!), command: `onestep ${argv.join(' ')}` });
+        return 0;
+      }
+      case 'train-classifier': {
+        const { values: v } = parseArgs({ args: rest, options: { size: { type: 'string', default: '16' }, out: { type: 'string' }, run: { type: 'string' }, steps: { type: 'string', default: '3000' }, batch: { type: 'string', default: '128' }, lr: { type: 'string', default: '2e-3' }, shift: { type: 'string', default: '1' }, seed: { type: 'string', default: '0' }, 'eval-every': { type: 'string', default: '500' } } });
+        const shift = Number(v.shift);
+        if (!Number.isInteger(shift) || shift < 0) throw new OnestepError(`--shift must be a non-negative integer, got "${v.shift}"`);
+        await trainClassifier({ size: int('size', v.size!), out: need('out', v.out), run: v.run, steps: int('steps', v.steps!), batch: int('batch', v.batch!), lr: num('lr', v.lr!), shift, seed: int('seed', v.seed!), evalEvery: int('eval-every', v['eval-every']!), command: `onestep ${argv.join(' ')}` });
         return 0;
       }
       case 'sample': {

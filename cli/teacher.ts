@@ -1,16 +1,20 @@
 // cli/teacher.ts: `onestep train-teacher` — trains an EDM teacher on a data set with Adam + EMA, writing
 // runs/<name>/metrics.jsonl, an atomic resumable checkpoint, and the EMA model as DIR/teacher.safetensors.
-import { existsSync, mkdirSync, readFileSync, appendFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as os from '../engine';
 import { HostRng } from '../models/data/rng';
 import { toy2d } from '../models/data/toy2d';
 import { EDMDenoiser, edmLoss } from '../models/edm';
-import { MLPScoreNet, MLP_DEFAULTS } from '../models/mlp';
-import { saveModel, type ModelMeta } from '../models/checkpoint';
+import { MLP_DEFAULTS } from '../models/mlp';
+import { UNET_DEFAULTS, type UNetConfig } from '../models/unet';
+import { mnist, mnistBatch, MNIST_SIZES, type MnistSize } from '../models/data/mnist';
+import { buildDenoiser, saveModel, type ModelMeta } from '../models/checkpoint';
 import { heunSample } from '../models/samplers';
 import { modeStats, slicedWasserstein } from '../models/metrics/toy';
 import { Progress } from './progress';
+import { imageGridPng } from './plot';
+import { ValueError } from '../engine/errors';
 import { truncateLog } from './distill';
 
 export interface TeacherArgs {
@@ -25,18 +29,83 @@ export interface TeacherArgs {
   checkpointEvery: number;
   evalEvery: number;
   command: string;
+  /** UNet config overrides for image data, as JSON (e.g. '{"modelChannels":32}'). */
+  net?: string;
+}
+
+/** The MNIST teacher's UNet: 16×16, 16/32 channels, attention at 8×8, class-conditional (DMD-SPEC §7.3: 0.2 M params). */
+export const MNIST_UNET: Partial<UNetConfig> = { modelChannels: 16, channelMult: [1, 2], numBlocks: 1, attnResolutions: [8], channelsPerHead: 32, labelDim: 10 };
+
+/** A training set: batches, the model it needs, and how to evaluate a model on it. */
+interface TeacherData {
+  meta: ModelMeta;
+  /** Probability of training a sample with the null class (classifier-free guidance); 0 for unconditional data. */
+  labelDropout: number;
+  batch(n: number, rng: HostRng): { y: os.Tensor; labels: os.Tensor | null };
+  evaluate(den: EDMDenoiser, final: boolean, out: string, step: number): Promise<Record<string, unknown>>;
+}
+
+/** 'mnist16' | 'mnist28' | 'mnist32' → the size, else null. */
+export function mnistSizeOf(name: string): MnistSize | null {
+  const m = /^mnist(\d+)$/.exec(name);
+  if (!m) return null;
+  const size = Number(m[1]);
+  if (!(MNIST_SIZES as readonly number[]).includes(size)) throw new ValueError(`data: MNIST comes in sizes ${MNIST_SIZES.map((s) => `mnist${s}`).join(', ')}; got "${name}"`);
+  return size as MnistSize;
+}
+
+function teacherData(name: string, netJson?: string): TeacherData {
+  const size = mnistSizeOf(name);
+  if (size === null) {
+    const data = toy2d(name);
+    return {
+      meta: { kind: 'edm-denoiser', net: 'mlp', netConfig: { ...MLP_DEFAULTS }, sigmaData: 0.5, data: name },
+      labelDropout: 0,
+      batch: (n, rng) => ({ y: os.tensor(data.sample(n, rng), [n, 2]), labels: null }),
+      evaluate: (den) => evaluate(den, data),
+    };
+  }
+  const train = mnist({ size, split: 'train' });
+  let overrides: Partial<UNetConfig> = {};
+  try {
+    overrides = netJson ? (JSON.parse(netJson) as Partial<UNetConfig>) : {};
+  } catch {
+    throw new ValueError(`train-teacher: --net must be a JSON object of UNet config fields, got ${netJson}`);
+  }
+  const netConfig: UNetConfig = { ...UNET_DEFAULTS, ...MNIST_UNET, ...overrides, resolution: size, inChannels: 1, outChannels: 1 };
+  return {
+    meta: { kind: 'edm-denoiser', net: 'unet', netConfig, sigmaData: 0.5, data: name },
+    labelDropout: 0.1,
+    batch: (n, rng) => {
+      const b = mnistBatch(train, n, rng);
+      return { y: b.x, labels: b.y };
+    },
+    evaluate: async (den, final, out, step) => {
+      // Heun-18 (35 evaluations) on 10 digits per class; the picture is the quick look, `onestep eval` the metrics
+      const n = final ? 100 : 50, K = 10;
+      const labels = os.oneHot(os.tensor(Float32Array.from({ length: n }, (_, i) => i % K), [n]), K);
+      const t0 = performance.now();
+      const { x, nfe } = heunSample(den, { steps: 18, shape: [n, 1, size, size], seed: 1234, labels });
+      const xs = await x.data();
+      x.dispose();
+      labels.dispose();
+      const file = join(out, `samples-${String(step).padStart(6, '0')}.png`);
+      writeFileSync(file, imageGridPng(xs, n, size, { cols: K, zoom: 3 }));
+      return { nfe, grid: file, seconds: +((performance.now() - t0) / 1000).toFixed(1), mean: +(xs.reduce((s2, v) => s2 + v, 0) / xs.length).toFixed(4) };
+    },
+  };
 }
 
 const CKPT = 'checkpoint.safetensors';
 
 export async function trainTeacher(a: TeacherArgs): Promise<void> {
   await os.init();
-  const data = toy2d(a.data); // MNIST teachers arrive with the UNet
+  const data = teacherData(a.data, a.net);
+  const meta = data.meta;
   mkdirSync(a.out, { recursive: true });
-  const meta: ModelMeta = { kind: 'edm-denoiser', net: 'mlp', netConfig: { ...MLP_DEFAULTS }, sigmaData: 0.5, data: a.data };
   os.manualSeed(a.seed);
-  const den = new EDMDenoiser(new MLPScoreNet(meta.netConfig), { sigmaData: meta.sigmaData });
-  const ema = new EDMDenoiser(new MLPScoreNet(meta.netConfig), { sigmaData: meta.sigmaData });
+  const den = buildDenoiser(meta);
+  const ema = buildDenoiser(meta);
   ema.loadStateDict(den.stateDict());
   const emaTracker = new os.optim.EMA(den.parameters(), { decay: 0.999 });
   const opt = new os.optim.Adam(den.parameters(), { lr: a.lr });
@@ -55,13 +124,14 @@ export async function trainTeacher(a: TeacherArgs): Promise<void> {
   const t0 = performance.now();
   let pending: { step: number; loss: os.Tensor }[] = [];
   for (let step = start + 1; step <= a.steps; step++) {
-    const y = os.tensor(data.sample(a.batch, rng), [a.batch, 2]);
+    const { y, labels } = data.batch(a.batch, rng);
     const loss = os.tidy(() => {
-      const l = edmLoss(den, y);
+      const l = edmLoss(den, y, { labels, labelDropout: data.labelDropout });
       l.backward();
       return l;
     });
     y.dispose();
+    labels?.dispose();
     opt.step();
     opt.zeroGrad();
     if (a.ema > 0) emaTracker.update(os.optim.edmEmaDecay(a.batch, a.ema, step * a.batch));
@@ -80,15 +150,15 @@ export async function trainTeacher(a: TeacherArgs): Promise<void> {
     if (step % a.checkpointEvery === 0 || last) await checkpoint(ckptPath, step, den, opt, emaTracker);
     if (a.evalEvery > 0 && (step % a.evalEvery === 0 || last)) {
       emaTracker.copyTo(ema.parameters());
-      const m = await evaluate(a.ema > 0 ? ema : den, data);
+      const m = await data.evaluate(a.ema > 0 ? ema : den, false, a.out, step);
       appendFileSync(metricsPath, JSON.stringify({ step, eval: m }) + '\n');
     }
   }
   const wall = progress.done();
   if (a.ema > 0) emaTracker.copyTo(ema.parameters());
   const final = a.ema > 0 ? ema : den;
-  const metric = await evaluate(final, data);
-  meta.recipe = { command: a.command, steps: a.steps, batch: a.batch, lr: a.lr, emaHalfLife: a.ema, seed: a.seed, wallSeconds: Math.round((performance.now() - t0) / 100) / 10, adapter: os.device().adapterLabel, metric };
+  const metric = await data.evaluate(final, true, a.out, a.steps);
+  meta.recipe = { command: a.command, params: final.parameters().reduce((n, p) => n + p.size, 0), steps: a.steps, batch: a.batch, lr: a.lr, emaHalfLife: a.ema, seed: a.seed, wallSeconds: Math.round((performance.now() - t0) / 100) / 10, adapter: os.device().adapterLabel, metric };
   await os.io.writeFileAtomic(join(a.out, 'teacher.safetensors'), await saveModel(final, meta));
   console.log(`train-teacher: ${a.steps} steps in ${wall.toFixed(0)} s → ${join(a.out, 'teacher.safetensors')}`);
   console.log(JSON.stringify(metric));
