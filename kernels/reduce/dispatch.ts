@@ -6,9 +6,13 @@ import { MAX_DIMS, grid1d, main1d, padDims, stridesOf } from '../grid';
 import { WGSL_MATH } from '../elementwise/ops';
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'sumSquares';
-/** 'thread': one invocation per output (many outputs); 'workgroup': 64 invocations share one output (few, long). */
-export type ReduceVariant = 'thread' | 'workgroup';
-export const REDUCE_VARIANTS: readonly ReduceVariant[] = ['thread', 'workgroup'];
+/**
+ * 'thread': one invocation per output (many outputs); 'workgroup': 64 invocations share one output (few, long);
+ * 'split': two passes without barriers — invocations reduce chunks of each output into partials, a second pass sums
+ * them (few, long outputs on CPU drivers, where barriers are slow: bias gradients, per-channel statistics).
+ */
+export type ReduceVariant = 'thread' | 'workgroup' | 'split';
+export const REDUCE_VARIANTS: readonly ReduceVariant[] = ['thread', 'workgroup', 'split'];
 
 const INIT: Record<ReduceOp, string> = { sum: '0.0', sumSquares: '0.0', max: '-inf_()', min: 'inf_()' };
 const COMBINE: Record<ReduceOp, (acc: string, v: string) => string> = {
@@ -23,13 +27,13 @@ const MERGE: Record<ReduceOp, (a: string, b: string) => string> = { ...COMBINE, 
 const WG_REDUCE = 64;
 const kernels = new Map<string, Kernel>();
 
-function reduceKernel(op: ReduceOp, variant: ReduceVariant): Kernel {
+function reduceKernel(op: ReduceOp, variant: 'thread' | 'workgroup'): Kernel {
   const key = `${op}:${variant}`;
   let k = kernels.get(key);
   if (k) return k;
   const vecs = MAX_DIMS / 4;
   const header = /* wgsl */ `
-struct U { nOut: u32, nRed: u32, scale: f32, nKept: u32, nRedDims: u32, p0: u32, p1: u32, p2: u32,
+struct U { nOut: u32, nRed: u32, scale: f32, nKept: u32, nRedDims: u32, parts: u32, chunk: u32, p2: u32,
   keptShape: array<vec4u, ${vecs}>, keptStrides: array<vec4u, ${vecs}>, redShape: array<vec4u, ${vecs}>, redStrides: array<vec4u, ${vecs}> }
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -55,14 +59,21 @@ fn redOffset(r: u32) -> u32 {
     variant === 'thread'
       ? /* wgsl */ `${header}
 ${main1d()}
-  if (i >= u.nOut) { return; }
-  let base = keptOffset(i);
+  // invocation i reduces chunk i % parts of output i / parts (parts = 1: all of it)
+  if (i >= u.nOut * u.parts) { return; }
+  let o = i / u.parts;
+  let r1 = min((i % u.parts + 1u) * u.chunk, u.nRed);
+  let base = keptOffset(o);
+  let last = u.nRedDims - 1u;
+  let innerN = u.redShape[last / 4u][last % 4u];
+  let innerS = u.redStrides[last / 4u][last % 4u];
   var acc: f32 = ${INIT[op]};
-  if (u.nRedDims == 1u) {
-    let s = u.redStrides[0][0];
-    for (var r = 0u; r < u.nRed; r++) { let v = x[base + r * s]; acc = ${COMBINE[op]('acc', 'v')}; }
-  } else {
-    for (var r = 0u; r < u.nRed; r++) { let v = x[base + redOffset(r)]; acc = ${COMBINE[op]('acc', 'v')}; }
+  var r = (i % u.parts) * u.chunk;
+  while (r < r1) {
+    // one contiguous run of the innermost reduced dim: the offset steps by its stride
+    var off = base + redOffset(r);
+    let end = min(r1, r - r % innerN + innerN);
+    for (; r < end; r++) { let v = x[off]; acc = ${COMBINE[op]('acc', 'v')}; off += innerS; }
   }
   out[i] = acc * u.scale;
 }`
@@ -117,31 +128,55 @@ function plan(shape: readonly number[], axes: readonly number[]) {
   return { kept, red };
 }
 
-/** CPU drivers emulate workgroup barriers slowly: there, only a handful of very long reductions use a workgroup. */
+/** CPU drivers emulate workgroup barriers slowly: there, few long reductions are split into barrier-free partials. */
 export function pickReduceVariant(nOut: number, nRed: number, isCpu = false): ReduceVariant {
-  if (isCpu) return nOut <= 8 && nRed >= 4096 ? 'workgroup' : 'thread';
+  if (isCpu) return nOut < 256 && nRed >= 2048 ? 'split' : 'thread';
   return nOut < 512 && nRed >= 256 ? 'workgroup' : 'thread';
+}
+
+/** Partials per output for 'split': chunks of ≥ 512 values, about 512 invocations in all. */
+function splitParts(nOut: number, nRed: number): number {
+  return Math.max(2, Math.min(Math.ceil(nRed / 512), Math.ceil(512 / nOut)));
 }
 
 /** Reduces `x` over `axes`; the output has the kept dims (keepdim adds back 1s). `scale` multiplies the result. */
 export function reduce(op: ReduceOp, x: Tensor, axes: readonly number[], keepdim: boolean, scale = 1, variant?: ReduceVariant): Tensor {
   const outShape = keepdim ? x.shape.map((n, d) => (axes.includes(d) ? 1 : n)) : x.shape.filter((_, d) => !axes.includes(d));
-  const out = Tensor.empty(outShape, x.device);
-  const nOut = out.size;
-  if (nOut === 0) return out;
+  const nOut = outShape.reduce((p, d) => p * d, 1);
+  if (nOut === 0) return Tensor.empty(outShape, x.device);
   const nRed = axes.reduce((p, d) => p * x.shape[d], 1);
-  const { kept, red } = plan(x.shape, axes);
   const v = variant ?? pickReduceVariant(nOut, nRed, x.device.isCpu);
+  if (v === 'split' && nRed > 1) {
+    const parts = splitParts(nOut, nRed);
+    const partial = Tensor.empty([nOut, parts], x.device);
+    dispatchReduce(op, 'thread', x, axes, partial, 1, parts, Math.ceil(nRed / parts));
+    const merged = reduce(MERGE_OP[op], partial, [1], false, scale, 'thread'); // [nOut]
+    partial.dispose();
+    const out = merged.viewAs(outShape);
+    merged.dispose();
+    return out;
+  }
+  const out = Tensor.empty(outShape, x.device);
+  dispatchReduce(op, v === 'split' ? 'thread' : v, x, axes, out, scale, 1, nRed);
+  return out;
+}
+
+const MERGE_OP: Record<ReduceOp, ReduceOp> = { sum: 'sum', sumSquares: 'sum', max: 'max', min: 'min' };
+
+function dispatchReduce(op: ReduceOp, v: 'thread' | 'workgroup', x: Tensor, axes: readonly number[], out: Tensor, scale: number, parts: number, chunk: number): void {
+  const nOut = out.size / parts;
+  const nRed = axes.reduce((p, d) => p * x.shape[d], 1);
+  const { kept, red: runs } = plan(x.shape, axes);
+  if (runs.length === 0 && nRed !== 1) throw new Error('internal: reduce plan lost its reduced dims');
+  const red = runs.length ? runs : [[1, 0]]; // nothing to reduce (size-1 axes): one run of length 1
   const uniforms = [
-    nOut, nRed, f32bits(scale), kept.length, red.length, 0, 0, 0,
+    nOut, nRed, f32bits(scale), kept.length, red.length, parts, chunk, 0,
     ...padDims(kept.map((k) => k[0]), 1), ...padDims(kept.map((k) => k[1])),
     ...padDims(red.map((k) => k[0]), 1), ...padDims(red.map((k) => k[1])),
   ];
-  if (red.length === 0 && nRed !== 1) throw new Error('internal: reduce plan lost its reduced dims');
   const dev = x.device;
-  const workgroups: [number, number] = v === 'thread' ? grid1d(dev, nOut) : grid1d(dev, nOut, 1);
+  const workgroups: [number, number] = v === 'thread' ? grid1d(dev, nOut * parts) : grid1d(dev, nOut, 1);
   dev.dispatch(reduceKernel(op, v), { buffers: [x.buffer, out.buffer], uniforms, workgroups });
-  return out;
 }
 
 // ---- softmax along one axis: one invocation per row ---------------------------------------------------------------

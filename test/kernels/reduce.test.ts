@@ -98,6 +98,10 @@ describe('reduce kernel variants', () => {
     [[5, 0], [1]],
     [[], []],
     [[4, 5], []],
+    // long reductions with few outputs: 'split' chunks cross the contiguous runs (bias gradients of a conv)
+    [[3, 5, 70, 33], [0, 2, 3]],
+    [[33, 4, 100], [0, 2]],
+    [[5, 3001], [1]],
   ];
   const ROPS: ReduceOp[] = ['sum', 'max', 'min', 'sumSquares'];
   for (const variant of REDUCE_VARIANTS) {
