@@ -8,3 +8,4 @@ export { heunSample, eulerSample, oneStepSample, type SampleOptions, type Sample
 export { slicedWasserstein, modeStats, type ModeStats } from './metrics/toy';
 export { DMDTrainer, DMD_DEFAULTS, type DMDConfig, type DMDLosses, type RegressionPairs } from './dmd';
 export { saveModel, loadModel, buildDenoiser, sampleShapeOf, type ModelMeta } from './checkpoint';
+export { mnist, mnistFromRaw, mnistRaw, mnistBatch, oneHot, resizeDigit, areaWeights, sampleIndices, gatherImages, MNIST_SIZES, MNIST_CLASSES, MNIST_TEST_PER_CLASS, type MnistData, type MnistSize, type MnistSplit, type MnistOptions, type MnistBatch, type MnistBatchOptions } from './data/mnist';
