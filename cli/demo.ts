@@ -46,7 +46,7 @@ export async function demo(a: DemoArgs): Promise<void> {
   console.log(`demo: distilling ${teacherFile} with ${a.mode.toUpperCase()} for ${a.steps} iterations → ${a.out}`);
   const { trainer, teacher, evals, itPerSec, dispatchesPerIt, sampler } = await distill({
     teacher: teacherFile, out: a.out, steps: a.steps, resume: false, evalEvery: Math.max(100, Math.floor(a.steps / 10)), checkpointEvery: Math.max(500, Math.floor(a.steps / 4)),
-    config: { ...a.config, mode: a.mode, seed: a.seed }, ganWeight: 0, command: `npm run demo -- --steps ${a.steps} --mode ${a.mode}`,
+    config: { ...a.config, mode: a.mode, seed: a.seed }, quiet: false, command: `npm run demo -- --steps ${a.steps} --mode ${a.mode}`,
   });
   const data = toy2d(a.data);
   const fresh = data.sample(N, new HostRng(a.seed + 101));
@@ -87,8 +87,8 @@ export async function demo(a: DemoArgs): Promise<void> {
   writeReport(a.out, {
     title: `onestep demo: ${a.mode.toUpperCase()} on ${a.data}`,
     evals,
-    floorSwd: summary.data.swd,
-    teacherSwd: summary.teacher.swd,
+    floor: summary.data.swd,
+    teacherMetric: summary.teacher.swd,
     panels: [
       { name: `data (SWD ${f4(summary.data.swd)} = floor)`, png: scatterPng(dataX, { rgb: [100, 100, 100] }) },
       { name: `teacher, Heun 35 NFE (SWD ${f4(summary.teacher.swd)}, modes ${modesStr(summary.teacher.modes)})`, png: scatterPng(teacherX, { rgb: [44, 160, 44] }) },

@@ -1,6 +1,6 @@
 // cli/index.ts: the `onestep` command. Subcommands parse their own flags; errors print one line, not a stack.
 import { parseArgs } from 'node:util';
-import { OnestepError } from '../engine/errors';
+import { DeviceLostError, OnestepError } from '../engine/errors';
 import { demo } from './demo';
 import { distill, makePairsCommand } from './distill';
 import { trainTeacher } from './teacher';
@@ -13,7 +13,8 @@ commands:
   demo [--data NAME] [--mode dmd|dmd2] [--steps N] [--seed S] [--out DIR]
                                                        distil the zoo teacher into a one-step generator and compare
   distill --teacher FILE --out DIR [--mode dmd|dmd2 --steps N --batch B --lr LR --fake-lr LR --ttur N
-          --reg-weight W --cfg W --pairs FILE --seed S --eval-every N --checkpoint-every N --real-only --resume]
+          --reg-weight W --gan-weight W --gan-d-weight W --cfg W --pairs FILE --classifier FILE --seed S
+          --eval-every N --checkpoint-every N --ema-decay B --real-only --resume]
   make-pairs --teacher FILE --n N --out pairs.safetensors [--seed S]   DMD's regression set (Heun-18 outputs)
   train-teacher --data NAME|mnist16 --out DIR [--steps N --batch B --lr LR --ema HALFLIFE --seed S --net JSON --resume]
                                                        train an EDM teacher (2-D toy sets)
@@ -22,6 +23,9 @@ commands:
   sample --model FILE --sampler heun|euler|onestep [--steps N --n N --seed S --class K --cfg W] --out FILE.npy|FILE.png
   data --name NAME --n N --seed S --out FILE.npy       draw samples of a toy data set
   eval --samples FILE.npy --data NAME [--seed S]       SWD to fresh data, the data floor, mode statistics
+  eval --samples FILE.npy --data mnist16|mnist28|mnist32 [--classifier FILE --class K]
+                                                       FD and precision/recall in the zoo classifier's features, class
+                                                       histogram; vs the held-out digits, with the data floor
   info                                                 show the WebGPU adapter onestep picks
 
 environment: ONESTEP_ADAPTER=system|lavapipe|swiftshader forces an adapter in Node.`;
@@ -39,14 +43,15 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'distill': {
-        const { values: v } = parseArgs({ args: rest, options: { teacher: { type: 'string' }, out: { type: 'string' }, mode: { type: 'string', default: 'dmd2' }, steps: { type: 'string', default: '10000' }, batch: { type: 'string' }, lr: { type: 'string' }, 'fake-lr': { type: 'string' }, ttur: { type: 'string' }, 'reg-weight': { type: 'string' }, 'gan-weight': { type: 'string', default: '0' }, cfg: { type: 'string' }, pairs: { type: 'string' }, seed: { type: 'string', default: '0' }, 'eval-every': { type: 'string', default: '500' }, 'checkpoint-every': { type: 'string', default: '1000' }, 'real-only': { type: 'boolean', default: false }, 'ema-decay': { type: 'string' }, resume: { type: 'boolean', default: false } } });
+        const { values: v } = parseArgs({ args: rest, options: { teacher: { type: 'string' }, out: { type: 'string' }, mode: { type: 'string', default: 'dmd2' }, steps: { type: 'string', default: '10000' }, batch: { type: 'string' }, lr: { type: 'string' }, 'fake-lr': { type: 'string' }, ttur: { type: 'string' }, 'reg-weight': { type: 'string' }, 'gan-weight': { type: 'string' }, 'gan-d-weight': { type: 'string' }, classifier: { type: 'string' }, cfg: { type: 'string' }, pairs: { type: 'string' }, seed: { type: 'string', default: '0' }, 'eval-every': { type: 'string', default: '500' }, 'checkpoint-every': { type: 'string', default: '1000' }, 'real-only': { type: 'boolean', default: false }, 'ema-decay': { type: 'string' }, resume: { type: 'boolean', default: false } } });
         const opt = <T,>(x: string | undefined, f: (s: string) => T): T | undefined => (x === undefined ? undefined : f(x));
         const config = Object.fromEntries(Object.entries({
           mode: mode(v.mode!), seed: int('seed', v.seed!), batch: opt(v.batch, (x) => int('batch', x)), lr: opt(v.lr, (x) => num('lr', x)), fakeLr: opt(v['fake-lr'], (x) => num('fake-lr', x)),
           ttur: opt(v.ttur, (x) => int('ttur', x)), regWeight: opt(v['reg-weight'], (x) => num('reg-weight', x)), cfg: opt(v.cfg, (x) => num('cfg', x)), realOnly: v['real-only'] || undefined, emaDecay: opt(v['ema-decay'], (x) => num('ema-decay', x)),
+          ganWeight: opt(v['gan-weight'], (x) => num('gan-weight', x)), ganDWeight: opt(v['gan-d-weight'], (x) => num('gan-d-weight', x)),
         }).filter(([, x]) => x !== undefined)) as unknown as Parameters<typeof distill>[0]['config'];
         const out = need('out', v.out);
-        const r = await distill({ teacher: need('teacher', v.teacher), out, steps: int('steps', v.steps!), resume: !!v.resume, pairs: v.pairs, evalEvery: int('eval-every', v['eval-every']!), checkpointEvery: int('checkpoint-every', v['checkpoint-every']!), config, ganWeight: num('gan-weight', v['gan-weight']!), command: `onestep ${argv.join(' ')}` });
+        const r = await distill({ teacher: need('teacher', v.teacher), out, steps: int('steps', v.steps!), resume: !!v.resume, pairs: v.pairs, evalEvery: int('eval-every', v['eval-every']!), checkpointEvery: int('checkpoint-every', v['checkpoint-every']!), config, classifier: v.classifier, command: `onestep ${argv.join(' ')}` });
         console.log(JSON.stringify({ out, iterations: r.trainer.iteration, itPerSec: +r.itPerSec.toFixed(1), dispatchesPerIt: +r.dispatchesPerIt.toFixed(0), final: r.evals.at(-1) }));
         return 0;
       }
@@ -78,8 +83,8 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'eval': {
-        const { values: v } = parseArgs({ args: rest, options: { samples: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string', default: '0' } } });
-        await evaluateFile({ samples: need('samples', v.samples), data: need('data', v.data), seed: int('seed', v.seed!) });
+        const { values: v } = parseArgs({ args: rest, options: { samples: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string', default: '0' }, classifier: { type: 'string' }, class: { type: 'string' } } });
+        await evaluateFile({ samples: need('samples', v.samples), data: need('data', v.data), seed: int('seed', v.seed!), classifier: v.classifier, classLabel: v.class === undefined ? undefined : Number(v.class) });
         return 0;
       }
       case 'info': {
@@ -100,6 +105,11 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     const code = (e as { code?: string }).code ?? '';
+    if (e instanceof DeviceLostError) {
+      // exit 75 (EX_TEMPFAIL): the run itself was fine; a wrapper script may retry it with --resume
+      console.error(`onestep ${cmd}: ${e.message}\nonestep: the GPU device was lost mid-run; run the same command again with --resume to continue from its last checkpoint`);
+      return 75;
+    }
     if (e instanceof OnestepError || code.startsWith('ERR_PARSE_ARGS') || ['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'ENOSPC'].includes(code)) {
       console.error(`onestep ${cmd}: ${(e as Error).message}`);
       return 1;

@@ -7,6 +7,7 @@ import type { Tensor } from '../engine';
 import { ValueError } from '../engine/errors';
 import { HostRng } from './data/rng';
 import { EDMDenoiser, fSpaceLoss, karrasGrid, sigmaLike } from './edm';
+import { GanHead, ganDiscriminatorLoss, ganGeneratorLoss } from './gan';
 
 export interface DMDConfig {
   mode: 'dmd' | 'dmd2'; // dmd: regression loss, 1 fake update per generator update; dmd2: no regression, TTUR
@@ -24,12 +25,14 @@ export interface DMDConfig {
   maxStep: number;
   emaDecay: number; // EMA of the generator, warmed up as min(β, (1+t)/(10+t)) (0 = off; DMD2 uses none)
   realOnly: boolean; // ablation: μ_fake := x_t (no fake score) — collapses onto modes (DMD Fig. 3a)
+  ganWeight: number; // DMD2 GAN head: weight of the generator's loss softplus(−D(G(z))) (DMD2 ImageNet: 3e-3; 0 = off)
+  ganDWeight: number; // weight of the head's loss softplus(D(fake)) + softplus(−D(real)) in the fake-score update (1e-2)
   seed: number;
 }
 
 export const DMD_DEFAULTS: Record<'dmd' | 'dmd2', DMDConfig> = {
-  dmd: { mode: 'dmd', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 1, regWeight: 0.25, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, seed: 0 },
-  dmd2: { mode: 'dmd2', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 5, regWeight: 0, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, seed: 0 },
+  dmd: { mode: 'dmd', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 1, regWeight: 0.25, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, seed: 0 },
+  dmd2: { mode: 'dmd2', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 5, regWeight: 0, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, seed: 0 },
 };
 
 /** DMD's regression set: noises z_i and the teacher's deterministic (Heun) samples y_i = ODE(z_i). */
@@ -48,7 +51,14 @@ export interface DMDLosses {
   gradNorm?: Tensor;
   /** Fake-score denoising loss (every step). */
   fake: Tensor;
+  /** GAN generator loss softplus(−D(G(z))) (generator steps, with a GAN head). */
+  ganG?: Tensor;
+  /** GAN head loss softplus(D(fake)) + softplus(−D(real)) (every step, with a GAN head). */
+  ganD?: Tensor;
 }
+
+/** A batch of real training data (the GAN head's positives): x [B, ...sampleShape] and one-hot labels or null. */
+export type RealData = (batch: number, rng: HostRng) => { x: Tensor; labels: Tensor | null };
 
 /** Copies a denoiser: same architecture, same weights. */
 export type DenoiserFactory = () => EDMDenoiser;
@@ -61,18 +71,25 @@ export class DMDTrainer {
   readonly ema: os.optim.EMA | null;
   readonly optG: os.optim.AdamW;
   readonly optF: os.optim.AdamW;
+  /** DMD2's GAN head on the fake score's bottleneck (null without ganWeight), and its optimiser. */
+  readonly head: GanHead | null;
+  readonly optH: os.optim.AdamW | null;
+  private readonly realData: RealData | null;
   private readonly grid = karrasGrid();
   private readonly rng: HostRng;
   private readonly pairs: RegressionPairs | null;
   private readonly sampleShape: number[];
   iteration = 0;
 
-  constructor(o: { teacher: EDMDenoiser; makeDenoiser: DenoiserFactory; sampleShape: readonly number[]; pairs?: RegressionPairs | null; config?: Partial<DMDConfig> }) {
+  constructor(o: { teacher: EDMDenoiser; makeDenoiser: DenoiserFactory; sampleShape: readonly number[]; pairs?: RegressionPairs | null; realData?: RealData | null; config?: Partial<DMDConfig> }) {
     const mode = o.config?.mode ?? 'dmd2';
     this.cfg = { ...DMD_DEFAULTS[mode], ...o.config };
     const c = this.cfg;
     if (!Number.isInteger(c.ttur) || c.ttur < 1) throw new ValueError(`DMDTrainer: ttur must be a positive integer, got ${c.ttur}`);
     if (c.regWeight > 0 && !o.pairs) throw new ValueError(`DMDTrainer: regWeight ${c.regWeight} needs regression pairs (onestep make-pairs); pass pairs or set regWeight 0`);
+    if (!(c.ganWeight >= 0 && c.ganDWeight >= 0)) throw new ValueError(`DMDTrainer: ganWeight and ganDWeight must be ≥ 0, got ${c.ganWeight}, ${c.ganDWeight}`);
+    if (c.ganWeight > 0 && !o.realData) throw new ValueError(`DMDTrainer: ganWeight ${c.ganWeight} needs a stream of real data for the GAN head (realData); pass one or set ganWeight 0`);
+    if (c.ganWeight > 0 && c.realOnly) throw new ValueError('DMDTrainer: the GAN head lives on the fake score, which the realOnly ablation removes; use one or the other');
     if (!(c.minStep >= 0 && c.maxStep <= 999 && c.minStep <= c.maxStep)) throw new ValueError(`DMDTrainer: need 0 ≤ minStep ≤ maxStep ≤ 999, got ${c.minStep}, ${c.maxStep}`);
     this.real = o.teacher;
     this.real.requiresGrad_(false).eval();
@@ -86,11 +103,23 @@ export class DMDTrainer {
     this.optG = new os.optim.AdamW(this.generator.parameters(), { lr: c.lr, betas: c.betas, weightDecay: c.weightDecay });
     this.optF = new os.optim.AdamW(this.fake.parameters(), { lr: c.fakeLr, betas: c.betas, weightDecay: c.weightDecay });
     this.ema = c.emaDecay > 0 ? new os.optim.EMA(this.generator.parameters(), { decay: c.emaDecay }) : null;
+    this.realData = o.realData ?? null;
+    this.head = c.ganWeight > 0 ? new GanHead(this.fake.net.bottleneckShape) : null;
+    this.optH = this.head ? new os.optim.AdamW(this.head.parameters(), { lr: c.fakeLr, betas: c.betas, weightDecay: c.weightDecay }) : null;
+  }
+
+  /** GAN logits [B] of images x: the head on the fake score's bottleneck at x + σ·ε, σ from the full Karras grid. */
+  discriminate(x: Tensor, labels: Tensor | null): Tensor {
+    return os.tidy(() => {
+      const sigma = this.drawSigmas(0, 999, x.shape[0]);
+      const xt = os.add(x, os.mul(os.randnLike(x), sigmaLike(sigma, x)));
+      return this.head!.forward(this.fake.bottleneck(xt, sigma, labels));
+    });
   }
 
   /** σ per sample: Karras grid levels drawn uniformly from [lo, hi] (host RNG, so resume replays the stream). */
-  private drawSigmas(lo: number, hi: number): Tensor {
-    const s = new Float32Array(this.cfg.batch);
+  private drawSigmas(lo: number, hi: number, n = this.cfg.batch): Tensor {
+    const s = new Float32Array(n);
     for (let i = 0; i < s.length; i++) s[i] = this.grid[lo + this.rng.int(hi - lo + 1)];
     return os.tensor(s, [s.length]);
   }
@@ -152,8 +181,21 @@ export class DMDTrainer {
           reg = this.regressionLoss();
           total = os.add(total, os.mul(reg, c.regWeight));
         }
-        total.backward();
-        return { dm: loss, reg, gradNorm };
+        let ganG: Tensor | undefined;
+        if (this.head) {
+          // the gradient flows through the fake score and the head into x, but neither learns from this loss
+          this.fake.requiresGrad_(false);
+          this.head.requiresGrad_(false);
+          try {
+            ganG = ganGeneratorLoss(this.discriminate(x, labels));
+            total = os.add(total, os.mul(ganG, c.ganWeight));
+            total.backward();
+          } finally {
+            this.fake.requiresGrad_(true);
+            this.head.requiresGrad_(true);
+          }
+        } else total.backward();
+        return { dm: loss, reg, gradNorm, ganG };
       });
       Object.assign(losses, g);
       os.optim.clipGradNorm(this.generator.parameters(), c.gradClip).dispose();
@@ -166,14 +208,27 @@ export class DMDTrainer {
     // the fake score learns the generator's current distribution from the samples of this iteration (pre-update)
     const x0 = x.detach();
     x.dispose();
-    losses.fake = os.tidy(() => {
+    const f = os.tidy(() => {
       const l = fSpaceLoss(this.fake, x0, this.drawSigmas(0, 999), labels); // == EDM-weighted x0 loss (1/σ² + 1/σ_d²)
-      l.backward();
-      return l;
+      if (!this.head) {
+        l.backward();
+        return { fake: l };
+      }
+      // the head and the fake score's encoder learn to tell noised generator samples from noised real data
+      const real = this.realData!(c.batch, this.rng);
+      const ganD = ganDiscriminatorLoss(this.discriminate(x0, labels), this.discriminate(real.x, real.labels));
+      os.add(l, os.mul(ganD, c.ganDWeight)).backward();
+      return { fake: l, ganD };
     });
-    os.optim.clipGradNorm(this.fake.parameters(), c.gradClip).dispose();
+    Object.assign(losses, f);
+    const guidance = this.head ? [...this.fake.parameters(), ...this.head.parameters()] : this.fake.parameters();
+    os.optim.clipGradNorm(guidance, c.gradClip).dispose();
     this.optF.step();
     this.fake.zeroGrad();
+    if (this.head) {
+      this.optH!.step();
+      this.head.zeroGrad();
+    }
     x0.dispose();
     z.dispose();
     labels?.dispose();
@@ -197,6 +252,9 @@ export class DMDTrainer {
     const tensors: Record<string, Tensor> = {};
     for (const [k, t] of Object.entries(this.generator.stateDict())) tensors[`generator.${k}`] = t;
     for (const [k, t] of Object.entries(this.fake.stateDict())) tensors[`fake.${k}`] = t;
+    if (this.head) for (const [k, t] of Object.entries(this.head.stateDict())) tensors[`head.${k}`] = t;
+    const oh = this.optH?.state();
+    if (oh) for (const [slot, ts] of Object.entries(oh.slots)) ts.forEach((t, i) => (tensors[`optH.${slot}.${i}`] = t));
     const og = this.optG.state(), of = this.optF.state(), e = this.ema?.state();
     for (const [slot, ts] of Object.entries(og.slots)) ts.forEach((t, i) => (tensors[`optG.${slot}.${i}`] = t));
     for (const [slot, ts] of Object.entries(of.slots)) ts.forEach((t, i) => (tensors[`optF.${slot}.${i}`] = t));
@@ -207,6 +265,7 @@ export class DMDTrainer {
       optG: JSON.stringify({ ...og, slots: undefined }),
       optF: JSON.stringify({ ...of, slots: undefined }),
       ema: e ? JSON.stringify({ ...e, slots: undefined }) : '',
+      optH: oh ? JSON.stringify({ ...oh, slots: undefined }) : '',
       gpuRng: JSON.stringify(os.getRngState()),
       hostRng: JSON.stringify(this.rng.getState()),
     };
@@ -225,6 +284,11 @@ export class DMDTrainer {
     };
     this.generator.loadStateDict(pick('generator.'));
     this.fake.loadStateDict(pick('fake.'));
+    if (this.head) {
+      if (!s.meta.optH) throw new ValueError('DMDTrainer.restore: this trainer has a GAN head but the checkpoint has none (it was written with ganWeight 0)');
+      this.head.loadStateDict(pick('head.'));
+      this.optH!.restore({ ...JSON.parse(s.meta.optH), slots: slots('optH.') });
+    }
     this.optG.restore({ ...JSON.parse(s.meta.optG), slots: slots('optG.') });
     this.optF.restore({ ...JSON.parse(s.meta.optF), slots: slots('optF.') });
     if (this.ema && s.meta.ema) this.ema.restore({ ...JSON.parse(s.meta.ema), slots: slots('ema.') });

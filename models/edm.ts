@@ -8,6 +8,10 @@ import type { Tensor } from '../engine';
 export interface ScoreNet extends os.nn.Module {
   readonly labelDim: number;
   forward(xIn: Tensor, cNoise: Tensor, labels: Tensor | null): Tensor;
+  /** The encoder's output for the same inputs (UNet: after the last encoder block; MLP: the last hidden layer). */
+  bottleneck(xIn: Tensor, cNoise: Tensor, labels: Tensor | null): Tensor;
+  /** Shape of one sample's bottleneck features: [C, r, r] or [hidden]. */
+  readonly bottleneckShape: readonly number[];
 }
 
 export interface EDMConfig {
@@ -72,6 +76,11 @@ export class EDMDenoiser extends os.nn.Module {
   /** F's raw output for the noisy input x at σ: the quantity EDM's loss regresses. */
   rawF(x: Tensor, sigma: Tensor, labels: Tensor | null = null): Tensor {
     return os.tidy(() => this.net.forward(this.scaleIn(x, sigma), this.noiseLevel(sigma), labels));
+  }
+
+  /** The network's bottleneck features for the noisy input x at σ (what DMD2's GAN head reads). */
+  bottleneck(x: Tensor, sigma: Tensor, labels: Tensor | null = null): Tensor {
+    return os.tidy(() => this.net.bottleneck(this.scaleIn(x, sigma), this.noiseLevel(sigma), labels));
   }
 
   /** D(x; σ, y): the denoised estimate of x at noise level σ [B]. */

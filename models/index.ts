@@ -6,6 +6,7 @@ export { MLPScoreNet, MLP_DEFAULTS, type MLPScoreNetConfig } from './mlp';
 export { UNet, UNetBlock, UNET_DEFAULTS, type UNetConfig } from './unet';
 export { heunSample, eulerSample, oneStepSample, type SampleOptions, type SampleResult } from './samplers';
 export { slicedWasserstein, modeStats, type ModeStats } from './metrics/toy';
-export { DMDTrainer, DMD_DEFAULTS, type DMDConfig, type DMDLosses, type RegressionPairs } from './dmd';
+export { DMDTrainer, DMD_DEFAULTS, type DMDConfig, type DMDLosses, type RegressionPairs, type RealData } from './dmd';
+export { GanHead, softplus, ganGeneratorLoss, ganDiscriminatorLoss } from './gan';
 export { saveModel, loadModel, buildDenoiser, sampleShapeOf, type ModelMeta } from './checkpoint';
 export { mnist, mnistFromRaw, mnistRaw, mnistBatch, oneHot, resizeDigit, areaWeights, sampleIndices, gatherImages, MNIST_SIZES, MNIST_CLASSES, MNIST_TEST_PER_CLASS, type MnistData, type MnistSize, type MnistSplit, type MnistOptions, type MnistBatch, type MnistBatchOptions } from './data/mnist';

@@ -53,13 +53,22 @@ export class MLPScoreNet extends os.nn.Module implements ScoreNet {
   }
 
   forward(xIn: Tensor, cNoise: Tensor, labels: Tensor | null): Tensor {
+    return os.tidy(() => this.output.forward(this.bottleneck(xIn, cNoise, labels)));
+  }
+
+  /** The last hidden layer [B, hidden] (the input of the output layer). */
+  bottleneck(xIn: Tensor, cNoise: Tensor, labels: Tensor | null): Tensor {
     return os.tidy(() => {
       const parts = [xIn, this.embed(cNoise)];
       if (this.config.labelDim > 0) parts.push(labels ?? os.zeros([xIn.shape[0], this.config.labelDim]));
       let h = os.silu(this.input.forward(os.cat(parts, 1)));
       for (const b of this.blocks) h = residualSilu(h, b.forward(h));
-      return this.output.forward(h);
+      return h;
     });
+  }
+
+  get bottleneckShape(): number[] {
+    return [this.config.hidden];
   }
 
   override dispose(): void {

@@ -193,8 +193,27 @@ export class UNet extends os.nn.Module implements ScoreNet {
     return os.tidy(() => this.forwardWithFeatures(xIn, cNoise, labels).out);
   }
 
+  /** The bottleneck features [B, C, r, r] alone: the encoder pass, no decoder. */
+  bottleneck(xIn: Tensor, cNoise: Tensor, labels: Tensor | null): Tensor {
+    return os.tidy(() => this.encode(xIn, cNoise, labels).x);
+  }
+
   /** The output and the bottleneck features [B, C, r, r] (after the encoder, before the decoder). */
   forwardWithFeatures(xIn: Tensor, cNoise: Tensor, labels: Tensor | null): { out: Tensor; bottleneck: Tensor } {
+    return os.tidy(() => {
+      const { emb, skips, x: bottleneck } = this.encode(xIn, cNoise, labels);
+      let x = bottleneck;
+      for (const blk of this.mid.items) x = blk.forward(x, emb);
+      this.dec.items.forEach((blk, i) => {
+        x = blk.forward(this.decTakesSkip[i] ? os.cat([x, skips.pop()!], 1) : x, emb);
+      });
+      const out = this.convOut.forward(this.normOut.forward(x, { silu: true }));
+      return { out, bottleneck };
+    });
+  }
+
+  /** Embedding, the encoder's activations (the skips) and its last one. Call inside a tidy scope. */
+  private encode(xIn: Tensor, cNoise: Tensor, labels: Tensor | null): { emb: Tensor; skips: Tensor[]; x: Tensor } {
     const c = this.config;
     if (xIn.ndim !== 4 || xIn.shape[1] !== c.inChannels || xIn.shape[2] !== c.resolution || xIn.shape[3] !== c.resolution) {
       throw new ShapeError(`UNet: input ${fmtShape(xIn.shape)} must be [B, ${c.inChannels}, ${c.resolution}, ${c.resolution}] (the config's inChannels and resolution)`);
@@ -203,22 +222,14 @@ export class UNet extends os.nn.Module implements ScoreNet {
     if (labels && (labels.ndim !== 2 || labels.shape[0] !== B || labels.shape[1] !== c.labelDim)) {
       throw new ShapeError(`UNet: labels ${fmtShape(labels.shape)} must be one-hot [${B}, ${c.labelDim}]`);
     }
-    return os.tidy(() => {
-      const emb = this.embed(cNoise, labels, B);
-      let x = this.convIn.forward(xIn);
-      const skips: Tensor[] = [x];
-      for (const blk of this.enc.items) {
-        x = blk.forward(x, emb);
-        skips.push(x);
-      }
-      const bottleneck = x;
-      for (const blk of this.mid.items) x = blk.forward(x, emb);
-      this.dec.items.forEach((blk, i) => {
-        x = blk.forward(this.decTakesSkip[i] ? os.cat([x, skips.pop()!], 1) : x, emb);
-      });
-      const out = this.convOut.forward(this.normOut.forward(x, { silu: true }));
-      return { out, bottleneck };
-    });
+    const emb = this.embed(cNoise, labels, B);
+    let x = this.convIn.forward(xIn);
+    const skips: Tensor[] = [x];
+    for (const blk of this.enc.items) {
+      x = blk.forward(x, emb);
+      skips.push(x);
+    }
+    return { emb, skips, x };
   }
 
   override dispose(): void {

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import * as os from '../../engine';
 import * as m from '../../models';
-import { expectClose } from '../helpers';
+import { GanHead, softplus } from '../../models/gan';
+import { checkOp, expectClose } from '../helpers';
 
 const tinyMeta = (labelDim = 0): m.ModelMeta => ({ kind: 'edm-denoiser', net: 'mlp', netConfig: { ...m.MLP_DEFAULTS, hidden: 16, depth: 2, labelDim }, sigmaData: 0.5, data: 'test' });
 
@@ -130,5 +131,84 @@ describe('DMDTrainer', () => {
     const teacher = m.buildDenoiser(meta);
     expect(() => new m.DMDTrainer({ teacher, makeDenoiser: () => m.buildDenoiser(meta), sampleShape: [2], config: { mode: 'dmd', regWeight: 0.25 } })).toThrow(/pairs/);
     expect(() => new m.DMDTrainer({ teacher, makeDenoiser: () => m.buildDenoiser(meta), sampleShape: [2], config: { ttur: 0 } })).toThrow(/ttur/);
+  });
+});
+
+describe('DMD2 GAN head', () => {
+  // real data far from the generator's initial (collapsed) samples, so the head has something to learn
+  const realData: m.RealData = (B) => ({ x: os.add(os.mul(os.randn([B, 2]), 0.05), os.tensor([[0.8, -0.6]])), labels: null });
+  const ganTrainer = (config: Partial<m.DMDConfig> = {}) => {
+    os.manualSeed(1);
+    const meta = tinyMeta();
+    return new m.DMDTrainer({ teacher: randomTeacher(meta), makeDenoiser: () => m.buildDenoiser(meta), sampleShape: [2], realData, config: { batch: 16, ganWeight: 3e-3, ...config } });
+  };
+
+  it('softplus and its gradient match finite differences (odd shapes, large |x|)', async () => {
+    for (const shape of [[1], [3, 17], [70]]) {
+      await checkOp('softplus', [shape], (x) => softplus(x), (x) => ({ data: x.data.map((v) => Math.log1p(Math.exp(-Math.abs(v))) + Math.max(v, 0)), shape: x.shape }), { grads: true, init: [-30, 30], rtol: 1e-5, atol: 1e-5 });
+    }
+  });
+
+  it('the head maps UNet features [C, r, r] and MLP features [H] to one logit per sample', () => {
+    for (const [shape, stages] of [[[32, 8, 8], 2], [[16, 4, 4], 1], [[8, 16, 16], 3], [[8, 2, 2], 1]] as const) {
+      const h = new GanHead(shape);
+      expect(h.stages!.length).toBe(stages);
+      expect(h.forward(os.randn([3, ...shape])).shape).toEqual([3]);
+      h.dispose();
+    }
+    const lin = new GanHead([16]);
+    expect(lin.forward(os.randn([5, 16])).shape).toEqual([5]);
+    expect(() => lin.forward(os.randn([5, 15]))).toThrow(/\[B, 16\]/);
+  });
+
+  it('the generator loss moves the generator only: no gradient reaches the fake score or the head', async () => {
+    const tr = ganTrainer();
+    const x = os.mul(os.randn([16, 2], { seed: 3 }), 0.5).requiresGrad_();
+    tr.fake.requiresGrad_(false);
+    tr.head!.requiresGrad_(false);
+    const loss = m.ganGeneratorLoss(tr.discriminate(x, null));
+    loss.backward();
+    tr.fake.requiresGrad_(true);
+    tr.head!.requiresGrad_(true);
+    const gx = await x.grad!.data();
+    expect(Math.max(...gx.map(Math.abs))).toBeGreaterThan(0);
+    for (const p of [...tr.fake.parameters(), ...tr.head!.parameters()]) expect(p.grad).toBeNull();
+  });
+
+  it('the head learns to tell real data from generator samples (its loss falls from 2·ln 2)', async () => {
+    const tr = ganTrainer({ lr: 0, fakeLr: 1e-2, ganDWeight: 1, ttur: 1000 }); // generator frozen: one G step, then fake steps
+    const ds: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const l = tr.step();
+      if (i === 0 || i >= 35) ds.push(await l.ganD!.item());
+      for (const t of Object.values(l)) t?.dispose();
+      if (i % 10 === 9) await os.sync();
+    }
+    expect(ds[0]).toBeGreaterThan(1.2); // ≈ 2·ln 2 = 1.386 for an untrained head
+    const late = ds.slice(1).reduce((a, b) => a + b) / (ds.length - 1); // averaged over the last steps (σ is random)
+    expect(late).toBeLessThan(0.8 * ds[0]);
+  });
+
+  it('resume restores the head and its optimiser exactly', async () => {
+    const a = ganTrainer({ ttur: 2 });
+    for (let i = 0; i < 3; i++) for (const t of Object.values(a.step())) t?.dispose();
+    const saved = a.state();
+    const bytes = await os.io.saveSafetensors(saved.tensors, saved.meta);
+    const la = a.step();
+    const [ganA, headA] = [await la.ganD!.item(), await a.head!.parameters()[0].data()];
+    const b = ganTrainer({ ttur: 2 });
+    os.manualSeed(999);
+    const loaded = await os.io.loadSafetensors(bytes);
+    b.restore({ tensors: loaded.tensors, meta: loaded.metadata });
+    const lb = b.step();
+    expect(await lb.ganD!.item()).toBe(ganA);
+    expect(Array.from(await b.head!.parameters()[0].data())).toEqual(Array.from(headA));
+  });
+
+  it('refuses a GAN weight without real data or with the real-only ablation', () => {
+    const meta = tinyMeta();
+    const teacher = m.buildDenoiser(meta);
+    expect(() => new m.DMDTrainer({ teacher, makeDenoiser: () => m.buildDenoiser(meta), sampleShape: [2], config: { ganWeight: 3e-3 } })).toThrow(/real data/);
+    expect(() => new m.DMDTrainer({ teacher, makeDenoiser: () => m.buildDenoiser(meta), sampleShape: [2], realData, config: { ganWeight: 3e-3, realOnly: true } })).toThrow(/realOnly/);
   });
 });
