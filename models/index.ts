@@ -10,3 +10,5 @@ export { DMDTrainer, DMD_DEFAULTS, type DMDConfig, type DMDLosses, type Regressi
 export { GanHead, softplus, ganGeneratorLoss, ganDiscriminatorLoss } from './gan';
 export { saveModel, loadModel, buildDenoiser, sampleShapeOf, type ModelMeta } from './checkpoint';
 export { mnist, mnistFromRaw, mnistRaw, mnistBatch, oneHot, resizeDigit, areaWeights, sampleIndices, gatherImages, MNIST_SIZES, MNIST_CLASSES, MNIST_TEST_PER_CLASS, type MnistData, type MnistSize, type MnistSplit, type MnistOptions, type MnistBatch, type MnistBatchOptions } from './data/mnist';
+export { MNISTClassifier, CLASSIFIER_DEFAULTS, saveClassifier, loadClassifier, classify, type ClassifierConfig, type ClassifierMeta } from './classifier';
+export { frechetDistance, gaussianStats, symmetricEigen, precisionRecall, classHistogram, imageMetrics, imageReference, mnistReference, mnistDataFloor, type GaussianStats, type PrecisionRecall, type ClassHistogram, type ImageMetrics, type ImageReference } from './metrics/images';
