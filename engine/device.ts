@@ -2,7 +2,7 @@
 // cache keyed by WGSL source, per-dispatch uniforms packed into one buffer per submit, a size-bucketed buffer pool,
 // and readbacks whose waits sleep instead of spinning a core (Node).
 import { findAdapter, isCpuAdapter, type AdapterChoice } from './adapter';
-import { DeviceError, DisposedError, fmtShape, internal } from './errors';
+import { DeviceError, DeviceLostError, DisposedError, OutOfMemoryError, fmtShape, internal } from './errors';
 
 export interface InitOptions {
   /** Force an adapter in Node: 'system' (real GPU), 'lavapipe' or 'swiftshader'. Default: the best that works. */
@@ -51,6 +51,44 @@ export function f32bits(x: number): number {
   return u32view[0];
 }
 
+/** `1.50 GiB`: byte counts in messages. */
+export function fmtBytes(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
+  return i === 0 ? `${n} bytes` : `${n.toFixed(2)} ${units[i]}`;
+}
+
+/** What an allocation failure reports: the request, what onestep holds, and the adapter's per-buffer limits. */
+export interface AllocState {
+  requested: number;
+  sizeClass: number;
+  bytesInUse: number;
+  bytesPooled: number;
+  liveTensors: number;
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
+  /** The driver's own words, when it gave any. */
+  driver?: string;
+}
+
+/** The message of an OutOfMemoryError (exported for its tests). */
+export function outOfMemoryMessage(s: AllocState): string {
+  return (
+    `alloc: the GPU is out of memory: a buffer of ${fmtBytes(s.requested)} (${s.requested} bytes, size class ${s.sizeClass}) could not be allocated` +
+    (s.driver ? ` (driver: ${s.driver})` : '') +
+    `. onestep holds ${fmtBytes(s.bytesInUse)} in ${s.liveTensors} live tensors (bytesInUse ${s.bytesInUse}) and ${fmtBytes(s.bytesPooled)} of free buffers in its pool ` +
+    `(bytesPooled ${s.bytesPooled}); adapter limits: maxBufferSize ${s.maxBufferSize}, maxStorageBufferBindingSize ${s.maxStorageBufferBindingSize}. ` +
+    'Dispose tensors you no longer need, free the pool with os.device().trimPool(), or use a smaller batch'
+  );
+}
+
+/** Test hook: ONESTEP_TEST_LOSE_DEVICE_AT_SUBMIT=N destroys each new device at its N-th submit (device-loss tests of the CLI). */
+const loseAtSubmit = (): number => {
+  const v = typeof process !== 'undefined' ? Number(process.env?.ONESTEP_TEST_LOSE_DEVICE_AT_SUBMIT) : NaN;
+  return Number.isInteger(v) && v > 0 ? v : 0;
+};
+
 /** Pool size class: powers of two split in quarters, so waste stays under 25% (≥ 256 bytes). */
 export function sizeClass(bytes: number): number {
   const b = Math.max(256, bytes);
@@ -78,7 +116,9 @@ export class Device {
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly stagingFree = new Map<number, GPUBuffer[]>();
   private pendingError: Error | null = null;
+  /** Why the device was lost (`destroyed: …`, `unknown: …`), once it was; every later op throws DeviceLostError. */
   lostReason: string | null = null;
+  private readonly loseAt = loseAtSubmit();
 
   dispatches = 0;
   submits = 0;
@@ -107,8 +147,8 @@ export class Device {
       this.pendingError ??= new DeviceError(`WebGPU error: ${ev.error.message}`);
     };
     void gpu.lost.then((info) => {
-      if (info.reason === 'destroyed' && this.destroyed) return;
-      this.lostReason = `${info.reason}: ${info.message}`;
+      if (info.reason === 'destroyed' && this.destroyed) return; // os.init() / os.shutdown() retired it on purpose
+      this.lostReason = info.message ? `${info.reason}: ${info.message}` : String(info.reason);
     });
   }
 
@@ -118,11 +158,26 @@ export class Device {
     if (owned) this.gpu.destroy();
   }
 
+  /** The error every op throws once the device is lost. */
+  lostError(): DeviceLostError {
+    return new DeviceLostError(
+      this.lostReason ?? 'unknown',
+      `device lost: ${this.lostReason}. The GPU device was lost (driver reset or crash, out of memory, or destroyed) and every tensor on it ` +
+        'is gone; restart: call os.init() for a new device and recreate your tensors (from a checkpoint, if you have one)',
+    );
+  }
+
+  /** Throws if the device is lost or was retired by os.init()/os.shutdown(); allocations and dispatches call it. */
+  private checkUsable(): void {
+    if (this.lostReason !== null) throw this.lostError();
+    if (this.destroyed) {
+      throw new DeviceError(`device #${this.id} was shut down (os.init() replaced it, or os.shutdown()); its tensors are gone: create them again on the current device`);
+    }
+  }
+
   /** Throws a recorded WebGPU error or device loss; called at every sync point. */
   checkHealthy(): void {
-    if (this.lostReason) {
-      throw new DeviceError(`the GPU device was lost (${this.lostReason}); call os.init() again to get a new device (tensors from the old one are gone)`);
-    }
+    if (this.lostReason !== null) throw this.lostError();
     if (this.pendingError) {
       const e = this.pendingError;
       this.pendingError = null;
@@ -134,24 +189,42 @@ export class Device {
 
   /** A storage buffer of at least `bytes`, from the pool when one of its size class is free. */
   alloc(bytes: number): GPUBuffer {
+    this.checkUsable();
     const size = sizeClass(bytes);
-    if (size > this.limits.maxStorageBufferBindingSize || size > this.limits.maxBufferSize) {
+    const { maxBufferSize, maxStorageBufferBindingSize } = this.limits;
+    if (size > maxStorageBufferBindingSize || size > maxBufferSize) {
       throw new DeviceError(
-        `alloc: ${bytes} bytes exceeds this adapter's limit of ${Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize)} ` +
-          `bytes per buffer (in use ${this.bytesInUse}, pooled ${this.bytesPooled}); split the tensor or use a smaller batch`,
+        `alloc: ${bytes} bytes (${fmtBytes(bytes)}) exceeds this adapter's limit of ${Math.min(maxStorageBufferBindingSize, maxBufferSize)} bytes per buffer ` +
+          `(maxBufferSize ${maxBufferSize}, maxStorageBufferBindingSize ${maxStorageBufferBindingSize}; in use ${this.bytesInUse}, pooled ${this.bytesPooled}); ` +
+          'split the tensor or use a smaller batch',
       );
     }
     const list = this.free.get(size);
     let buf = list?.pop();
     if (buf) this.bytesPooled -= size;
-    else {
-      this.gpu.pushErrorScope('out-of-memory');
-      buf = this.gpu.createBuffer({ size, usage: STORAGE_USAGE });
-      void this.gpu.popErrorScope().then((err) => {
-        if (err) this.pendingError ??= new DeviceError(`alloc: the device is out of memory allocating ${size} bytes (in use ${this.bytesInUse}, pooled ${this.bytesPooled}); free tensors or reduce the batch`);
-      });
-    }
+    else buf = this.createStorage(bytes, size);
     this.bytesInUse += size;
+    return buf;
+  }
+
+  /**
+   * A fresh buffer (pool misses only: the hot path never gets here in a steady training loop). An out-of-memory error
+   * scope around it turns a driver refusal into an OutOfMemoryError, thrown at the next sync point (error scopes
+   * answer asynchronously), naming the request and the pool's state at the time of the request.
+   */
+  private createStorage(bytes: number, size: number): GPUBuffer {
+    this.gpu.pushErrorScope('out-of-memory');
+    const buf = this.gpu.createBuffer({ size, usage: STORAGE_USAGE });
+    const state: AllocState = {
+      requested: bytes, sizeClass: size, bytesInUse: this.bytesInUse, bytesPooled: this.bytesPooled, liveTensors: this.liveTensors,
+      maxBufferSize: this.limits.maxBufferSize, maxStorageBufferBindingSize: this.limits.maxStorageBufferBindingSize,
+    };
+    this.gpu.popErrorScope().then(
+      (err) => {
+        if (err) this.pendingError ??= new OutOfMemoryError(outOfMemoryMessage({ ...state, driver: err.message || undefined }), bytes);
+      },
+      () => {}, // the scope stack is gone with a lost device; the loss itself is reported
+    );
     return buf;
   }
 
@@ -175,6 +248,7 @@ export class Device {
 
   /** Writes host data into a buffer, ordered after every command recorded so far. */
   write(buf: GPUBuffer, data: ArrayBufferView, offsetBytes = 0): void {
+    if (this.lostReason !== null) throw this.lostError();
     // queue.writeBuffer runs before the not-yet-submitted encoder; a recycled buffer may still be read there.
     if (this.pendingCommands > 0) this.flush();
     this.gpu.queue.writeBuffer(buf, offsetBytes, data.buffer, data.byteOffset, data.byteLength);
@@ -211,6 +285,7 @@ export class Device {
 
   /** Records one dispatch into the open compute pass. Nothing runs until a flush. */
   dispatch(kernel: Kernel, args: DispatchArgs): void {
+    if (this.lostReason !== null) throw this.lostError();
     const [x, y = 1, z = 1] = args.workgroups;
     if (x === 0 || y === 0 || z === 0) return;
     const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
@@ -299,6 +374,7 @@ export class Device {
     this.uniformUsed = 0;
     this.pendingCommands = 0;
     this.submits++;
+    if (this.submits === this.loseAt) this.gpu.destroy();
     if (++this.submitsSinceWait === SUBMITS_WITHOUT_WAIT_WARNING && isNode && !this.warnedNoWait) {
       this.warnedNoWait = true;
       process.stderr.write(
@@ -326,7 +402,14 @@ export class Device {
     const staging = this.stagingFree.get(cls)?.pop() ?? this.gpu.createBuffer({ size: cls, usage: MAP_READ | COPY_DST });
     this.copy(buf, offsetBytes, staging, 0, Math.ceil(bytes / 4) * 4);
     this.flush();
-    await gpuWait(staging.mapAsync(1 /* GPUMapMode.READ */, 0, size));
+    try {
+      await gpuWait(staging.mapAsync(1 /* GPUMapMode.READ */, 0, size));
+    } catch (e) {
+      // a device lost during the wait rejects the map (Dawn: with an empty message); report the loss instead
+      await Promise.race([this.gpu.lost, new Promise((r) => setTimeout(r, 100))]);
+      this.checkHealthy();
+      throw new DeviceError(`read: mapping a ${bytes}-byte readback failed (${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message || 'no message'}); the device may be unusable: call os.init() for a new one`);
+    }
     this.submitsSinceWait = 0;
     this.checkHealthy();
     const out = staging.getMappedRange(0, size).slice(0, bytes);

@@ -17,6 +17,25 @@ export class DisposedError extends OnestepError {}
 export class GradError extends OnestepError {}
 /** No usable WebGPU adapter, a lost device, a shader that failed to compile, an allocation the device refused. */
 export class DeviceError extends OnestepError {}
+/** The GPU device was lost (driver reset, device.destroy(), some out-of-memory conditions): every tensor on it is gone. */
+export class DeviceLostError extends DeviceError {
+  constructor(
+    /** The `lost` promise's reason and message, e.g. `destroyed: device was destroyed`. */
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+/** The device refused to allocate a buffer. The message names the request, onestep's pool and the adapter's limits. */
+export class OutOfMemoryError extends DeviceError {
+  constructor(
+    message: string,
+    readonly requestedBytes: number,
+  ) {
+    super(message);
+  }
+}
 /** A file that is not what it claims: truncated, bad header, offsets past the end, unknown dtype. */
 export class FormatError extends OnestepError {}
 /** loadStateDict found missing, unexpected or mis-shaped keys. */
@@ -36,5 +55,30 @@ export function internal(message: string): Error {
   return new Error(`internal: ${message}`);
 }
 
-/** `[2,3,4]`: how shapes appear in messages. */
-export const fmtShape = (shape: readonly number[]): string => `[${shape.join(',')}]`;
+/** `[2,3,4]`: how shapes appear in messages (a shape of more than 16 dims is abridged: `[1,1,…,7] (100 dims)`). */
+export const fmtShape = (shape: readonly number[]): string =>
+  shape.length <= 16 ? `[${shape.join(',')}]` : `[${shape.slice(0, 8).join(',')},…,${shape.slice(-2).join(',')}] (${shape.length} dims)`;
+
+/**
+ * A value from an untrusted file as it appears in a message: JSON-like, at most `max` characters, nested at most 3
+ * deep, never throwing (JSON.stringify overflows the stack on deeply nested input and copies huge strings whole).
+ */
+export function preview(value: unknown, max = 80): string {
+  const render = (x: unknown, depth: number): string => {
+    if (typeof x === 'string') return JSON.stringify(x.length > max ? `${x.slice(0, max)}…` : x);
+    if (x === null || typeof x !== 'object') return typeof x === 'bigint' ? `${x}n` : String(x);
+    if (depth >= 3) return Array.isArray(x) ? '[…]' : '{…}';
+    if (Array.isArray(x)) {
+      const items = x.slice(0, 8).map((v) => render(v, depth + 1));
+      return `[${items.join(',')}${x.length > 8 ? `,…(${x.length} items)` : ''}]`;
+    }
+    const keys = Object.keys(x);
+    const items = keys.slice(0, 8).map((k) => `${render(k, depth + 1)}:${render((x as Record<string, unknown>)[k], depth + 1)}`);
+    return `{${items.join(',')}${keys.length > 8 ? `,…(${keys.length} keys)` : ''}}`;
+  };
+  const s = render(value, 0);
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+/** A name from an untrusted file, quoted and cut to `max` characters. */
+export const quote = (name: string, max = 80): string => JSON.stringify(name.length > max ? `${name.slice(0, max)}…` : name);

@@ -51,6 +51,31 @@ const finalizer =
       })
     : null;
 
+// ---- development-mode warnings -----------------------------------------------------------------------------------
+
+/** Lifetime misuse that is not an error yet (double dispose, tidy returning a disposed tensor) warns unless
+ *  NODE_ENV is 'production' or setDevWarnings(false); each kind warns at most DEV_WARN_LIMIT times. */
+let devWarnings = !(typeof process !== 'undefined' && process.env?.NODE_ENV === 'production');
+const DEV_WARN_LIMIT = 3;
+const devWarnCounts = new Map<string, number>();
+
+/** Turns development-mode warnings on or off; returns the previous setting. */
+export function setDevWarnings(on: boolean): boolean {
+  const prev = devWarnings;
+  devWarnings = on;
+  devWarnCounts.clear();
+  return prev;
+}
+
+function devWarn(kind: string, message: string): void {
+  if (!devWarnings) return;
+  const n = (devWarnCounts.get(kind) ?? 0) + 1;
+  devWarnCounts.set(kind, n);
+  if (n > DEV_WARN_LIMIT) return;
+  const more = n === DEV_WARN_LIMIT ? ' (further warnings of this kind are not shown)' : '';
+  console.warn(`onestep (development): ${message}${more}. Set NODE_ENV=production to silence these warnings.`);
+}
+
 // ---- scopes (tidy) and grad mode ---------------------------------------------------------------------------------
 
 const scopes: Set<Tensor>[] = [];
@@ -94,6 +119,9 @@ export function tidy<T>(fn: () => T): T {
   }
   const kept = new Set<Tensor>();
   collectTensors(result, kept);
+  for (const t of kept) {
+    if (t.isDisposed) devWarn('tidy-returned-disposed', `tidy: fn returned tensor ${fmtShape(t.shape)} (id ${t.id}) that was already disposed; its caller gets a DisposedError on first use. Return it without disposing it, or do not return it`);
+  }
   const parent = scopes[scopes.length - 1];
   for (const t of scope) {
     if (kept.has(t)) {
@@ -191,9 +219,12 @@ export class Tensor {
     return s;
   }
 
-  /** Frees the buffer now (or once no pending backward needs it). Safe to call twice. */
+  /** Frees the buffer now (or once no pending backward needs it). A second call does nothing (and warns in development). */
   dispose(): void {
-    if (this.userDisposed) return;
+    if (this.userDisposed) {
+      devWarn('double-dispose', `dispose: tensor ${fmtShape(this.shape)} (id ${this.id}) was already disposed; two owners are freeing it, so one of them may still be using it`);
+      return;
+    }
     this.userDisposed = true;
     this.scope?.delete(this);
     this.scope = null;

@@ -99,7 +99,7 @@ const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 function fail(e: unknown, what: string): void {
   S.running = false;
   const m = errText(e);
-  if (S.dead || /device was lost/i.test(m)) deviceLost(m);
+  if (S.dead || /device (was )?lost/i.test(m)) deviceLost(m);
   else showError(`${what}: ${m}`);
   updateButtons();
 }
@@ -109,9 +109,16 @@ function deviceLost(detail: string): void {
   S.running = false;
   showError(
     `The GPU device was lost (${detail}). Training has stopped and the tensors on the GPU are gone. ` +
-      'This happens when the GPU driver resets, the tab is backgrounded for long on some systems, or memory runs out. Reload the page to start again' +
+      'This happens when the GPU driver resets, the tab is backgrounded for long on some systems, or memory runs out. Restart to get a new device' +
       (S.trainer ? '; the generator cannot be downloaded any more: its weights lived on the lost device.' : '.'),
   );
+  // restart = reload: every tensor, the teacher included, lived on the lost device, so a fresh page is the clean state
+  const restart = document.createElement('button');
+  restart.textContent = 'Restart';
+  restart.dataset.testid = 'restart';
+  restart.style.marginLeft = '12px';
+  restart.addEventListener('click', () => location.reload());
+  $('error').append(' ', restart);
   updateButtons();
 }
 

@@ -24,6 +24,8 @@ const DESCRS = new Map<string, ArrayCtor>([
   ['<i1', Int8Array], ['|b1', Uint8Array],
 ]);
 const DESCR_LIST = [...DESCRS.keys()].join(' ');
+/** A string from the header as Python would show it, cut short: messages stay small whatever the file holds. */
+const py = (s: string): string => `'${s.length > 40 ? `${s.slice(0, 40)}…` : s}'`;
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const ALIGN = 64;
@@ -126,7 +128,7 @@ export function decodeNpy(bytes: Uint8Array): { data: NpyData; shape: number[]; 
   if (descr[0] === '>') le = [`<${descr.slice(1)}`, `|${descr.slice(1)}`].find((d) => DESCRS.has(d)) ?? descr;
   const Ctor = DESCRS.get(le);
   if (!Ctor) {
-    throw new FormatError(`npy: dtype descr '${descr}' is not supported; onestep reads ${DESCR_LIST} (and their big-endian '>' forms); convert with arr.astype('<f4')`);
+    throw new FormatError(`npy: dtype descr ${py(descr)} is not supported; onestep reads ${DESCR_LIST} (and their big-endian '>' forms); convert with arr.astype('<f4')`);
   }
 
   const size = Ctor.BYTES_PER_ELEMENT;
@@ -139,7 +141,7 @@ export function decodeNpy(bytes: Uint8Array): { data: NpyData; shape: number[]; 
   }
   if (need !== dataLen) {
     throw new FormatError(
-      `npy: dtype '${descr}' shape ${fmtShape(shape)} needs ${need ?? 'more than 2^53'} bytes of data but the file has ${dataLen} after the header`,
+      `npy: dtype ${py(descr)} shape ${fmtShape(shape)} needs ${need ?? 'more than 2^53'} bytes of data but the file has ${dataLen} after the header`,
     );
   }
 
@@ -149,8 +151,14 @@ export function decodeNpy(bytes: Uint8Array): { data: NpyData; shape: number[]; 
       for (let a = i, b = i + size - 1; a < b; a++, b--) [copy[a], copy[b]] = [copy[b]!, copy[a]!];
     }
   }
+  if (le === '|b1') {
+    const bad = copy.findIndex((b) => b > 1);
+    if (bad >= 0) throw new FormatError(`npy: dtype '|b1' (bool) but element ${bad} is the byte ${copy[bad]}; bool bytes must be 0 or 1 (numpy writes nothing else)`);
+  }
   let data = new Ctor(copy.buffer);
-  if (fortranOrder && shape.length > 1) data = fortranToC(data, shape, Ctor);
+  // size-1 axes do not move anything: dropping them keeps the transpose O(numel · log numel) whatever the header says
+  const axes = shape.filter((d) => d !== 1);
+  if (fortranOrder && axes.length > 1) data = fortranToC(data, axes, Ctor);
   return { data, shape, dtype: le, fortranOrder };
 }
 
@@ -213,7 +221,7 @@ function parseHeader(text: string): { descr: string; fortranOrder: boolean; shap
     ws();
     if (text[i] === '}') { i++; break; }
     const key = str();
-    if (seen.has(key)) fail(`has duplicate key '${key}'`);
+    if (seen.has(key)) fail(`has duplicate key ${py(key)}`);
     seen.add(key);
     expect(':');
     ws();
@@ -241,7 +249,7 @@ function parseHeader(text: string): { descr: string; fortranOrder: boolean; shap
       if (dims.length === 1 && !comma) fail(`has shape (${dims[0]}) without a trailing comma, which is an int, not a tuple`);
       out.shape = dims;
     } else {
-      fail(`has unexpected key '${key}'; expected only 'descr', 'fortran_order', 'shape'`);
+      fail(`has unexpected key ${py(key)}; expected only 'descr', 'fortran_order', 'shape'`);
     }
     ws();
     if (text[i] === ',') i++;

@@ -15,7 +15,7 @@
 // output is random per process; we write metadata keys sorted (any order reads back the same).
 // This module assumes a little-endian host (every platform WebGPU runs on).
 
-import { FormatError, ValueError, fmtShape } from '../errors';
+import { FormatError, ValueError, fmtShape, preview, quote } from '../errors';
 
 export type SafetensorsDtype =
   | 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL' | 'U16' | 'U32' | 'U64';
@@ -263,46 +263,47 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Record<string, 
 
   for (const name of Object.keys(fields)) {
     const entry = fields[name];
+    checkDecodedUnicode(name, 'a key');
     if (name === METADATA_KEY) {
       readMetadata(entry, metadata);
       continue;
     }
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
-      throw new FormatError(`safetensors: tensor "${name}" must be an object {dtype, shape, data_offsets}, got ${JSON.stringify(entry)}`);
+      throw new FormatError(`safetensors: tensor ${quote(name)} must be an object {dtype, shape, data_offsets}, got ${preview(entry)}`);
     }
     const info = entry as Record<string, unknown>;
     for (const key of Object.keys(info)) {
       if (!(TENSOR_FIELDS as readonly string[]).includes(key)) {
-        throw new FormatError(`safetensors: tensor "${name}" has unknown field "${key}"; expected only dtype, shape, data_offsets`);
+        throw new FormatError(`safetensors: tensor ${quote(name)} has unknown field ${quote(key)}; expected only dtype, shape, data_offsets`);
       }
     }
     for (const key of TENSOR_FIELDS) {
-      if (!Object.hasOwn(info, key)) throw new FormatError(`safetensors: tensor "${name}" is missing "${key}"`);
+      if (!Object.hasOwn(info, key)) throw new FormatError(`safetensors: tensor ${quote(name)} is missing "${key}"`);
     }
     const { dtype, shape, data_offsets: offsets } = info;
     if (!isDtype(dtype)) {
-      throw new FormatError(`safetensors: tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}; onestep reads ${DTYPE_LIST}`);
+      throw new FormatError(`safetensors: tensor ${quote(name)} has unknown dtype ${preview(dtype)}; onestep reads ${DTYPE_LIST}`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new FormatError(`safetensors: tensor "${name}" has shape ${JSON.stringify(shape)}; dims must be non-negative integers`);
+      throw new FormatError(`safetensors: tensor ${quote(name)} has shape ${preview(shape)}; dims must be non-negative integers`);
     }
     if (
       !Array.isArray(offsets) || offsets.length !== 2 ||
       !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
     ) {
-      throw new FormatError(`safetensors: tensor "${name}" has data_offsets ${JSON.stringify(offsets)}; expected [begin, end], non-negative integers`);
+      throw new FormatError(`safetensors: tensor ${quote(name)} has data_offsets ${preview(offsets)}; expected [begin, end], non-negative integers`);
     }
     const [begin, end] = offsets as [number, number];
     if (begin > end) {
-      throw new FormatError(`safetensors: tensor "${name}" has data_offsets [${begin},${end}] with begin > end`);
+      throw new FormatError(`safetensors: tensor ${quote(name)} has data_offsets [${begin},${end}] with begin > end`);
     }
     if (end > dataLen) {
-      throw new FormatError(`safetensors: tensor "${name}" has data_offsets [${begin},${end}] past the end of the ${dataLen}-byte data buffer; the file is truncated`);
+      throw new FormatError(`safetensors: tensor ${quote(name)} has data_offsets [${begin},${end}] past the end of the ${dataLen}-byte data buffer; the file is truncated`);
     }
     const need = byteSize(shape, DTYPES[dtype].size);
     if (need !== end - begin) {
       throw new FormatError(
-        `safetensors: tensor "${name}" has data_offsets [${begin},${end}] but dtype ${dtype} shape ${fmtShape(shape)} ` +
+        `safetensors: tensor ${quote(name)} has data_offsets [${begin},${end}] but dtype ${dtype} shape ${fmtShape(shape)} ` +
           `needs ${need === undefined ? 'more than 2^53' : need} bytes`,
       );
     }
@@ -314,10 +315,10 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Record<string, 
   let cursor = 0, prev = '';
   for (const t of ordered) {
     if (t.begin < cursor) {
-      throw new FormatError(`safetensors: tensor "${t.name}" (data_offsets [${t.begin},${t.end}]) overlaps tensor "${prev}" (which ends at ${cursor})`);
+      throw new FormatError(`safetensors: tensor ${quote(t.name)} (data_offsets [${t.begin},${t.end}]) overlaps tensor ${quote(prev)} (which ends at ${cursor})`);
     }
     if (t.begin > cursor) {
-      throw new FormatError(`safetensors: bytes [${cursor},${t.begin}) of the data buffer belong to no tensor (gap before "${t.name}"); tensors must be contiguous`);
+      throw new FormatError(`safetensors: bytes [${cursor},${t.begin}) of the data buffer belong to no tensor (gap before ${quote(t.name)}); tensors must be contiguous`);
     }
     cursor = t.end;
     prev = t.name;
@@ -328,7 +329,14 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Record<string, 
 
   const tensors: Record<string, RawTensor> = {};
   for (const t of infos) {
-    define(tensors, t.name, { dtype: t.dtype, shape: t.shape, bytes: bytes.subarray(dataStart + t.begin, dataStart + t.end) });
+    const data = bytes.subarray(dataStart + t.begin, dataStart + t.end);
+    if (t.dtype === 'BOOL') {
+      const bad = data.findIndex((b) => b > 1);
+      if (bad >= 0) {
+        throw new FormatError(`safetensors: tensor ${quote(t.name)} is BOOL but element ${bad} is the byte ${data[bad]}; BOOL bytes must be 0 or 1 (PyTorch writes nothing else)`);
+      }
+    }
+    define(tensors, t.name, { dtype: t.dtype, shape: t.shape, bytes: data });
   }
   return { tensors, metadata };
 }
@@ -336,13 +344,22 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Record<string, 
 function readMetadata(entry: unknown, out: Record<string, string>): void {
   if (entry === null) return; // the Rust reader takes `null` as no metadata
   if (typeof entry !== 'object' || Array.isArray(entry)) {
-    throw new FormatError(`safetensors: "${METADATA_KEY}" must be an object of strings, got ${JSON.stringify(entry)}`);
+    throw new FormatError(`safetensors: "${METADATA_KEY}" must be an object of strings, got ${preview(entry)}`);
   }
   for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
     if (typeof v !== 'string') {
-      throw new FormatError(`safetensors: "${METADATA_KEY}" value for "${k}" is ${JSON.stringify(v)}; metadata values must be strings`);
+      throw new FormatError(`safetensors: "${METADATA_KEY}" value for ${quote(k)} is ${preview(v)}; metadata values must be strings`);
     }
+    checkDecodedUnicode(k, `"${METADATA_KEY}" key`);
+    checkDecodedUnicode(v, `"${METADATA_KEY}" value for ${quote(k)}`);
     define(out, k, v);
+  }
+}
+
+/** JSON allows "\ud800"; UTF-8 (and so the Rust reader, and our writer) does not. */
+function checkDecodedUnicode(s: string, what: string): void {
+  if (/\p{Surrogate}/u.test(s)) {
+    throw new FormatError(`safetensors: header has ${what} ${quote(s)} with a lone UTF-16 surrogate escape; strings must be valid Unicode`);
   }
 }
 
@@ -382,8 +399,8 @@ function scanHeader(s: string): void {
       if (expectKey && top?.keys) {
         const key = escaped ? (JSON.parse(s.slice(i, j + 1)) as string) : s.slice(i + 1, j);
         if (top.keys.has(key)) {
-          const where = frames.length === 1 ? 'at the top level' : `inside "${frames[frames.length - 2]!.last}"`;
-          throw new FormatError(`safetensors: header has duplicate key "${key}" ${where}; each tensor and field may appear once`);
+          const where = frames.length === 1 ? 'at the top level' : `inside ${quote(frames[frames.length - 2]!.last)}`;
+          throw new FormatError(`safetensors: header has duplicate key ${quote(key)} ${where}; each tensor and field may appear once`);
         }
         top.keys.add(key);
         top.last = key;
