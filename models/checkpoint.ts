@@ -3,8 +3,8 @@
 import * as os from '../engine';
 import { FormatError } from '../engine/errors';
 import { EDMDenoiser } from './edm';
-import { MLPScoreNet, type MLPScoreNetConfig } from './mlp';
-import { UNet, type UNetConfig } from './unet';
+import { MLPScoreNet, MLP_DEFAULTS, mlpParamCount, type MLPScoreNetConfig } from './mlp';
+import { UNet, UNET_DEFAULTS, unetParamCount, type UNetConfig } from './unet';
 
 export type ModelMeta = ModelMetaBase & ({ net: 'mlp'; netConfig: MLPScoreNetConfig } | { net: 'unet'; netConfig: UNetConfig });
 
@@ -20,6 +20,23 @@ interface ModelMetaBase {
 }
 
 export const META_KEY = 'onestep';
+
+/** Parameters the described network has, from its config alone (nothing allocated). */
+export function paramCountOf(meta: ModelMeta): number {
+  if (meta.net === 'mlp') return mlpParamCount({ ...MLP_DEFAULTS, ...meta.netConfig });
+  if (meta.net === 'unet') return unetParamCount({ ...UNET_DEFAULTS, ...meta.netConfig });
+  throw new FormatError(`checkpoint: unknown network "${String((meta as { net: unknown }).net)}" (this build knows: mlp, unet)`);
+}
+
+/** Checks the metadata's structure (it comes from a file: anything may be in it). */
+function checkMeta(meta: unknown): asserts meta is ModelMeta {
+  const m = meta as Partial<ModelMeta> | null;
+  if (!m || typeof m !== 'object' || Array.isArray(m)) throw new FormatError(`checkpoint: __metadata__.${META_KEY} must be a JSON object, got ${JSON.stringify(meta)?.slice(0, 40)}`);
+  if (m.kind !== 'edm-denoiser') throw new FormatError(`checkpoint: unknown model kind ${JSON.stringify(m.kind)?.slice(0, 40)} (this build knows: edm-denoiser)`);
+  if (!m.netConfig || typeof m.netConfig !== 'object') throw new FormatError('checkpoint: the metadata has no netConfig object');
+  if (!(typeof m.sigmaData === 'number' && m.sigmaData > 0)) throw new FormatError(`checkpoint: sigmaData must be a positive number, got ${JSON.stringify(m.sigmaData)}`);
+  if (typeof m.data !== 'string') throw new FormatError('checkpoint: the metadata names no data set');
+}
 
 export function buildDenoiser(meta: ModelMeta): EDMDenoiser {
   if (meta.kind !== 'edm-denoiser') throw new FormatError(`checkpoint: unknown model kind "${meta.kind}"`);
@@ -43,12 +60,23 @@ export async function loadModel(bytes: Uint8Array): Promise<{ den: EDMDenoiser; 
   try {
     const raw = metadata[META_KEY];
     if (!raw) throw new FormatError(`checkpoint: no "${META_KEY}" entry in __metadata__; this file was not written by onestep (keys: ${Object.keys(metadata).join(', ') || 'none'})`);
-    let meta: ModelMeta;
+    let meta: unknown;
     try {
-      meta = JSON.parse(raw) as ModelMeta;
+      meta = JSON.parse(raw);
     } catch {
       throw new FormatError(`checkpoint: __metadata__.${META_KEY} is not valid JSON`);
     }
+    checkMeta(meta);
+    // the config must describe exactly the weights in the file before anything is built: a hostile config cannot ask
+    // for a network larger than the file
+    let want: number;
+    try {
+      want = paramCountOf(meta);
+    } catch (e) {
+      throw e instanceof FormatError ? e : new FormatError(`checkpoint: invalid network config: ${(e as Error).message}`);
+    }
+    const have = Object.values(tensors).reduce((n, t) => n + t.size, 0);
+    if (want !== have) throw new FormatError(`checkpoint: the ${meta.net} config describes ${want} parameters but the file holds ${have}; the metadata and the weights do not belong together`);
     const den = buildDenoiser(meta);
     den.loadStateDict(tensors);
     return { den, meta };

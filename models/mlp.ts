@@ -3,6 +3,7 @@
 import * as os from '../engine';
 import type { Tensor } from '../engine';
 import type { ScoreNet } from './edm';
+import { ValueError } from '../engine/errors';
 
 export interface MLPScoreNetConfig {
   dim: number; // data dimension (2 for the toy sets)
@@ -13,6 +14,16 @@ export interface MLPScoreNetConfig {
 }
 
 export const MLP_DEFAULTS: MLPScoreNetConfig = { dim: 2, hidden: 128, depth: 3, freqs: 6, labelDim: 0 };
+
+/** Parameters an MLPScoreNet of this config has (lets loaders vet a file before building the network). */
+export function mlpParamCount(c: MLPScoreNetConfig): number {
+  for (const k of ['dim', 'hidden', 'depth', 'freqs'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] <= 0) throw new ValueError(`MLPScoreNet: ${k} must be a positive integer, got ${JSON.stringify(c[k])}`);
+  }
+  if (!Number.isInteger(c.labelDim) || c.labelDim < 0) throw new ValueError(`MLPScoreNet: labelDim must be a non-negative integer, got ${JSON.stringify(c.labelDim)}`);
+  const h = c.hidden;
+  return (c.dim + 1 + 2 * c.freqs + c.labelDim) * h + h + (c.depth - 1) * (h * h + h) + h * c.dim + c.dim;
+}
 
 export class MLPScoreNet extends os.nn.Module implements ScoreNet {
   readonly config: MLPScoreNetConfig;
@@ -25,6 +36,7 @@ export class MLPScoreNet extends os.nn.Module implements ScoreNet {
   constructor(config: Partial<MLPScoreNetConfig> = {}) {
     super();
     const c = (this.config = { ...MLP_DEFAULTS, ...config });
+    mlpParamCount(c); // validates the config
     const embDim = 1 + 2 * c.freqs;
     this.input = new os.nn.Linear(c.dim + embDim + c.labelDim, c.hidden);
     this.blocks = Array.from({ length: c.depth - 1 }, () => new os.nn.Linear(c.hidden, c.hidden));

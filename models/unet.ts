@@ -107,7 +107,7 @@ export class UNet extends os.nn.Module implements ScoreNet {
   private readonly freqTable: Tensor;
   private readonly phaseTable: Tensor;
   /** Which decoder blocks concatenate a skip (all but the upsampling ones). */
-  private readonly decTakesSkip: boolean[] = [];
+  private readonly decTakesSkip: boolean[];
 
   constructor(config: Partial<UNetConfig> = {}) {
     super();
@@ -117,43 +117,14 @@ export class UNet extends os.nn.Module implements ScoreNet {
     this.mapNoise0 = new os.nn.Linear(mc, embC);
     this.mapNoise1 = new os.nn.Linear(embC, embC);
     this.mapLabel = c.labelDim > 0 ? new os.nn.Linear(c.labelDim, embC, false) : null;
-    this.convIn = new os.nn.Conv2d(c.inChannels, mc * c.channelMult[0], 3, { padding: 1 });
-
-    // encoder: per level (down-block except at the first) + numBlocks blocks; every output is a skip
-    const enc: UNetBlock[] = [];
-    const skips = [mc * c.channelMult[0]];
-    let ch = skips[0], res = c.resolution;
-    c.channelMult.forEach((mult, level) => {
-      if (level > 0) {
-        res /= 2;
-        enc.push(new UNetBlock(ch, ch, embC, 'down', false, cph, c.dropout));
-        skips.push(ch);
-      }
-      for (let b = 0; b < c.numBlocks; b++) {
-        enc.push(new UNetBlock(ch, mc * mult, embC, 'none', c.attnResolutions.includes(res), cph, c.dropout));
-        ch = mc * mult;
-        skips.push(ch);
-      }
-    });
-    this.enc = new os.nn.ModuleList(enc);
-    // bottleneck: attention block + plain block (EDM's decoder in0/in1 at the lowest resolution)
-    this.mid = new os.nn.ModuleList([new UNetBlock(ch, ch, embC, 'none', true, cph, c.dropout), new UNetBlock(ch, ch, embC, 'none', false, cph, c.dropout)]);
-    // decoder: per level, from the lowest (up-block except at the lowest) + numBlocks + 1 blocks reading a skip each
-    const dec: UNetBlock[] = [];
-    for (let level = c.channelMult.length - 1; level >= 0; level--) {
-      if (level < c.channelMult.length - 1) {
-        res *= 2;
-        dec.push(new UNetBlock(ch, ch, embC, 'up', false, cph, c.dropout));
-        this.decTakesSkip.push(false);
-      }
-      for (let b = 0; b <= c.numBlocks; b++) {
-        const cin = ch + skips.pop()!;
-        ch = mc * c.channelMult[level];
-        dec.push(new UNetBlock(cin, ch, embC, 'none', c.attnResolutions.includes(res), cph, c.dropout));
-        this.decTakesSkip.push(true);
-      }
-    }
-    this.dec = new os.nn.ModuleList(dec);
+    const plan = unetPlan(c);
+    this.convIn = new os.nn.Conv2d(c.inChannels, plan.inCh, 3, { padding: 1 });
+    const block = (b: BlockSpec) => new UNetBlock(b.inC, b.outC, embC, b.how, b.attention, cph, c.dropout);
+    this.enc = new os.nn.ModuleList(plan.enc.map(block));
+    this.mid = new os.nn.ModuleList(plan.mid.map(block));
+    this.dec = new os.nn.ModuleList(plan.dec.map(block));
+    this.decTakesSkip = plan.dec.map((b) => b.takesSkip);
+    const ch = plan.outCh;
     this.normOut = new os.nn.GroupNorm(groupsFor(ch), ch);
     this.convOut = new os.nn.Conv2d(ch, c.outChannels, 3, { padding: 1 });
     os.noGrad(() => {
@@ -239,12 +210,72 @@ export class UNet extends os.nn.Module implements ScoreNet {
   }
 }
 
+interface BlockSpec {
+  inC: number;
+  outC: number;
+  how: Resample;
+  attention: boolean;
+  takesSkip: boolean; // decoder blocks: input = cat(x, skip)
+}
+
+/**
+ * The UNet's blocks from its config, without allocating anything: encoder (per level a down block except at the first,
+ * then numBlocks blocks, every output a skip), bottleneck (attention + plain, EDM's decoder in0/in1), decoder (per level
+ * from the lowest an up block except there, then numBlocks + 1 blocks each reading a skip).
+ */
+export function unetPlan(c: UNetConfig): { inCh: number; enc: BlockSpec[]; mid: BlockSpec[]; dec: BlockSpec[]; outCh: number } {
+  const mc = c.modelChannels;
+  const spec = (inC: number, outC: number, how: Resample, attention: boolean, takesSkip = false): BlockSpec => ({ inC, outC, how, attention, takesSkip });
+  const enc: BlockSpec[] = [], dec: BlockSpec[] = [];
+  const skips = [mc * c.channelMult[0]];
+  let ch = skips[0], res = c.resolution;
+  c.channelMult.forEach((mult, level) => {
+    if (level > 0) {
+      res /= 2;
+      enc.push(spec(ch, ch, 'down', false));
+      skips.push(ch);
+    }
+    for (let b = 0; b < c.numBlocks; b++) {
+      enc.push(spec(ch, mc * mult, 'none', c.attnResolutions.includes(res)));
+      ch = mc * mult;
+      skips.push(ch);
+    }
+  });
+  const mid = [spec(ch, ch, 'none', true), spec(ch, ch, 'none', false)];
+  for (let level = c.channelMult.length - 1; level >= 0; level--) {
+    if (level < c.channelMult.length - 1) {
+      res *= 2;
+      dec.push(spec(ch, ch, 'up', false));
+    }
+    for (let b = 0; b <= c.numBlocks; b++) {
+      const cin = ch + skips.pop()!;
+      ch = mc * c.channelMult[level];
+      dec.push(spec(cin, ch, 'none', c.attnResolutions.includes(res), true));
+    }
+  }
+  return { inCh: mc * c.channelMult[0], enc, mid, dec, outCh: ch };
+}
+
+/** Parameters a UNet of this config has (checked against the module in tests; lets loaders vet a file first). */
+export function unetParamCount(config: UNetConfig): number {
+  const c = { ...config };
+  checkConfig(c);
+  const mc = c.modelChannels, emb = mc * c.embMult;
+  const conv = (i: number, o: number, k: number) => i * o * k * k + o;
+  const block = (b: BlockSpec) =>
+    2 * b.inC + conv(b.inC, b.outC, 3) + emb * 2 * b.outC + 2 * b.outC + conv(b.outC, b.outC, 3) +
+    (b.inC !== b.outC ? conv(b.inC, b.outC, 1) : 0) + (b.attention ? 2 * b.outC + conv(b.outC, 3 * b.outC, 1) + conv(b.outC, b.outC, 1) : 0);
+  const p = unetPlan(c);
+  return mc * emb + emb + emb * emb + emb + c.labelDim * emb + conv(c.inChannels, p.inCh, 3) +
+    [...p.enc, ...p.mid, ...p.dec].reduce((n, b) => n + block(b), 0) + 2 * p.outCh + conv(p.outCh, c.outChannels, 3);
+}
+
 function checkConfig(c: UNetConfig): void {
   const ints: [string, number][] = [['resolution', c.resolution], ['inChannels', c.inChannels], ['outChannels', c.outChannels], ['modelChannels', c.modelChannels], ['numBlocks', c.numBlocks], ['channelsPerHead', c.channelsPerHead], ['embMult', c.embMult]];
   for (const [n, v] of ints) if (!Number.isInteger(v) || v <= 0) throw new ValueError(`UNet: ${n} must be a positive integer, got ${v}`);
   if (!Number.isInteger(c.labelDim) || c.labelDim < 0) throw new ValueError(`UNet: labelDim must be a non-negative integer, got ${c.labelDim}`);
   if (c.modelChannels % 2 !== 0) throw new ValueError(`UNet: modelChannels ${c.modelChannels} must be even (the noise embedding is half cos, half sin)`);
-  if (c.channelMult.length === 0 || c.channelMult.some((m) => !Number.isInteger(m) || m <= 0)) throw new ValueError(`UNet: channelMult must be positive integers, got [${c.channelMult}]`);
+  if (!Array.isArray(c.channelMult) || c.channelMult.length === 0 || c.channelMult.some((m) => !Number.isInteger(m) || m <= 0)) throw new ValueError(`UNet: channelMult must be positive integers, got ${JSON.stringify(c.channelMult)}`);
   const down = 2 ** (c.channelMult.length - 1);
   if (c.resolution % down !== 0) throw new ValueError(`UNet: resolution ${c.resolution} must be divisible by 2^(levels−1) = ${down} for ${c.channelMult.length} levels; use fewer levels or a resolution like ${down * Math.ceil(c.resolution / down)}`);
   for (const m of c.channelMult) {
@@ -252,4 +283,5 @@ function checkConfig(c: UNetConfig): void {
     if (ch % g !== 0) throw new ValueError(`UNet: level channels ${ch} (modelChannels ${c.modelChannels} × ${m}) do not split into GroupNorm's min(32, C/4) = ${g} groups; pick channels divisible by 4 (and by 32 above 128)`);
   }
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new ValueError(`UNet: dropout must be in [0, 1), got ${c.dropout}`);
+  if (!Array.isArray(c.attnResolutions) || c.attnResolutions.some((r) => typeof r !== 'number')) throw new ValueError(`UNet: attnResolutions must be a list of resolutions, got ${JSON.stringify(c.attnResolutions)}`);
 }

@@ -4,9 +4,9 @@
 // test/interop.test.ts.
 import { describe, expect, it } from 'vitest';
 import * as os from '../../engine';
-import { ShapeError, ValueError } from '../../engine/errors';
+import { FormatError, ShapeError, ValueError } from '../../engine/errors';
 import * as m from '../../models';
-import { modulate } from '../../models/unet';
+import { modulate, unetParamCount } from '../../models/unet';
 import { checkOp, expectThrows } from '../helpers';
 
 const tiny: Partial<m.UNetConfig> = { resolution: 8, inChannels: 1, outChannels: 1, labelDim: 3, modelChannels: 8, channelMult: [1, 2], numBlocks: 1, attnResolutions: [4], channelsPerHead: 8 };
@@ -96,5 +96,30 @@ describe('UNet', () => {
     expectThrows(() => net.forward(os.zeros([2, 3, 8, 8]), os.zeros([2]), null), ShapeError, '[2,3,8,8]', '[B, 1, 8, 8]');
     expectThrows(() => net.forward(os.zeros([2, 1, 8, 8]), os.zeros([2]), os.zeros([2, 4])), ShapeError, 'labels', '[2, 3]');
     net.dispose();
+  });
+
+  it('unetParamCount matches the module for several configs, without building it', () => {
+    for (const cfg of [tiny, {}, { ...tiny, numBlocks: 2, channelMult: [1, 2, 2], resolution: 16, attnResolutions: [8, 4], labelDim: 0 }, { ...tiny, modelChannels: 16, embMult: 2, channelsPerHead: 4 }]) {
+      const net = new m.UNet(cfg);
+      expect(unetParamCount(net.config)).toBe(net.numParameters());
+      net.dispose();
+    }
+  });
+
+  it('loadModel vets the metadata and the parameter count before building anything', async () => {
+    const meta: m.ModelMeta = { kind: 'edm-denoiser', net: 'unet', netConfig: { ...m.UNET_DEFAULTS, ...tiny } as m.UNetConfig, sigmaData: 0.5, data: 'test' };
+    const den = m.buildDenoiser(meta);
+    const tensors = den.stateDict();
+    const withMeta = async (raw: string) => os.io.saveSafetensors(tensors, { onestep: raw });
+    await expect(m.loadModel(await withMeta('null'))).rejects.toThrow(FormatError);
+    await expect(m.loadModel(await withMeta('{"kind":"edm-denoiser"}'))).rejects.toThrow(/netConfig/);
+    // a config asking for a far larger network than the file holds
+    const huge = { ...meta, netConfig: { ...meta.netConfig, modelChannels: 4096 } };
+    await expect(m.loadModel(await withMeta(JSON.stringify(huge)))).rejects.toThrow(/describes \d+ parameters but the file holds \d+/);
+    await expect(m.loadModel(await withMeta(JSON.stringify({ ...meta, netConfig: { ...meta.netConfig, channelMult: 'x' } })))).rejects.toThrow(FormatError);
+    const ok = await m.loadModel(await withMeta(JSON.stringify(meta)));
+    expect(ok.den.numParameters()).toBe(den.numParameters());
+    ok.den.dispose();
+    den.dispose();
   });
 });
