@@ -137,3 +137,31 @@ export function smooth(points: [number, number][], win: number): [number, number
   }
   return out;
 }
+
+/** A grid of n single-channel S×S images in [−1, 1] (−1 black), `cols` per row, scaled to fill the canvas. */
+export function drawDigits(canvas: HTMLCanvasElement, xs: Float32Array | null, n: number, S: number, cols = 10): void {
+  const ctx = canvas.getContext('2d')!;
+  ctx.fillStyle = '#777';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  if (!xs || n === 0) return;
+  const rows = Math.ceil(n / cols), cell = S + 1;
+  const img = new ImageData(cols * cell + 1, rows * cell + 1);
+  img.data.fill(119);
+  for (let i = 0; i < n; i++) {
+    const ox = (i % cols) * cell + 1, oy = Math.floor(i / cols) * cell + 1;
+    for (let y = 0; y < S; y++)
+      for (let x = 0; x < S; x++) {
+        const g = Math.round(255 * Math.min(1, Math.max(0, (xs[i * S * S + y * S + x] + 1) / 2)));
+        const p = 4 * ((oy + y) * img.width + ox + x);
+        img.data[p] = img.data[p + 1] = img.data[p + 2] = g;
+      }
+  }
+  for (let p = 3; p < img.data.length; p += 4) img.data[p] = 255;
+  const tmp = document.createElement('canvas');
+  tmp.width = img.width;
+  tmp.height = img.height;
+  tmp.getContext('2d')!.putImageData(img, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  const scale = Math.min(canvas.width / img.width, canvas.height / img.height);
+  ctx.drawImage(tmp, 0, 0, img.width * scale, img.height * scale);
+}

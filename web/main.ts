@@ -1,23 +1,20 @@
-// web/main.ts: the training page. Loads a 2-D teacher (zoo or upload), distils it with DMD / DMD2 on navigator.gpu,
-// and draws losses, the metric, samples and a one-step vs Heun-18 timing, without freezing the page: a few steps
+// web/main.ts: the training page. Loads a teacher (2-D or MNIST; zoo or upload), distils it with DMD / DMD2 on
+// navigator.gpu, and draws losses, the metric, samples and a one-step vs Heun-18 timing, without freezing the page: a few steps
 // per event-loop turn, one batched loss readback every READ_EVERY steps, a generator redraw every DRAW_EVERY steps.
 import * as os from '../engine';
 import type { Tensor } from '../engine';
-import { HostRng } from '../models/data/rng';
-import { toy2d, TOY2D_NAMES, type Toy2d } from '../models/data/toy2d';
+import { TOY2D_NAMES } from '../models/data/toy2d';
 import { buildDenoiser, loadModel, saveModel, type ModelMeta } from '../models/checkpoint';
 import { DMDTrainer, type DMDConfig, type DMDLosses, type RegressionPairs } from '../models/dmd';
 import type { EDMDenoiser } from '../models/edm';
 import { heunSample } from '../models/samplers';
-import { slicedWasserstein } from '../models/metrics/toy';
-import { drawLines, drawScatter, smooth } from './draw';
+import { drawLines, smooth } from './draw';
+import { taskFor, type PageTask } from './tasks';
 
 const READ_EVERY = 10; // steps between loss readbacks
 const DRAW_EVERY = 20; // steps between generator redraws (and the SWD)
 const TURN_BUDGET_MS = 30; // encode at most this long per event-loop turn
-const N_VIEW = 1024; // samples per panel
 const N_PAIRS = 256; // DMD regression pairs made at Start
-const SWD_PROJECTIONS = 128;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const input = (id: string) => $<HTMLInputElement>(id);
@@ -33,17 +30,22 @@ interface Teacher {
   den: EDMDenoiser;
   meta: ModelMeta;
   source: string; // "zoo: …" or "upload: …"
-  data: Toy2d;
+  task: PageTask;
 }
 
 interface State {
   teacher: Teacher | null;
   uploaded: Teacher | null;
   zoo: Record<string, string>;
+  classifiers: Record<string, string>;
   dataXs: Float32Array | null;
   teacherXs: Float32Array | null;
-  dataVsTeacherSwd: number | null;
+  /** The metric of the data panel against the teacher's samples (2-D) or the held-out digits (MNIST). */
+  floor: number | null;
   trainer: DMDTrainer | null;
+  /** With an EMA: a network holding the averaged generator weights (what the panels show and Download saves). */
+  emaNet: EDMDenoiser | null;
+  viewLabels: Tensor | null;
   pairs: RegressionPairs | null;
   zEval: Tensor | null;
   running: boolean;
@@ -51,7 +53,7 @@ interface State {
   busy: boolean;
   pending: DMDLosses[];
   step: number;
-  hist: { dm: [number, number][]; fake: [number, number][]; reg: [number, number][]; swd: [number, number][] };
+  hist: { dm: [number, number][]; fake: [number, number][]; reg: [number, number][]; ganG: [number, number][]; ganD: [number, number][]; metric: [number, number][] };
   rateMarks: [number, number][]; // (time ms, step)
   lastGenXs: Float32Array | null;
   dead: boolean;
@@ -61,10 +63,13 @@ const S: State = {
   teacher: null,
   uploaded: null,
   zoo: {},
+  classifiers: {},
   dataXs: null,
   teacherXs: null,
-  dataVsTeacherSwd: null,
+  floor: null,
   trainer: null,
+  emaNet: null,
+  viewLabels: null,
   pairs: null,
   zEval: null,
   running: false,
@@ -72,7 +77,7 @@ const S: State = {
   busy: false,
   pending: [],
   step: 0,
-  hist: { dm: [], fake: [], reg: [], swd: [] },
+  hist: { dm: [], fake: [], reg: [], ganG: [], ganD: [], metric: [] },
   rateMarks: [],
   lastGenXs: null,
   dead: false,
@@ -139,6 +144,8 @@ function readConfig(): Partial<DMDConfig> & { mode: 'dmd' | 'dmd2' } {
     ttur: num('ttur', 1, 'TTUR ratio', true),
     cfg: num('cfg', 0, 'CFG scale'),
     regWeight: num('regWeight', 0, 'regression weight'),
+    ganWeight: num('ganWeight', 0, 'GAN weight'),
+    emaDecay: num('emaDecay', 0, 'EMA decay'),
     seed: num('seed', 0, 'seed', true),
   };
 }
@@ -153,23 +160,19 @@ function updateButtons(): void {
   $<HTMLButtonElement>('download').disabled = S.dead || !S.trainer || S.running || S.busy;
   $<HTMLButtonElement>('measure').disabled = !ok || S.running;
   const locked = !!S.trainer || S.running;
-  for (const id of ['mode', 'lr', 'fakeLr', 'batch', 'ttur', 'cfg', 'regWeight', 'seed', 'dataset', 'teacher', 'upload']) ($(id) as HTMLInputElement).disabled = locked || S.busy;
+  for (const id of ['mode', 'lr', 'fakeLr', 'batch', 'ttur', 'cfg', 'regWeight', 'ganWeight', 'emaDecay', 'seed', 'dataset', 'teacher', 'upload']) ($(id) as HTMLInputElement).disabled = locked || S.busy;
 }
 
 function populateDatasets(): void {
   const sel = $<HTMLSelectElement>('dataset');
   sel.innerHTML = '';
-  for (const name of TOY2D_NAMES) {
+  const mnists = Object.keys(S.zoo).filter((n) => /^mnist\d+$/.test(n));
+  for (const name of [...TOY2D_NAMES, ...(mnists.length ? mnists : ['mnist16'])]) {
     const o = document.createElement('option');
     o.value = name;
     o.textContent = S.zoo[name] ? name : `${name} (needs an uploaded teacher)`;
     sel.appendChild(o);
   }
-  const m = document.createElement('option');
-  m.value = 'mnist';
-  m.disabled = true;
-  m.textContent = 'MNIST (arrives later, with the UNet teacher)';
-  sel.appendChild(m);
   sel.value = S.zoo['8gaussians'] ? '8gaussians' : TOY2D_NAMES.find((n) => S.zoo[n]) ?? '8gaussians';
 }
 
@@ -205,9 +208,10 @@ async function readSamples(t: Tensor): Promise<Float32Array> {
 async function useTeacher(t: Teacher | null): Promise<void> {
   S.teacher = t;
   S.dataXs = S.teacherXs = null;
-  S.dataVsTeacherSwd = null;
-  drawScatter($('data-canvas'), null, [90, 90, 90]);
-  drawScatter($('teacher-canvas'), null, [44, 160, 44]);
+  S.floor = null;
+  S.viewLabels?.dispose();
+  S.viewLabels = null;
+  for (const id of ['data-canvas', 'teacher-canvas', 'generator-canvas']) clearCanvas($(id));
   if (!t) {
     status('choose a teacher: this data set has none in the zoo, upload one');
     updateButtons();
@@ -216,14 +220,19 @@ async function useTeacher(t: Teacher | null): Promise<void> {
   S.busy = true;
   updateButtons();
   try {
-    status(`teacher ${t.source}: sampling ${N_VIEW} points with Heun (18 steps, 35 NFE)…`);
-    S.dataXs = t.data.sample(N_VIEW, new HostRng(777));
-    drawScatter($('data-canvas'), S.dataXs, [90, 90, 90]);
-    $('data-caption').textContent = `data: ${t.data.name} (${N_VIEW} samples)`;
-    S.teacherXs = await readSamples(heunSample(t.den, { steps: 18, shape: [N_VIEW, 2], seed: 1 }).x);
-    drawScatter($('teacher-canvas'), S.teacherXs, [44, 160, 44]);
-    S.dataVsTeacherSwd = slicedWasserstein(S.dataXs, S.teacherXs, { projections: SWD_PROJECTIONS });
-    $('teacher-caption').textContent = `teacher, Heun 18 steps, 35 NFE (SWD to data ${S.dataVsTeacherSwd.toFixed(4)})`;
+    const task = t.task;
+    status(`teacher ${t.source}: sampling ${task.nView} samples with Heun (18 steps, 35 NFE)…`);
+    S.viewLabels = task.viewLabels();
+    if (S.viewLabels) os.keep(S.viewLabels);
+    S.dataXs = task.dataXs();
+    task.draw($('data-canvas'), S.dataXs, [90, 90, 90]);
+    $('data-caption').textContent = `data: ${task.name} (${task.nView} samples)`;
+    S.teacherXs = await readSamples(heunSample(t.den, { steps: 18, shape: [task.nView, ...task.sampleShape], seed: 1, labels: S.viewLabels }).x);
+    task.draw($('teacher-canvas'), S.teacherXs, [44, 160, 44]);
+    S.floor = await task.metric(S.dataXs, S.teacherXs);
+    const teacherMetric = await task.metric(S.teacherXs, S.dataXs);
+    $('metric-name').textContent = task.metricName;
+    $('teacher-caption').textContent = `teacher, Heun 18 steps, 35 NFE${teacherMetric === null ? '' : ` (${task.metricName.replace(/ \(.*\)$/, '')} ${teacherMetric.toFixed(4)})`}`;
     drawCharts();
     S.busy = false;
     await measureTiming();
@@ -243,16 +252,16 @@ async function loadTeacherBytes(bytes: Uint8Array, source: string, fallbackData:
   } catch (e) {
     throw new Error(`${source} is not a valid onestep checkpoint: ${errText(e)}`);
   }
-  if (r.meta.net !== 'mlp' || r.meta.netConfig.dim !== 2) {
-    r.den.dispose();
-    throw new Error(`${source} is a ${r.meta.data} ${r.meta.net} model; this page distils 2-D toy teachers (MNIST arrives later)`);
-  }
   if (r.meta.generatorSigma !== undefined) {
     r.den.dispose();
     throw new Error(`${source} is a one-step generator (generatorSigma ${r.meta.generatorSigma}), not a teacher; upload a teacher.safetensors from onestep train-teacher`);
   }
-  const dataName = (TOY2D_NAMES as readonly string[]).includes(r.meta.data) ? r.meta.data : fallbackData;
-  return { den: r.den, meta: r.meta, source, data: toy2d(dataName) };
+  try {
+    return { den: r.den, meta: r.meta, source, task: await taskFor(r.meta, fallbackData, S.classifiers) };
+  } catch (e) {
+    r.den.dispose();
+    throw new Error(`${source}: ${errText(e)}`);
+  }
 }
 
 async function loadZooTeacher(ds: string): Promise<void> {
@@ -291,7 +300,7 @@ async function onUpload(file: File): Promise<void> {
     S.uploaded?.den.dispose();
     S.uploaded = t;
     S.teacher = null;
-    $<HTMLSelectElement>('dataset').value = t.data.name;
+    $<HTMLSelectElement>('dataset').value = t.task.name;
     populateTeachers();
     $<HTMLSelectElement>('teacher').value = 'upload';
     await useTeacher(t);
@@ -319,20 +328,22 @@ async function measureTiming(): Promise<void> {
   if (!t || S.running) return;
   S.busy = true;
   updateButtons();
-  $('timing-note').textContent = `measuring ${N_VIEW} samples per batch…`;
+  // images: a small batch keeps the Heun timing short on software adapters; labels are not needed to time
+  const n = t.task.sampleShape.length > 1 ? 20 : t.task.nView, shape = [n, ...t.task.sampleShape];
+  $('timing-note').textContent = `measuring ${n} samples per batch…`;
   try {
     // the generator has the teacher's architecture: before training, time the teacher evaluated once at σ = 80
     const net = S.trainer?.generator ?? t.den;
     const sigma = S.trainer?.cfg.generatorSigma ?? 80;
-    const heunMs = await timeIt(async () => void (await readSamples(heunSample(t.den, { steps: 18, shape: [N_VIEW, 2], seed: 2 }).x)));
+    const heunMs = await timeIt(async () => void (await readSamples(heunSample(t.den, { steps: 18, shape, seed: 2 }).x)));
     const oneMs = await timeIt(async () => {
-      const x = os.noGrad(() => os.tidy(() => net.forward(os.mul(os.randn([N_VIEW, 2], { seed: 3 }), sigma), os.full([N_VIEW], sigma), null)));
+      const x = os.noGrad(() => os.tidy(() => net.forward(os.mul(os.randn(shape, { seed: 3 }), sigma), os.full([n], sigma), null)));
       await readSamples(x);
     });
     $('t-teacher').textContent = heunMs.toFixed(1);
     $('t-gen').textContent = oneMs.toFixed(2);
     $('speedup').textContent = `${(heunMs / oneMs).toFixed(1)}×`;
-    $('timing-note').textContent = `median of 3 runs of ${N_VIEW} samples each, including the readback, on ${os.device().adapterLabel}`;
+    $('timing-note').textContent = `median of 3 runs of ${n} samples each, including the readback, on ${os.device().adapterLabel}`;
   } catch (e) {
     fail(e, 'timing failed');
   } finally {
@@ -350,10 +361,12 @@ function drawCharts(): void {
     { name: 'fake score', color: '#1f77b4', points: smooth(S.hist.fake, win) },
   ];
   if (S.hist.reg.length) series.push({ name: 'regression', color: '#8c564b', points: smooth(S.hist.reg, win) });
+  if (S.hist.ganD.length) series.push({ name: 'GAN head', color: '#17becf', points: smooth(S.hist.ganD, win) });
+  if (S.hist.ganG.length) series.push({ name: 'GAN generator', color: '#bcbd22', points: smooth(S.hist.ganG, Math.max(1, Math.floor(win / 2))) });
   drawLines($('loss-canvas'), series, { logY: true });
-  const last = S.hist.swd.at(-1)?.[0] ?? 1;
-  const metric = [{ name: 'generator vs teacher', color: '#d62728', points: S.hist.swd }];
-  if (S.dataVsTeacherSwd !== null && S.hist.swd.length) metric.push({ name: 'data vs teacher', color: '#7f7f7f', points: [[0, S.dataVsTeacherSwd], [last, S.dataVsTeacherSwd]] });
+  const last = S.hist.metric.at(-1)?.[0] ?? 1;
+  const metric = [{ name: 'generator', color: '#d62728', points: S.hist.metric }];
+  if (S.floor !== null && S.hist.metric.length) metric.push({ name: 'data', color: '#7f7f7f', points: [[0, S.floor], [last, S.floor]] });
   drawLines($('metric-canvas'), metric, { logY: true });
 }
 
@@ -361,6 +374,8 @@ async function makeTrainer(): Promise<void> {
   const t = S.teacher!;
   const config = readConfig();
   os.manualSeed(config.seed ?? 0);
+  const task = t.task;
+  if ((config.regWeight ?? 0) > 0 && task.labelDim > 0) throw new Error('the regression loss is built for 2-D teachers here; set the regression weight to 0 (use DMD2) for MNIST');
   if ((config.regWeight ?? 0) > 0) {
     status(`making ${N_PAIRS} regression pairs with the teacher (Heun, 18 steps)…`);
     await new Promise((r) => setTimeout(r, 0));
@@ -370,8 +385,9 @@ async function makeTrainer(): Promise<void> {
     S.pairs = { z, y: os.keep(x) };
     await S.pairs.y.data(); // finish the pairs before the first step is timed
   }
-  S.trainer = new DMDTrainer({ teacher: t.den, makeDenoiser: () => buildDenoiser(t.meta), sampleShape: [2], pairs: S.pairs, config });
-  S.zEval = os.keep(os.randn([N_VIEW, 2], { seed: 4242 }));
+  S.trainer = new DMDTrainer({ teacher: t.den, makeDenoiser: () => buildDenoiser(t.meta), sampleShape: task.sampleShape, pairs: S.pairs, realData: task.realData, config });
+  S.emaNet = S.trainer.ema ? buildDenoiser(t.meta) : null;
+  S.zEval = os.keep(os.randn([task.nView, ...task.sampleShape], { seed: 4242 }));
   S.step = 0;
   await drawGenerator();
 }
@@ -380,7 +396,7 @@ async function flushLosses(): Promise<void> {
   const pending = S.pending;
   S.pending = [];
   if (!pending.length) return;
-  const keys = ['dm', 'fake', 'reg'] as const;
+  const keys = ['dm', 'fake', 'reg', 'ganG', 'ganD'] as const;
   const list: { key: (typeof keys)[number]; step: number; t: Tensor }[] = [];
   const first = S.step - pending.length + 1;
   pending.forEach((l, i) => {
@@ -411,16 +427,24 @@ async function flushLosses(): Promise<void> {
 async function drawGenerator(): Promise<void> {
   const tr = S.trainer;
   if (!tr || !S.zEval) return;
-  const z = S.zEval;
-  const xs = await readSamples(os.noGrad(() => tr.generate(z)));
+  const z = S.zEval, task = S.teacher!.task;
+  const xs = await readSamples(os.noGrad(() => tr.generate(z, S.viewLabels, shippedGenerator())));
   S.lastGenXs = xs;
-  drawScatter($('generator-canvas'), xs, [214, 39, 40]);
-  if (S.teacherXs) {
-    const swd = slicedWasserstein(xs, S.teacherXs, { projections: SWD_PROJECTIONS });
-    S.hist.swd.push([S.step, swd]);
-    $('swd').textContent = swd.toFixed(4);
-    $('generator-caption').textContent = `generator, 1 NFE, step ${S.step} (SWD to teacher ${swd.toFixed(4)})`;
+  task.draw($('generator-canvas'), xs, [214, 39, 40]);
+  const m = S.teacherXs ? await task.metric(xs, S.teacherXs) : null;
+  if (m !== null) {
+    S.hist.metric.push([S.step, m]);
+    $('swd').textContent = m.toFixed(4);
   }
+  $('generator-caption').textContent = `generator${tr.ema ? ' (EMA)' : ''}, 1 NFE, step ${S.step}${m === null ? '' : ` (${task.metricName.replace(/ \(.*\)$/, '')} ${m.toFixed(4)})`}`;
+}
+
+/** The generator the panels show and Download saves: the EMA weights when there is an EMA. */
+function shippedGenerator(): EDMDenoiser {
+  const tr = S.trainer!;
+  if (!tr.ema || !S.emaNet) return tr.generator;
+  tr.ema.copyTo(S.emaNet.parameters());
+  return S.emaNet;
 }
 
 const nextTurn = () => new Promise<void>((r) => setTimeout(r, 0));
@@ -485,7 +509,11 @@ function resetTraining(): void {
     tr.optG.dispose();
     tr.optF.dispose();
     tr.ema?.dispose();
+    tr.head?.dispose();
+    tr.optH?.dispose();
   }
+  S.emaNet?.dispose();
+  S.emaNet = null;
   S.pairs?.z.dispose();
   S.pairs?.y.dispose();
   S.zEval?.dispose();
@@ -493,15 +521,21 @@ function resetTraining(): void {
   S.pairs = null;
   S.zEval = null;
   S.step = 0;
-  S.hist = { dm: [], fake: [], reg: [], swd: [] };
+  S.hist = { dm: [], fake: [], reg: [], ganG: [], ganD: [], metric: [] };
   S.lastGenXs = null;
   $('step').textContent = '0';
   $('rate').textContent = '0.0';
   $('gsteps').textContent = '0';
   $('swd').textContent = '—';
   $('generator-caption').textContent = 'generator, 1 NFE';
-  drawScatter($('generator-canvas'), null, [214, 39, 40]);
+  clearCanvas($('generator-canvas'));
   drawCharts();
+}
+
+function clearCanvas(c: HTMLCanvasElement): void {
+  const ctx = c.getContext('2d')!;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, c.width, c.height);
 }
 
 async function reset(): Promise<void> {
@@ -519,13 +553,13 @@ async function download(): Promise<void> {
     const meta: ModelMeta = {
       ...t.meta,
       generatorSigma: tr.cfg.generatorSigma,
-      recipe: { command: 'web page (npm run web)', teacher: t.source, config: tr.cfg, iterations: tr.iteration, adapter: os.device().adapterLabel, swdToTeacher: S.hist.swd.at(-1)?.[1] },
+      recipe: { command: 'web page (npm run web)', teacher: t.source, config: tr.cfg, iterations: tr.iteration, adapter: os.device().adapterLabel, weights: tr.ema ? 'EMA' : 'raw', metric: { name: t.task.metricName, value: S.hist.metric.at(-1)?.[1] } },
     };
-    const bytes = await saveModel(tr.generator, meta);
+    const bytes = await saveModel(shippedGenerator(), meta);
     const blob = new Blob([bytes as BlobPart], { type: 'application/octet-stream' });
     const a = document.createElement('a');
     a.href = URL.createObjectURL(blob);
-    a.download = `${t.data.name}-${tr.cfg.mode}-generator-${tr.iteration}.safetensors`;
+    a.download = `${t.task.name}-${tr.cfg.mode}-generator-${tr.iteration}.safetensors`;
     document.body.appendChild(a);
     a.click();
     a.remove();
@@ -546,9 +580,7 @@ function onModeChange(): void {
 // ---- boot ---------------------------------------------------------------------------------------------------------
 
 async function boot(): Promise<void> {
-  drawScatter($('data-canvas'), null, [90, 90, 90]);
-  drawScatter($('teacher-canvas'), null, [44, 160, 44]);
-  drawScatter($('generator-canvas'), null, [214, 39, 40]);
+  for (const id of ['data-canvas', 'teacher-canvas', 'generator-canvas']) clearCanvas($(id));
   drawCharts();
   $<HTMLButtonElement>('start').addEventListener('click', () => void start());
   $<HTMLButtonElement>('pause').addEventListener('click', () => void pause());
@@ -589,7 +621,9 @@ async function boot(): Promise<void> {
   });
   try {
     const res = await fetch('/zoo.json');
-    S.zoo = res.ok ? ((await res.json()) as { teachers: Record<string, string> }).teachers : {};
+    const idx = res.ok ? ((await res.json()) as { teachers: Record<string, string>; classifiers?: Record<string, string> }) : { teachers: {} };
+    S.zoo = idx.teachers;
+    S.classifiers = idx.classifiers ?? {};
   } catch {
     S.zoo = {};
   }

