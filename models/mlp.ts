@@ -41,10 +41,7 @@ export class MLPScoreNet extends os.nn.Module implements ScoreNet {
     this.input = new os.nn.Linear(c.dim + embDim + c.labelDim, c.hidden);
     this.blocks = Array.from({ length: c.depth - 1 }, () => new os.nn.Linear(c.hidden, c.hidden));
     this.output = new os.nn.Linear(c.hidden, c.dim);
-    os.noGrad(() => {
-      os.assign(this.output.weight, os.zerosLike(this.output.weight));
-      os.assign(this.output.bias!, os.zerosLike(this.output.bias!));
-    });
+    os.nn.zeroInit(this.output);
     // per embedding column: frequency (0 marks the raw c_noise column) and phase (cos x = sin(x + π/2))
     const freq = [0, ...Array.from({ length: c.freqs }, (_, k) => 2 ** k), ...Array.from({ length: c.freqs }, (_, k) => 2 ** k)];
     const phase = [0, ...new Array(c.freqs).fill(0), ...new Array(c.freqs).fill(Math.PI / 2)];

@@ -68,10 +68,7 @@ export class UNetBlock extends os.nn.Module {
     this.affine = new os.nn.Linear(embC, 2 * outC);
     this.norm1 = new os.nn.GroupNorm(groupsFor(outC), outC, { affine: false });
     this.conv1 = new os.nn.Conv2d(outC, outC, 3, { padding: 1 });
-    os.noGrad(() => {
-      os.assign(this.conv1.weight, os.zerosLike(this.conv1.weight));
-      os.assign(this.conv1.bias!, os.zerosLike(this.conv1.bias!));
-    });
+    os.nn.zeroInit(this.conv1);
     // channels change: a 1×1 projection (after resampling); same channels: the skip is the resampled input itself
     this.skip = inC !== outC ? new os.nn.Conv2d(inC, outC, 1) : null;
     this.attn = attention ? new os.nn.MultiheadSelfAttention2d(outC, { numHeads: Math.max(1, Math.floor(outC / channelsPerHead)) }) : null;
@@ -127,10 +124,7 @@ export class UNet extends os.nn.Module implements ScoreNet {
     const ch = plan.outCh;
     this.normOut = new os.nn.GroupNorm(groupsFor(ch), ch);
     this.convOut = new os.nn.Conv2d(ch, c.outChannels, 3, { padding: 1 });
-    os.noGrad(() => {
-      os.assign(this.convOut.weight, os.zerosLike(this.convOut.weight));
-      os.assign(this.convOut.bias!, os.zerosLike(this.convOut.bias!));
-    });
+    os.nn.zeroInit(this.convOut);
     // positional embedding (EDM PositionalEmbedding, endpoint false): [cos(c·f_k), sin(c·f_k)], f_k = (1/10⁴)^(k/(mc/2))
     const half = mc / 2;
     const f = Array.from({ length: half }, (_, k) => Math.pow(1e-4, k / half));

@@ -10,6 +10,13 @@ export function uniformInit(shape: readonly number[], bound: number): Tensor {
   return noGrad(() => tidy(() => ops.mul(ops.sub(ops.mul(ops.rand(shape), 2), 1), bound)));
 }
 
+/** Sets every parameter of a module to zero (EDM zero-initialises the last layer of each residual branch). */
+export function zeroInit(m: Module): void {
+  noGrad(() => {
+    for (const p of m.parameters()) tidy(() => ops.assign(p, ops.zeros(p.shape)));
+  });
+}
+
 /** y = x·Wᵀ + b, W [out, in]. */
 export class Linear extends Module {
   weight: Tensor;
