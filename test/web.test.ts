@@ -119,6 +119,27 @@ describe('web server', () => {
   });
 });
 
+describe('MNIST digits for the page', () => {
+  it('serves /data/mnist16.bin: 8,000 train + 2,000 test digits as u8, matching the loader', async () => {
+    const res = await get('/data/mnist16.bin');
+    expect(res.status).toBe(200);
+    expect(res.type).toBe('application/octet-stream');
+    const buf = Buffer.from(res.body, 'latin1');
+    const { decodeMnistBin } = await import('../web/tasks');
+    const { train, test } = decodeMnistBin(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length) as ArrayBuffer);
+    expect([train.n, test.n, train.size]).toEqual([8000, 2000, 16]);
+    expect(test.classCounts).toEqual(new Array(10).fill(200));
+    const { mnist } = await import('../models/data/mnist');
+    const ref = mnist({ size: 16, split: 'test' });
+    expect(Array.from(test.labels.subarray(0, 50))).toEqual(Array.from(ref.labels.subarray(0, 50)));
+    let worst = 0;
+    for (let i = 0; i < ref.images.length; i++) worst = Math.max(worst, Math.abs(test.images[i] - ref.images[i]));
+    expect(worst).toBeLessThanOrEqual(1 / 255 + 1e-6); // 8-bit quantisation of [−1, 1]
+    expect((await get('/data/mnist17.bin')).status).toBe(404);
+    expect((await get('/data/%2e%2e/zoo.json')).status).toBe(400);
+  });
+});
+
 describe('the page in headless Chromium', () => {
   it('trains DMD2 on 8gaussians: steps pass 20, losses and generator samples are drawn, no console errors', async () => {
     const browser = await launchChromium();
@@ -249,4 +270,38 @@ describe('the page in headless Chromium', () => {
       await browser.close();
     }
   }, 60_000);
+
+  it.runIf(existsSync(join(root, 'zoo', 'mnist16-teacher.safetensors')))('distils the MNIST teacher with DMD2 + GAN + EMA: digit panels, the FD metric, no console errors', async () => {
+    const browser = await launchChromium();
+    const errors: string[] = [];
+    try {
+      const page = await browser.newPage();
+      await page.setViewport({ width: 1280, height: 1000 });
+      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(web.url + '/');
+      await page.waitForFunction(() => !(document.querySelector('[data-testid=start]') as HTMLButtonElement).disabled, { timeout: 150_000, polling: 500 });
+      await page.select('#dataset', 'mnist16');
+      // the UNet teacher's Heun panel (50 digits × 35 evaluations) on SwiftShader takes a while
+      await page.waitForFunction(() => /FD/.test(document.getElementById('teacher-caption')!.textContent ?? '') && !(document.querySelector('[data-testid=start]') as HTMLButtonElement).disabled, { timeout: 400_000, polling: 1000 });
+      expect(await page.$eval('#metric-name', (e) => e.textContent ?? '')).toMatch(/FD to held-out digits/);
+      for (const [id, v] of [['batch', '8'], ['ganWeight', '0.003'], ['emaDecay', '0.99']]) await page.$eval(`#${id}`, (e, val) => ((e as HTMLInputElement).value = val as string), v);
+      await page.click('[data-testid=start]');
+      await page.waitForFunction(() => /step [1-9]\d*/.test(document.getElementById('generator-caption')!.textContent ?? '') && /EMA/.test(document.getElementById('generator-caption')!.textContent ?? ''), { timeout: 300_000, polling: 1000 });
+      const shades = await page.evaluate(() => {
+        const c = document.querySelector('[data-testid=generator-canvas]') as HTMLCanvasElement;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        const seen = new Set<number>();
+        for (let i = 0; i < d.length; i += 4) seen.add(d[i]);
+        return seen.size;
+      });
+      expect(shades).toBeGreaterThan(20); // a grid of grey-level digits, not a blank canvas
+      expect(Number(await page.$eval('#swd', (e) => e.textContent))).toBeGreaterThan(0);
+      await page.click('#pause');
+      await page.screenshot({ path: join(root, 'test', 'artifacts', 'web-mnist.png') as `${string}.png`, fullPage: true });
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 900_000);
 });
