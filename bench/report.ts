@@ -57,6 +57,7 @@ function cell(r: Row | undefined): string {
   if (r.gflops !== null) return `${fmt(r.gflops)} GF/s`;
   if (r.kernel.includes('chained adds')) return `${fmt((r.medianMs * 1000) / Number(r.kernel.split(' ')[0]))} µs/op`;
   if (r.kernel.startsWith('dispatch')) return `${fmt(r.medianMs * 1000)} µs`;
+  if (r.kernel.startsWith('DMD2 iteration')) return `${fmt(r.medianMs)} ms (${fmt(1000 / r.medianMs)} it/s)`;
   if (r.gbps !== null) return `${fmt(r.medianMs)} ms (${fmt(r.gbps)} GB/s)`;
   return `${fmt(r.medianMs)} ms`;
 }

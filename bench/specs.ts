@@ -12,7 +12,8 @@ export type Spec =
   | { op: 'adam'; size: number; pass: 'fwd' } // one Adam update of `size` parameters
   | { op: 'copy'; bytes: number; pass: 'fwd' } // ceiling: device-memory copy bandwidth
   | { op: 'dispatch'; count: number; pass: 'fwd' } // ceiling: per-dispatch cost of an empty kernel
-  | { op: 'rawMatmul'; m: number; k: number; n: number; pass: 'fwd' }; // ceiling: best hand-written WGSL matmul
+  | { op: 'rawMatmul'; m: number; k: number; n: number; pass: 'fwd' } // ceiling: best hand-written WGSL matmul
+  | { op: 'dmdStep'; batch: number; pass: 'fwd+bwd' }; // onestep only: one DMD2 training iteration (bench/dmd-step.ts)
 
 export interface Case {
   suite: string; // family shown in tables
@@ -65,6 +66,9 @@ export function caseOf(spec: Spec): Case {
     case 'rawMatmul':
       // the same row key as the matmul suite, so raw-wgsl sits beside the engines
       return { ...caseOf({ op: 'matmul', batch: 1, m: spec.m, k: spec.k, n: spec.n, transB: false, pass: 'fwd' }), spec };
+    case 'dmdStep':
+      // the median is per iteration (a timed call runs one TTUR cycle: 5 iterations, one of them a generator update)
+      return { suite: 'models', kernel: 'DMD2 iteration (ms/it)', shape: `2-D MLP 3×128, batch ${spec.batch}, TTUR 5`, pass: spec.pass, spec, flops: null, bytes: null };
   }
 }
 
@@ -86,6 +90,7 @@ export function suiteSpecs(suite: SuiteName): Spec[] {
       mm(1024), { op: 'rawMatmul', m: 1024, k: 1024, n: 1024, pass: 'fwd' },
       mm(256, 'fwd', { batch: 8 }), mm(256, 'fwd', { transB: true }),
       { op: 'sum', rows: 1024, cols: 1024, pass: 'fwd' }, { op: 'adam', size: 1 << 20, pass: 'fwd' },
+      { op: 'dmdStep', batch: 256, pass: 'fwd+bwd' },
     ];
   }
   const out: Spec[] = [];
@@ -98,5 +103,6 @@ export function suiteSpecs(suite: SuiteName): Spec[] {
   out.push({ op: 'sum', rows: 1024, cols: 1024, pass: 'fwd' }, { op: 'sum', rows: 4096, cols: 4096, pass: 'fwd' });
   out.push({ op: 'adam', size: 1 << 20, pass: 'fwd' }, { op: 'adam', size: 1 << 23, pass: 'fwd' });
   out.push({ op: 'copy', bytes: 16 << 20, pass: 'fwd' }, { op: 'copy', bytes: 128 << 20, pass: 'fwd' }, { op: 'dispatch', count: 1000, pass: 'fwd' });
+  out.push({ op: 'dmdStep', batch: 256, pass: 'fwd+bwd' });
   return out;
 }

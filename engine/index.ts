@@ -12,6 +12,30 @@ export * from './attention';
 export * from './errors';
 export { device, hasDevice, shutdown, f32bits, gpuWait, setWaitMode, Device, type InitOptions, type MemoryStats } from './device';
 export { ADAPTER_CHOICES, type AdapterChoice } from './adapter';
+/**
+ * Kernel autotuning (kernels/tune.ts): kernels with several variants (matmul now) time candidates per shape class and
+ * cache the winner per adapter, in memory and in Node on disk (`$ONESTEP_TUNE_CACHE` or `~/.cache/onestep`, see
+ * setTuneCacheDir). Modes: 'cached' (default: use known winners, never time anything implicitly), 'background' (a miss
+ * queues a tuning job that runs between your awaits; `ONESTEP_TUNE=1`), 'off' (heuristics only; the default under
+ * vitest). Warm up explicitly with `await os.tuneMatmul({M, N, K})` (or `os.tune(os.device(), tunable)` for a family
+ * of your own) and `await os.whenTuned()`; `os.tuneCacheEntries()` lists the winners known for this adapter.
+ */
+export {
+  setTuning,
+  tuningMode,
+  tune,
+  whenTuned,
+  clearTuneCache,
+  setTuneCacheDir,
+  tuneCacheEntries,
+  type TuneMode,
+  type Tunable,
+  type TuneJob,
+  type TuneResult,
+  type TuneTiming,
+} from '../kernels/tune';
+/** The matmul variants the tuner chooses between (names are what `tuneCacheEntries` stores) and its explicit warm-up. */
+export { MATMUL_VARIANTS, tuneMatmul, type MatmulVariant, type MatmulConfig, type MatmulShape } from '../kernels/matmul/dispatch';
 export * as nn from './nn';
 export * as optim from './optim';
 export * as io from './io';

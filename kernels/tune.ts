@@ -17,7 +17,7 @@
 // Disk cache (Node only; the browser keeps winners in memory): `$ONESTEP_TUNE_CACHE` or `~/.cache/onestep`, file
 // `tune-<adapter-hash>.json`, written atomically; node modules load through dynamic imports whose specifiers are
 // variables, so browser bundles never see node:fs.
-import type { Device } from '../engine/device';
+import { device, type Device } from '../engine/device';
 
 export type TuneMode = 'off' | 'cached' | 'background';
 
@@ -341,8 +341,8 @@ export async function tune<C>(dev: Device, t: Tunable<C>, o: { force?: boolean }
   return explicitly(() => enqueue(() => measureAndStore(dev, t)));
 }
 
-/** The winners known for this device's adapter (`family|key` → id), after loading the disk cache. */
-export async function tuneCacheEntries(dev: Device): Promise<Record<string, string>> {
+/** The winners known for this device's adapter (`family|key` → id; default: the current device), after loading the disk cache. */
+export async function tuneCacheEntries(dev: Device = device()): Promise<Record<string, string>> {
   const st = stateOf(dev);
   await load(st);
   return Object.fromEntries(st.winners);

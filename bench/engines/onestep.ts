@@ -1,6 +1,9 @@
 // bench/engines/onestep.ts: each spec through onestep's public `os.*` ops. Ops that have not landed yet
 // (typeof os.conv2d !== 'function') give an n/a reason instead of a runner, so the bench picks them up once they exist.
 import * as os from '../../engine';
+import { DMDTrainer } from '../../models/dmd';
+import { EDMDenoiser } from '../../models/edm';
+import { MLPScoreNet } from '../../models/mlp';
 import { hostData, type Runner } from '../harness';
 import type { Spec } from '../specs';
 
@@ -101,6 +104,33 @@ export function onestepRunner(spec: Spec): Runner | string {
         },
         wait: () => os.sync(),
         dispose: () => (p.dispose(), g.dispose()),
+      };
+    }
+    case 'dmdStep': {
+      // the zoo teacher's architecture (8gaussians: 3×128 MLP, σ_data 0.5) with fresh weights: the timing does not
+      // depend on the values, and the browser page has no file system
+      const make = () => new EDMDenoiser(new MLPScoreNet({ dim: 2, hidden: 128, depth: 3 }), { sigmaData: 0.5 });
+      const teacher = make();
+      const tr = new DMDTrainer({ teacher, makeDenoiser: make, sampleShape: [2], config: { mode: 'dmd2', batch: spec.batch } });
+      const cycle = () => {
+        for (let i = 0; i < tr.cfg.ttur; i++) for (const l of Object.values(tr.step())) l?.dispose();
+      };
+      cycle(); // compiles and allocates the optimiser moments
+      const d0 = os.memory().dispatches;
+      cycle(); // counts a steady cycle's dispatches
+      const perIt = (os.memory().dispatches - d0) / tr.cfg.ttur;
+      return {
+        device: os.device().gpu,
+        perCall: tr.cfg.ttur,
+        wallOnly: true, // the host's dispatch overhead is part of an iteration's cost
+        note: `${perIt.toFixed(1)} dispatches per iteration; a call is one TTUR cycle (${tr.cfg.ttur} iterations)`,
+        run: cycle,
+        wait: () => os.sync(),
+        dispose() {
+          for (const d of [tr.real, tr.fake, tr.generator]) d.net.dispose();
+          tr.optG.dispose();
+          tr.optF.dispose();
+        },
       };
     }
     default:

@@ -1,14 +1,17 @@
 // engine/optim/ema.ts: exponential moving average of parameters (torch.optim.swa_utils-style / EDM's ema):
-// shadow ← decay·shadow + (1 − decay)·p, one fused kernel per tensor; the decay may be fixed or given per update
+// shadow ← decay·shadow + (1 − decay)·p, in a few multi-tensor dispatches (or one per tensor with foreach: false); the decay may be fixed or given per update
 // (EDM's half-life schedule, see edmEmaDecay).
 import { emaUpdate } from '../../kernels/optim/dispatch';
+import { emaUpdateMulti } from '../../kernels/optim/multi';
 import { ShapeError, ValueError, fmtShape } from '../errors';
 import { Tensor, keep } from '../tensor';
-import { checkNumber, checkParams, copyValues } from './optimizer';
+import { checkForeach, checkNumber, checkParams, copyValues, foreachEnabled } from './optimizer';
 
 export interface EMAOptions {
   /** Weight of the old average per update; 0.999 averages over ~1,000 updates. */
   decay?: number;
+  /** Multi-tensor updates (default: setForeach's, true); false: one dispatch per tensor. */
+  foreach?: boolean;
 }
 
 /**
@@ -28,10 +31,13 @@ export class EMA {
   readonly shadow: Tensor[];
   private decayValue: number;
   private count = 0;
+  /** true: multi-tensor updates; false: one dispatch per tensor; null: follow setForeach (true unless changed). */
+  foreach: boolean | null;
 
   constructor(params: Iterable<Tensor> | Tensor[], opts: EMAOptions = {}) {
     this.params = checkParams('EMA', params);
     this.decayValue = opts.decay ?? 0.999;
+    this.foreach = checkForeach('EMA', opts.foreach);
     checkNumber('EMA', 'decay', this.decayValue, 0, 1 + Number.EPSILON);
     this.shadow = this.params.map((p) => {
       const s = keep(Tensor.empty(p.shape, p.device));
@@ -56,7 +62,8 @@ export class EMA {
   /** shadow ← decay·shadow + (1 − decay)·p for every parameter; `decay` overrides the default for this call only. */
   update(decay: number = this.decayValue): void {
     checkNumber('EMA.update', 'decay', decay, 0, 1 + Number.EPSILON);
-    this.params.forEach((p, i) => emaUpdate(this.shadow[i], p, decay));
+    if (this.foreach ?? foreachEnabled()) emaUpdateMulti(this.params.map((p, i) => [this.shadow[i], p]), decay);
+    else this.params.forEach((p, i) => emaUpdate(this.shadow[i], p, decay));
     this.count++;
   }
 

@@ -33,6 +33,40 @@ export interface OptimizerDefaults {
   lr: number;
 }
 
+/** One parameter's share of a step: what `update` gets, as a record (for multi-tensor updates). */
+export interface StepItem {
+  index: number;
+  param: Tensor;
+  grad: Tensor;
+  /** 1-based updates of this parameter, this one included. */
+  step: number;
+}
+
+let foreachDefault = true;
+
+/**
+ * The default of `foreach` for every optimizer, EMA and clipGradNorm that is not given one: true (the default) updates
+ * all tensors of a step in a few multi-tensor dispatches (kernels/optim/multi.ts); false goes back to one dispatch per
+ * tensor, like torch's `foreach=False` (for comparison and debugging: the updates are bit-identical; clipGradNorm's
+ * norm is summed in another order, so it may differ in the last bits).
+ */
+export function setForeach(on: boolean): void {
+  if (typeof on !== 'boolean') throw new ValueError(`setForeach: expected true or false, got ${String(on)}`);
+  foreachDefault = on;
+}
+
+/** The current `foreach` default (see setForeach). */
+export function foreachEnabled(): boolean {
+  return foreachDefault;
+}
+
+/** Checks an optional `foreach` option. */
+export function checkForeach(op: string, v: unknown): boolean | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'boolean') throw new ValueError(`${op}: foreach must be true, false or undefined, got ${String(v)}`);
+  return v;
+}
+
 /** Checks a list of parameters: live leaf tensors, no duplicates. Shared by optimizers and EMA. */
 export function checkParams(op: string, params: Iterable<Tensor>): Tensor[] {
   const list = [...params];
@@ -82,6 +116,11 @@ export abstract class Optimizer<D extends OptimizerDefaults = OptimizerDefaults>
   /** Per slot name: the per-parameter state tensors, allocated on first use (zeros) and kept out of tidy scopes. */
   protected slots: Record<string, (Tensor | null)[]> = {};
   private currentLr: number;
+  /**
+   * true: a step updates all parameters in a few multi-tensor dispatches (4 parameters per dispatch for Adam on 16
+   * storage bindings); false: one dispatch per parameter; null (default): follow `setForeach` (true unless changed).
+   */
+  foreach: boolean | null = null;
 
   constructor(params: Iterable<Tensor> | Tensor[], defaults: D) {
     const name = new.target.name;
@@ -98,6 +137,11 @@ export abstract class Optimizer<D extends OptimizerDefaults = OptimizerDefaults>
   /** Records the update of one parameter (in place, no autograd, no readback). `step` counts from 1. */
   protected abstract update(index: number, p: Tensor, g: Tensor, step: number): void;
 
+  /** Records the updates of several parameters at once (the foreach path); the default calls update() per item. */
+  protected updateMany(items: StepItem[]): void {
+    for (const it of items) this.update(it.index, it.param, it.grad, it.step);
+  }
+
   get lr(): number {
     return this.currentLr;
   }
@@ -113,13 +157,17 @@ export abstract class Optimizer<D extends OptimizerDefaults = OptimizerDefaults>
 
   /** Records one update of every parameter that has a gradient; params whose .grad is null are skipped. */
   step(): void {
-    this.stepCount++;
+    const items: StepItem[] = [];
     this.params.forEach((p, i) => {
       const g = p.grad;
       if (!g) return;
       if (g.size !== p.size) throw new ShapeError(`${this.constructor.name}.step: parameter ${i} ${fmtShape(p.shape)} has a gradient of shape ${fmtShape(g.shape)}`);
-      this.update(i, p, g, ++this.paramSteps[i]);
+      items.push({ index: i, param: p, grad: g, step: this.paramSteps[i] + 1 });
     });
+    this.stepCount++;
+    for (const it of items) this.paramSteps[it.index] = it.step;
+    if (this.foreach ?? foreachDefault) this.updateMany(items);
+    else for (const it of items) this.update(it.index, it.param, it.grad, it.step);
   }
 
   /** Disposes and clears every parameter's .grad (backward accumulates into .grad, so call this between steps). */

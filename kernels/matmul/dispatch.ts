@@ -121,17 +121,27 @@ export function matmulWorkgroups(c: MatmulConfig, M: number, N: number, batch: n
 
 const isSwiftShader = (dev: Device) => /swiftshader/i.test(`${dev.adapterLabel} ${dev.adapterInfo.description}`);
 
+/** At most this much work (M·N·K) is "tiny": grad checks and unit tests, where compile time matters more. */
+const TINY_MNK = 32 ** 3;
+
 /**
- * Used until the tuner knows better (and always with tuning off): thin tiles keep small outputs parallel and cheap to
- * compile (grad checks run many tiny shapes); large outputs get the kind measured fastest on this adapter class.
+ * Used until the tuner knows better (and always with tuning off): thin tiles keep tiny products parallel and cheap to
+ * compile (grad checks run many tiny shapes); larger ones get the kind measured fastest on this adapter class. On CPU
+ * drivers with subgroups the subgroup kernels win from M = 16 up, small shapes included: measured (CPU µs per call,
+ * bench/dmd-step.ts shapes) on lavapipe, s16x8s8 vs the old r4x8 pick: 256×128×128 650 vs 1500 (all three transpose
+ * cases), 100³ 252 vs 431, 256×64×64ᵀ 344 vs 615; vs r1x4: 64³ 147 vs 500, 128×15×256 (Aᵀ) 295 vs 683, 256×2×128ᵀ 284
+ * vs 453. On SwiftShader s16x8b4 vs r4x8: 3,305 vs 7,423 at 256×128×128ᵀ, vs r1x4 1,613 vs 4,420 at 256×2×128ᵀ.
  */
 export function heuristicMatmulConfig(dev: Device, s: MatmulShape): MatmulConfig {
   const name = (n: string) => variantByName.get(n)!.config;
   const { M, N, K } = s;
+  if (dev.isCpu && dev.features.has('subgroups')) {
+    if (M < 8 || M * N * K <= TINY_MNK) return name('r1x4');
+    return name(M < 16 ? 'r4x8' : isSwiftShader(dev) ? 's16x8b4' : 's16x8s8');
+  }
   if (M * N <= 64 * 64 || M < 8) return name('r1x4');
   if (M * N < 256 * 256 || K < 32) return name('r4x8');
   if (!dev.isCpu) return name('t4x4w16');
-  if (dev.features.has('subgroups')) return name(isSwiftShader(dev) ? 's16x8b4' : 's16x8s8');
   return name(isSwiftShader(dev) ? 'r8x8v4' : 'r8x16v');
 }
 

@@ -134,21 +134,103 @@ describe('optimiser classes match the torch rules', () => {
     p.dispose();
   });
 
-  it('one dispatch per parameter with a grad per Adam step, none for params without', () => {
+  it('foreach: one dispatch per Adam step for a few params; foreach false: one per parameter with a grad', () => {
     const ps = [3, 4, 5].map((n, i) => leaf(randomF32(n, i), [n]));
-    const opt = new optim.Adam(ps, { lr: 0.1 });
+    for (const foreach of [true, false]) {
+      const opt = new optim.Adam(ps, { lr: 0.1, foreach });
+      expect(opt.foreach).toBe(foreach);
+      expect(opt.defaults).not.toHaveProperty('foreach');
+      ps.forEach((p, i) => setGrad(p, randomF32(p.size, 9 + i)));
+      opt.step(); // first step allocates the moments (2 fills per param)
+      let before = os.memory().dispatches;
+      opt.step();
+      expect(os.memory().dispatches - before).toBe(foreach ? 1 : 3);
+      ps[1].grad!.dispose();
+      ps[1].grad = null;
+      before = os.memory().dispatches;
+      opt.step();
+      expect(os.memory().dispatches - before).toBe(foreach ? 1 : 2);
+      expect(opt.state().paramSteps).toEqual([3, 2, 3]);
+      opt.zeroGrad();
+      opt.dispose();
+    }
+    ps.forEach((p) => p.dispose());
+  });
+
+  it('foreach and per-parameter steps agree (Adam, AdamW, SGD, EMA) over 20 params, several dispatches, mixed step counts', async () => {
+    const sizes = Array.from({ length: 20 }, (_, i) => [1, 7, 64, 255, 257, 1000, 1025][i % 7] + i);
+    const kinds: [string, (ps: os.Tensor[], foreach: boolean) => Optimizer][] = [
+      ['Adam', (ps, foreach) => new optim.Adam(ps, { lr: 0.01, weightDecay: 0.1, foreach })],
+      ['AdamW', (ps, foreach) => new optim.AdamW(ps, { lr: 0.01, betas: [0.8, 0.99], foreach })],
+      ['SGD', (ps, foreach) => new optim.SGD(ps, { lr: 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 0.01, foreach })],
+      ['SGD nesterov', (ps, foreach) => new optim.SGD(ps, { lr: 0.05, momentum: 0.9, nesterov: true, foreach })],
+      ['SGD plain', (ps, foreach) => new optim.SGD(ps, { lr: 0.05, foreach })],
+    ];
+    for (const [name, make] of kinds) {
+      const runs: { ps: os.Tensor[]; opt: Optimizer; ema: InstanceType<typeof optim.EMA> }[] = [];
+      for (const foreach of [true, false]) {
+        const ps = sizes.map((n, i) => leaf(randomF32(n, 300 + i), [n]));
+        runs.push({ ps, opt: make(ps, foreach), ema: new optim.EMA(ps, { decay: 0.9, foreach }) });
+      }
+      for (let step = 1; step <= 4; step++) {
+        for (const { ps, opt, ema } of runs) {
+          ps.forEach((p, i) => {
+            if (step <= 2 && i % 3 === 1) return; // some params join late: their step counts lag
+            setGrad(p, randomF32(p.size, 1000 * step + i));
+          });
+          opt.step();
+          opt.zeroGrad();
+          ema.update(step === 3 ? 0.5 : undefined);
+        }
+      }
+      // bit-exact: both kernels evaluate the same expressions in the same order with the same uniforms
+      const [a, b] = runs;
+      expect(a.opt.state().paramSteps).toEqual(b.opt.state().paramSteps);
+      for (let i = 0; i < sizes.length; i++) {
+        expectClose(await a.ps[i].data(), await b.ps[i].data(), 0, `${name} param ${i}`);
+        expectClose(await a.ema.shadow[i].data(), await b.ema.shadow[i].data(), 0, `${name} ema ${i}`);
+      }
+      for (const [slot, list] of Object.entries(a.opt.state().slots)) {
+        const other = b.opt.state().slots[slot];
+        for (let i = 0; i < list.length; i++) expectClose(await list[i].data(), await other[i].data(), 0, `${name} ${slot} ${i}`);
+      }
+      for (const r of runs) {
+        r.opt.dispose();
+        r.ema.dispose();
+        r.ps.forEach((p) => p.dispose());
+      }
+    }
+  });
+
+  it('setForeach(false) switches optimisers without an explicit foreach, EMA and clipGradNorm to one dispatch per tensor', () => {
+    const ps = [3, 4, 5].map((n, i) => leaf(randomF32(n, i), [n]));
+    const opt = new optim.AdamW(ps, { lr: 0.1 });
+    const pinned = new optim.AdamW(ps, { lr: 0.1, foreach: true });
+    const ema = new optim.EMA(ps);
+    expect(opt.foreach).toBeNull();
+    const count = (fn: () => void) => {
+      const before = os.memory().dispatches;
+      fn();
+      return os.memory().dispatches - before;
+    };
     ps.forEach((p, i) => setGrad(p, randomF32(p.size, 9 + i)));
-    opt.step(); // first step allocates the moments (2 fills per param)
-    let before = os.memory().dispatches;
     opt.step();
-    expect(os.memory().dispatches - before).toBe(3);
-    ps[1].grad!.dispose();
-    ps[1].grad = null;
-    before = os.memory().dispatches;
-    opt.step();
-    expect(os.memory().dispatches - before).toBe(2);
+    pinned.step();
+    try {
+      expect(optim.foreachEnabled()).toBe(true);
+      expect([count(() => opt.step()), count(() => pinned.step()), count(() => ema.update())]).toEqual([1, 1, 1]);
+      optim.setForeach(false);
+      expect(optim.foreachEnabled()).toBe(false);
+      expect([count(() => opt.step()), count(() => pinned.step()), count(() => ema.update())]).toEqual([3, 1, 3]);
+      expect(count(() => optim.clipGradNorm(ps, 1).dispose())).toBe(2 * ps.length + 1);
+      expect(count(() => optim.clipGradNorm(ps, 1, 1e-6, { foreach: true }).dispose())).toBe(2);
+    } finally {
+      optim.setForeach(true);
+    }
+    expect(() => optim.setForeach(1 as unknown as boolean)).toThrow(os.ValueError);
+    expect(() => new optim.Adam(ps, { foreach: 'yes' as unknown as boolean })).toThrow(/foreach/);
     opt.zeroGrad();
-    opt.dispose();
+    [opt, pinned, ema].forEach((o) => o.dispose());
     ps.forEach((p) => p.dispose());
   });
 
@@ -278,8 +360,8 @@ describe('EMA', () => {
 
 describe('clipGradNorm', () => {
   const shapes = [[5], [3, 4], [], [300]];
-  for (const maxNorm of [1, 100]) {
-    it(`${maxNorm === 1 ? 'clips grads above' : 'leaves grads below'} maxNorm = ${maxNorm}`, async () => {
+  for (const [maxNorm, foreach] of [[1, true], [100, true], [1, false], [100, false]] as const) {
+    it(`${maxNorm === 1 ? 'clips grads above' : 'leaves grads below'} maxNorm = ${maxNorm}${foreach ? '' : ' (foreach false)'}`, async () => {
       const ps = shapes.map((s, i) => leaf(randomF32(s.reduce((x, y) => x * y, 1), i + 1), s));
       const noGrad = os.zeros([2], { requiresGrad: true });
       const gs = ps.map((p, i) => randomF32(p.size, 100 + i));
@@ -287,8 +369,8 @@ describe('clipGradNorm', () => {
       const ref = gs.map((g) => Float64Array.from(g));
       const want = clipGradNormRef(ref, maxNorm);
       const before = os.memory().dispatches;
-      const norm = optim.clipGradNorm([...ps, noGrad], maxNorm);
-      expect(os.memory().dispatches - before).toBe(2 * ps.length + 1);
+      const norm = optim.clipGradNorm([...ps, noGrad], maxNorm, 1e-6, { foreach });
+      expect(os.memory().dispatches - before).toBe(foreach ? 2 : 2 * ps.length + 1);
       expect(norm.shape).toEqual([]);
       expect(Math.abs((await norm.item()) - want) / want).toBeLessThan(1e-6);
       if (maxNorm === 100) expect(want).toBeLessThan(100);

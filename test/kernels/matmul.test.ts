@@ -10,6 +10,7 @@ import {
   MATMUL_VARIANTS,
   heuristicMatmulConfig,
   matmulCandidates,
+  matmulConfigId,
   matmulKernel,
   matmulLayout,
   matmulShapeKey,
@@ -150,6 +151,26 @@ describe('matmul variant choice', () => {
     expect(resolveMatmulConfig({ tm: 4, tn: 8 }, dev().features)).toMatchObject({ kind: 'register', tm: 4, tn: 8, wgX: 8, wgY: 8 });
     expectThrows(() => resolveMatmulConfig('nope', dev().features), os.ShapeError, 'nope', 'r8x8');
     expect(new Set(MATMUL_VARIANTS.map((v) => v.name)).size).toBe(MATMUL_VARIANTS.length);
+  });
+
+  it('heuristic: tiny products and thin outputs get r1x4; CPU drivers with subgroups get subgroup kernels from M = 16 up', () => {
+    const fake = (isCpu: boolean, features: string[], label = 'llvmpipe') =>
+      ({ isCpu, features: new Set(features), adapterLabel: label, adapterInfo: { description: label } }) as unknown as os.Device;
+    const pick = (d: os.Device, s: MatmulShape) => matmulConfigId(heuristicMatmulConfig(d, s));
+    const lavapipe = fake(true, ['subgroups']), swiftshader = fake(true, ['subgroups'], 'SwiftShader');
+    // the DMD MLP's matmuls (batch 256, width 128): forward, both backwards, the 15-wide input and 2-wide output layers
+    for (const s of [shape(256, 128, 128, false, true), shape(256, 128, 128), shape(128, 128, 256, true), shape(128, 15, 256, true), shape(256, 2, 128, false, true)]) {
+      expect(pick(lavapipe, s)).toBe('s16x8s8');
+      expect(pick(swiftshader, s)).toBe('s16x8b4');
+    }
+    expect(pick(lavapipe, shape(2, 128, 256, true))).toBe('r1x4'); // M < 8
+    expect(pick(lavapipe, shape(32, 32, 32))).toBe('r1x4'); // tiny: grad checks, cheap to compile
+    expect(pick(lavapipe, shape(12, 256, 256))).toBe('r4x8'); // fewer rows than one subgroup tile
+    // without subgroups, and on GPUs, the earlier rules
+    expect(pick(fake(true, []), shape(256, 128, 128))).toBe('r4x8');
+    expect(pick(fake(false, ['subgroups']), shape(256, 128, 128))).toBe('r4x8');
+    expect(pick(fake(false, ['subgroups']), shape(512, 512, 512))).toBe('t4x4w16');
+    expect(pick(fake(false, []), shape(32, 32, 32))).toBe('r1x4');
   });
 
   it('heuristic and candidates come from MATMUL_VARIANTS; shape classes bucket to powers of two', () => {

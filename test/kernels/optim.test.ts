@@ -1,9 +1,11 @@
-// test/kernels/optim.test.ts: the fused optimiser kernels (kernels/optim/dispatch.ts) against the float64 torch rules
-// in kernels/optim/reference.ts, on sizes off every workgroup multiple, over several steps, with and without decay.
+// test/kernels/optim.test.ts: the fused optimiser kernels (kernels/optim/dispatch.ts) and their multi-tensor versions
+// (kernels/optim/multi.ts) against the float64 torch rules in kernels/optim/reference.ts, on sizes off every workgroup
+// multiple, over several steps, with and without decay; the multi-tensor planner's grouping and aliasing rules.
 import { describe, it, expect } from 'vitest';
 import * as os from '../../engine';
 import { adamStep, clipScale, emaUpdate, normFromPartials, sgdStep } from '../../kernels/optim/dispatch';
-import { adamRef, emaRef, sgdRef } from '../../kernels/optim/reference';
+import { adamStepMulti, clipGradNormMulti, emaUpdateMulti, maxSegments, planGroups, sgdStepMulti } from '../../kernels/optim/multi';
+import { adamRef, clipGradNormRef, emaRef, sgdRef } from '../../kernels/optim/reference';
 
 const SIZES = [1, 3, 17, 33, 65, 1000];
 const STEPS = 4;
@@ -136,5 +138,123 @@ describe('kernels/optim ema and clipping', () => {
     }
     partials.dispose();
     norm.dispose();
+  });
+});
+
+// ---- multi-tensor kernels ------------------------------------------------------------------------------------------
+
+/** Many tensors of sizes around the 256-wide workgroup and the 1,024-element chunk, plus a 0-size one. */
+const MULTI_SIZES = [1, 3, 255, 256, 257, 1023, 1024, 1025, 17, 4097, 0, 33, 65, 1000, 5, 2, 9, 700];
+
+describe('kernels/optim multi-tensor', () => {
+  it('planGroups: at most K per group, never a buffer twice in a group, empty segments dropped, order kept', () => {
+    const bufs = Array.from({ length: 6 }, () => ({}) as GPUBuffer);
+    const seg = (n: number, ...b: number[]) => ({ n, buffers: b.map((i) => bufs[i]) });
+    const groups = planGroups([seg(1, 0, 1), seg(2, 2), seg(0, 3), seg(3, 1), seg(4, 4), seg(5, 5)], 2);
+    expect(groups.map((g) => g.map((s) => s.n))).toEqual([[1, 2], [3, 4], [5]]);
+    // a shared buffer counts as used in every group
+    expect(planGroups([seg(1, 0), seg(2, 1)], 4, [bufs[1]]).map((g) => g.map((s) => s.n))).toEqual([[1], [2]]);
+    const dev = os.device();
+    expect(maxSegments(dev, 4, 0)).toBe(Math.min(14, Math.floor(dev.limits.maxStorageBuffersPerShaderStage / 4)));
+    expect(maxSegments(dev, 1, 2)).toBe(Math.min(14, dev.limits.maxStorageBuffersPerShaderStage - 2));
+  });
+
+  for (const c of ADAM_CASES) {
+    it(`${c.name} (multi) matches torch's rule on ${MULTI_SIZES.length} tensors with different step counts`, async () => {
+      const n = MULTI_SIZES.length;
+      const p = MULTI_SIZES.map((sz, k) => os.tensor(randomF32(sz, 40 + k), [sz]));
+      const m = MULTI_SIZES.map((sz) => os.zeros([sz])), v = MULTI_SIZES.map((sz) => os.zeros([sz]));
+      const ref = MULTI_SIZES.map((sz, k) => ({ p: Float64Array.from(randomF32(sz, 40 + k)), m: new Float64Array(sz), v: new Float64Array(sz), step: 0 }));
+      const K = maxSegments(os.device(), 4, 0);
+      for (let step = 1; step <= STEPS; step++) {
+        // tensor k joins at step 1 + (k % 3): bias corrections differ within one dispatch
+        const active = MULTI_SIZES.map((_, k) => k).filter((k) => step > k % 3);
+        const grads = active.map((k) => randomF32(MULTI_SIZES[k], 500 * step + k, 0.5));
+        const gs = grads.map((g) => os.tensor(g, [g.length]));
+        const args = { lr: c.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: c.weightDecay, decoupled: c.decoupled };
+        const before = os.memory().dispatches;
+        const d = adamStepMulti(active.map((k, j) => ({ param: p[k], grad: gs[j], expAvg: m[k], expAvgSq: v[k], step: ++ref[k].step })), args);
+        const nonEmpty = active.filter((k) => MULTI_SIZES[k] > 0).length;
+        expect(d).toBe(Math.ceil(nonEmpty / K));
+        expect(os.memory().dispatches - before).toBe(d);
+        active.forEach((k, j) => adamRef(ref[k].p, grads[j], ref[k].m, ref[k].v, { ...args, step: ref[k].step }));
+        gs.forEach((g) => g.dispose());
+      }
+      for (let k = 0; k < n; k++) {
+        expectClose(await p[k].data(), ref[k].p, 1e-6, `${c.name} p[${k}] (n=${MULTI_SIZES[k]})`);
+        expectClose(await m[k].data(), ref[k].m, 1e-6, `${c.name} exp_avg[${k}]`);
+        expectClose(await v[k].data(), ref[k].v, 1e-6, `${c.name} exp_avg_sq[${k}]`);
+      }
+      [...p, ...m, ...v].forEach((t) => t.dispose());
+    });
+  }
+
+  for (const c of SGD_CASES) {
+    it(`SGD ${c.name} (multi) matches torch's rule`, async () => {
+      const p = MULTI_SIZES.map((sz, k) => os.tensor(randomF32(sz, 60 + k), [sz]));
+      const bufs = c.momentum ? MULTI_SIZES.map((sz) => os.full([sz], 123)) : null; // garbage until the first step
+      const ref = MULTI_SIZES.map((sz, k) => ({ p: Float64Array.from(randomF32(sz, 60 + k)), b: c.momentum ? new Float64Array(sz) : null, step: 0 }));
+      for (let step = 1; step <= STEPS; step++) {
+        const active = MULTI_SIZES.map((_, k) => k).filter((k) => step > k % 2);
+        const grads = active.map((k) => randomF32(MULTI_SIZES[k], 700 * step + k));
+        const gs = grads.map((g) => os.tensor(g, [g.length]));
+        const args = { lr: 0.05, momentum: c.momentum, dampening: c.dampening, weightDecay: c.weightDecay, nesterov: c.nesterov };
+        sgdStepMulti(active.map((k, j) => ({ param: p[k], grad: gs[j], buf: bufs ? bufs[k] : null, first: ++ref[k].step === 1 })), args);
+        active.forEach((k, j) => sgdRef(ref[k].p, grads[j], ref[k].b, { ...args, first: ref[k].step === 1 }));
+        gs.forEach((g) => g.dispose());
+      }
+      for (let k = 0; k < p.length; k++) {
+        expectClose(await p[k].data(), ref[k].p, 1e-6, `SGD ${c.name} p[${k}]`);
+        if (bufs) expectClose(await bufs[k].data(), ref[k].b!, 1e-6, `SGD ${c.name} momentum_buffer[${k}]`);
+      }
+      [...p, ...(bufs ?? [])].forEach((t) => t.dispose());
+    });
+  }
+
+  it('ema lerp (multi)', async () => {
+    const ema = MULTI_SIZES.map((sz, k) => os.tensor(randomF32(sz, 80 + k), [sz]));
+    const ref = MULTI_SIZES.map((sz, k) => Float64Array.from(randomF32(sz, 80 + k)));
+    for (const [r, decay] of [0.9, 0.999, 0].entries()) {
+      const src = MULTI_SIZES.map((sz, k) => randomF32(sz, 90 + 10 * r + k));
+      const ts = src.map((x) => os.tensor(x, [x.length]));
+      emaUpdateMulti(ema.map((e, k) => [e, ts[k]]), decay);
+      ref.forEach((e, k) => emaRef(e, src[k], decay));
+      ts.forEach((t) => t.dispose());
+    }
+    for (let k = 0; k < ema.length; k++) expectClose(await ema[k].data(), ref[k], 1e-6, `ema[${k}]`);
+    ema.forEach((t) => t.dispose());
+  });
+
+  it('clipping (multi): two dispatches per K tensors, the norm to 1e-6, grads scaled (or left bit-exact below maxNorm)', async () => {
+    const cases: { sizes: number[]; what: string }[] = [
+      { sizes: MULTI_SIZES, what: `${MULTI_SIZES.length} tensors (more than one group)` },
+      { sizes: [3], what: 'one tensor' },
+      { sizes: [600_000, 7, 300_001], what: 'large tensors (more elements per invocation, still ≤ ~512 partials)' },
+    ];
+    for (const { sizes, what } of cases) {
+      const K = maxSegments(os.device(), 1, 2);
+      for (const maxNorm of [1, 1e6]) {
+        const host = sizes.map((sz, k) => randomF32(sz, 33 + k));
+        const gs = host.map((x) => os.tensor(x, [x.length]));
+        const ref = host.map((x) => Float64Array.from(x));
+        const want = clipGradNormRef(ref, maxNorm);
+        const norm = os.zeros([]);
+        const before = os.memory().dispatches;
+        const d = clipGradNormMulti(gs, maxNorm, 1e-6, norm);
+        expect(os.memory().dispatches - before).toBe(d);
+        const live = sizes.filter((sz) => sz > 0).length;
+        expect(d, what).toBe(2 * Math.ceil(live / K));
+        expect(Math.abs((await norm.item()) - want) / want, what).toBeLessThan(1e-6);
+        for (let k = 0; k < gs.length; k++) {
+          if (maxNorm === 1) expectClose(await gs[k].data(), ref[k], 1e-6, `${what}: grad ${k}`);
+          else expect(Array.from(await gs[k].data())).toEqual(Array.from(host[k]));
+        }
+        [...gs, norm].forEach((t) => t.dispose());
+      }
+    }
+    const norm = os.full([], 7), empty = os.zeros([0]);
+    expect(clipGradNormMulti([empty], 1, 1e-6, norm)).toBe(0);
+    expect(await norm.item()).toBe(0);
+    [norm, empty].forEach((t) => t.dispose());
   });
 });

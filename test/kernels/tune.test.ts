@@ -130,4 +130,29 @@ describe('tuner', () => {
     expect(adapterHash(dev())).toMatch(/^[0-9a-f]{8}$/);
     expect(adapterHash(dev())).toBe(adapterHash(dev()));
   });
+
+  it('the package root exports the tuner: the same functions, working on the current device', async () => {
+    expect(os.setTuning).toBe(setTuning);
+    expect(os.tuningMode).toBe(tuningMode);
+    expect(os.tune).toBe(tune);
+    expect(os.whenTuned).toBe(whenTuned);
+    expect(os.clearTuneCache).toBe(clearTuneCache);
+    expect(os.setTuneCacheDir).toBe(setTuneCacheDir);
+    expect(os.tuneCacheEntries).toBe(tuneCacheEntries);
+    expect(os.tuneMatmul).toBe(tuneMatmul);
+    expect(os.MATMUL_VARIANTS.map((v) => v.name)).toContain('s16x8s8');
+    const mode: os.TuneMode = os.tuningMode();
+    try {
+      os.setTuning('cached');
+      expect(os.tuningMode()).toBe('cached');
+      const r: os.TuneResult = await os.tuneMatmul({ M: 64, N: 64, K: 64 }, { variants: ['r4x4', 'r4x8'] });
+      expect(['r4x4', 'r4x8']).toContain(r.winner);
+      await os.whenTuned();
+      expect((await os.tuneCacheEntries())[`matmul|${matmulShapeKey({ M: 64, N: 64, K: 64, batch: 1, transA: false, transB: false })}`]).toBe(r.winner);
+      await os.clearTuneCache({ device: os.device() });
+      expect(cachedWinner(dev(), 'matmul', 'm64n64k64NNa4')).toBeUndefined();
+    } finally {
+      os.setTuning(mode);
+    }
+  }, 120_000);
 });
