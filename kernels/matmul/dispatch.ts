@@ -123,6 +123,12 @@ const isSwiftShader = (dev: Device) => /swiftshader/i.test(`${dev.adapterLabel} 
 
 /** At most this much work (M·N·K) is "tiny": grad checks and unit tests, where compile time matters more. */
 const TINY_MNK = 32 ** 3;
+/**
+ * Below this much work the subgroup kernels are not worth their compile on a fresh machine: without Mesa's shader
+ * cache one s16x8s8 layout took 10–20 s to compile on lavapipe (load 6–10), r4x8 about 1 s; the test suite runs
+ * dozens of small odd shapes, each a fresh layout.
+ */
+const SUBGROUP_MIN_MNK = 64 ** 3;
 
 /**
  * Used until the tuner knows better (and always with tuning off): thin tiles keep tiny products parallel and cheap to
@@ -137,7 +143,7 @@ export function heuristicMatmulConfig(dev: Device, s: MatmulShape): MatmulConfig
   const { M, N, K } = s;
   if (dev.isCpu && dev.features.has('subgroups')) {
     if (M < 8 || M * N * K <= TINY_MNK) return name('r1x4');
-    return name(M < 16 ? 'r4x8' : isSwiftShader(dev) ? 's16x8b4' : 's16x8s8');
+    return name(M < 16 || M * N * K <= SUBGROUP_MIN_MNK ? 'r4x8' : isSwiftShader(dev) ? 's16x8b4' : 's16x8s8');
   }
   if (M * N <= 64 * 64 || M < 8) return name('r1x4');
   if (M * N < 256 * 256 || K < 32) return name('r4x8');
