@@ -153,18 +153,20 @@ describe('matmul variant choice', () => {
     expect(new Set(MATMUL_VARIANTS.map((v) => v.name)).size).toBe(MATMUL_VARIANTS.length);
   });
 
-  it('heuristic: tiny products and thin outputs get r1x4; CPU drivers with subgroups get subgroup kernels from M = 16 up', () => {
+  it('heuristic: tiny products and thin outputs get r1x4; CPU drivers with subgroups get subgroup kernels from M = 16 and 64³ of work up', () => {
     const fake = (isCpu: boolean, features: string[], label = 'llvmpipe') =>
       ({ isCpu, features: new Set(features), adapterLabel: label, adapterInfo: { description: label } }) as unknown as os.Device;
     const pick = (d: os.Device, s: MatmulShape) => matmulConfigId(heuristicMatmulConfig(d, s));
     const lavapipe = fake(true, ['subgroups']), swiftshader = fake(true, ['subgroups'], 'SwiftShader');
     // the DMD MLP's matmuls (batch 256, width 128): forward, both backwards, the 15-wide input and 2-wide output layers
-    for (const s of [shape(256, 128, 128, false, true), shape(256, 128, 128), shape(128, 128, 256, true), shape(128, 15, 256, true), shape(256, 2, 128, false, true)]) {
+    for (const s of [shape(256, 128, 128, false, true), shape(256, 128, 128), shape(128, 128, 256, true), shape(128, 15, 256, true)]) {
       expect(pick(lavapipe, s)).toBe('s16x8s8');
       expect(pick(swiftshader, s)).toBe('s16x8b4');
     }
     expect(pick(lavapipe, shape(2, 128, 256, true))).toBe('r1x4'); // M < 8
     expect(pick(lavapipe, shape(32, 32, 32))).toBe('r1x4'); // tiny: grad checks, cheap to compile
+    expect(pick(lavapipe, shape(256, 2, 128, false, true))).toBe('r4x8'); // ≤ 64³ of work: not worth a subgroup compile
+    expect(pick(lavapipe, shape(64, 64, 64))).toBe('r4x8');
     expect(pick(lavapipe, shape(12, 256, 256))).toBe('r4x8'); // fewer rows than one subgroup tile
     // without subgroups, and on GPUs, the earlier rules
     expect(pick(fake(true, []), shape(256, 128, 128))).toBe('r4x8');
