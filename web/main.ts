@@ -1,6 +1,6 @@
 // web/main.ts: the training page. Loads a teacher (2-D or MNIST; zoo or upload), distils it with DMD / DMD2 on
 // navigator.gpu, and draws losses, the metric, samples and a one-step vs Heun-18 timing, without freezing the page: a few steps
-// per event-loop turn, one batched loss readback every READ_EVERY steps, a generator redraw every DRAW_EVERY steps.
+// per event-loop turn, one batched loss readback every READ_EVERY steps, a generator redraw every task.drawEvery steps.
 import * as os from '../engine';
 import type { Tensor } from '../engine';
 import { TOY2D_NAMES } from '../models/data/toy2d';
@@ -12,7 +12,6 @@ import { drawLines, smooth } from './draw';
 import { taskFor, type PageTask } from './tasks';
 
 const READ_EVERY = 10; // steps between loss readbacks
-const DRAW_EVERY = 20; // steps between generator redraws (and the SWD)
 const TURN_BUDGET_MS = 30; // encode at most this long per event-loop turn
 const N_PAIRS = 256; // DMD regression pairs made at Start
 
@@ -311,16 +310,16 @@ async function onUpload(file: File): Promise<void> {
   }
 }
 
-/** Median of 3 timed runs after a warm-up; each run finishes with a readback so the GPU work is inside. */
-async function timeIt(f: () => Promise<void>): Promise<number> {
-  await f();
+/** Median of `runs` timed runs (3: after a warm-up); each run finishes with a readback so the GPU work is inside. */
+async function timeIt(f: () => Promise<void>, runs = 3): Promise<number> {
+  if (runs > 1) await f();
   const ts: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     await f();
     ts.push(performance.now() - t0);
   }
-  return ts.sort((a, b) => a - b)[1];
+  return ts.sort((a, b) => a - b)[ts.length >> 1];
 }
 
 async function measureTiming(): Promise<void> {
@@ -335,7 +334,7 @@ async function measureTiming(): Promise<void> {
     // the generator has the teacher's architecture: before training, time the teacher evaluated once at σ = 80
     const net = S.trainer?.generator ?? t.den;
     const sigma = S.trainer?.cfg.generatorSigma ?? 80;
-    const heunMs = await timeIt(async () => void (await readSamples(heunSample(t.den, { steps: 18, shape, seed: 2 }).x)));
+    const heunMs = await timeIt(async () => void (await readSamples(heunSample(t.den, { steps: 18, shape, seed: 2 }).x)), t.task.heunTimingRuns);
     const oneMs = await timeIt(async () => {
       const x = os.noGrad(() => os.tidy(() => net.forward(os.mul(os.randn(shape, { seed: 3 }), sigma), os.full([n], sigma), null)));
       await readSamples(x);
@@ -343,7 +342,7 @@ async function measureTiming(): Promise<void> {
     $('t-teacher').textContent = heunMs.toFixed(1);
     $('t-gen').textContent = oneMs.toFixed(2);
     $('speedup').textContent = `${(heunMs / oneMs).toFixed(1)}×`;
-    $('timing-note').textContent = `median of 3 runs of ${n} samples each, including the readback, on ${os.device().adapterLabel}`;
+    $('timing-note').textContent = `${t.task.heunTimingRuns > 1 ? 'median of 3 runs' : 'Heun: one run; one-step: median of 3'} of ${n} samples each, including the readback, on ${os.device().adapterLabel}`;
   } catch (e) {
     fail(e, 'timing failed');
   } finally {
@@ -460,7 +459,7 @@ async function trainLoop(): Promise<void> {
       if (S.pending.length >= READ_EVERY) break;
     }
     if (S.pending.length >= READ_EVERY || !S.running) await flushLosses();
-    if (S.step % DRAW_EVERY === 0 || (!S.running && S.step > 0)) await drawGenerator();
+    if (S.step % S.teacher!.task.drawEvery === 0 || (!S.running && S.step > 0)) await drawGenerator();
     await nextTurn();
   }
   await flushLosses();

@@ -19,6 +19,10 @@ export interface PageTask {
   sampleShape: number[];
   /** Samples per panel. */
   nView: number;
+  /** Steps between generator redraws (and metric points). */
+  drawEvery: number;
+  /** Heun runs timed for the speed-up (after the teacher panel compiled everything): 3 for 2-D, 1 for images. */
+  heunTimingRuns: number;
   labelDim: number;
   /** Labels of the panel samples (classes cycled), one-hot [nView, K]; null for unconditional data. Caller disposes. */
   viewLabels(): Tensor | null;
@@ -39,6 +43,8 @@ export function toyTask(name: string): PageTask {
     name,
     sampleShape: [2],
     nView: 1024,
+    drawEvery: 20,
+    heunTimingRuns: 3,
     labelDim: 0,
     viewLabels: () => null,
     draw: (c, xs, rgb) => drawScatter(c, xs, rgb),
@@ -89,6 +95,8 @@ export async function mnistTask(meta: ModelMeta, classifierUrl: string | undefin
     name: meta.data,
     sampleShape: [1, S, S],
     nView,
+    drawEvery: 5,
+    heunTimingRuns: 1,
     labelDim: K,
     viewLabels: () => (K > 0 ? os.oneHot(os.tensor(Float32Array.from({ length: nView }, (_, i) => i % K)), K) : null),
     draw: (c, xs) => drawDigits(c, xs, nView, S, 10),
