@@ -44,17 +44,24 @@ function dataSection(bytes: Uint8Array): Uint8Array {
   return bytes.subarray(8 + n);
 }
 
+/** SHA-256 as hex through WebCrypto (Node ≥ 20 and browsers, secure contexts), so checked files load in the page too. */
+async function sha256HexPortable(data: Uint8Array): Promise<string> {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) throw new FormatError('checkpoint: verifying dataSha256 needs WebCrypto (crypto.subtle: Node ≥ 20, or a browser page on https or 127.0.0.1)');
+  const digest = new Uint8Array(await subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 /**
  * saveSafetensors with the SHA-256 of the data section in `__metadata__.dataSha256`: the checksum lives inside the
  * file, so an atomic write of the file is an atomic write of the pair (a sidecar checksum can go stale on a crash).
  */
 export async function saveSafetensorsChecked(state: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<Uint8Array> {
   const plain = await saveSafetensors(state, metadata);
-  const { sha256Hex } = await import('./atomic');
   const { tensors } = decodeSafetensors(plain);
   const entries: Record<string, SafetensorsInput> = {};
   for (const [k, r] of Object.entries(tensors)) entries[k] = { dtype: r.dtype, shape: r.shape, data: r.bytes };
-  return encodeSafetensors(entries, { format: 'pt', ...metadata, dataSha256: sha256Hex(dataSection(plain)) });
+  return encodeSafetensors(entries, { format: 'pt', ...metadata, dataSha256: await sha256HexPortable(dataSection(plain)) });
 }
 
 /** loadSafetensors that first verifies `dataSha256` (a FormatError names the file's problem). */
@@ -62,8 +69,7 @@ export async function loadSafetensorsChecked(bytes: Uint8Array): Promise<{ tenso
   const { metadata } = decodeSafetensors(bytes);
   const want = metadata.dataSha256;
   if (!want) throw new FormatError('checkpoint: no dataSha256 in __metadata__; it was not written by saveSafetensorsChecked');
-  const { sha256Hex } = await import('./atomic');
-  const got = sha256Hex(dataSection(bytes));
+  const got = await sha256HexPortable(dataSection(bytes));
   if (got !== want) throw new FormatError(`checkpoint: data checksum ${got.slice(0, 12)}… does not match the recorded ${want.slice(0, 12)}…; the file is corrupt — restore an older checkpoint`);
   return loadSafetensors(bytes);
 }
