@@ -22,6 +22,7 @@
 import { f32bits, type Device, type Kernel } from '../../engine/device';
 import { ShapeError, fmtShape, internal } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
+import type { AdamStepArgs } from './dispatch';
 
 const WG = 256;
 /** Uniform slot of Device.dispatch: 64 words; the header takes 8, each segment 4. */
@@ -222,14 +223,8 @@ const ADAM: MultiSpec = {
         ${b('expAvgSq')}[i] = select(v0, v, mask);`,
 };
 
-export interface MultiAdamArgs {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  decoupled: boolean;
-}
+/** The per-step scalars of ./dispatch.ts's Adam, less the step count (each tensor brings its own). */
+export type MultiAdamArgs = Omit<AdamStepArgs, 'step'>;
 
 /** One tensor of a multi-tensor Adam step: its 1-based step count (after the increment) sets its bias corrections. */
 export interface AdamItem {
