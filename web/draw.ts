@@ -163,5 +163,8 @@ export function drawDigits(canvas: HTMLCanvasElement, xs: Float32Array | null, n
   tmp.getContext('2d')!.putImageData(img, 0, 0);
   ctx.imageSmoothingEnabled = false;
   const scale = Math.min(canvas.width / img.width, canvas.height / img.height);
-  ctx.drawImage(tmp, 0, 0, img.width * scale, img.height * scale);
+  const w = img.width * scale, h = img.height * scale;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.drawImage(tmp, (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
 }

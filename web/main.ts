@@ -231,6 +231,7 @@ async function useTeacher(t: Teacher | null): Promise<void> {
     S.floor = await task.metric(S.dataXs, S.teacherXs);
     const teacherMetric = await task.metric(S.teacherXs, S.dataXs);
     $('metric-name').textContent = task.metricName;
+    $('metric-legend').textContent = task.metricName;
     $('teacher-caption').textContent = `teacher, Heun 18 steps, 35 NFE${teacherMetric === null ? '' : ` (${task.metricName.replace(/ \(.*\)$/, '')} ${teacherMetric.toFixed(4)})`}`;
     drawCharts();
     S.busy = false;
