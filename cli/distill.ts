@@ -194,16 +194,10 @@ export async function distill(a: DistillArgs): Promise<{ trainer: DMDTrainer; te
   let pending: { it: number; l: DMDLosses }[] = [];
   const t0 = performance.now(), d0 = os.memory().dispatches, it0 = tr.iteration;
   let last: Record<string, number> = {};
-  let submitsAtWait = os.memory().submits;
   while (tr.iteration < a.steps) {
     const l = tr.step();
     pending.push({ it: tr.iteration, l });
-    // Dawn (Node) frees finished work only while the host waits: with image models a few iterations already make
-    // hundreds of submits, and a long run without a wait crashed it (exit 139)
-    if (os.memory().submits - submitsAtWait >= 64) {
-      await os.sync();
-      submitsAtWait = os.memory().submits;
-    }
+    await os.relieve(); // image models make hundreds of submits in a few iterations; Dawn needs the host to wait
     const done = tr.iteration >= a.steps;
     if (pending.length === 50 || done) {
       // one readback for 50 iterations: the GPU never waits for the host in between

@@ -123,12 +123,8 @@ export async function trainTeacher(a: TeacherArgs): Promise<void> {
   const progress = new Progress(a.steps, 'step');
   const t0 = performance.now();
   let pending: { step: number; loss: os.Tensor }[] = [];
-  let submitsAtWait = os.memory().submits;
   for (let step = start + 1; step <= a.steps; step++) {
-    if (os.memory().submits - submitsAtWait >= 64) {
-      await os.sync(); // Dawn (Node) frees finished work only while the host waits (see cli/distill.ts)
-      submitsAtWait = os.memory().submits;
-    }
+    await os.relieve();
     const { y, labels } = data.batch(a.batch, rng);
     const loss = os.tidy(() => {
       const l = edmLoss(den, y, { labels, labelDropout: data.labelDropout });

@@ -56,6 +56,11 @@ export async function sync(): Promise<void> {
   await device().sync();
 }
 
+/** Waits for the GPU if many submits are outstanding (call it every step of a long loop; a no-op otherwise). */
+export async function relieve(maxSubmits = 64): Promise<void> {
+  await device().relieve(maxSubmits);
+}
+
 /** GPU time per kernel label while fn runs (timestamp queries; each dispatch in its own pass), slowest first. */
 export async function profile(fn: () => unknown | Promise<unknown>): Promise<{ label: string; ms: number; count: number }[]> {
   return device().profile(fn);

@@ -1,5 +1,5 @@
 // test/engine/reliability.test.ts: allocation limits and out-of-memory (engine/device.ts), and the development-mode
-// warnings for tensor lifetime misuse (engine/tensor.ts).
+// warnings for tensor lifetime misuse (engine/tensor.ts), and os.relieve (waits only when many submits are outstanding).
 //
 // Out of memory cannot be provoked deterministically on lavapipe (it allocates host memory lazily, and filling a
 // shared machine's RAM to find out is not a test), so the driver's refusal is simulated: the device's own
@@ -177,5 +177,28 @@ describe('development-mode warnings for lifetime misuse', () => {
     t.dispose();
     t.dispose();
     expect(w.spy).not.toHaveBeenCalled();
+  });
+});
+
+describe('os.relieve', () => {
+  it('waits for the GPU only once many submits are outstanding', async () => {
+    const d = os.device();
+    await os.sync();
+    const sync = vi.spyOn(d, 'sync');
+    const x = os.ones([3]);
+    const submitOnce = () => {
+      os.add(x, 1).dispose();
+      d.flush();
+    };
+    for (let i = 0; i < 10; i++) submitOnce();
+    await os.relieve(16);
+    expect(sync).not.toHaveBeenCalled(); // 10 < 16: nothing to wait for
+    for (let i = 0; i < 10; i++) submitOnce();
+    await os.relieve(16);
+    expect(sync).toHaveBeenCalledTimes(1); // 20 outstanding: one wait, and the count starts again
+    await os.relieve(16);
+    expect(sync).toHaveBeenCalledTimes(1);
+    sync.mockRestore();
+    x.dispose();
   });
 });
