@@ -181,12 +181,14 @@ export async function distill(a: DistillArgs): Promise<{ trainer: DMDTrainer; te
     tr.ema.copyTo(emaNet.parameters());
     return emaNet;
   };
+  const lastPanel: { iteration: number; png: Uint8Array | null } = { iteration: -1, png: null }; // reused by report.html
   const logEval = async () => {
     const { e, png } = await task.evaluate(tr, sampler());
     const ev = { iteration: tr.iteration, ...e } as GeneratorEval;
     evals.push(ev);
     appendFileSync(metricsPath, JSON.stringify({ iteration: tr.iteration, eval: ev }) + '\n');
     writeFileSync(join(a.out, 'samples', `generator-${String(tr.iteration).padStart(6, '0')}.png`), png);
+    Object.assign(lastPanel, { iteration: tr.iteration, png });
     return ev;
   };
   if (tr.iteration === 0) await logEval();
@@ -232,7 +234,7 @@ export async function distill(a: DistillArgs): Promise<{ trainer: DMDTrainer; te
   await os.io.writeFileAtomic(join(a.out, 'generator.safetensors'), await saveModel(shipped, genMeta));
   if (tr.ema) await os.io.writeFileAtomic(join(a.out, 'generator-raw.safetensors'), await saveModel(tr.generator, genMeta));
   await os.io.writeFileAtomic(join(a.out, 'fake-score.safetensors'), await saveModel(tr.fake, { ...meta, recipe: { role: 'fake score', command: a.command } }));
-  if (!a.quiet) writeReport(a.out, { title: `onestep distill: ${meta.data} (${tr.cfg.mode}${tr.cfg.ganWeight > 0 ? ' + GAN' : ''})`, evals, metricName: task.metricName, panels: [{ name: `generator, 1 NFE, iteration ${tr.iteration}`, png: (await task.evaluate(tr, shipped)).png }], table: [['teacher', a.teacher], ['iterations', String(tr.iteration)], ['it/s', itPerSec.toFixed(2)], ['final metric', JSON.stringify(evals.at(-1))]] });
+  if (!a.quiet) writeReport(a.out, { title: `onestep distill: ${meta.data} (${tr.cfg.mode}${tr.cfg.ganWeight > 0 ? ' + GAN' : ''})`, evals, metricName: task.metricName, panels: [{ name: `generator, 1 NFE, iteration ${tr.iteration}`, png: lastPanel.iteration === tr.iteration && lastPanel.png ? lastPanel.png : (await task.evaluate(tr, shipped)).png }], table: [['teacher', a.teacher], ['iterations', String(tr.iteration)], ['it/s', itPerSec.toFixed(2)], ['final metric', JSON.stringify(evals.at(-1))]] });
   return { trainer: tr, teacher, meta, evals, itPerSec, dispatchesPerIt, sampler: shipped, task };
 }
 

@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Page } from 'puppeteer-core';
 import { launchChromium } from '../scripts/browser';
 import { startServer, type WebServer } from '../web/server';
 import { loadModel } from '../models/checkpoint';
@@ -140,18 +141,25 @@ describe('MNIST digits for the page', () => {
   });
 });
 
+/** A page on the server with console errors collected into `errors`, once its teacher is ready (Start enabled). */
+async function openReadyPage(browser: Awaited<ReturnType<typeof launchChromium>>, errors: string[], before?: (page: Page) => Promise<void>): Promise<Page> {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1280, height: 1000 });
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await before?.(page);
+  await page.goto(web.url + '/');
+  // the teacher is loaded, sampled and timed before Start is enabled
+  await page.waitForFunction(() => !(document.querySelector('[data-testid=start]') as HTMLButtonElement).disabled, { timeout: 150_000, polling: 500 });
+  return page;
+}
+
 describe('the page in headless Chromium', () => {
   it('trains DMD2 on 8gaussians: steps pass 20, losses and generator samples are drawn, no console errors', async () => {
     const browser = await launchChromium();
     const errors: string[] = [];
     try {
-      const page = await browser.newPage();
-      await page.setViewport({ width: 1280, height: 1000 });
-      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-      page.on('pageerror', (e) => errors.push(String(e)));
-      await page.goto(web.url + '/');
-      // the teacher is loaded, sampled and timed before Start is enabled
-      await page.waitForFunction(() => !(document.querySelector('[data-testid=start]') as HTMLButtonElement).disabled, { timeout: 150_000, polling: 500 });
+      const page = await openReadyPage(browser, errors);
       const adapter = await page.$eval('#adapter', (e) => e.textContent ?? '');
       expect(adapter).toMatch(/swiftshader/i);
       expect(await page.$eval('[data-testid=speedup]', (e) => e.textContent ?? '')).toMatch(/^\d+(\.\d+)?×$/);
@@ -206,13 +214,10 @@ describe('the page in headless Chromium', () => {
     const errors: string[] = [];
     const dir = mkdtempSync(join(tmpdir(), 'onestep-web-dl-'));
     try {
-      const page = await browser.newPage();
-      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-      page.on('pageerror', (e) => errors.push(String(e)));
-      const cdp = await page.createCDPSession();
-      await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: dir });
-      await page.goto(web.url + '/');
-      await page.waitForFunction(() => !(document.querySelector('[data-testid=start]') as HTMLButtonElement).disabled, { timeout: 150_000, polling: 500 });
+      const page = await openReadyPage(browser, errors, async (p) => {
+        const cdp = await p.createCDPSession();
+        await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: dir });
+      });
       // not a checkpoint: a clear banner, and the zoo teacher stays usable
       const junk = join(dir, 'junk.safetensors');
       writeFileSync(junk, 'this is not a safetensors file at all');
@@ -275,12 +280,7 @@ describe('the page in headless Chromium', () => {
     const browser = await launchChromium();
     const errors: string[] = [];
     try {
-      const page = await browser.newPage();
-      await page.setViewport({ width: 1280, height: 1000 });
-      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-      page.on('pageerror', (e) => errors.push(String(e)));
-      await page.goto(web.url + '/');
-      await page.waitForFunction(() => !(document.querySelector('[data-testid=start]') as HTMLButtonElement).disabled, { timeout: 150_000, polling: 500 });
+      const page = await openReadyPage(browser, errors);
       await page.select('#dataset', 'mnist16');
       // the UNet teacher's Heun panel (50 digits × 35 evaluations) on SwiftShader takes a while
       await page.waitForFunction(() => /FD/.test(document.getElementById('teacher-caption')!.textContent ?? '') && !(document.querySelector('[data-testid=start]') as HTMLButtonElement).disabled, { timeout: 400_000, polling: 1000 });
