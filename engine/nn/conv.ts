@@ -28,34 +28,40 @@ export interface ConvTranspose2dModuleOptions {
 
 const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 
-function checkChannels(layer: string, inChannels: number, outChannels: number, kernelSize: [number, number], groups: number): void {
-  for (const [n, v] of [['inChannels', inChannels], ['outChannels', outChannels], ['kernelSize', kernelSize[0]], ['kernelSize', kernelSize[1]], ['groups', groups]] as const) {
-    if (!Number.isInteger(v) || v <= 0) throw new ValueError(`${layer}: ${n} must be a positive integer, got ${v}`);
-  }
-  if (inChannels % groups !== 0 || outChannels % groups !== 0) {
-    throw new ValueError(`${layer}: groups ${groups} must divide inChannels ${inChannels} and outChannels ${outChannels}`);
+/**
+ * What both layers share: a weight [A, B/groups, kH, kW] — [out, in/groups, …] for Conv2d, [in, out/groups, …] for
+ * ConvTranspose2d — and a bias [outChannels], both U(±1/√fanIn) with torch's fanIn = weight.shape[1]·kH·kW.
+ */
+abstract class ConvLayer extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  readonly kernelSize: [number, number];
+  protected constructor(layer: string, inChannels: number, outChannels: number, kernelSize: Pair, groups: number, bias: boolean, transposed: boolean) {
+    super();
+    this.kernelSize = pair(kernelSize);
+    const [kH, kW] = this.kernelSize;
+    for (const [n, v] of [['inChannels', inChannels], ['outChannels', outChannels], ['kernelSize', kH], ['kernelSize', kW], ['groups', groups]] as const) {
+      if (!Number.isInteger(v) || v <= 0) throw new ValueError(`${layer}: ${n} must be a positive integer, got ${v}`);
+    }
+    if (inChannels % groups !== 0 || outChannels % groups !== 0) {
+      throw new ValueError(`${layer}: groups ${groups} must divide inChannels ${inChannels} and outChannels ${outChannels}`);
+    }
+    const shape = transposed ? [inChannels, outChannels / groups, kH, kW] : [outChannels, inChannels / groups, kH, kW];
+    const bound = 1 / Math.sqrt(shape[1] * kH * kW);
+    this.weight = this.param(uniformInit(shape, bound));
+    this.bias = bias ? this.param(uniformInit([outChannels], bound)) : null;
   }
 }
 
 /** y = conv2d(x, weight, bias): weight [outChannels, inChannels/groups, kH, kW], bias [outChannels]. */
-export class Conv2d extends Module {
-  weight: Tensor;
-  bias: Tensor | null;
-  readonly kernelSize: [number, number];
+export class Conv2d extends ConvLayer {
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
     kernelSize: Pair,
     readonly opts: Conv2dModuleOptions = {},
   ) {
-    super();
-    this.kernelSize = pair(kernelSize);
-    const groups = opts.groups ?? 1;
-    checkChannels('Conv2d', inChannels, outChannels, this.kernelSize, groups);
-    const [kH, kW] = this.kernelSize;
-    const bound = 1 / Math.sqrt((inChannels / groups) * kH * kW);
-    this.weight = this.param(uniformInit([outChannels, inChannels / groups, kH, kW], bound));
-    this.bias = opts.bias === false ? null : this.param(uniformInit([outChannels], bound));
+    super('Conv2d', inChannels, outChannels, kernelSize, opts.groups ?? 1, opts.bias !== false, false);
   }
   forward(x: Tensor): Tensor {
     const { stride, padding, dilation, groups } = this.opts;
@@ -64,25 +70,14 @@ export class Conv2d extends Module {
 }
 
 /** y = convTranspose2d(x, weight, bias): weight [inChannels, outChannels/groups, kH, kW], bias [outChannels]. */
-export class ConvTranspose2d extends Module {
-  weight: Tensor;
-  bias: Tensor | null;
-  readonly kernelSize: [number, number];
+export class ConvTranspose2d extends ConvLayer {
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
     kernelSize: Pair,
     readonly opts: ConvTranspose2dModuleOptions = {},
   ) {
-    super();
-    this.kernelSize = pair(kernelSize);
-    const groups = opts.groups ?? 1;
-    checkChannels('ConvTranspose2d', inChannels, outChannels, this.kernelSize, groups);
-    const [kH, kW] = this.kernelSize;
-    // torch takes fanIn from weight.shape[1]: outChannels/groups here
-    const bound = 1 / Math.sqrt((outChannels / groups) * kH * kW);
-    this.weight = this.param(uniformInit([inChannels, outChannels / groups, kH, kW], bound));
-    this.bias = opts.bias === false ? null : this.param(uniformInit([outChannels], bound));
+    super('ConvTranspose2d', inChannels, outChannels, kernelSize, opts.groups ?? 1, opts.bias !== false, true);
   }
   forward(x: Tensor): Tensor {
     const { stride, padding, outputPadding, dilation, groups } = this.opts;

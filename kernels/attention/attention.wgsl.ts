@@ -100,6 +100,42 @@ const subTiles = (c: AttentionTileConfig): number[][] => {
   return range(c.tile / sub).map((p) => range(sub).map((t) => p * sub + t));
 };
 
+type Rows = ReturnType<typeof rowsOf>;
+
+/**
+ * A tile's score passes: for each stream [binding, tile view, owned private row, accumulator], per sub-tile one loop
+ * over the head dim adds owned row o · streamed row t into the accumulator `name(acc, o, t)`.
+ */
+function scorePasses(c: AttentionTileConfig, x: Rows, streams: string[][], prefix: string, owned: number[], name: (acc: string, o: number, t: number) => string): string {
+  return subTiles(c)
+    .flatMap((Ts) =>
+      streams.map(
+        ([buf, v, own, acc]) => `for (var d4 = 0u; d4 < u.D4; d4++) {
+      ${x.step([[buf, prefix, v]], Ts)} ${owned.map((o) => `let o${o} = ${own}${o}[d4];`).join(' ')}
+      ${x.E.map((e) => `{
+        ${Ts.map((t) => `let st${t} = ${x.at(buf, prefix, v, t, e)};`).join(' ')}
+        ${owned.map((o) => Ts.map((t) => `${name(acc, o, t)} = fma(${x.el(`o${o}`, e)}, st${t}, ${name(acc, o, t)});`).join(' ')).join('\n        ')}
+      }`).join('\n      ')}
+    }`,
+      ),
+    )
+    .join('\n    ');
+}
+
+/**
+ * Folds a tile into the owned accumulator rows `dst`: dst_o = dst_o·scale(o) + Σ_t coef(o, t)·(streamed row t of
+ * `buf`), one read-modify-write per element per tile.
+ */
+function accumulatePass(x: Rows, buf: string, prefix: string, v: string, dst: string, owned: number[], streamed: number[], coef: (o: number, t: number) => string, scale?: (o: number) => string): string {
+  const init = (o: number, e: number) => (scale ? `${x.el(`${dst}o${o}`, e)} * ${scale(o)}` : x.el(`${dst}o${o}`, e));
+  return `for (var d4 = 0u; d4 < u.D4; d4++) {
+      ${x.step([[buf, prefix, v]])} ${owned.map((o) => `let ${dst}o${o} = ${dst}${o}[d4];`).join(' ')}
+      ${x.E.map((e) => `${streamed.map((t) => `let st${e}_${t} = ${x.at(buf, prefix, v, t, e)};`).join(' ')}
+      ${owned.map((o) => `let ${dst}n${o}_${e} = ${fmaChain(streamed.map((t) => [coef(o, t), `st${e}_${t}`]), init(o, e))};`).join(' ')}`).join('\n      ')}
+      ${owned.map((o) => `${dst}${o}[d4] = ${x.pack(x.E.map((e) => `${dst}n${o}_${e}`))};`).join(' ')}
+    }`;
+}
+
 /**
  * Forward. Each invocation owns `own` query rows: q (pre-scaled), the running max m, running sum l and the output
  * accumulator a. Per tile of `tile` keys: scores, one rescale of a by exp2(m_old − m_new), then a += p·v.
@@ -127,13 +163,7 @@ ${ENTRY(c)}
   for (var j0 = 0u; j0 < kEnd; j0 += ${c.tile}u) {
     ${x.setup('kr', 'kb', 'j0', 'u.S')}
     ${R.map((r) => C.map((k) => `var s${r}_${k} = 0.0;`).join(' ')).join(' ')}
-    ${subTiles(c).map((Cs) => `for (var d4 = 0u; d4 < u.D4; d4++) {
-      ${x.step([['K', 'kr', 'kv']], Cs)} ${R.map((r) => `let xq${r} = q${r}[d4];`).join(' ')}
-      ${x.E.map((e) => `{
-        ${Cs.map((k) => `let k${k} = ${x.at('K', 'kr', 'kv', k, e)};`).join(' ')}
-        ${R.map((r) => Cs.map((k) => `s${r}_${k} = fma(${x.el(`xq${r}`, e)}, k${k}, s${r}_${k});`).join(' ')).join('\n        ')}
-      }`).join('\n      ')}
-    }`).join('\n    ')}
+    ${scorePasses(c, x, [['K', 'kv', 'q', 's']], 'kr', R, (acc, r, k) => `${acc}${r}_${k}`)}
     ${R.map(
       (r) => `${C.map((k) => `let ok${r}_${k} = j0 + ${k}u < u.S && (u.causal == 0u || j0 + ${k}u <= i${r});`).join(' ')}
     let mn${r} = max(m${r}, ${C.map((k) => `select(NEG, s${r}_${k}, ok${r}_${k})`).reduce((a, b) => `max(${a}, ${b})`)});
@@ -141,12 +171,7 @@ ${ENTRY(c)}
     ${C.map((k) => `let p${r}_${k} = select(0.0, exp2(s${r}_${k} - mn${r}), ok${r}_${k});`).join(' ')}
     l${r} = fma(l${r}, c${r}, ${C.map((k) => `p${r}_${k}`).join(' + ')});`,
     ).join('\n    ')}
-    for (var d4 = 0u; d4 < u.D4; d4++) {
-      ${x.step([['V', 'kr', 'vv']])} ${R.map((r) => `let ao${r} = a${r}[d4];`).join(' ')}
-      ${x.E.map((e) => `${C.map((k) => `let w${e}_${k} = ${x.at('V', 'kr', 'vv', k, e)};`).join(' ')}
-      ${R.map((r) => `let an${r}_${e} = ${fmaChain(C.map((k) => [`p${r}_${k}`, `w${e}_${k}`]), `${x.el(`ao${r}`, e)} * c${r}`)};`).join(' ')}`).join('\n      ')}
-      ${R.map((r) => `a${r}[d4] = ${x.pack(x.E.map((e) => `an${r}_${e}`))};`).join(' ')}
-    }
+    ${accumulatePass(x, 'V', 'kr', 'vv', 'a', R, C, (r, k) => `p${r}_${k}`, (r) => `c${r}`)}
   }
   ${R.map(
     (r) => `if (i${r} < u.L) {
@@ -187,20 +212,9 @@ ${ENTRY(c)}
   for (var j0 = 0u; j0 < kEnd; j0 += ${c.tile}u) {
     ${x.setup('kr', 'kb', 'j0', 'u.S')}
     ${R.map((r) => C.map((k) => `var s${r}_${k} = 0.0; var t${r}_${k} = 0.0;`).join(' ')).join(' ')}
-    ${subTiles(c).flatMap((Cs) => [['K', 'kv', 'q', 's'], ['V', 'vv', 'g', 't']].map(([buf, v, own, acc]) => `for (var d4 = 0u; d4 < u.D4; d4++) {
-      ${x.step([[buf, 'kr', v]], Cs)} ${R.map((r) => `let o${r} = ${own}${r}[d4];`).join(' ')}
-      ${x.E.map((e) => `{
-        ${Cs.map((k) => `let k${k} = ${x.at(buf, 'kr', v, k, e)};`).join(' ')}
-        ${R.map((r) => Cs.map((k) => `${acc}${r}_${k} = fma(${x.el(`o${r}`, e)}, k${k}, ${acc}${r}_${k});`).join(' ')).join('\n        ')}
-      }`).join('\n      ')}
-    }`)).join('\n    ')}
+    ${scorePasses(c, x, [['K', 'kv', 'q', 's'], ['V', 'vv', 'g', 't']], 'kr', R, (acc, r, k) => `${acc}${r}_${k}`)}
     ${R.map((r) => C.map((k) => `let ds${r}_${k} = select(0.0, exp2(s${r}_${k} - lse${r}) * (t${r}_${k} - dl${r}), j0 + ${k}u < u.S && (u.causal == 0u || j0 + ${k}u <= i${r}));`).join(' ')).join('\n    ')}
-    for (var d4 = 0u; d4 < u.D4; d4++) {
-      ${x.step([['K', 'kr', 'kv']])} ${R.map((r) => `let dqo${r} = dq${r}[d4];`).join(' ')}
-      ${x.E.map((e) => `${C.map((k) => `let k${e}_${k} = ${x.at('K', 'kr', 'kv', k, e)};`).join(' ')}
-      ${R.map((r) => `let dn${r}_${e} = ${fmaChain(C.map((k) => [`ds${r}_${k}`, `k${e}_${k}`]), x.el(`dqo${r}`, e))};`).join(' ')}`).join('\n      ')}
-      ${R.map((r) => `dq${r}[d4] = ${x.pack(x.E.map((e) => `dn${r}_${e}`))};`).join(' ')}
-    }
+    ${accumulatePass(x, 'K', 'kr', 'kv', 'dq', R, C, (r, k) => `ds${r}_${k}`)}
   }
   ${R.map(
     (r) => `if (i${r} < u.L) {
@@ -242,27 +256,11 @@ ${ENTRY(c)}
     ${x.scalarSetup('dll', (row) => `DELTA[bh * u.L + ${row}]`, 'i0', 'u.L')}
     ${R.map((r) => `let lse${r} = ${x.scalarAt('lsel', r)}; let dl${r} = ${x.scalarAt('dll', r)};`).join(' ')}
     ${R.map((r) => C.map((k) => `var s${r}_${k} = 0.0; var t${r}_${k} = 0.0;`).join(' ')).join(' ')}
-    ${subTiles(c).flatMap((Rs) => [['Q', 'qv', 'k', 's'], ['dO', 'gv', 'w', 't']].map(([buf, v, own, acc]) => `for (var d4 = 0u; d4 < u.D4; d4++) {
-      ${x.step([[buf, 'qr', v]], Rs)} ${C.map((k) => `let o${k} = ${own}${k}[d4];`).join(' ')}
-      ${x.E.map((e) => `{
-        ${Rs.map((r) => `let x${r} = ${x.at(buf, 'qr', v, r, e)};`).join(' ')}
-        ${C.map((k) => Rs.map((r) => `${acc}${r}_${k} = fma(x${r}, ${x.el(`o${k}`, e)}, ${acc}${r}_${k});`).join(' ')).join('\n        ')}
-      }`).join('\n      ')}
-    }`)).join('\n    ')}
+    ${scorePasses(c, x, [['Q', 'qv', 'k', 's'], ['dO', 'gv', 'w', 't']], 'qr', C, (acc, k, r) => `${acc}${r}_${k}`)}
     ${R.map((r) => C.map((k) => `let p${r}_${k} = select(0.0, exp2(s${r}_${k} - lse${r}), i0 + ${r}u < u.L && (u.causal == 0u || j${k} <= i0 + ${r}u)); let ds${r}_${k} = p${r}_${k} * (t${r}_${k} - dl${r});`).join(' ')).join('\n    ')}
     // one stream per loop (dO for dV, then Q for dK): half the values live at a time
-    for (var d4 = 0u; d4 < u.D4; d4++) {
-      ${x.step([['dO', 'qr', 'gv']])} ${C.map((k) => `let dvo${k} = dv${k}[d4];`).join(' ')}
-      ${x.E.map((e) => `${R.map((r) => `let y${e}_${r} = ${x.at('dO', 'qr', 'gv', r, e)};`).join(' ')}
-      ${C.map((k) => `let dvn${k}_${e} = ${fmaChain(R.map((r) => [`p${r}_${k}`, `y${e}_${r}`]), x.el(`dvo${k}`, e))};`).join(' ')}`).join('\n      ')}
-      ${C.map((k) => `dv${k}[d4] = ${x.pack(x.E.map((e) => `dvn${k}_${e}`))};`).join(' ')}
-    }
-    for (var d4 = 0u; d4 < u.D4; d4++) {
-      ${x.step([['Q', 'qr', 'qv']])} ${C.map((k) => `let dko${k} = dk${k}[d4];`).join(' ')}
-      ${x.E.map((e) => `${R.map((r) => `let x${e}_${r} = ${x.at('Q', 'qr', 'qv', r, e)};`).join(' ')}
-      ${C.map((k) => `let dkn${k}_${e} = ${fmaChain(R.map((r) => [`ds${r}_${k}`, `x${e}_${r}`]), x.el(`dko${k}`, e))};`).join(' ')}`).join('\n      ')}
-      ${C.map((k) => `dk${k}[d4] = ${x.pack(x.E.map((e) => `dkn${k}_${e}`))};`).join(' ')}
-    }
+    ${accumulatePass(x, 'dO', 'qr', 'gv', 'dv', C, R, (k, r) => `p${r}_${k}`)}
+    ${accumulatePass(x, 'Q', 'qr', 'qv', 'dk', C, R, (k, r) => `ds${r}_${k}`)}
   }
   ${C.map(
     (k) => `if (j${k} < u.S) {

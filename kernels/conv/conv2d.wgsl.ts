@@ -45,91 +45,106 @@ const lines = (xs: number[], f: (i: number) => string, indent = '  ') => xs.map(
  * subgroupBroadcast hands it to the others: one gather instead of TN. `column(offset)` is the global column index of
  * tile column `offset`; `load(col)` reads operand B at that column for the current K step.
  */
-function columnOperands(c: ConvConfig, column: (offset: string) => string, load: (col: string) => string, indent: string): { before: string; inLoop: string } {
+function columnOperands(c: ConvConfig, column: (offset: string) => string, load: (col: string) => string): { before: string; inLoop: string[] } {
   const J = range(c.tn);
-  if (!c.sg) {
-    return {
-      before: lines(J, (j) => `let col${j} = ${column(`${j}u`)};`),
-      inLoop: lines(J, (j) => `let b${j} = ${load(`col${j}`)};`, indent),
-    };
-  }
+  if (!c.sg) return { before: lines(J, (j) => `let col${j} = ${column(`${j}u`)};`), inLoop: J.map((j) => `let b${j} = ${load(`col${j}`)};`) };
   const sg = c.sg, S = range(Math.ceil(c.tn / sg));
   return {
     before: lines(S, (s) => `let colL${s} = ${column(`${s * sg}u + sgLane % ${sg}u`)};`),
-    inLoop: [...S.map((s) => `let bL${s} = ${load(`colL${s}`)};`), ...J.map((j) => `let b${j} = subgroupBroadcast(bL${Math.floor(j / sg)}, ${j % sg}u);`)].join(`\n${indent}`),
+    inLoop: [...S.map((s) => `let bL${s} = ${load(`colL${s}`)};`), ...J.map((j) => `let b${j} = subgroupBroadcast(bL${Math.floor(j / sg)}, ${j % sg}u);`)],
   };
 }
-const enableSubgroups = (c: ConvConfig) => (c.sg ? 'enable subgroups;\n' : '');
-const laneBuiltin = (c: ConvConfig) => (c.sg ? ', @builtin(subgroup_invocation_id) sgLane: u32' : '');
 
-/** acc_i[j] += a_i · b_j for the whole TM×TN block. */
-const fmaBlock = (c: ConvTile, indent: string) =>
-  range(c.tm)
-    .map((i) => range(c.tn).map((j) => `acc${i}[${j}] = fma(a${i}, b${j}, acc${i}[${j}]);`).join(' '))
-    .join(`\n${indent}`);
+/** acc_i[j] += a_i · b_j for the whole TM×TN block, a line per row. */
+const fmaBlock = (c: ConvTile): string[] => range(c.tm).map((i) => range(c.tn).map((j) => `acc${i}[${j}] = fma(a${i}, b${j}, acc${i}[${j}]);`).join(' '));
 
-// ---- forward ------------------------------------------------------------------------------------------------------
-// y[n, o, oh, ow] = b[o] + Σ_{c, kh, kw} x[n, g·C/G + c, oh·sh − ph + kh·dh, ow·sw − pw + kw·dw] · w[o, c, kh, kw]
-// GEMM: rows = output pixels (n, oh, ow) across lanes, columns = the workgroup's TN output channels of group g.
-function forwardWgsl(c: ConvConfig): string {
-  const I = range(c.tm), J = range(c.tn);
-  const cols = columnOperands(c, (off) => `g * oG + min(oBase + ${off}, oG - 1u)`, (col) => `w[(${col} * cG + ci) * kHW + tap]`, '        ');
-  return /* wgsl */ `${enableSubgroups(c)}
+/**
+ * Every conv kernel is the same register-blocked GEMM skeleton: invocation row m_i = (wid.x·TM + i)·WG + lid, a TM×TN
+ * accumulator block, and one K step — TM row operands a_i, TN column operands b_j, TM·TN FMAs — inside a loop nest
+ * that differs per kernel. A kernel supplies its operands, its setup, the nest around the step and the store.
+ */
+interface ConvKernel {
+  bindings: string[]; // the storage buffers from @binding(1) on, e.g. 'x: array<f32>' (the last one is written)
+  helpers?: string; // WGSL functions the kernel calls
+  setup: string; // after the shared sizes (cG, oG, HW, OHW, kHW): the workgroup's position in the problem
+  columns: { index: (offset: string) => string; load: (col: string) => string }; // the TN column operands
+  rows: (i: number) => string; // per row i, after m_i: what locates it (clamped to the last valid row)
+  nest: (step: (indent: string) => string) => string; // the K loops, with the step at their innermost level
+  readA: (i: number) => string; // row operand a_i at the current K step
+  epilogue?: string; // after the K loops, before the stores (the bias values)
+  store: (i: number) => string; // writes row i's block (guarded)
+}
+
+function convKernel(c: ConvConfig, k: ConvKernel): string {
+  const I = range(c.tm);
+  const cols = columnOperands(c, k.columns.index, k.columns.load);
+  const step = (indent: string) =>
+    [...I.map((i) => `let a${i} = ${k.readA(i)};`), ...cols.inLoop, ...fmaBlock(c)].join(`\n${indent}`);
+  const storage = k.bindings.map((b, i) => `@group(0) @binding(${i + 1}) var<storage, ${i === k.bindings.length - 1 ? 'read_write' : 'read'}> ${b};`);
+  return /* wgsl */ `${c.sg ? 'enable subgroups;\n' : ''}
 // TM, TN size the register block and WG the workgroup: baked in
 const TM = ${c.tm}u;
 const TN = ${c.tn}u;
 const WG = ${c.wg}u;
 ${HEADER}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-
-fn inImage(p: vec2i) -> bool { return all(p >= vec2i(0)) && all(p < vec2i(i32(u.H), i32(u.W))); }
-
+${storage.join('\n')}
+${k.helpers ?? ''}
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32${laneBuiltin(c)}) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32${c.sg ? ', @builtin(subgroup_invocation_id) sgLane: u32' : ''}) {
   let cG = u.C / u.G;
   let oG = u.O / u.G;
   let HW = u.H * u.W;
   let OHW = u.OH * u.OW;
   let kHW = u.kH * u.kW;
-  let g = wid.z;
+  ${k.setup}
+  ${cols.before}
+  // TM rows per invocation, WG apart: neighbouring lanes own neighbouring rows
+  ${lines(I, (i) => `let m${i} = (wid.x * TM + ${i}u) * WG + lid; ${k.rows(i)}`)}
+  ${lines(I, (i) => `var acc${i}: array<f32, TN>;`)}
+  ${k.nest(step)}
+  ${k.epilogue ?? ''}
+  ${lines(I, k.store)}
+}`;
+}
+
+/** Lines of a kernel section, each row's or column's joined. */
+const each = (n: number, f: (i: number) => string, indent = '  ') => lines(range(n), f, indent);
+
+// ---- forward ------------------------------------------------------------------------------------------------------
+// y[n, o, oh, ow] = b[o] + Σ_{c, kh, kw} x[n, g·C/G + c, oh·sh − ph + kh·dh, ow·sw − pw + kw·dw] · w[o, c, kh, kw]
+// GEMM: rows = output pixels (n, oh, ow) across lanes, columns = the workgroup's TN output channels of group g.
+const forwardWgsl = (c: ConvConfig): string =>
+  convKernel(c, {
+    bindings: ['x: array<f32>', 'w: array<f32>', 'bias: array<f32>', 'y: array<f32>'],
+    helpers: 'fn inImage(p: vec2i) -> bool { return all(p >= vec2i(0)) && all(p < vec2i(i32(u.H), i32(u.W))); }',
+    setup: `let g = wid.z;
   let M = u.N * OHW;
   // TN output channels per workgroup (clamped: extra ones are computed, never stored)
   let oBase = wid.y * TN;
-  ${lines(J, (j) => `let o${j} = g * oG + min(oBase + ${j}u, oG - 1u);`)}
-  ${cols.before}
-  // TM output pixels per invocation, WG apart: neighbouring lanes read neighbouring pixels
-  ${lines(I, (i) => `let m${i} = (wid.x * TM + ${i}u) * WG + lid; let p${i} = min(m${i}, M - 1u);`)}
-  ${lines(I, (i) => `let n${i} = p${i} / OHW; let out${i} = vec2u((p${i} / u.OW) % u.OH, p${i} % u.OW);`)}
-  ${lines(I, (i) => `let xBase${i} = (n${i} * u.C + g * cG) * HW;`)}
-  ${lines(I, (i) => `var acc${i}: array<f32, TN>;`)}
-  for (var kh = 0u; kh < u.kH; kh++) {
+  ${each(c.tn, (j) => `let o${j} = g * oG + min(oBase + ${j}u, oG - 1u);`)}`,
+    columns: { index: (off) => `g * oG + min(oBase + ${off}, oG - 1u)`, load: (col) => `w[(${col} * cG + ci) * kHW + tap]` },
+    rows: (i) => `let p${i} = min(m${i}, M - 1u);
+  let n${i} = p${i} / OHW; let out${i} = vec2u((p${i} / u.OW) % u.OH, p${i} % u.OW); let xBase${i} = (n${i} * u.C + g * cG) * HW;`,
+    nest: (step) => `for (var kh = 0u; kh < u.kH; kh++) {
     for (var kw = 0u; kw < u.kW; kw++) {
       let tap = kh * u.kW + kw;
       // the input pixel under this tap: (oh, ow)·stride − padding + (kh, kw)·dilation; outside the image reads 0
       let shift = vec2i(vec2u(kh * u.dh, kw * u.dw)) - vec2i(u.ph, u.pw);
-      ${lines(I, (i) => `let in${i} = vec2i(out${i} * vec2u(u.sh, u.sw)) + shift; let ok${i} = inImage(in${i});`, '      ')}
-      ${lines(I, (i) => `let xAt${i} = select(0u, xBase${i} + u32(in${i}.x) * u.W + u32(in${i}.y), ok${i});`, '      ')}
+      ${each(c.tm, (i) => `let in${i} = vec2i(out${i} * vec2u(u.sh, u.sw)) + shift; let ok${i} = inImage(in${i});`, '      ')}
+      ${each(c.tm, (i) => `let xAt${i} = select(0u, xBase${i} + u32(in${i}.x) * u.W + u32(in${i}.y), ok${i});`, '      ')}
       for (var ci = 0u; ci < cG; ci++) {
-        // readA: x[n, g·cG + ci, ih, iw]; readB: w[o, ci, kh, kw]
-        ${lines(I, (i) => `let a${i} = select(0.0, x[xAt${i} + ci * HW], ok${i});`, '        ')}
-        ${cols.inLoop}
-        ${fmaBlock(c, '        ')}
+        // a: x[n, g·cG + ci, ih, iw]; b: w[o, ci, kh, kw]
+        ${step('        ')}
       }
     }
-  }
-  ${lines(J, (j) => `let bias${j} = select(0.0, bias[o${j}], u.hasBias != 0u);`)}
-  ${lines(
-    I,
-    (i) => `if (m${i} < M) {
-    let yAt = n${i} * u.O * OHW + out${i}.x * u.OW + out${i}.y;
-    ${lines(J, (j) => `if (oBase + ${j}u < oG) { y[yAt + o${j} * OHW] = acc${i}[${j}] + bias${j}; }`, '    ')}
   }`,
-  )}
-}`;
-}
+    readA: (i) => `select(0.0, x[xAt${i} + ci * HW], ok${i})`,
+    epilogue: each(c.tn, (j) => `let bias${j} = select(0.0, bias[o${j}], u.hasBias != 0u);`),
+    store: (i) => `if (m${i} < M) {
+    let yAt = n${i} * u.O * OHW + out${i}.x * u.OW + out${i}.y;
+    ${each(c.tn, (j) => `if (oBase + ${j}u < oG) { y[yAt + o${j} * OHW] = acc${i}[${j}] + bias${j}; }`, '    ')}
+  }`,
+  });
 
 // ---- backward-data (also convTranspose2d forward) -----------------------------------------------------------------
 // dx[n, g·C/G + c, ih, iw] = b[g·C/G + c] + Σ_{o, kh, kw} dy[n, g·O/G + o, oh, ow] · w[g·O/G + o, c, kh, kw]
@@ -137,29 +152,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 // GEMM: rows = input pixels across lanes, columns = the workgroup's TN input channels, K = (o, kh, kw).
 // A workgroup covers one stride phase (ih mod sh, iw mod sw): a tap then lands on output pixels for every lane or for
 // none, so strided convolutions skip the dead taps with a uniform branch instead of masking 3 lanes in 4.
-function backwardDataWgsl(c: ConvConfig): string {
-  const I = range(c.tm), J = range(c.tn);
-  const cols = columnOperands(c, (off) => `min(cBase + ${off}, cG - 1u)`, (col) => `w[((g * oG + o) * cG + ${col}) * kHW + tap]`, '        ');
-  return /* wgsl */ `${enableSubgroups(c)}
-const TM = ${c.tm}u;
-const TN = ${c.tn}u;
-const WG = ${c.wg}u;
-${HEADER}
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
-
-fn inOutput(p: vec2i) -> bool { return all(p >= vec2i(0)) && all(p < vec2i(i32(u.OH), i32(u.OW))); }
-
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32${laneBuiltin(c)}) {
-  let cG = u.C / u.G;
-  let oG = u.O / u.G;
-  let HW = u.H * u.W;
-  let OHW = u.OH * u.OW;
-  let kHW = u.kH * u.kW;
-  let stride = vec2u(u.sh, u.sw);
+const backwardDataWgsl = (c: ConvConfig): string =>
+  convKernel(c, {
+    bindings: ['dy: array<f32>', 'w: array<f32>', 'bias: array<f32>', 'dx: array<f32>'],
+    helpers: 'fn inOutput(p: vec2i) -> bool { return all(p >= vec2i(0)) && all(p < vec2i(i32(u.OH), i32(u.OW))); }',
+    setup: `let stride = vec2u(u.sh, u.sw);
   let phases = u.sh * u.sw;
   let g = wid.z / phases;
   // this workgroup's phase: every pixel it owns has (ih, iw) = r + stride·q
@@ -168,13 +165,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let M = u.N * size.x * size.y;
   if (M == 0u) { return; }
   let cBase = wid.y * TN;
-  ${lines(J, (j) => `let c${j} = min(cBase + ${j}u, cG - 1u);`)}
-  ${cols.before}
-  ${lines(I, (i) => `let m${i} = (wid.x * TM + ${i}u) * WG + lid; let p${i} = min(m${i}, M - 1u);`)}
-  ${lines(I, (i) => `let n${i} = p${i} / (size.x * size.y); let q${i} = vec2u((p${i} / size.y) % size.x, p${i} % size.y);`)}
-  ${lines(I, (i) => `let dyBase${i} = (n${i} * u.O + g * oG) * OHW;`)}
-  ${lines(I, (i) => `var acc${i}: array<f32, TN>;`)}
-  for (var kh = 0u; kh < u.kH; kh++) {
+  ${each(c.tn, (j) => `let c${j} = min(cBase + ${j}u, cG - 1u);`)}`,
+    columns: { index: (off) => `min(cBase + ${off}, cG - 1u)`, load: (col) => `w[((g * oG + o) * cG + ${col}) * kHW + tap]` },
+    rows: (i) => `let p${i} = min(m${i}, M - 1u);
+  let n${i} = p${i} / (size.x * size.y); let q${i} = vec2u((p${i} / size.y) % size.x, p${i} % size.y); let dyBase${i} = (n${i} * u.O + g * oG) * OHW;`,
+    nest: (step) => `for (var kh = 0u; kh < u.kH; kh++) {
     // oh·sh = ih + ph − kh·dh = r.x + ph − kh·dh + q.x·sh: a whole output row for this phase, or none
     let th = i32(r.x) + u.ph - i32(kh * u.dh);
     if (th % i32(u.sh) != 0) { continue; }
@@ -183,62 +178,41 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       if (tw % i32(u.sw) != 0) { continue; }
       let tap = kh * u.kW + kw;
       let shift = vec2i(th / i32(u.sh), tw / i32(u.sw));
-      ${lines(I, (i) => `let out${i} = vec2i(q${i}) + shift; let ok${i} = inOutput(out${i});`, '      ')}
-      ${lines(I, (i) => `let dyAt${i} = select(0u, dyBase${i} + u32(out${i}.x) * u.OW + u32(out${i}.y), ok${i});`, '      ')}
+      ${each(c.tm, (i) => `let out${i} = vec2i(q${i}) + shift; let ok${i} = inOutput(out${i});`, '      ')}
+      ${each(c.tm, (i) => `let dyAt${i} = select(0u, dyBase${i} + u32(out${i}.x) * u.OW + u32(out${i}.y), ok${i});`, '      ')}
       for (var o = 0u; o < oG; o++) {
-        // readA: dy[n, g·oG + o, oh, ow]; readB: w[g·oG + o, c, kh, kw]
-        ${lines(I, (i) => `let a${i} = select(0.0, dy[dyAt${i} + o * OHW], ok${i});`, '        ')}
-        ${cols.inLoop}
-        ${fmaBlock(c, '        ')}
+        // a: dy[n, g·oG + o, oh, ow]; b: w[g·oG + o, c, kh, kw]
+        ${step('        ')}
       }
     }
-  }
-  ${lines(J, (j) => `let bias${j} = select(0.0, bias[g * cG + c${j}], u.hasBias != 0u);`)}
-  ${lines(
-    I,
-    (i) => `if (m${i} < M) {
+  }`,
+    readA: (i) => `select(0.0, dy[dyAt${i} + o * OHW], ok${i})`,
+    epilogue: each(c.tn, (j) => `let bias${j} = select(0.0, bias[g * cG + c${j}], u.hasBias != 0u);`),
+    store: (i) => `if (m${i} < M) {
     let pix = r + stride * q${i};
     let dxAt = (n${i} * u.C + g * cG) * HW + pix.x * u.W + pix.y;
-    ${lines(J, (j) => `if (cBase + ${j}u < cG) { dx[dxAt + c${j} * HW] = acc${i}[${j}] + bias${j}; }`, '    ')}
+    ${each(c.tn, (j) => `if (cBase + ${j}u < cG) { dx[dxAt + c${j} * HW] = acc${i}[${j}] + bias${j}; }`, '    ')}
   }`,
-  )}
-}`;
-}
+  });
 
 // ---- backward-weight ----------------------------------------------------------------------------------------------
 // dw[g·O/G + o, c, kh, kw] = Σ_{n, oh, ow} dy[n, g·O/G + o, oh, ow] · x[n, g·C/G + c, oh·sh − ph + kh·dh, ow·sw − pw + kw·dw]
 // GEMM: rows = input channels c across lanes, columns = the workgroup's TN output channels, K = (n, oh, ow).
 // A workgroup owns one tap (kh, kw), so the output rows and columns whose input lies inside the image form one
 // rectangle for all its lanes: the K loop runs over that rectangle with no masks at all.
-function backwardWeightWgsl(c: ConvConfig): string {
-  const I = range(c.tm), J = range(c.tn);
-  const cols = columnOperands(c, (off) => `g * oG + min(oBase + ${off}, oG - 1u)`, (col) => `dy[dyRow + ${col} * OHW + ow]`, '        ');
-  return /* wgsl */ `${enableSubgroups(c)}
-const TM = ${c.tm}u;
-const TN = ${c.tn}u;
-const WG = ${c.wg}u;
-${HEADER}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dw: array<f32>;
-
-// outputs o (along one axis) whose input o·s − p + k·d lies in [0, size): o in [lo, hi)
+const dyColumns = { index: (off: string) => `g * oG + min(oBase + ${off}, oG - 1u)`, load: (col: string) => `dy[dyRow + ${col} * OHW + ow]` };
+const backwardWeightWgsl = (c: ConvConfig): string =>
+  convKernel(c, {
+    bindings: ['x: array<f32>', 'dy: array<f32>', 'dw: array<f32>'],
+    helpers: `// outputs o (along one axis) whose input o·s − p + k·d lies in [0, size): o in [lo, hi)
 fn inside(size: u32, outSize: u32, s: u32, p: i32, kd: u32) -> vec2u {
   let a = p - i32(kd); // o·s ≥ a
   let b = i32(size) - 1 + a; // o·s ≤ b
   let lo = select(0, (a + i32(s) - 1) / i32(s), a > 0);
   let hi = select(0, min(b / i32(s) + 1, i32(outSize)), b >= 0);
   return vec2u(u32(lo), u32(max(lo, hi)));
-}
-
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32${laneBuiltin(c)}) {
-  let cG = u.C / u.G;
-  let oG = u.O / u.G;
-  let HW = u.H * u.W;
-  let OHW = u.OH * u.OW;
-  let kHW = u.kH * u.kW;
-  let g = wid.z / kHW;
+}`,
+    setup: `let g = wid.z / kHW;
   let tap = wid.z % kHW;
   let kh = tap / u.kW;
   let kw = tap % u.kW;
@@ -246,88 +220,59 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let colsIn = inside(u.W, u.OW, u.sw, u.pw, kw * u.dw);
   let shift = vec2i(vec2u(kh * u.dh, kw * u.dw)) - vec2i(u.ph, u.pw);
   let oBase = wid.y * TN;
-  ${lines(J, (j) => `let o${j} = g * oG + min(oBase + ${j}u, oG - 1u);`)}
-  ${cols.before}
-  ${lines(I, (i) => `let m${i} = (wid.x * TM + ${i}u) * WG + lid; let c${i} = g * cG + min(m${i}, cG - 1u);`)}
-  ${lines(I, (i) => `var acc${i}: array<f32, TN>;`)}
-  for (var n = 0u; n < u.N; n++) {
+  ${each(c.tn, (j) => `let o${j} = g * oG + min(oBase + ${j}u, oG - 1u);`)}`,
+    columns: dyColumns,
+    rows: (i) => `let c${i} = g * cG + min(m${i}, cG - 1u);`,
+    nest: (step) => `for (var n = 0u; n < u.N; n++) {
     for (var oh = rowsIn.x; oh < rowsIn.y; oh++) {
       let ih = u32(i32(oh * u.sh) + shift.x);
-      ${lines(I, (i) => `let xRow${i} = ((n * u.C + c${i}) * u.H + ih) * u.W;`, '      ')}
+      ${each(c.tm, (i) => `let xRow${i} = ((n * u.C + c${i}) * u.H + ih) * u.W;`, '      ')}
       let dyRow = (n * u.O * u.OH + oh) * u.OW; // dy[n, o, oh, ·] = dy[dyRow + o·OH·OW + ·]
       for (var ow = colsIn.x; ow < colsIn.y; ow++) {
         let iw = u32(i32(ow * u.sw) + shift.y);
-        // readA: x[n, c, ih, iw]; readB: dy[n, o, oh, ow]
-        ${lines(I, (i) => `let a${i} = x[xRow${i} + iw];`, '        ')}
-        ${cols.inLoop}
-        ${fmaBlock(c, '        ')}
+        // a: x[n, c, ih, iw]; b: dy[n, o, oh, ow]
+        ${step('        ')}
       }
     }
-  }
-  ${lines(
-    I,
-    (i) => `if (m${i} < cG) {
-    ${lines(J, (j) => `if (oBase + ${j}u < oG) { dw[(o${j} * cG + m${i}) * kHW + tap] = acc${i}[${j}]; }`, '    ')}
   }`,
-  )}
-}`;
-}
+    readA: (i) => `x[xRow${i} + iw]`,
+    store: (i) => `if (m${i} < cG) {
+    ${each(c.tn, (j) => `if (oBase + ${j}u < oG) { dw[(o${j} * cG + m${i}) * kHW + tap] = acc${i}[${j}]; }`, '    ')}
+  }`,
+  });
 
 // ---- backward-weight, taps across lanes ---------------------------------------------------------------------------
 // The same sum for layers with few input channels per group (an RGB or grey input): lanes run over the GEMM rows
 // r = (c, kh, kw) of w's [C/G·kH·kW] axis, so 3 channels × 9 taps still fill 27 lanes where one tap per workgroup
 // would leave 5 lanes in 8 idle. The price is a zero-padding mask per lane and pixel.
-function backwardWeightRowsWgsl(c: ConvConfig): string {
-  const I = range(c.tm);
-  const cols = columnOperands(c, (off) => `g * oG + min(oBase + ${off}, oG - 1u)`, (col) => `dy[dyRow + ${col} * OHW + ow]`, '        ');
-  return /* wgsl */ `${enableSubgroups(c)}
-const TM = ${c.tm}u;
-const TN = ${c.tn}u;
-const WG = ${c.wg}u;
-${HEADER}
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dw: array<f32>;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32${laneBuiltin(c)}) {
-  let cG = u.C / u.G;
-  let oG = u.O / u.G;
-  let HW = u.H * u.W;
-  let OHW = u.OH * u.OW;
-  let kHW = u.kH * u.kW;
-  let R = cG * kHW; // rows of dw per output channel: (c, kh, kw)
+const backwardWeightRowsWgsl = (c: ConvConfig): string =>
+  convKernel(c, {
+    bindings: ['x: array<f32>', 'dy: array<f32>', 'dw: array<f32>'],
+    setup: `let R = cG * kHW; // rows of dw per output channel: (c, kh, kw)
   let g = wid.z;
   let oBase = wid.y * TN;
-  ${lines(range(c.tn), (j) => `let o${j} = g * oG + min(oBase + ${j}u, oG - 1u);`)}
-  ${cols.before}
-  // TM rows per invocation, WG apart; row r = (c, kh, kw) reads x at (oh, ow)·stride − padding + (kh, kw)·dilation
-  ${lines(I, (i) => `let m${i} = (wid.x * TM + ${i}u) * WG + lid; let r${i} = min(m${i}, R - 1u);`)}
-  ${lines(I, (i) => `let shift${i} = vec2i(vec2u((r${i} % kHW) / u.kW * u.dh, r${i} % u.kW * u.dw)) - vec2i(u.ph, u.pw);`)}
-  ${lines(I, (i) => `let xPlane${i} = (g * cG + r${i} / kHW) * HW;`)}
-  ${lines(I, (i) => `var acc${i}: array<f32, TN>;`)}
-  for (var n = 0u; n < u.N; n++) {
+  ${each(c.tn, (j) => `let o${j} = g * oG + min(oBase + ${j}u, oG - 1u);`)}`,
+    columns: dyColumns,
+    // row r = (c, kh, kw) reads x at (oh, ow)·stride − padding + (kh, kw)·dilation
+    rows: (i) => `let r${i} = min(m${i}, R - 1u);
+  let shift${i} = vec2i(vec2u((r${i} % kHW) / u.kW * u.dh, r${i} % u.kW * u.dw)) - vec2i(u.ph, u.pw); let xPlane${i} = (g * cG + r${i} / kHW) * HW;`,
+    nest: (step) => `for (var n = 0u; n < u.N; n++) {
     for (var oh = 0u; oh < u.OH; oh++) {
-      ${lines(I, (i) => `let ih${i} = i32(oh * u.sh) + shift${i}.x; let rowOk${i} = ih${i} >= 0 && ih${i} < i32(u.H);`, '      ')}
-      ${lines(I, (i) => `let xRow${i} = n * u.C * HW + xPlane${i} + select(0u, u32(ih${i}) * u.W, rowOk${i});`, '      ')}
+      ${each(c.tm, (i) => `let ih${i} = i32(oh * u.sh) + shift${i}.x; let rowOk${i} = ih${i} >= 0 && ih${i} < i32(u.H);`, '      ')}
+      ${each(c.tm, (i) => `let xRow${i} = n * u.C * HW + xPlane${i} + select(0u, u32(ih${i}) * u.W, rowOk${i});`, '      ')}
       let dyRow = (n * u.O * u.OH + oh) * u.OW; // dy[n, o, oh, ·] = dy[dyRow + o·OH·OW + ·]
       for (var ow = 0u; ow < u.OW; ow++) {
-        // readA: x[n, c, ih, iw] (0 in the padding); readB: dy[n, o, oh, ow]
-        ${lines(I, (i) => `let iw${i} = i32(ow * u.sw) + shift${i}.y; let ok${i} = rowOk${i} && iw${i} >= 0 && iw${i} < i32(u.W);`, '        ')}
-        ${lines(I, (i) => `let a${i} = select(0.0, x[xRow${i} + select(0u, u32(iw${i}), ok${i})], ok${i});`, '        ')}
-        ${cols.inLoop}
-        ${fmaBlock(c, '        ')}
+        // a: x[n, c, ih, iw] (0 in the padding); b: dy[n, o, oh, ow]
+        ${each(c.tm, (i) => `let iw${i} = i32(ow * u.sw) + shift${i}.y; let ok${i} = rowOk${i} && iw${i} >= 0 && iw${i} < i32(u.W);`, '        ')}
+        ${step('        ')}
       }
     }
-  }
-  ${lines(
-    I,
-    (i) => `if (m${i} < R) {
-    ${lines(range(c.tn), (j) => `if (oBase + ${j}u < oG) { dw[o${j} * R + m${i}] = acc${i}[${j}]; }`, '    ')}
   }`,
-  )}
-}`;
-}
+    readA: (i) => `select(0.0, x[xRow${i} + select(0u, u32(iw${i}), ok${i})], ok${i})`,
+    store: (i) => `if (m${i} < R) {
+    ${each(c.tn, (j) => `if (oBase + ${j}u < oG) { dw[o${j} * R + m${i}] = acc${i}[${j}]; }`, '    ')}
+  }`,
+  });
 
 export const convWgsl = (c: ConvConfig): string =>
   c.kind === 'forward' ? forwardWgsl(c) : c.kind === 'backwardData' ? backwardDataWgsl(c) : c.kind === 'backwardWeight' ? backwardWeightWgsl(c) : backwardWeightRowsWgsl(c);
