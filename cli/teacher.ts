@@ -6,7 +6,7 @@ import * as os from '../engine';
 import { HostRng } from '../models/data/rng';
 import { toy2d } from '../models/data/toy2d';
 import { EDMDenoiser, edmLoss } from '../models/edm';
-import { MLP_DEFAULTS } from '../models/mlp';
+import { MLP_DEFAULTS, type MLPScoreNetConfig } from '../models/mlp';
 import { UNET_DEFAULTS, type UNetConfig } from '../models/unet';
 import { mnist, mnistBatch, MNIST_SIZES, type MnistSize } from '../models/data/mnist';
 import { buildDenoiser, saveModel, type ModelMeta } from '../models/checkpoint';
@@ -29,7 +29,7 @@ export interface TeacherArgs {
   checkpointEvery: number;
   evalEvery: number;
   command: string;
-  /** UNet config overrides for image data, as JSON (e.g. '{"modelChannels":32}'). */
+  /** Network config overrides as JSON: MLPScoreNet fields for 2-D data ('{"hidden":256,"depth":4}'), UNet fields for images. */
   net?: string;
 }
 
@@ -54,24 +54,39 @@ export function mnistSizeOf(name: string): MnistSize | null {
   return size as MnistSize;
 }
 
+/**
+ * The --net overrides: a JSON object whose keys are fields of the network's config (fixed fields excluded). A typo
+ * would otherwise train the default network for an hour without a word.
+ */
+function netOverrides<T extends object>(netJson: string | undefined, defaults: T, fixed: string[], what: string): Partial<T> {
+  if (!netJson) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(netJson);
+  } catch {
+    throw new ValueError(`train-teacher: --net must be a JSON object of ${what} config fields, got ${netJson}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ValueError(`train-teacher: --net must be a JSON object of ${what} config fields, got ${netJson}`);
+  const allowed = Object.keys(defaults).filter((k) => !fixed.includes(k));
+  const bad = Object.keys(v).filter((k) => !allowed.includes(k));
+  if (bad.length) throw new ValueError(`train-teacher: --net has ${bad.map((k) => `"${k}"`).join(', ')}, which ${what} does not take here; its fields are ${allowed.join(', ')}`);
+  return v as Partial<T>;
+}
+
 function teacherData(name: string, netJson?: string): TeacherData {
   const size = mnistSizeOf(name);
   if (size === null) {
     const data = toy2d(name);
+    const netConfig: MLPScoreNetConfig = { ...MLP_DEFAULTS, ...netOverrides(netJson, MLP_DEFAULTS, ['dim', 'labelDim'], 'MLPScoreNet') };
     return {
-      meta: { kind: 'edm-denoiser', net: 'mlp', netConfig: { ...MLP_DEFAULTS }, sigmaData: 0.5, data: name },
+      meta: { kind: 'edm-denoiser', net: 'mlp', netConfig, sigmaData: 0.5, data: name },
       labelDropout: 0,
       batch: (n, rng) => ({ y: os.tensor(data.sample(n, rng), [n, 2]), labels: null }),
       evaluate: (den) => evaluate(den, data),
     };
   }
   const train = mnist({ size, split: 'train' });
-  let overrides: Partial<UNetConfig> = {};
-  try {
-    overrides = netJson ? (JSON.parse(netJson) as Partial<UNetConfig>) : {};
-  } catch {
-    throw new ValueError(`train-teacher: --net must be a JSON object of UNet config fields, got ${netJson}`);
-  }
+  const overrides = netOverrides(netJson, UNET_DEFAULTS, ['resolution', 'inChannels', 'outChannels'], 'UNet');
   const netConfig: UNetConfig = { ...UNET_DEFAULTS, ...MNIST_UNET, ...overrides, resolution: size, inChannels: 1, outChannels: 1 };
   return {
     meta: { kind: 'edm-denoiser', net: 'unet', netConfig, sigmaData: 0.5, data: name },
