@@ -16,7 +16,7 @@ export interface Conv2dOptions {
   padding?: Pair | 'valid' | 'same'; // zeros on each side; 'same' (stride 1 only) pads like torch, the odd one after
   dilation?: Pair; // default 1
   groups?: number; // default 1; must divide both channel counts
-  /** Kernel tile (tests and bench); default: picked from the shapes. */
+  /** Kernel tile (tests and bench); default: the tuner's winner for this shape class when known, else picked from the shapes. */
   variant?: ConvVariant;
 }
 

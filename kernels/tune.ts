@@ -1,4 +1,4 @@
-// kernels/tune.ts: the autotuner every kernel family shares (matmul now; conv, norm, attention later). A family
+// kernels/tune.ts: the autotuner every kernel family shares (matmul and conv2d). A family
 // describes one shape class as a Tunable: candidate configs, a heuristic, and a job that times a candidate on inputs
 // of that shape. Winners are cached per adapter in memory and, in Node, on disk.
 //
@@ -17,7 +17,8 @@
 // Disk cache (Node only; the browser keeps winners in memory): `$ONESTEP_TUNE_CACHE` or `~/.cache/onestep`, file
 // `tune-<adapter-hash>.json`, written atomically; node modules load through dynamic imports whose specifiers are
 // variables, so browser bundles never see node:fs.
-import { device, type Device } from '../engine/device';
+import { device, type Device, type Kernel } from '../engine/device';
+import { Tensor } from '../engine/tensor';
 
 export type TuneMode = 'off' | 'cached' | 'background';
 
@@ -311,6 +312,22 @@ async function measureAndStore<C>(dev: Device, t: Tunable<C>): Promise<TuneResul
 }
 
 // ---- the API families use ------------------------------------------------------------------------------------------
+
+/** Compiles a kernel off the main thread (a TuneJob's prepare); the later synchronous compile hits the driver's and Dawn's caches. */
+export async function compileAsync(dev: Device, k: Kernel): Promise<void> {
+  const gpu = dev.gpu;
+  await gpu.createComputePipelineAsync({ layout: 'auto', compute: { module: gpu.createShaderModule({ code: k.code, label: k.label }), entryPoint: 'main' }, label: k.label });
+}
+
+/** Below this much work (FLOPs) dispatch overhead dominates: families use their heuristic without tuning. */
+export const TUNE_MIN_FLOPS = 2 ** 24;
+
+/** A tensor of `shape` holding `v` everywhere (tuning inputs: no denormals or NaNs to skew CPU drivers). */
+export function filled(dev: Device, shape: number[], v: number): Tensor {
+  const t = Tensor.empty(shape, dev);
+  dev.write(t.buffer, new Float32Array(t.size).fill(v));
+  return t;
+}
 
 /** The config to run now: the cached winner for this shape class, else the heuristic (queuing a tuning job in
  * 'background' mode). Synchronous; never waits for the GPU. */

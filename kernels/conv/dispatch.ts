@@ -7,6 +7,8 @@ import { ShapeError, fmtShape, internal } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
 import { grid1d } from '../grid';
 import { matmulKernel } from '../matmul/dispatch';
+import { compileAsync, filled, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneResult, type Tunable } from '../tune';
+import { device as currentDevice } from '../../engine/device';
 import { biasAddWgsl, convWgsl, type ConvConfig, type ConvKernelKind, type ConvTile } from './conv2d.wgsl';
 
 export type { ConvTile, ConvKernelKind } from './conv2d.wgsl';
@@ -74,10 +76,91 @@ function kernelFor(dev: Device, tile: ConvTile, kind: ConvKernelKind): Kernel {
   if (!k) kernels.set(key, (k = { code: convWgsl(c), label: `conv2d ${key}` }));
   return k;
 }
+/** Backward-weight's workgroups: 8 lanes (one SIMD row on CPU drivers): its rows are often few, and one size keeps one pipeline per tile. */
+const WEIGHT_WG = 8;
 const BIAS_ADD: Kernel = { code: biasAddWgsl(), label: 'conv2d bias add' };
 
-function tileFor(o: ConvDispatchOptions, columns: number): ConvTile {
-  return { ...CONV_TILES[o.variant ?? pickConvVariant(columns)], ...o.config };
+// ---- tuning --------------------------------------------------------------------------------------------------------
+
+/** What a conv kernel runs on: the tuner's shape class and the inputs of its timing job. */
+export interface ConvShape {
+  kind: 'forward' | 'backwardData' | 'backwardWeight';
+  x: readonly number[]; // [N, C, H, W]
+  w: readonly number[]; // [O, C/G, kH, kW]
+  out: readonly [number, number]; // the forward output's (OH, OW)
+  geom: ConvGeometry;
+}
+
+const pow2 = (n: number) => 2 ** Math.round(Math.log2(Math.max(1, n)));
+
+/** Shape class: kind, channels, kernel and geometry exactly; the GEMM's pixel count to the nearest power of two. */
+export function convShapeKey(s: ConvShape): string {
+  const [N, C, H, W] = s.x, [O, , kH, kW] = s.w, g = s.geom;
+  const pixels = s.kind === 'backwardData' ? N * H * W : N * s.out[0] * s.out[1];
+  return `${s.kind} c${C}o${O}k${kH}x${kW}s${g.stride.join('x')}p${g.padding.join('x')}d${g.dilation.join('x')}g${g.groups}px${pow2(pixels)}`;
+}
+
+const convFlops = (s: ConvShape) => 2 * s.x[0] * s.out[0] * s.out[1] * s.w[0] * s.w[1] * s.w[2] * s.w[3];
+
+/** The tiles's column count for the heuristic: output channels per group, input channels per group in backward-data. */
+const convColumns = (s: ConvShape) => (s.kind === 'backwardData' ? s.w[1] : s.w[0] / s.geom.groups);
+
+/** The tuner's view of a conv shape: every named tile, the heuristic, and a job that runs the kernel on this shape. */
+export function convTunable(dev: Device, s: ConvShape): Tunable<ConvVariant> {
+  return {
+    family: 'conv2d',
+    key: convShapeKey(s),
+    candidates: CONV_VARIANTS,
+    id: (v) => v,
+    heuristic: pickConvVariant(convColumns(s)),
+    flops: convFlops(s),
+    job: () => {
+      const [N, , H, W] = s.x, O = s.w[0];
+      const x = filled(dev, [...s.x], 0.5), w = filled(dev, [...s.w], 0.25), dy = filled(dev, [N, O, s.out[0], s.out[1]], 0.125);
+      const run = (variant: ConvVariant) =>
+        s.kind === 'forward'
+          ? conv2dForward(x, w, undefined, s.geom, s.out, { variant })
+          : s.kind === 'backwardData'
+            ? conv2dBackwardData(dy, w, undefined, s.geom, [H, W], { variant })
+            : conv2dBackwardWeight(x, dy, s.geom, [s.w[2], s.w[3]], { variant });
+      return {
+        run: (v) => run(v).dispose(),
+        prepare: (v) => {
+          const tile = CONV_TILES[v];
+          if (s.kind !== 'backwardWeight') return compileAsync(dev, kernelFor(dev, tile, s.kind));
+          return compileAsync(dev, kernelFor(dev, { ...tile, wg: WEIGHT_WG }, s.w[1] < 8 ? 'backwardWeightRows' : 'backwardWeight'));
+        },
+        dispose: () => (x.dispose(), w.dispose(), dy.dispose()),
+      };
+    },
+  };
+}
+
+/**
+ * Times every tile on this conv shape now and caches the winner (explicit warm-up; convolutions never wait for it).
+ * Returns the cached winner without timing unless `force`.
+ */
+export async function tuneConv(
+  s: Pick<ConvShape, 'kind' | 'x' | 'w'> & { stride?: number; padding?: number; dilation?: number; groups?: number },
+  o: { force?: boolean; device?: Device; /** time only these tiles */ variants?: readonly ConvVariant[] } = {},
+): Promise<TuneResult> {
+  const dev = o.device ?? currentDevice();
+  const [stride, padding, dilation, groups] = [s.stride ?? 1, s.padding ?? 0, s.dilation ?? 1, s.groups ?? 1];
+  const geom: ConvGeometry = { stride: [stride, stride], padding: [padding, padding], dilation: [dilation, dilation], groups };
+  const out = [2, 3].map((d) => convOutputSize(s.x[d], s.w[d], stride, padding, padding, dilation)) as [number, number];
+  const t = convTunable(dev, { kind: s.kind, x: s.x, w: s.w, out, geom });
+  const only = o.variants;
+  return tune(dev, only ? { ...t, candidates: t.candidates.filter((v) => only.includes(v)) } : t, o);
+}
+
+/** The tile to run: forced by the options, else the tuner's winner for this shape class (when known), else the heuristic. */
+function tileFor(dev: Device, o: ConvDispatchOptions, s: ConvShape): ConvTile {
+  let variant = o.variant;
+  if (!variant) {
+    const tuned = tuningMode() !== 'off' && o.config === undefined && convFlops(s) >= TUNE_MIN_FLOPS;
+    variant = tuned ? pick(dev, convTunable(dev, s)) : pickConvVariant(convColumns(s));
+  }
+  return { ...CONV_TILES[variant], ...o.config };
 }
 
 /** The words of the U struct in conv2d.wgsl.ts: x [N, C, H, W], y [N, O, OH, OW], weight [O, C/G, kH, kW], geometry. */
@@ -130,8 +213,8 @@ export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | undefined, ge
   const y = Tensor.empty(yShape, x.device);
   if (y.size === 0) return y;
   const oG = O / geom.groups;
-  const tile = tileFor(o, oG);
   const dev = x.device;
+  const tile = tileFor(dev, o, { kind: 'forward', x: x.shape, w: w.shape, out: outHW, geom });
   const groups = checkGrid('conv2d', [Math.ceil((N * outHW[0] * outHW[1]) / (tile.tm * tile.wg)), Math.ceil(oG / tile.tn), geom.groups], yShape, dev.limits.maxComputeWorkgroupsPerDimension);
   // without a bias, w stands in at binding 3 (never read: hasBias = 0)
   dev.dispatch(kernelFor(dev, tile, 'forward'), {
@@ -160,8 +243,8 @@ export function conv2dBackwardData(dy: Tensor, w: Tensor, bias: Tensor | undefin
   }
   const dx = Tensor.empty(xShape, dy.device);
   if (dx.size === 0) return dx;
-  const tile = tileFor(o, cG);
   const dev = dy.device;
+  const tile = tileFor(dev, o, { kind: 'backwardData', x: xShape, w: w.shape, out: [OH, OW], geom });
   const [sh, sw] = geom.stride;
   const phasePixels = N * Math.ceil(inHW[0] / sh) * Math.ceil(inHW[1] / sw);
   const groups = checkGrid('conv2d backward', [Math.ceil(phasePixels / (tile.tm * tile.wg)), Math.ceil(cG / tile.tn), geom.groups * sh * sw], xShape, dev.limits.maxComputeWorkgroupsPerDimension);
@@ -182,13 +265,12 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, geom: ConvGeometry, 
   const dw = Tensor.empty([O, cG, kH, kW], x.device);
   if (dw.size === 0) return dw;
   // an empty batch still runs: the K loop is empty and every dw is written as 0
-  const tile = tileFor(o, oG);
+  const dev = x.device;
+  const tile = tileFor(dev, o, { kind: 'backwardWeight', x: x.shape, w: dw.shape, out: [dy.shape[2], dy.shape[3]], geom });
   // lanes run over input channels (one tap per workgroup), or over (channel, tap) rows when channels are few
   const rows = o.weightRows ?? cG < 8;
   const laneRows = rows ? cG * kH * kW : cG;
-  // workgroups of 8 (one SIMD row on CPU drivers): rows are often few here, and one size keeps one pipeline per tile
-  const wg = 8;
-  const dev = x.device;
+  const wg = WEIGHT_WG;
   const zGroups = rows ? geom.groups : geom.groups * kH * kW;
   const groups = checkGrid('conv2d weight backward', [Math.ceil(laneRows / (tile.tm * wg)), Math.ceil(oG / tile.tn), zGroups], dw.shape, dev.limits.maxComputeWorkgroupsPerDimension);
   dev.dispatch(kernelFor(dev, { ...tile, wg }, rows ? 'backwardWeightRows' : 'backwardWeight'), {

@@ -8,7 +8,7 @@ import { Tensor } from '../../engine/tensor';
 import { broadcastShapes } from '../elementwise/dispatch';
 import { gather } from '../layout/dispatch';
 import { stridesOf } from '../grid';
-import { pick, tune, tuningMode, type TuneJob, type TuneResult, type Tunable } from '../tune';
+import { compileAsync, filled, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneJob, type TuneResult, type Tunable } from '../tune';
 import { FLAG_NO_SUBGROUP_PATH, matmulWgsl, type MatmulConfig, type MatmulLayout, type OperandMode, type RegisterConfig } from './matmul.wgsl';
 
 export type { MatmulConfig, MatmulLayout, OperandMode, RegisterConfig, SubgroupConfig, TiledConfig } from './matmul.wgsl';
@@ -176,7 +176,7 @@ export function matmulShapeKey(s: MatmulShape): string {
 }
 
 /** Below this much work (FLOPs) dispatch overhead dominates and the heuristic is used without tuning. */
-export const MATMUL_TUNE_MIN_FLOPS = 2 ** 24;
+export const MATMUL_TUNE_MIN_FLOPS = TUNE_MIN_FLOPS;
 
 /** The tuner's view of a matmul shape: candidates, heuristic, and a job that times them on inputs of this shape. */
 export function matmulTunable(dev: Device, s: MatmulShape): Tunable<MatmulConfig> {
@@ -199,19 +199,6 @@ export function matmulTunable(dev: Device, s: MatmulShape): Tunable<MatmulConfig
       };
     },
   };
-}
-
-/** A tensor of `shape` holding `v` everywhere (tuning inputs: no denormals or NaNs to skew CPU drivers). */
-function filled(dev: Device, shape: number[], v: number): Tensor {
-  const t = Tensor.empty(shape, dev);
-  dev.write(t.buffer, new Float32Array(t.size).fill(v));
-  return t;
-}
-
-/** Compiles off the main thread; the later synchronous compile then hits the driver's and Dawn's caches. */
-async function compileAsync(dev: Device, k: Kernel): Promise<void> {
-  const gpu = dev.gpu;
-  await gpu.createComputePipelineAsync({ layout: 'auto', compute: { module: gpu.createShaderModule({ code: k.code, label: k.label }), entryPoint: 'main' }, label: k.label });
 }
 
 /** The variant matmulKernel uses for this shape when none is forced. */

@@ -1,6 +1,6 @@
 // test/kernels/tune.test.ts: kernels/tune.ts: modes, explicit and background tuning of a fake family timed on real
 // dispatches (one candidate does 8× the work of another, one throws), the memory and disk caches (in a temp dir, never
-// ~/.cache), and tuneMatmul on a real shape whose winner the matmul dispatcher then uses.
+// ~/.cache), and tuneMatmul / tuneConv on real shapes whose winners the dispatchers then use.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import * as os from '../../engine';
 import { adapterHash, cachedWinner, clearTuneCache, pick, setTuneCacheDir, setTuning, tune, tuneCacheEntries, tuningMode, whenTuned, type Tunable } from '../../kernels/tune';
 import { matmulConfigId, matmulShapeKey, pickMatmulConfig, tuneMatmul, matmulKernel, type MatmulShape } from '../../kernels/matmul/dispatch';
+import { convShapeKey, convTunable, tuneConv, type ConvShape } from '../../kernels/conv/dispatch';
 
 let dir = '';
 beforeAll(() => {
@@ -125,6 +126,30 @@ describe('tuner', () => {
     setTuning(false);
     expect(matmulConfigId(pickMatmulConfig(dev(), s))).not.toBe('');
   }, 120_000);
+
+  it('tuneConv times conv tiles per kind on a real shape; conv2d then runs the winner and still matches a forced tile', async () => {
+    setTuning('cached');
+    const geom = { stride: [1, 1] as const, padding: [1, 1] as const, dilation: [1, 1] as const, groups: 1 };
+    for (const kind of ['forward', 'backwardData', 'backwardWeight'] as const) {
+      const r = await tuneConv({ kind, x: [8, 32, 16, 16], w: [24, 32, 3, 3], padding: 1 }, { variants: ['r4x8', 's8x4'] });
+      expect(['r4x8', 's8x4']).toContain(r.winner);
+      expect(r.timings.map((t) => t.id).sort()).toEqual(['r4x8', 's8x4']);
+      for (const t of r.timings) expect(t.ms, `${kind} ${t.id}`).toBeGreaterThan(0);
+      const shape: ConvShape = { kind, x: [8, 32, 16, 16], w: [24, 32, 3, 3], out: [16, 16], geom };
+      expect(cachedWinner(dev(), 'conv2d', convShapeKey(shape))).toBe(r.winner);
+      expect(pick(dev(), convTunable(dev(), shape))).toBe(r.winner); // what the dispatcher asks for
+      // batch 7 is the same class (7·256 pixels rounds to 2048)
+      expect(convShapeKey({ ...shape, x: [7, 32, 16, 16] })).toBe(convShapeKey(shape));
+    }
+    const x = os.randn([8, 32, 16, 16], { seed: 3 }), w = os.randn([24, 32, 3, 3], { seed: 4 });
+    const y = os.conv2d(x, w, undefined, { padding: 1 }), ref = os.conv2d(x, w, undefined, { padding: 1, variant: 'r4x8' });
+    const [yd, rd] = await Promise.all([y.data(), ref.data()]);
+    let worst = 0;
+    for (let i = 0; i < yd.length; i++) worst = Math.max(worst, Math.abs(yd[i] - rd[i]));
+    expect(worst).toBeLessThan(1e-3);
+    for (const t of [x, w, y, ref]) t.dispose();
+    setTuning(false);
+  }, 180_000);
 
   it('hashes the adapter to 8 hex digits, stable across calls', () => {
     expect(adapterHash(dev())).toMatch(/^[0-9a-f]{8}$/);
