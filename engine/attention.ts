@@ -12,7 +12,7 @@ export interface AttentionOptions {
   scale?: number;
   /** Lower-triangular mask: query i sees keys j ≤ i (torch's is_causal, top-left aligned when L ≠ S). */
   causal?: boolean;
-  /** Force a kernel variant from ATTENTION_VARIANTS (tests, bench); default: chosen for the adapter. */
+  /** Force a kernel variant from ATTENTION_VARIANTS (tests, bench); default: the tuner's winner for the shape class when known, else chosen for the adapter. */
   variant?: AttentionVariant | string;
 }
 

@@ -5,6 +5,8 @@
 import { f32bits, type Device, type Kernel } from '../../engine/device';
 import { ShapeError, ValueError, fmtShape } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
+import { device as currentDevice } from '../../engine/device';
+import { compileAsync, filled, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneResult, type Tunable } from '../tune';
 import { attentionDkvWgsl, attentionDqWgsl, attentionForwardWgsl, type AttentionTileConfig } from './attention.wgsl';
 
 /** Largest head dim: an invocation of the key-side kernel keeps 4·D floats per owned row in private arrays. */
@@ -37,7 +39,7 @@ export const ATTENTION_VARIANTS: readonly AttentionVariant[] = [
 export interface AttentionKernelOptions {
   scale: number;
   causal: boolean;
-  /** A variant from ATTENTION_VARIANTS (or its name); default: pickAttentionVariant. */
+  /** A variant from ATTENTION_VARIANTS (or its name); default: the tuner's winner for this shape class when known, else pickAttentionVariant. */
   variant?: AttentionVariant | string;
 }
 
@@ -68,16 +70,86 @@ function resolveVariant(dev: Device, v: AttentionVariant | string | undefined, D
   return found;
 }
 
-interface Dims {
-  BH: number;
-  L: number;
-  S: number;
-  D: number;
+export interface AttentionDims {
+  BH: number; // batch · heads
+  L: number; // query rows
+  S: number; // key rows
+  D: number; // head dim
 }
+type Dims = AttentionDims;
 const dimsOf = (q: Tensor, k: Tensor): Dims => {
   const D = q.shape[q.ndim - 1], L = q.shape[q.ndim - 2], S = k.shape[k.ndim - 2];
   return { BH: q.shape.slice(0, -2).reduce((a, b) => a * b, 1), L, S, D };
 };
+
+// ---- tuning --------------------------------------------------------------------------------------------------------
+
+type Pass = 'forward' | 'backward';
+const pow2 = (n: number) => 2 ** Math.round(Math.log2(Math.max(1, n)));
+const attentionFlops = (d: Dims, pass: Pass) => (pass === 'forward' ? 4 : 10) * d.BH * d.L * d.S * d.D;
+
+/** Shape class: pass, head dim and causality exactly; BH, L and S to the nearest power of two. */
+export const attentionShapeKey = (pass: Pass, d: Dims, causal: boolean): string => `${pass} bh${pow2(d.BH)}l${pow2(d.L)}s${pow2(d.S)}d${d.D}${causal ? 'c' : ''}`;
+
+/** The tuner's view of one attention pass: the variants this device runs, the heuristic, and a timing job. */
+export function attentionTunable(dev: Device, pass: Pass, d: Dims, causal: boolean): Tunable<AttentionVariant> {
+  return {
+    family: 'attention',
+    key: attentionShapeKey(pass, d, causal),
+    candidates: ATTENTION_VARIANTS.filter((v) => !v.subgroup || subgroupsSupported(dev, d.D)),
+    id: (v) => v.name,
+    heuristic: pickAttentionVariant(dev, d.D),
+    flops: attentionFlops(d, pass),
+    job: () => {
+      const q = filled(dev, [d.BH, d.L, d.D], 0.5), k = filled(dev, [d.BH, d.S, d.D], 0.25), v = filled(dev, [d.BH, d.S, d.D], 0.125);
+      const o = { scale: 1 / Math.sqrt(d.D), causal };
+      const fwd = pass === 'backward' ? attentionForward(q, k, v, { ...o, variant: pickAttentionVariant(dev, d.D) }) : null;
+      const dOut = filled(dev, [d.BH, d.L, d.D], 0.0625);
+      const kernelsOf = (variant: AttentionVariant) => {
+        const c = (t: Tile): AttentionTileConfig => ({ ...t, d: d.D, subgroup: variant.subgroup });
+        return pass === 'forward' ? [cached('attention forward', c(variant.forward), attentionForwardWgsl)] : [cached('attention dq', c(variant.dq), attentionDqWgsl), cached('attention dkv', c(variant.dkv), attentionDkvWgsl)];
+      };
+      return {
+        run: (variant) => {
+          if (fwd) {
+            const g = attentionBackward(q, k, v, fwd.out, fwd.lse, dOut, { ...o, variant });
+            for (const t of [g.dq, g.dk, g.dv]) t?.dispose();
+          } else {
+            const f = attentionForward(q, k, v, { ...o, variant });
+            f.out.dispose();
+            f.lse.dispose();
+          }
+        },
+        prepare: async (variant) => {
+          for (const kern of kernelsOf(variant)) await compileAsync(dev, kern);
+        },
+        dispose: () => {
+          for (const t of [q, k, v, dOut, fwd?.out, fwd?.lse]) t?.dispose();
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Times every variant this device runs on one attention shape now and caches the winner (explicit warm-up). Returns
+ * the cached winner without timing unless `force`.
+ */
+export async function tuneAttention(
+  s: { pass: Pass; BH: number; L: number; S?: number; D: number; causal?: boolean },
+  o: { force?: boolean; device?: Device; /** time only these variant names */ variants?: readonly string[] } = {},
+): Promise<TuneResult> {
+  const dev = o.device ?? currentDevice();
+  const t = attentionTunable(dev, s.pass, { BH: s.BH, L: s.L, S: s.S ?? s.L, D: s.D }, !!s.causal);
+  const only = o.variants;
+  return tune(dev, only ? { ...t, candidates: t.candidates.filter((v) => only.includes(v.name)) } : t, o);
+}
+
+/** The variant to run: forced by the options, else the tuner's winner for this shape class (when known), else the heuristic. */
+function variantFor(dev: Device, pass: Pass, d: Dims, o: AttentionKernelOptions): AttentionVariant {
+  if (o.variant !== undefined || tuningMode() === 'off' || attentionFlops(d, pass) < TUNE_MIN_FLOPS) return resolveVariant(dev, o.variant, d.D);
+  return pick(dev, attentionTunable(dev, pass, d, o.causal));
+}
 
 /** [blocks, BH] with BH split over y and z when it exceeds the per-dimension limit. */
 function workgroups(maxWg: number, blocks: number, BH: number): [number, number, number] {
@@ -99,7 +171,7 @@ export function attentionForward(q: Tensor, k: Tensor, v: Tensor, o: AttentionKe
   const lse = Tensor.empty(q.shape.slice(0, -1), q.device);
   if (out.size === 0) return { out, lse };
   const dev = q.device;
-  const variant = resolveVariant(dev, o.variant, d.D);
+  const variant = variantFor(dev, 'forward', d, o);
   const c: AttentionTileConfig = { ...variant.forward, d: d.D, subgroup: variant.subgroup };
   dev.dispatch(cached('attention forward', c, attentionForwardWgsl), {
     buffers: [q.buffer, k.buffer, v.buffer, out.buffer, lse.buffer],
@@ -122,7 +194,7 @@ export function attentionBackward(
   const dq = Tensor.empty(q.shape, dev);
   const dk = keys ? Tensor.empty(k.shape, dev) : null, dv = keys ? Tensor.empty(v.shape, dev) : null;
   if (d.BH === 0 || d.D === 0 || (d.L === 0 && !keys)) return { dq, dk, dv };
-  const variant = resolveVariant(dev, o.variant, d.D);
+  const variant = variantFor(dev, 'backward', d, o);
   const maxWg = dev.limits.maxComputeWorkgroupsPerDimension;
   const u = uniforms(d, o, variant.subgroup);
   const delta = Tensor.empty(lse.shape, dev);

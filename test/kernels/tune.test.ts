@@ -1,6 +1,6 @@
 // test/kernels/tune.test.ts: kernels/tune.ts: modes, explicit and background tuning of a fake family timed on real
 // dispatches (one candidate does 8× the work of another, one throws), the memory and disk caches (in a temp dir, never
-// ~/.cache), and tuneMatmul / tuneConv on real shapes whose winners the dispatchers then use.
+// ~/.cache), and tuneMatmul / tuneConv / tuneAttention on real shapes whose winners the dispatchers then use.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import * as os from '../../engine';
 import { adapterHash, cachedWinner, clearTuneCache, pick, setTuneCacheDir, setTuning, tune, tuneCacheEntries, tuningMode, whenTuned, type Tunable } from '../../kernels/tune';
 import { matmulConfigId, matmulShapeKey, pickMatmulConfig, tuneMatmul, matmulKernel, type MatmulShape } from '../../kernels/matmul/dispatch';
 import { convShapeKey, convTunable, tuneConv, type ConvShape } from '../../kernels/conv/dispatch';
+import { attentionShapeKey, attentionTunable, subgroupsSupported, tuneAttention } from '../../kernels/attention/dispatch';
 
 let dir = '';
 beforeAll(() => {
@@ -180,4 +181,26 @@ describe('tuner', () => {
       os.setTuning(mode);
     }
   }, 120_000);
+
+  it('tuneAttention times variants per pass; attention then runs the winner and matches the forced heuristic', async () => {
+    setTuning('cached');
+    const dims = { BH: 8, L: 128, S: 128, D: 32 };
+    const names = subgroupsSupported(dev(), dims.D) ? ['plain-r4', 'subgroup-r4'] : ['plain-r4'];
+    for (const pass of ['forward', 'backward'] as const) {
+      const r = await tuneAttention({ pass, ...dims }, { variants: names });
+      expect(names).toContain(r.winner);
+      expect(r.timings.map((t) => t.id).sort()).toEqual([...names].sort());
+      for (const t of r.timings) expect(t.ms, `${pass} ${t.id}`).toBeGreaterThan(0);
+      expect(cachedWinner(dev(), 'attention', attentionShapeKey(pass, dims, false))).toBe(r.winner);
+      expect(pick(dev(), attentionTunable(dev(), pass, dims, false)).name).toBe(r.winner);
+    }
+    const q = os.randn([2, 4, 128, 32], { seed: 5 }), k = os.randn([2, 4, 128, 32], { seed: 6 }), v = os.randn([2, 4, 128, 32], { seed: 7 });
+    const y = os.attention(q, k, v), ref = os.attention(q, k, v, { variant: 'plain-r4' });
+    const [yd, rd] = await Promise.all([y.data(), ref.data()]);
+    let worst = 0;
+    for (let i = 0; i < yd.length; i++) worst = Math.max(worst, Math.abs(yd[i] - rd[i]));
+    expect(worst).toBeLessThan(1e-4);
+    for (const t of [q, k, v, y, ref]) t.dispose();
+    setTuning(false);
+  }, 180_000);
 });
