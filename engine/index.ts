@@ -13,11 +13,11 @@ export * from './errors';
 export { device, hasDevice, shutdown, f32bits, gpuWait, setWaitMode, Device, type InitOptions, type MemoryStats } from './device';
 export { ADAPTER_CHOICES, type AdapterChoice } from './adapter';
 /**
- * Kernel autotuning (kernels/tune.ts): kernels with several variants (matmul, conv2d, attention) time candidates per shape class and
+ * Kernel autotuning (kernels/tune.ts): kernels with several variants (matmul, conv2d, attention, norm) time candidates per shape class and
  * cache the winner per adapter, in memory and in Node on disk (`$ONESTEP_TUNE_CACHE` or `~/.cache/onestep`, see
  * setTuneCacheDir). Modes: 'cached' (default: use known winners, never time anything implicitly), 'background' (a miss
  * queues a tuning job that runs between your awaits; `ONESTEP_TUNE=1`), 'off' (heuristics only; the default under
- * vitest). Warm up explicitly with `await os.tuneMatmul({M, N, K})`, `await os.tuneConv({kind, x, w, …})`, `await os.tuneAttention({pass, BH, L, D})` (or `os.tune(os.device(), tunable)` for a family
+ * vitest). Warm up explicitly with `await os.tuneMatmul({M, N, K})`, `await os.tuneConv({kind, x, w, …})`, `await os.tuneAttention({pass, BH, L, D})`, `await os.tuneNorm({pass, dims})` (or `os.tune(os.device(), tunable)` for a family
  * of your own) and `await os.whenTuned()`; `os.tuneCacheEntries()` lists the winners known for this adapter.
  */
 export {
@@ -40,6 +40,8 @@ export { MATMUL_VARIANTS, tuneMatmul, type MatmulVariant, type MatmulConfig, typ
 export { CONV_VARIANTS, tuneConv, type ConvVariant, type ConvShape } from '../kernels/conv/dispatch';
 /** The attention variants the tuner chooses between (per pass: 'forward' | 'backward') and its explicit warm-up. */
 export { ATTENTION_VARIANTS, tuneAttention, type AttentionVariant } from '../kernels/attention/dispatch';
+/** The group/layer norm variants the tuner chooses between (per pass) and its explicit warm-up. */
+export { NORM_VARIANTS, tuneNorm, type NormVariant, type NormDims } from '../kernels/norm/dispatch';
 export * as nn from './nn';
 export * as optim from './optim';
 export * as io from './io';

@@ -9,7 +9,7 @@ import { normBackward, normForward, type NormDims, type NormVariant } from '../k
 export interface NormOpOptions {
   /** y = silu(norm(x)·γ + β) in the same kernel (the GroupNorm → SiLU of a ResBlock); the backward includes it. */
   silu?: boolean;
-  /** Force a kernel variant (tests, bench); default: chosen from the shape. */
+  /** Force a kernel variant (tests, bench); default: the tuner's winner for the shape class when known, else chosen from the shape. */
   variant?: NormVariant;
 }
 

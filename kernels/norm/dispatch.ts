@@ -2,7 +2,8 @@
 // torch.nn.functional.group_norm and layer_norm. Forward: one fused kernel (statistics, normalise, affine, optional
 // SiLU) that also saves mean and rstd per row. Backward: one fused kernel for grad x (per row, from the saved stats)
 // that also leaves per-channel partial sums, and one small kernel that turns them into grad weight and grad bias.
-import { f32bits, type Kernel } from '../../engine/device';
+import { device as currentDevice, f32bits, type Device, type Kernel } from '../../engine/device';
+import { compileAsync, filled, pick, tune, tuningMode, type TuneResult, type Tunable } from '../tune';
 import { internal } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
 import { grid1d } from '../grid';
@@ -47,6 +48,80 @@ export function pickNormVariant(d: NormDims, isCpu = false): NormVariant {
   return m >= 16384 ? 'wg256' : 'wg64';
 }
 
+// ---- tuning --------------------------------------------------------------------------------------------------------
+
+type Pass = 'forward' | 'backward';
+/** Below this many elements the heuristic is used without tuning (the kernel is a dispatch or two of overhead). */
+export const NORM_TUNE_MIN_ELEMENTS = 2 ** 18;
+const pow2 = (n: number) => 2 ** Math.round(Math.log2(Math.max(1, n)));
+
+/** Shape class: pass, the γ/β/SiLU flags, rows (N·G) and row length (Cg·S) to the nearest power of two, and S's vec4 packing. */
+export function normShapeKey(pass: Pass, d: NormDims, affine: boolean, silu: boolean): string {
+  const pack = d.S % 4 === 0 ? 's4' : d.S === 1 && d.Cg % 4 === 0 ? 'c4' : 'n';
+  return `${pass} r${pow2(d.N * d.G)}m${pow2(d.Cg * d.S)}${pack}${affine ? 'a' : ''}${silu ? 'silu' : ''}`;
+}
+
+/** The tuner's view of one norm pass: every variant, the heuristic, and a job that runs the pass on this shape. */
+export function normTunable(dev: Device, pass: Pass, d: NormDims, affine: boolean, silu: boolean): Tunable<NormVariant> {
+  return {
+    family: 'norm',
+    key: normShapeKey(pass, d, affine, silu),
+    candidates: NORM_VARIANTS,
+    id: (v) => v,
+    heuristic: pickNormVariant(d, dev.isCpu),
+    job: () => {
+      const n = d.N * d.G * d.Cg * d.S, C = d.G * d.Cg;
+      const x = filled(dev, [n], 0.5), dy = filled(dev, [n], 0.25);
+      const w = affine ? filled(dev, [C], 1) : undefined, b = affine ? filled(dev, [C], 0) : undefined;
+      const fwd = normForward(x, d, w, b, 1e-5, { silu, variant: pickNormVariant(d, dev.isCpu) });
+      fwd.y.dispose();
+      return {
+        run: (variant) => {
+          if (pass === 'forward') {
+            const f = normForward(x, d, w, b, 1e-5, { silu, variant });
+            f.y.dispose();
+            f.stats.dispose();
+          } else {
+            const g = normBackward(dy, x, fwd.stats, d, w, b, { silu, variant });
+            for (const t of [g.dx, g.dw, g.db]) t?.dispose();
+          }
+        },
+        prepare: (variant) => {
+          const p = plan(dev, d, 1e-5, { weight: affine, bias: affine, silu, variant, perChannel: pass === 'backward' && affine });
+          return compileAsync(dev, pass === 'forward' ? forwardKernel(p.cfg) : backwardKernel({ ...p.cfg, dx: true, partials: affine }));
+        },
+        dispose: () => {
+          for (const t of [x, dy, w, b, fwd.stats]) t?.dispose();
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Times every variant on one norm shape now and caches the winner (explicit warm-up). Returns the cached winner
+ * without timing unless `force`.
+ */
+export async function tuneNorm(
+  s: { pass: Pass; dims: NormDims; affine?: boolean; silu?: boolean },
+  o: { force?: boolean; device?: Device; /** time only these variants */ variants?: readonly NormVariant[] } = {},
+): Promise<TuneResult> {
+  const dev = o.device ?? currentDevice();
+  const t = normTunable(dev, s.pass, s.dims, s.affine ?? true, !!s.silu);
+  const only = o.variants;
+  return tune(dev, only ? { ...t, candidates: t.candidates.filter((v) => only.includes(v)) } : t, o);
+}
+
+/** The variant to run: forced, else the tuner's winner for this shape class (when known), else the heuristic. */
+function variantFor(dev: Device, pass: Pass, d: NormDims, affine: boolean, o: NormOptions): NormVariant {
+  if (o.variant) return o.variant;
+  if (tuningMode() === 'off' || d.N * d.G * d.Cg * d.S < NORM_TUNE_MIN_ELEMENTS) return pickNormVariant(d, dev.isCpu);
+  return pick(dev, normTunable(dev, pass, d, affine, !!o.silu));
+}
+
+const forwardKernel = (cfg: NormConfig) => cached(`fwd ${JSON.stringify(cfg)}`, () => normForwardWgsl(cfg), `norm forward (${cfg.variant}, pack ${cfg.pack})`);
+const backwardKernel = (cfg: NormBackwardConfig) => cached(`bwd ${JSON.stringify(cfg)}`, () => normBackwardWgsl(cfg), `norm backward (${cfg.variant}, pack ${cfg.pack})`);
+
 interface Plan {
   cfg: NormConfig;
   uniforms: number[];
@@ -55,8 +130,8 @@ interface Plan {
   workgroups: [number, number];
 }
 
-function plan(dev: Tensor['device'], d: NormDims, eps: number, o: { weight: boolean; bias: boolean; silu: boolean; variant?: NormVariant; perChannel: boolean }): Plan {
-  const variant = o.variant ?? pickNormVariant(d, dev.isCpu);
+function plan(dev: Device, d: NormDims, eps: number, o: { weight: boolean; bias: boolean; silu: boolean; variant: NormVariant; perChannel: boolean }): Plan {
+  const variant = o.variant;
   if (!NORM_VARIANTS.includes(variant)) throw internal(`norm: unknown variant ${variant}`);
   let { Cg, S } = d;
   // without γ, β or per-channel partials the channel split does not matter: one long channel vectorises better
@@ -79,8 +154,9 @@ export function normForward(x: Tensor, d: NormDims, weight: Tensor | undefined, 
   const y = Tensor.empty(x.shape, dev);
   const stats = Tensor.empty([d.N, d.G, 2], dev);
   if (x.size === 0) return { y, stats };
-  const p = plan(dev, d, eps, { weight: !!weight, bias: !!bias, silu: !!o.silu, variant: o.variant, perChannel: false });
-  const kernel = cached(`fwd ${JSON.stringify(p.cfg)}`, () => normForwardWgsl(p.cfg), `norm forward (${p.cfg.variant}, pack ${p.cfg.pack})`);
+  const variant = variantFor(dev, 'forward', d, !!weight || !!bias, o);
+  const p = plan(dev, d, eps, { weight: !!weight, bias: !!bias, silu: !!o.silu, variant, perChannel: false });
+  const kernel = forwardKernel(p.cfg);
   const buffers = [x.buffer];
   if (weight) buffers.push(weight.buffer);
   if (bias) buffers.push(bias.buffer);
@@ -111,9 +187,10 @@ export function normBackward(
   if (x.size === 0 || (!needX && !partials)) {
     return { dx, dw: needW ? zerosOf([C], dev) : null, db: needB ? zerosOf([C], dev) : null };
   }
-  const p = plan(dev, d, 0, { weight: !!weight, bias: !!bias, silu: !!o.silu, variant: o.variant, perChannel: partials });
+  const variant = variantFor(dev, 'backward', d, !!weight || !!bias, o);
+  const p = plan(dev, d, 0, { weight: !!weight, bias: !!bias, silu: !!o.silu, variant, perChannel: partials });
   const cfg: NormBackwardConfig = { ...p.cfg, dx: needX, partials };
-  const kernel = cached(`bwd ${JSON.stringify(cfg)}`, () => normBackwardWgsl(cfg), `norm backward (${cfg.variant}, pack ${cfg.pack})`);
+  const kernel = backwardKernel(cfg);
   const P = partials ? Tensor.empty([d.N, C, p.ST, 2], dev) : null;
   const buffers = [x.buffer, dy.buffer, stats.buffer];
   if (weight) buffers.push(weight.buffer);

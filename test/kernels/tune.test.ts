@@ -1,6 +1,6 @@
 // test/kernels/tune.test.ts: kernels/tune.ts: modes, explicit and background tuning of a fake family timed on real
 // dispatches (one candidate does 8× the work of another, one throws), the memory and disk caches (in a temp dir, never
-// ~/.cache), and tuneMatmul / tuneConv / tuneAttention on real shapes whose winners the dispatchers then use.
+// ~/.cache), and tuneMatmul / tuneConv / tuneAttention / tuneNorm on real shapes whose winners the dispatchers then use.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { adapterHash, cachedWinner, clearTuneCache, pick, setTuneCacheDir, setTu
 import { matmulConfigId, matmulShapeKey, pickMatmulConfig, tuneMatmul, matmulKernel, type MatmulShape } from '../../kernels/matmul/dispatch';
 import { convShapeKey, convTunable, tuneConv, type ConvShape } from '../../kernels/conv/dispatch';
 import { attentionShapeKey, attentionTunable, subgroupsSupported, tuneAttention } from '../../kernels/attention/dispatch';
+import { NORM_VARIANTS, normShapeKey, normTunable, tuneNorm } from '../../kernels/norm/dispatch';
 
 let dir = '';
 beforeAll(() => {
@@ -201,6 +202,27 @@ describe('tuner', () => {
     for (let i = 0; i < yd.length; i++) worst = Math.max(worst, Math.abs(yd[i] - rd[i]));
     expect(worst).toBeLessThan(1e-4);
     for (const t of [q, k, v, y, ref]) t.dispose();
+    setTuning(false);
+  }, 180_000);
+
+  it('tuneNorm times every variant per pass; groupNorm then runs the winner and matches the reference variant', async () => {
+    setTuning('cached');
+    const dims = { N: 8, G: 8, Cg: 8, S: 33 * 33 }; // 557k elements, row length not a multiple of 4
+    for (const pass of ['forward', 'backward'] as const) {
+      const r = await tuneNorm({ pass, dims, silu: true });
+      expect(NORM_VARIANTS).toContain(r.winner);
+      expect(r.timings.map((t) => t.id).sort()).toEqual([...NORM_VARIANTS].sort());
+      for (const t of r.timings) expect(t.ms, `${pass} ${t.id}`).toBeGreaterThan(0);
+      expect(cachedWinner(dev(), 'norm', normShapeKey(pass, dims, true, true))).toBe(r.winner);
+      expect(pick(dev(), normTunable(dev(), pass, dims, true, true))).toBe(r.winner);
+    }
+    const x = os.randn([8, 64, 33, 33], { seed: 8 }), w = os.randn([64], { seed: 9 }), b = os.randn([64], { seed: 10 });
+    const y = os.groupNorm(x, 8, w, b, 1e-5, { silu: true }), ref = os.groupNorm(x, 8, w, b, 1e-5, { silu: true, variant: 'wg64' });
+    const [yd, rd] = await Promise.all([y.data(), ref.data()]);
+    let worst = 0;
+    for (let i = 0; i < yd.length; i++) worst = Math.max(worst, Math.abs(yd[i] - rd[i]));
+    expect(worst).toBeLessThan(1e-4);
+    for (const t of [x, w, b, y, ref]) t.dispose();
     setTuning(false);
   }, 180_000);
 });
