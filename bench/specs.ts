@@ -13,7 +13,8 @@ export type Spec =
   | { op: 'copy'; bytes: number; pass: 'fwd' } // ceiling: device-memory copy bandwidth
   | { op: 'dispatch'; count: number; pass: 'fwd' } // ceiling: per-dispatch cost of an empty kernel
   | { op: 'rawMatmul'; m: number; k: number; n: number; pass: 'fwd' } // ceiling: best hand-written WGSL matmul
-  | { op: 'dmdStep'; batch: number; pass: 'fwd+bwd' }; // onestep only: one DMD2 training iteration (bench/dmd-step.ts)
+  | { op: 'dmdStep'; batch: number; pass: 'fwd+bwd' } // onestep only: one DMD2 training iteration (bench/dmd-step.ts)
+  | { op: 'unetStep'; batch: number; pass: 'fwd+bwd' }; // onestep only: one EDM training step of the MNIST teacher's UNet (bench/unet-step.ts)
 
 export interface Case {
   suite: string; // family shown in tables
@@ -69,6 +70,9 @@ export function caseOf(spec: Spec): Case {
     case 'dmdStep':
       // the median is per iteration (a timed call runs one TTUR cycle: 5 iterations, one of them a generator update)
       return { suite: 'models', kernel: 'DMD2 iteration (ms/it)', shape: `2-D MLP 3×128, batch ${spec.batch}, TTUR 5`, pass: spec.pass, spec, flops: null, bytes: null };
+    case 'unetStep':
+      // forward, backward and Adam of the zoo's MNIST teacher architecture (0.21 M parameters), class-conditional
+      return { suite: 'models', kernel: 'UNet training step (ms/step)', shape: `MNIST teacher, 16×16, mc 16, batch ${spec.batch}`, pass: spec.pass, spec, flops: null, bytes: null };
   }
 }
 
@@ -103,6 +107,6 @@ export function suiteSpecs(suite: SuiteName): Spec[] {
   out.push({ op: 'sum', rows: 1024, cols: 1024, pass: 'fwd' }, { op: 'sum', rows: 4096, cols: 4096, pass: 'fwd' });
   out.push({ op: 'adam', size: 1 << 20, pass: 'fwd' }, { op: 'adam', size: 1 << 23, pass: 'fwd' });
   out.push({ op: 'copy', bytes: 16 << 20, pass: 'fwd' }, { op: 'copy', bytes: 128 << 20, pass: 'fwd' }, { op: 'dispatch', count: 1000, pass: 'fwd' });
-  out.push({ op: 'dmdStep', batch: 256, pass: 'fwd+bwd' });
+  out.push({ op: 'dmdStep', batch: 256, pass: 'fwd+bwd' }, { op: 'unetStep', batch: 16, pass: 'fwd+bwd' }, { op: 'unetStep', batch: 64, pass: 'fwd+bwd' });
   return out;
 }

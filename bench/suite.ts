@@ -63,8 +63,8 @@ export async function runSuite(o: SuiteOptions): Promise<BackendResult> {
       for (const cfg of RAW_MATMUL_CONFIGS) engines.push(['raw-wgsl', () => rawMatmulRunner(spec.m, spec.k, spec.n, cfg)]);
     } else if (spec.op === 'copy' || spec.op === 'dispatch') {
       engines.push(['raw-wgsl', () => rawCeilingRunner(spec)]);
-    } else if (spec.op === 'dmdStep') {
-      engines.push(['onestep', () => onestepRunner(spec)]); // ours only: the peers have no DMD trainer
+    } else if (spec.op === 'dmdStep' || spec.op === 'unetStep') {
+      engines.push(['onestep', () => onestepRunner(spec)]); // ours only: the peers have no DMD trainer or UNet
     } else {
       engines.push(['onestep', () => onestepRunner(spec)]);
       for (const name of PEER_ORDER) {

@@ -7,7 +7,7 @@ import { HostRng } from '../models/data/rng';
 import { toy2d } from '../models/data/toy2d';
 import { EDMDenoiser, edmLoss } from '../models/edm';
 import { MLP_DEFAULTS, type MLPScoreNetConfig } from '../models/mlp';
-import { UNET_DEFAULTS, type UNetConfig } from '../models/unet';
+import { MNIST_UNET, UNET_DEFAULTS, type UNetConfig } from '../models/unet';
 import { mnist, mnistBatch, MNIST_SIZES, type MnistSize } from '../models/data/mnist';
 import { buildDenoiser, saveModel, type ModelMeta } from '../models/checkpoint';
 import { heunSample } from '../models/samplers';
@@ -33,8 +33,6 @@ export interface TeacherArgs {
   net?: string;
 }
 
-/** The MNIST teacher's UNet: 16×16, 16/32 channels, attention at 8×8, class-conditional (DMD-SPEC §7.3: 0.2 M params). */
-export const MNIST_UNET: Partial<UNetConfig> = { modelChannels: 16, channelMult: [1, 2], numBlocks: 1, attnResolutions: [8], channelsPerHead: 32, labelDim: 10 };
 
 /** A training set: batches, the model it needs, and how to evaluate a model on it. */
 interface TeacherData {

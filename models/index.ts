@@ -3,7 +3,7 @@ export { toy2d, TOY2D_NAMES, type Toy2d, type Toy2dName } from './data/toy2d';
 export { HostRng } from './data/rng';
 export { EDMDenoiser, edmLoss, fSpaceLoss, edmCoefficients, edmSigmas, karrasGrid, maybeDropLabels, sigmaLike, type ScoreNet, type EDMConfig, type EDMLossOptions } from './edm';
 export { MLPScoreNet, MLP_DEFAULTS, type MLPScoreNetConfig } from './mlp';
-export { UNet, UNetBlock, UNET_DEFAULTS, type UNetConfig } from './unet';
+export { UNet, UNetBlock, UNET_DEFAULTS, MNIST_UNET, type UNetConfig } from './unet';
 export { heunSample, eulerSample, oneStepSample, type SampleOptions, type SampleResult } from './samplers';
 export { slicedWasserstein, modeStats, type ModeStats } from './metrics/toy';
 export { DMDTrainer, DMD_DEFAULTS, type DMDConfig, type DMDLosses, type RegressionPairs, type RealData } from './dmd';

@@ -32,6 +32,9 @@ export const UNET_DEFAULTS: UNetConfig = {
   attnResolutions: [8], channelsPerHead: 32, dropout: 0, embMult: 4,
 };
 
+/** The MNIST teacher's UNet: 16×16, 16/32 channels, attention at 8×8, class-conditional (DMD-SPEC §7.3: 0.2 M params). */
+export const MNIST_UNET: Partial<UNetConfig> = { modelChannels: 16, channelMult: [1, 2], numBlocks: 1, attnResolutions: [8], channelsPerHead: 32, labelDim: 10 };
+
 const groupsFor = (c: number): number => Math.max(1, Math.min(32, Math.floor(c / 4)));
 
 /** silu(shift + n·(scale + 1)), the adaptive group-norm modulation, in one kernel with a hand-written backward. */

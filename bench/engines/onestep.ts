@@ -2,7 +2,8 @@
 // (typeof os.conv2d !== 'function') give an n/a reason instead of a runner, so the bench picks them up once they exist.
 import * as os from '../../engine';
 import { DMDTrainer } from '../../models/dmd';
-import { EDMDenoiser } from '../../models/edm';
+import { EDMDenoiser, edmLoss } from '../../models/edm';
+import { MNIST_UNET, UNET_DEFAULTS, UNet } from '../../models/unet';
 import { MLPScoreNet } from '../../models/mlp';
 import { hostData, type Runner } from '../harness';
 import type { Spec } from '../specs';
@@ -130,6 +131,37 @@ export function onestepRunner(spec: Spec): Runner | string {
           for (const d of [tr.real, tr.fake, tr.generator]) d.net.dispose();
           tr.optG.dispose();
           tr.optF.dispose();
+        },
+      };
+    }
+    case 'unetStep': {
+      // fresh weights of the zoo's MNIST teacher architecture: the timing does not depend on the values
+      const config = { ...UNET_DEFAULTS, ...MNIST_UNET };
+      const den = new EDMDenoiser(new UNet(config), { sigmaData: 0.5 });
+      const opt = new os.optim.Adam(den.parameters(), { lr: 1e-4 });
+      const S = config.resolution;
+      const y = t([spec.batch, config.inChannels, S, S], 1);
+      const labels = os.keep(os.oneHot(os.tensor(Float32Array.from({ length: spec.batch }, (_, i) => i % config.labelDim)), config.labelDim));
+      const step = () => {
+        os.tidy(() => edmLoss(den, y, { labels, labelDropout: 0.1 }).backward());
+        opt.step();
+        opt.zeroGrad();
+      };
+      step(); // compiles and allocates the optimiser moments
+      const d0 = os.memory().dispatches;
+      step();
+      const perStep = os.memory().dispatches - d0;
+      return {
+        device: os.device().gpu,
+        wallOnly: true, // the host's dispatch overhead is part of a step's cost
+        note: `${perStep} dispatches per step (forward, backward, Adam); 0.21 M parameters`,
+        run: step,
+        wait: () => os.sync(),
+        dispose() {
+          den.net.dispose();
+          opt.dispose();
+          y.dispose();
+          labels.dispose();
         },
       };
     }
