@@ -26,6 +26,10 @@ export interface DemoArgs {
 
 const N = 16384;
 
+/** Iterations and DMD regression weight of `npm run demo` on 2-D data (bench/RESULTS.md has the sweep behind them). */
+export const DEMO_STEPS = 3000;
+export const DEMO_REG_WEIGHT = 0.25;
+
 /** Times f (which must finish its GPU work) over a warm-up and 3 runs; returns the median in ms. */
 async function timeIt(f: () => Promise<void>): Promise<number> {
   await f();
@@ -39,7 +43,6 @@ async function timeIt(f: () => Promise<void>): Promise<number> {
 }
 
 export async function demo(a: DemoArgs): Promise<void> {
-  if (a.data === 'mnist') throw new ValueError('demo: the MNIST pipeline arrives with the UNet teacher; run `npm run demo` for 8gaussians');
   const teacherFile = join(a.zoo, `${a.data}-teacher.safetensors`);
   if (!existsSync(teacherFile)) throw new ValueError(`demo: no teacher at ${teacherFile}; train one with: onestep train-teacher --data ${a.data} --out runs/${a.data}-teacher, then copy its teacher.safetensors there`);
   mkdirSync(join(a.out, 'samples'), { recursive: true });
