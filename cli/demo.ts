@@ -27,8 +27,8 @@ export interface DemoArgs {
 const N = 16384;
 
 /** Iterations and DMD regression weight of `npm run demo` on 2-D data (bench/RESULTS.md has the sweep behind them). */
-export const DEMO_STEPS = 3000;
-export const DEMO_REG_WEIGHT = 0.25;
+export const DEMO_STEPS = 10000;
+export const DEMO_REG_WEIGHT = 3;
 
 /** Times f (which must finish its GPU work) over a warm-up and 3 runs; returns the median in ms. */
 async function timeIt(f: () => Promise<void>): Promise<number> {

@@ -5,11 +5,20 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEMO_REG_WEIGHT } from '../cli/demo';
+import { fmtTime } from '../cli/progress';
 
 const root = join(__dirname, '..');
 const bin = join(root, 'bin', 'onestep.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env } });
 const lastJson = (s: string) => JSON.parse(s.trim().split('\n').at(-1)!);
+
+describe('progress line', () => {
+  it('formats times without a 60 in the seconds or minutes place', () => {
+    expect([0.4, 59.4, 59.6, 179.6, 3599.7, 3600, 7199, 5 * 3600 + 59.7 * 60].map(fmtTime)).toEqual(['0s', '59s', '1m00s', '3m00s', '1h00m', '1h00m', '2h00m', '6h00m']);
+    expect(fmtTime(Infinity)).toBe('?');
+  });
+});
 
 describe('onestep CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'onestep-cli-'));
@@ -47,6 +56,21 @@ describe('onestep CLI', () => {
     const bad = run('train-teacher', '--data', '8gaussians', '--out', join(dir, 'bad-net'), '--steps', '5', '--net', '{"hiden":48}');
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/--net has "hiden", which MLPScoreNet does not take here; its fields are hidden, depth, freqs/);
+  });
+  it('demo leaves what outside checks read: 16,384 samples per model as [N, 2] float32 .npy and summary.json', () => {
+    const out = join(dir, 'demo');
+    const r = run('demo', '--steps', '20', '--out', out);
+    expect(r.status, r.stderr).toBe(0);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ teacher: { sampler: 'heun-18', nfe: 35 }, generator: { nfe: 1 }, training: { iterations: 20, config: { mode: 'dmd', regWeight: DEMO_REG_WEIGHT } } });
+    for (const k of ['data', 'teacher', 'generator', 'naive']) expect(summary[k].swd, k).toBeGreaterThan(0);
+    expect(summary.speedup).toBeGreaterThan(1);
+    for (const name of ['data', 'teacher', 'generator']) {
+      const npy = readFileSync(join(out, 'samples', `${name}.npy`));
+      const header = npy.subarray(10, 10 + npy.readUInt16LE(8)).toString();
+      expect(header, name).toMatch(/'descr': '<f4'.*'shape': \(16384, 2\)/);
+    }
+    expect(existsSync(join(out, 'report.html'))).toBe(true);
   });
   it('a file that is not a model gives one clear line and a non-zero exit', () => {
     writeFileSync(join(dir, 'bad.safetensors'), 'not a model at all');
