@@ -10,7 +10,8 @@ import { fmtTime } from '../cli/progress';
 
 const root = join(__dirname, '..');
 const bin = join(root, 'bin', 'onestep.js');
-const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env } });
+const runFor = (ms: number, ...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: ms, env: { ...process.env } });
+const run = (...args: string[]) => runFor(120_000, ...args);
 const lastJson = (s: string) => JSON.parse(s.trim().split('\n').at(-1)!);
 
 describe('progress line', () => {
@@ -59,7 +60,7 @@ describe('onestep CLI', () => {
   });
   it('demo leaves what outside checks read: 16,384 samples per model as [N, 2] float32 .npy and summary.json', () => {
     const out = join(dir, 'demo');
-    const r = run('demo', '--steps', '20', '--out', out);
+    const r = runFor(230_000, 'demo', '--steps', '20', '--out', out); // 16k Heun samples, timed: ~25 s alone
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({ teacher: { sampler: 'heun-18', nfe: 35 }, generator: { nfe: 1 }, training: { iterations: 20, config: { mode: 'dmd', regWeight: DEMO_REG_WEIGHT } } });
@@ -71,7 +72,7 @@ describe('onestep CLI', () => {
       expect(header, name).toMatch(/'descr': '<f4'.*'shape': \(16384, 2\)/);
     }
     expect(existsSync(join(out, 'report.html'))).toBe(true);
-  });
+  }, 240_000);
   it('a file that is not a model gives one clear line and a non-zero exit', () => {
     writeFileSync(join(dir, 'bad.safetensors'), 'not a model at all');
     const r = run('sample', '--model', join(dir, 'bad.safetensors'), '--out', join(dir, 'x.npy'));
