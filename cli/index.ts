@@ -17,7 +17,7 @@ commands:
           --reg-weight W --gan-weight W --gan-d-weight W --cfg W --pairs FILE --classifier FILE --seed S
           --eval-every N --checkpoint-every N --ema-decay B --real-only --resume]
   make-pairs --teacher FILE --n N --out pairs.safetensors [--seed S]   DMD's regression set (Heun-18 outputs)
-  train-teacher --data NAME|mnist16 --out DIR [--steps N --batch B --lr LR --ema HALFLIFE --seed S --net JSON --resume]
+  train-teacher --data NAME|mnist16 --out DIR [--steps N --batch B --lr LR --ema HALFLIFE --seed S --net JSON --p-mean=M --p-std S --resume]
                                                        train an EDM teacher (2-D toy sets)
   train-classifier --size 16|28|32 --out FILE.safetensors [--steps N --batch B --lr LR --shift PX --seed S]
                                                        train the MNIST classifier behind the image metrics
@@ -71,8 +71,8 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'train-teacher': {
-        const { values: v } = parseArgs({ args: rest, options: { data: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string', default: '20000' }, batch: { type: 'string', default: '512' }, lr: { type: 'string', default: '1e-3' }, ema: { type: 'string', default: '500000' }, seed: { type: 'string', default: '0' }, resume: { type: 'boolean', default: false }, 'checkpoint-every': { type: 'string', default: '1000' }, 'eval-every': { type: 'string', default: '0' }, net: { type: 'string' } } });
-        await trainTeacher({ net: v.net, data: need('data', v.data), out: need('out', v.out), steps: int('steps', v.steps!), batch: int('batch', v.batch!), lr: num('lr', v.lr!), ema: num('ema', v.ema!), seed: int('seed', v.seed!), resume: !!v.resume, checkpointEvery: int('checkpoint-every', v['checkpoint-every']!), evalEvery: int('eval-every', v['eval-every']!), command: `onestep ${argv.join(' ')}` });
+        const { values: v } = parseArgs({ args: rest, options: { data: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string', default: '20000' }, batch: { type: 'string', default: '512' }, lr: { type: 'string', default: '1e-3' }, ema: { type: 'string', default: '500000' }, seed: { type: 'string', default: '0' }, resume: { type: 'boolean', default: false }, 'checkpoint-every': { type: 'string', default: '1000' }, 'eval-every': { type: 'string', default: '0' }, net: { type: 'string' }, 'p-mean': { type: 'string' }, 'p-std': { type: 'string' } } });
+        await trainTeacher({ net: v.net, data: need('data', v.data), out: need('out', v.out), steps: int('steps', v.steps!), batch: int('batch', v.batch!), lr: num('lr', v.lr!), ema: num('ema', v.ema!), seed: int('seed', v.seed!), resume: !!v.resume, checkpointEvery: int('checkpoint-every', v['checkpoint-every']!), evalEvery: int('eval-every', v['eval-every']!), pMean: v['p-mean'] === undefined ? undefined : num('p-mean', v['p-mean']), pStd: v['p-std'] === undefined ? undefined : num('p-std', v['p-std']), command: `onestep ${argv.join(' ')}` });
         return 0;
       }
       case 'train-classifier': {

@@ -24,6 +24,8 @@ export interface TeacherArgs {
   batch: number;
   lr: number;
   ema: number; // EMA half-life in samples (EDM style); 0 = no EMA
+  pMean?: number; // training σ ~ exp(N(pMean, pStd²)) (EDM: −1.2, 1.2); lower pMean trains more at the small σ that sharp modes need
+  pStd?: number;
   seed: number;
   resume: boolean;
   checkpointEvery: number;
@@ -140,7 +142,7 @@ export async function trainTeacher(a: TeacherArgs): Promise<void> {
     await os.relieve();
     const { y, labels } = data.batch(a.batch, rng);
     const loss = os.tidy(() => {
-      const l = edmLoss(den, y, { labels, labelDropout: data.labelDropout });
+      const l = edmLoss(den, y, { labels, labelDropout: data.labelDropout, pMean: a.pMean, pStd: a.pStd });
       l.backward();
       return l;
     });
@@ -172,7 +174,7 @@ export async function trainTeacher(a: TeacherArgs): Promise<void> {
   if (a.ema > 0) emaTracker.copyTo(ema.parameters());
   const final = a.ema > 0 ? ema : den;
   const metric = await data.evaluate(final, true, a.out, a.steps);
-  meta.recipe = { command: a.command, params: final.parameters().reduce((n, p) => n + p.size, 0), steps: a.steps, batch: a.batch, lr: a.lr, emaHalfLife: a.ema, seed: a.seed, wallSeconds: Math.round((performance.now() - t0) / 100) / 10, adapter: os.device().adapterLabel, metric };
+  meta.recipe = { command: a.command, params: final.parameters().reduce((n, p) => n + p.size, 0), steps: a.steps, batch: a.batch, lr: a.lr, emaHalfLife: a.ema, pMean: a.pMean ?? -1.2, pStd: a.pStd ?? 1.2, seed: a.seed, wallSeconds: Math.round((performance.now() - t0) / 100) / 10, adapter: os.device().adapterLabel, metric };
   await os.io.writeFileAtomic(join(a.out, 'teacher.safetensors'), await saveModel(final, meta));
   console.log(`train-teacher: ${a.steps} steps in ${wall.toFixed(0)} s → ${join(a.out, 'teacher.safetensors')}`);
   console.log(JSON.stringify(metric));
