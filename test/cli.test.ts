@@ -45,15 +45,16 @@ describe('onestep CLI', () => {
     expect(m.modes.covered).toBe(8);
     expect(m.swd).toBeLessThan(0.1); // 300 samples: the floor itself is ~0.03
   });
-  it('train-teacher --net sizes the MLP (the file carries it to sample) and refuses fields the MLP does not have', () => {
+  it('train-teacher --net sizes the MLP and --p-mean/--p-std its σ schedule (the file carries both) and refuses fields the MLP does not have', () => {
     const netDir = join(dir, 'net');
-    const r = run('train-teacher', '--data', '25gaussians', '--out', netDir, '--steps', '5', '--batch', '64', '--net', '{"hidden":48,"depth":4}');
+    const r = run('train-teacher', '--data', '25gaussians', '--out', netDir, '--steps', '5', '--batch', '64', '--net', '{"hidden":48,"depth":4}', '--p-mean=-2.2', '--p-std', '1.4');
     expect(r.status, r.stderr).toBe(0);
     const s = run('sample', '--model', join(netDir, 'teacher.safetensors'), '--sampler', 'euler', '--steps', '3', '--n', '10', '--out', join(netDir, 's.npy'));
     expect(s.status, s.stderr).toBe(0);
     const header = readFileSync(join(netDir, 'teacher.safetensors'));
     const meta = JSON.parse(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString()).__metadata__;
     expect(JSON.parse(meta.onestep).netConfig).toMatchObject({ hidden: 48, depth: 4 });
+    expect(JSON.parse(meta.onestep).recipe).toMatchObject({ pMean: -2.2, pStd: 1.4 });
     const bad = run('train-teacher', '--data', '8gaussians', '--out', join(dir, 'bad-net'), '--steps', '5', '--net', '{"hiden":48}');
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/--net has "hiden", which MLPScoreNet does not take here; its fields are hidden, depth, freqs/);
