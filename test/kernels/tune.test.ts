@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as os from '../../engine';
+import { expectClose } from '../helpers';
 import { adapterHash, cachedWinner, clearTuneCache, pick, setTuneCacheDir, setTuning, tune, tuneCacheEntries, tuningMode, whenTuned, type Tunable } from '../../kernels/tune';
 import { matmulConfigId, matmulShapeKey, pickMatmulConfig, tuneMatmul, matmulKernel, type MatmulShape } from '../../kernels/matmul/dispatch';
 import { convShapeKey, convTunable, tuneConv, type ConvShape } from '../../kernels/conv/dispatch';
@@ -120,10 +121,7 @@ describe('tuner', () => {
     expect(matmulConfigId(pickMatmulConfig(dev(), { ...s, M: 252, N: 252, K: 252 }))).toBe(r.winner);
     const a = os.randn([252, 252], { seed: 1 }), b = os.randn([252, 252], { seed: 2 });
     const c = os.matmul(a, b), ref = matmulKernel(a, b, { config: 'r1x4' });
-    const [cd, rd] = await Promise.all([c.data(), ref.data()]);
-    let worst = 0;
-    for (let i = 0; i < cd.length; i++) worst = Math.max(worst, Math.abs(cd[i] - rd[i]));
-    expect(worst).toBeLessThan(1e-3);
+    expectClose(await c.data(), await ref.data(), { atol: 1e-3, rtol: 0 });
     for (const t of [a, b, c, ref]) t.dispose();
     setTuning(false);
     expect(matmulConfigId(pickMatmulConfig(dev(), s))).not.toBe('');
@@ -145,10 +143,7 @@ describe('tuner', () => {
     }
     const x = os.randn([8, 32, 16, 16], { seed: 3 }), w = os.randn([24, 32, 3, 3], { seed: 4 });
     const y = os.conv2d(x, w, undefined, { padding: 1 }), ref = os.conv2d(x, w, undefined, { padding: 1, variant: 'r4x8' });
-    const [yd, rd] = await Promise.all([y.data(), ref.data()]);
-    let worst = 0;
-    for (let i = 0; i < yd.length; i++) worst = Math.max(worst, Math.abs(yd[i] - rd[i]));
-    expect(worst).toBeLessThan(1e-3);
+    expectClose(await y.data(), await ref.data(), { atol: 1e-3, rtol: 0 });
     for (const t of [x, w, y, ref]) t.dispose();
     setTuning(false);
   }, 180_000);
@@ -197,10 +192,7 @@ describe('tuner', () => {
     }
     const q = os.randn([2, 4, 128, 32], { seed: 5 }), k = os.randn([2, 4, 128, 32], { seed: 6 }), v = os.randn([2, 4, 128, 32], { seed: 7 });
     const y = os.attention(q, k, v), ref = os.attention(q, k, v, { variant: 'plain-r4' });
-    const [yd, rd] = await Promise.all([y.data(), ref.data()]);
-    let worst = 0;
-    for (let i = 0; i < yd.length; i++) worst = Math.max(worst, Math.abs(yd[i] - rd[i]));
-    expect(worst).toBeLessThan(1e-4);
+    expectClose(await y.data(), await ref.data(), { atol: 1e-4, rtol: 0 });
     for (const t of [q, k, v, y, ref]) t.dispose();
     setTuning(false);
   }, 180_000);
@@ -218,10 +210,7 @@ describe('tuner', () => {
     }
     const x = os.randn([8, 64, 33, 33], { seed: 8 }), w = os.randn([64], { seed: 9 }), b = os.randn([64], { seed: 10 });
     const y = os.groupNorm(x, 8, w, b, 1e-5, { silu: true }), ref = os.groupNorm(x, 8, w, b, 1e-5, { silu: true, variant: 'wg64' });
-    const [yd, rd] = await Promise.all([y.data(), ref.data()]);
-    let worst = 0;
-    for (let i = 0; i < yd.length; i++) worst = Math.max(worst, Math.abs(yd[i] - rd[i]));
-    expect(worst).toBeLessThan(1e-4);
+    expectClose(await y.data(), await ref.data(), { atol: 1e-4, rtol: 0 });
     for (const t of [x, w, b, y, ref]) t.dispose();
     setTuning(false);
   }, 180_000);
