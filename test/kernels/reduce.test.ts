@@ -102,6 +102,10 @@ describe('reduce kernel variants', () => {
     [[3, 5, 70, 33], [0, 2, 3]],
     [[33, 4, 100], [0, 2]],
     [[5, 3001], [1]],
+    // innermost reduced run contiguous with a length divisible by 4: read as vec4s ('thread4'), across several runs
+    [[3, 5, 8, 16], [0, 2, 3]],
+    [[6, 8, 12], [0, 2]],
+    [[2, 4100], [1]],
   ];
   const ROPS: ReduceOp[] = ['sum', 'max', 'min', 'sumSquares'];
   for (const variant of REDUCE_VARIANTS) {
