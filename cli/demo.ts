@@ -29,6 +29,8 @@ const N = 16384;
 /** Iterations and DMD regression weight of `npm run demo` on 2-D data (bench/RESULTS.md has the sweep behind them). */
 export const DEMO_STEPS = 10000;
 export const DEMO_REG_WEIGHT = 3;
+/** Iterations of the real-score-only ablation (DMD Fig. 3a: without the fake score the generator collapses onto modes). */
+export const ABLATION_STEPS = 1500;
 
 /** Times f (which must finish its GPU work) over a warm-up and 3 runs; returns the median in ms. */
 async function timeIt(f: () => Promise<void>): Promise<number> {
@@ -51,6 +53,13 @@ export async function demo(a: DemoArgs): Promise<void> {
     teacher: teacherFile, out: a.out, steps: a.steps, resume: false, evalEvery: Math.max(100, Math.floor(a.steps / 10)), checkpointEvery: Math.max(500, Math.floor(a.steps / 4)),
     config: { ...a.config, mode: a.mode, seed: a.seed }, quiet: false, command: `npm run demo -- --steps ${a.steps} --mode ${a.mode}`,
   });
+  // the ablation the paper shows: the same run with the real score alone (μ_fake := x_t) and no regression
+  const ablationSteps = Math.min(ABLATION_STEPS, a.steps);
+  console.log(`demo: ablation — the real score alone (no fake score, no regression) for ${ablationSteps} iterations…`);
+  const ablation = await distill({
+    teacher: teacherFile, out: join(a.out, 'ablation-real-only'), steps: ablationSteps, resume: false, evalEvery: 0, checkpointEvery: ablationSteps,
+    config: { ...a.config, mode: a.mode, seed: a.seed, realOnly: true, ttur: 1, regWeight: 0 }, quiet: true, command: `npm run demo (ablation: real score only)`,
+  });
   const data = toy2d(a.data);
   const fresh = data.sample(N, new HostRng(a.seed + 101));
   const measure = (x: Float32Array) => {
@@ -68,11 +77,12 @@ export async function demo(a: DemoArgs): Promise<void> {
   const teacherRun = () => heunSample(teacher, { steps: 18, shape: [N, 2], seed: a.seed + 1 }).x;
   const genRun = () => os.noGrad(() => trainer.generate(os.randn([N, 2], { seed: a.seed + 2 }), null, sampler));
   const naiveRun = () => oneStepSample(teacher, { shape: [N, 2], seed: a.seed + 3 }).x;
+  const ablationRun = () => os.noGrad(() => ablation.trainer.generate(os.randn([N, 2], { seed: a.seed + 2 }), null, ablation.sampler));
   const dataX = data.sample(N, new HostRng(a.seed + 100));
-  const teacherX = await sampleAll(teacherRun), genX = await sampleAll(genRun), naiveX = await sampleAll(naiveRun);
+  const teacherX = await sampleAll(teacherRun), genX = await sampleAll(genRun), naiveX = await sampleAll(naiveRun), ablationX = await sampleAll(ablationRun);
   const teacherMs = await timeIt(async () => void (await sampleAll(teacherRun)));
   const genMs = await timeIt(async () => void (await sampleAll(genRun)));
-  for (const [name, x] of [['data', dataX], ['teacher', teacherX], ['generator', genX], ['naive', naiveX]] as const) {
+  for (const [name, x] of [['data', dataX], ['teacher', teacherX], ['generator', genX], ['naive', naiveX], ['ablation-real-only', ablationX]] as const) {
     await os.io.writeFileAtomic(join(a.out, 'samples', `${name}.npy`), os.io.encodeNpy(x, [N, 2]));
   }
   const summary = {
@@ -80,6 +90,7 @@ export async function demo(a: DemoArgs): Promise<void> {
     teacher: { sampler: 'heun-18', nfe: 35, msPer1000: (teacherMs / N) * 1000, ...measure(teacherX) },
     generator: { nfe: 1, msPer1000: (genMs / N) * 1000, ...measure(genX) },
     naive: { nfe: 1, ...measure(naiveX) },
+    ablationRealOnly: { what: 'generator trained with the real score alone (no fake score, no regression)', iterations: ablation.trainer.iteration, ...measure(ablationX) },
     speedup: teacherMs / genMs,
     training: { mode: a.mode, iterations: trainer.iteration, generatorUpdates: trainer.optG.steps, itPerSec, dispatchesPerIt, config: trainer.cfg },
     adapter: os.device().adapterLabel,
@@ -97,18 +108,19 @@ export async function demo(a: DemoArgs): Promise<void> {
       { name: `teacher, Heun 35 NFE (SWD ${f4(summary.teacher.swd)}, modes ${modesStr(summary.teacher.modes)})`, png: scatterPng(teacherX, { rgb: [44, 160, 44] }) },
       { name: `generator, 1 NFE (SWD ${f4(summary.generator.swd)}, modes ${modesStr(summary.generator.modes)})`, png: scatterPng(genX, { rgb: [214, 39, 40] }) },
       { name: `naive: teacher once at σ=80 (SWD ${f4(summary.naive.swd)})`, png: scatterPng(naiveX, { rgb: [148, 103, 189] }) },
+      { name: `ablation: real score only, ${ablation.trainer.iteration} iterations (SWD ${f4(summary.ablationRealOnly.swd)}, modes ${modesStr(summary.ablationRealOnly.modes)})`, png: scatterPng(ablationX, { rgb: [140, 86, 75] }) },
     ],
     table: [
       ['adapter', summary.adapter],
       ['training', `${a.mode.toUpperCase()}, ${trainer.iteration} iterations (${trainer.optG.steps} generator updates), ${itPerSec.toFixed(1)} it/s, ${dispatchesPerIt.toFixed(0)} dispatches/it`],
-      ['SWD to fresh data (16,384 samples)', `data ${f4(summary.data.swd)} · teacher ${f4(summary.teacher.swd)} · generator ${f4(summary.generator.swd)} · naive ${f4(summary.naive.swd)}`],
-      ['modes covered', `teacher ${modesStr(summary.teacher.modes)} · generator ${modesStr(summary.generator.modes)} · naive ${modesStr(summary.naive.modes)}`],
+      ['SWD to fresh data (16,384 samples)', `data ${f4(summary.data.swd)} · teacher ${f4(summary.teacher.swd)} · generator ${f4(summary.generator.swd)} · naive ${f4(summary.naive.swd)} · real-score-only ablation ${f4(summary.ablationRealOnly.swd)}`],
+      ['modes covered', `teacher ${modesStr(summary.teacher.modes)} · generator ${modesStr(summary.generator.modes)} · naive ${modesStr(summary.naive.modes)} · ablation ${modesStr(summary.ablationRealOnly.modes)}`],
       ['ms per 1,000 samples', `teacher ${summary.teacher.msPer1000.toFixed(2)} (35 NFE) · generator ${summary.generator.msPer1000.toFixed(3)} (1 NFE)`],
       ['speed-up', `${summary.speedup.toFixed(1)}×`],
     ],
   });
   console.log(`\n              SWD      modes  hq     ms/1000 samples`);
-  for (const [name, s] of [['data', summary.data], ['teacher', summary.teacher], ['generator', summary.generator], ['naive', summary.naive]] as const) {
+  for (const [name, s] of [['data', summary.data], ['teacher', summary.teacher], ['generator', summary.generator], ['naive', summary.naive], ['real only', summary.ablationRealOnly]] as const) {
     const ms = 'msPer1000' in s ? (s.msPer1000 as number).toFixed(3) : '';
     console.log(`  ${name.padEnd(10)}  ${f4(s.swd)}   ${modesStr(s.modes).padEnd(5)}  ${s.hq?.toFixed(3) ?? 'n/a'}  ${ms}`);
   }

@@ -140,7 +140,7 @@ export async function evalGenerator(tr: DMDTrainer, data: Toy2d, ref: Float32Arr
 export const ZOO = join(import.meta.dirname ?? '.', '..', 'zoo');
 
 export async function distill(a: DistillArgs): Promise<{ trainer: DMDTrainer; teacher: EDMDenoiser; meta: ModelMeta; evals: GeneratorEval[]; itPerSec: number; dispatchesPerIt: number; sampler: EDMDenoiser; task: DistillTask }> {
-  await os.init();
+  if (!os.hasDevice()) await os.init(); // a second run in one process (the demo's ablation) keeps the first run's device and tensors
   const { den: teacher, meta } = await loadModel(new Uint8Array(readFileSync(a.teacher)));
   if (meta.generatorSigma !== undefined) throw new ValueError(`distill: ${a.teacher} is a one-step generator, not a teacher; pass the teacher it was distilled from`);
   const image = meta.net === 'unet';

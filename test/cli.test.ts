@@ -65,7 +65,7 @@ describe('onestep CLI', () => {
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({ teacher: { sampler: 'heun-18', nfe: 35 }, generator: { nfe: 1 }, training: { iterations: 20, config: { mode: 'dmd', regWeight: DEMO_REG_WEIGHT } } });
-    for (const k of ['data', 'teacher', 'generator', 'naive']) expect(summary[k].swd, k).toBeGreaterThan(0);
+    for (const k of ['data', 'teacher', 'generator', 'naive', 'ablationRealOnly']) expect(summary[k].swd, k).toBeGreaterThan(0);
     expect(summary.speedup).toBeGreaterThan(1);
     for (const name of ['data', 'teacher', 'generator']) {
       const npy = readFileSync(join(out, 'samples', `${name}.npy`));
