@@ -15,7 +15,8 @@ const USAGE = `usage: npm run bench -- [--suite quick|full] [--backend browser|n
   --backend  both (default), node (Dawn in a child process per adapter) or browser (headless Chromium, SwiftShader)
   --adapter  the node backend's driver(s), default lavapipe (else swiftshader); Chromium here always uses SwiftShader
   --out      where the JSON goes (default bench/out/<date>.json)
-  --only     only kernels whose name contains one of these words (e.g. matmul,attention)`;
+  --only     only rows whose "kernel shape" contains one of these strings (e.g. matmul,attention or
+             "matmul 1024×1024×1024,conv2d N8 64→64,group norm,attention B·H 8 L 256 D 64": the issue's peer table)`;
 
 interface Args {
   suite: SuiteName;

@@ -54,7 +54,8 @@ export async function runSuite(o: SuiteOptions): Promise<BackendResult> {
   const mo = measureOptions(o.suite);
   const paces = new Map<string, number>(); // engine|op|pass → ms per FLOP (or byte) seen so far
   const rows: Row[] = [];
-  const specs = suiteSpecs(o.suite).filter((s) => !o.only || o.only.some((k) => caseOf(s).kernel.includes(k)));
+  // --only matches "kernel shape", e.g. "group norm" or "matmul 1024×1024×1024"
+  const specs = suiteSpecs(o.suite).filter((s) => !o.only || o.only.some((k) => `${caseOf(s).kernel} ${caseOf(s).shape}`.includes(k)));
   for (const spec of specs) {
     const c = caseOf(spec);
     // a string: the engine cannot run here at all (its reason is the row's note, whatever the time left)
