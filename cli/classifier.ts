@@ -105,7 +105,7 @@ export interface ImageEvalArgs {
   samples: string; // .npy of [N, 1, S, S], [N, S, S] or [N, S·S]
   data: string; // mnist16 | mnist28 | mnist32 | mnist (size from the samples)
   classifier?: string; // default zoo/mnist<S>-classifier.safetensors
-  classLabel?: number; // the class the samples were asked for: reports the share classified as it
+  classLabel?: number | 'balanced'; // the class the samples were asked for ('balanced': sample i asked for i mod 10, as `onestep sample` draws them): reports the share classified as it
   seed: number; // seed of the data floor's train subset
 }
 
@@ -119,7 +119,7 @@ export async function evaluateImageFile(a: ImageEvalArgs): Promise<Record<string
   const okShape = shape.length >= 2 && S * S === px && (shape.length === 2 || shape.at(-1) === S) && (shape.length !== 4 || shape[1] === 1);
   if (!okShape || !(MNIST_SIZES as readonly number[]).includes(S)) throw new ValueError(`eval: ${a.samples} has shape [${shape}]; MNIST metrics need [N, 1, S, S] images with S = 16, 28 or 32`);
   if (m[1] && Number(m[1]) !== S) throw new ValueError(`eval: --data ${a.data} expects ${m[1]}×${m[1]} images but ${a.samples} holds ${S}×${S}`);
-  if (a.classLabel !== undefined && !(Number.isInteger(a.classLabel) && a.classLabel >= 0 && a.classLabel < 10)) throw new ValueError(`eval: --class must be a digit 0–9, got ${a.classLabel}`);
+  if (a.classLabel !== undefined && a.classLabel !== 'balanced' && !(Number.isInteger(a.classLabel) && a.classLabel >= 0 && a.classLabel < 10)) throw new ValueError(`eval: --class must be a digit 0–9 or "balanced", got ${a.classLabel}`);
   const path = a.classifier ?? defaultClassifier(S);
   await os.init();
   const { model, meta } = await loadClassifier(new Uint8Array(readFileSync(path)));
@@ -127,7 +127,7 @@ export async function evaluateImageFile(a: ImageEvalArgs): Promise<Record<string
     if (model.config.size !== S) throw new ValueError(`eval: classifier ${path} takes ${model.config.size}×${model.config.size} images, the samples are ${S}×${S}`);
     const x = Float32Array.from(raw as ArrayLike<number>);
     const reference = await mnistReference(model);
-    const labels = a.classLabel === undefined ? undefined : new Int32Array(n).fill(a.classLabel);
+    const labels = a.classLabel === undefined ? undefined : a.classLabel === 'balanced' ? Int32Array.from({ length: n }, (_, i) => i % 10) : new Int32Array(n).fill(a.classLabel);
     const metrics = await imageMetrics(x, model, reference, { labels });
     const floor = await mnistDataFloor(model, reference, { n: Math.min(n, 8000), seed: a.seed });
     const round = (r: ImageMetrics) => ({ fd: +r.fd.toFixed(4), precision: +r.precision.toFixed(4), recall: +r.recall.toFixed(4), modesCovered: r.histogram.modesCovered, tv: +r.histogram.tv.toFixed(4), kl: +r.histogram.kl.toFixed(4), meanMaxProb: +r.histogram.meanMaxProb.toFixed(4), ...(r.classAccuracy === undefined ? {} : { classAccuracy: r.classAccuracy }) });

@@ -24,7 +24,7 @@ commands:
   sample --model FILE --sampler heun|euler|onestep [--steps N --n N --seed S --class K --cfg W] --out FILE.npy|FILE.png
   data --name NAME --n N --seed S --out FILE.npy       draw samples of a toy data set
   eval --samples FILE.npy --data NAME [--seed S]       SWD to fresh data, the data floor, mode statistics
-  eval --samples FILE.npy --data mnist16|mnist28|mnist32 [--classifier FILE --class K]
+  eval --samples FILE.npy --data mnist16|mnist28|mnist32 [--classifier FILE --class K|balanced]
                                                        FD and precision/recall in the zoo classifier's features, class
                                                        histogram; vs the held-out digits, with the data floor
   info                                                 show the WebGPU adapter onestep picks
@@ -94,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'eval': {
         const { values: v } = parseArgs({ args: rest, options: { samples: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string', default: '0' }, classifier: { type: 'string' }, class: { type: 'string' } } });
-        await evaluateFile({ samples: need('samples', v.samples), data: need('data', v.data), seed: int('seed', v.seed!), classifier: v.classifier, classLabel: v.class === undefined ? undefined : Number(v.class) });
+        await evaluateFile({ samples: need('samples', v.samples), data: need('data', v.data), seed: int('seed', v.seed!), classifier: v.classifier, classLabel: v.class === undefined ? undefined : v.class === 'balanced' ? 'balanced' : Number(v.class) });
         return 0;
       }
       case 'info': {

@@ -61,7 +61,7 @@ export async function data(a: { name: string; n: number; seed: number; out: stri
   console.log(JSON.stringify({ out: a.out, n: a.n, data: a.name, seed: a.seed }));
 }
 
-export async function evaluateFile(a: { samples: string; data: string; seed: number; classifier?: string; classLabel?: number }): Promise<Record<string, unknown>> {
+export async function evaluateFile(a: { samples: string; data: string; seed: number; classifier?: string; classLabel?: number | 'balanced' }): Promise<Record<string, unknown>> {
   if (a.data.startsWith('mnist')) return evaluateImageFile(a); // FD, precision/recall, class histogram (cli/classifier.ts)
   const { data: raw, shape } = os.io.decodeNpy(new Uint8Array(readFileSync(a.samples)));
   if (shape.length !== 2 || shape[1] !== 2) throw new ValueError(`eval: ${a.samples} has shape [${shape}]; 2-D toy metrics need [N, 2]`);
