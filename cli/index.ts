@@ -49,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
         const m = mode(v.mode ?? 'dmd');
         if (m === 'dmd2' && v['reg-weight']) throw new OnestepError('demo: DMD2 has no regression loss; --reg-weight goes with --mode dmd');
         const config = { ...lr, emaDecay: num('ema-decay', v['ema-decay'] ?? '0.995'), ...(m === 'dmd' ? { regWeight: num('reg-weight', v['reg-weight'] ?? String(DEMO_REG_WEIGHT)) } : {}) };
-        await demo({ data: v.data!, mode: m, steps: int('steps', v.steps ?? String(DEMO_STEPS)), seed: int('seed', v.seed!), out: v.out ?? 'runs/demo', zoo: v.zoo!, config });
+        await demo({ data: v.data!, mode: m, steps: int('steps', v.steps ?? String(DEMO_STEPS[m])), seed: int('seed', v.seed!), out: v.out ?? 'runs/demo', zoo: v.zoo!, config });
         return 0;
       }
       case 'distill': {
