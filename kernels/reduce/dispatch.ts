@@ -64,20 +64,22 @@ fn redOffset(r: u32) -> u32 {
   return off;
 }`;
   const lanes = ['x', 'y', 'z', 'w'];
-  const code =
-    variant === 'thread'
-      ? /* wgsl */ `${header}
+  // both thread kernels: invocation i reduces chunk i % parts of output i / parts (parts = 1: all of it), from r to r1
+  const chunkOf = /* wgsl */ `
 ${main1d()}
-  // invocation i reduces chunk i % parts of output i / parts (parts = 1: all of it)
   if (i >= u.nOut * u.parts) { return; }
   let o = i / u.parts;
   let r1 = min((i % u.parts + 1u) * u.chunk, u.nRed);
   let base = keptOffset(o);
   let last = u.nRedDims - 1u;
   let innerN = u.redShape[last / 4u][last % 4u];
+  var r = (i % u.parts) * u.chunk;`;
+  const code =
+    variant === 'thread'
+      ? /* wgsl */ `${header}
+${chunkOf}
   let innerS = u.redStrides[last / 4u][last % 4u];
   var acc: f32 = ${INIT[op]};
-  var r = (i % u.parts) * u.chunk;
   while (r < r1) {
     // one contiguous run of the innermost reduced dim: the offset steps by its stride
     var off = base + redOffset(r);
@@ -88,16 +90,9 @@ ${main1d()}
 }`
       : variant === 'thread4'
       ? /* wgsl */ `${header.replace('var<storage, read> x: array<f32>;', 'var<storage, read> x: array<vec4f>;')}
-${main1d()}
-  // as 'thread', four values per load: runs of the innermost reduced dim (stride 1, length % 4 = 0) start on a vec4
-  if (i >= u.nOut * u.parts) { return; }
-  let o = i / u.parts;
-  let r1 = min((i % u.parts + 1u) * u.chunk, u.nRed);
-  let base = keptOffset(o);
-  let last = u.nRedDims - 1u;
-  let innerN = u.redShape[last / 4u][last % 4u];
+${chunkOf}
+  // four values per load: runs of the innermost reduced dim (stride 1, length % 4 = 0) start on a vec4
   ${lanes.map((c) => `var acc${c}: f32 = ${INIT[op]};`).join(' ')}
-  var r = (i % u.parts) * u.chunk;
   while (r < r1) {
     var off4 = (base + redOffset(r)) / 4u;
     let end = min(r1, r - r % innerN + innerN);
