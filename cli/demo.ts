@@ -61,7 +61,7 @@ export async function demo(a: DemoArgs): Promise<void> {
   const ablationSteps = Math.min(ABLATION_STEPS, a.steps);
   console.log(`demo: ablation — the real score alone (no fake score, no regression) for ${ablationSteps} iterations…`);
   const ablation = await distill({
-    teacher: teacherFile, out: join(a.out, 'ablation-real-only'), steps: ablationSteps, resume: false, evalEvery: 0, checkpointEvery: ablationSteps,
+    teacher: teacherFile, out: join(a.out, 'ablation-real-only'), steps: ablationSteps, resume: false, evalEvery: 0, checkpointEvery: ablationSteps, reuseDevice: true,
     config: { ...a.config, mode: a.mode, seed: a.seed, realOnly: true, ttur: 1, regWeight: 0 }, quiet: true, command: `npm run demo (ablation: real score only)`,
   });
   const data = toy2d(a.data);

@@ -30,6 +30,8 @@ export interface DistillArgs {
   quiet?: boolean;
   /** Classifier for image metrics (default zoo/mnist<S>-classifier.safetensors next to this package). */
   classifier?: string;
+  /** Run on the current device instead of initialising one (a second run in one process, as the demo's ablation: a re-init would orphan the first run's tensors). */
+  reuseDevice?: boolean;
 }
 
 /** Teacher Heun-18 samples for fixed noises: DMD's regression set. */
@@ -140,7 +142,7 @@ export async function evalGenerator(tr: DMDTrainer, data: Toy2d, ref: Float32Arr
 export const ZOO = join(import.meta.dirname ?? '.', '..', 'zoo');
 
 export async function distill(a: DistillArgs): Promise<{ trainer: DMDTrainer; teacher: EDMDenoiser; meta: ModelMeta; evals: GeneratorEval[]; itPerSec: number; dispatchesPerIt: number; sampler: EDMDenoiser; task: DistillTask }> {
-  if (!os.hasDevice()) await os.init(); // a second run in one process (the demo's ablation) keeps the first run's device and tensors
+  if (!a.reuseDevice || !os.hasDevice()) await os.init();
   const { den: teacher, meta } = await loadModel(new Uint8Array(readFileSync(a.teacher)));
   if (meta.generatorSigma !== undefined) throw new ValueError(`distill: ${a.teacher} is a one-step generator, not a teacher; pass the teacher it was distilled from`);
   const image = meta.net === 'unet';
