@@ -32,6 +32,7 @@ export {
   type Tunable,
   type TuneJob,
   type TuneResult,
+  type TuneOptions,
   type TuneTiming,
 } from '../kernels/tune';
 /** The matmul variants the tuner chooses between (names are what `tuneCacheEntries` stores) and its explicit warm-up. */

@@ -322,6 +322,9 @@ export async function compileAsync(dev: Device, k: Kernel): Promise<void> {
 /** Below this much work (FLOPs) dispatch overhead dominates: families use their heuristic without tuning. */
 export const TUNE_MIN_FLOPS = 2 ** 24;
 
+/** A shape-class size: n to the nearest power of two (keys of conv, attention and norm classes). */
+export const nearestPow2 = (n: number): number => 2 ** Math.round(Math.log2(Math.max(1, n)));
+
 /** A tensor of `shape` holding `v` everywhere (tuning inputs: no denormals or NaNs to skew CPU drivers). */
 export function filled(dev: Device, shape: number[], v: number): Tensor {
   const t = Tensor.empty(shape, dev);
@@ -349,8 +352,16 @@ export function pick<C>(dev: Device, t: Tunable<C>): C {
   return t.heuristic;
 }
 
+/** Options of an explicit tune: re-time a cached class (`force`), or time only the candidates with these ids. */
+export interface TuneOptions {
+  force?: boolean;
+  variants?: readonly string[];
+}
+
 /** Tunes one shape class now (or returns its cached winner unless `force`). Runs after queued background jobs. */
-export async function tune<C>(dev: Device, t: Tunable<C>, o: { force?: boolean } = {}): Promise<TuneResult> {
+export async function tune<C>(dev: Device, tunable: Tunable<C>, o: TuneOptions = {}): Promise<TuneResult> {
+  const only = o.variants;
+  const t = only ? { ...tunable, candidates: tunable.candidates.filter((c) => only.includes(tunable.id(c))) } : tunable;
   const st = stateOf(dev);
   await load(st);
   const known = st.winners.get(slotOf(t));

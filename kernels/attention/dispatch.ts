@@ -6,7 +6,7 @@ import { f32bits, type Device, type Kernel } from '../../engine/device';
 import { ShapeError, ValueError, fmtShape } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
 import { device as currentDevice } from '../../engine/device';
-import { compileAsync, filled, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneResult, type Tunable } from '../tune';
+import { compileAsync, filled, nearestPow2, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneOptions, type TuneResult, type Tunable } from '../tune';
 import { attentionDkvWgsl, attentionDqWgsl, attentionForwardWgsl, type AttentionTileConfig } from './attention.wgsl';
 
 /** Largest head dim: an invocation of the key-side kernel keeps 4·D floats per owned row in private arrays. */
@@ -85,11 +85,10 @@ const dimsOf = (q: Tensor, k: Tensor): Dims => {
 // ---- tuning --------------------------------------------------------------------------------------------------------
 
 type Pass = 'forward' | 'backward';
-const pow2 = (n: number) => 2 ** Math.round(Math.log2(Math.max(1, n)));
 const attentionFlops = (d: Dims, pass: Pass) => (pass === 'forward' ? 4 : 10) * d.BH * d.L * d.S * d.D;
 
 /** Shape class: pass, head dim and causality exactly; BH, L and S to the nearest power of two. */
-export const attentionShapeKey = (pass: Pass, d: Dims, causal: boolean): string => `${pass} bh${pow2(d.BH)}l${pow2(d.L)}s${pow2(d.S)}d${d.D}${causal ? 'c' : ''}`;
+export const attentionShapeKey = (pass: Pass, d: Dims, causal: boolean): string => `${pass} bh${nearestPow2(d.BH)}l${nearestPow2(d.L)}s${nearestPow2(d.S)}d${d.D}${causal ? 'c' : ''}`;
 
 /** The tuner's view of one attention pass: the variants this device runs, the heuristic, and a timing job. */
 export function attentionTunable(dev: Device, pass: Pass, d: Dims, causal: boolean): Tunable<AttentionVariant> {
@@ -137,12 +136,10 @@ export function attentionTunable(dev: Device, pass: Pass, d: Dims, causal: boole
  */
 export async function tuneAttention(
   s: { pass: Pass; BH: number; L: number; S?: number; D: number; causal?: boolean },
-  o: { force?: boolean; device?: Device; /** time only these variant names */ variants?: readonly string[] } = {},
+  o: TuneOptions & { device?: Device } = {},
 ): Promise<TuneResult> {
   const dev = o.device ?? currentDevice();
-  const t = attentionTunable(dev, s.pass, { BH: s.BH, L: s.L, S: s.S ?? s.L, D: s.D }, !!s.causal);
-  const only = o.variants;
-  return tune(dev, only ? { ...t, candidates: t.candidates.filter((v) => only.includes(v.name)) } : t, o);
+  return tune(dev, attentionTunable(dev, s.pass, { BH: s.BH, L: s.L, S: s.S ?? s.L, D: s.D }, !!s.causal), o);
 }
 
 /** The variant to run: forced by the options, else the tuner's winner for this shape class (when known), else the heuristic. */

@@ -7,7 +7,7 @@ import { ShapeError, fmtShape, internal } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
 import { grid1d } from '../grid';
 import { matmulKernel } from '../matmul/dispatch';
-import { compileAsync, filled, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneResult, type Tunable } from '../tune';
+import { compileAsync, filled, nearestPow2, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneOptions, type TuneResult, type Tunable } from '../tune';
 import { device as currentDevice } from '../../engine/device';
 import { biasAddWgsl, convWgsl, type ConvConfig, type ConvKernelKind, type ConvTile } from './conv2d.wgsl';
 
@@ -76,6 +76,9 @@ function kernelFor(dev: Device, tile: ConvTile, kind: ConvKernelKind): Kernel {
   if (!k) kernels.set(key, (k = { code: convWgsl(c), label: `conv2d ${key}` }));
   return k;
 }
+/** Backward-weight's kernel: lanes over (channel, tap) rows when channels per group are few (default under 8), else one tap per workgroup. */
+const weightRowsKind = (o: ConvDispatchOptions, cG: number): ConvKernelKind => ((o.weightRows ?? cG < 8) ? 'backwardWeightRows' : 'backwardWeight');
+
 /** Backward-weight's workgroups: 8 lanes (one SIMD row on CPU drivers): its rows are often few, and one size keeps one pipeline per tile. */
 const WEIGHT_WG = 8;
 const BIAS_ADD: Kernel = { code: biasAddWgsl(), label: 'conv2d bias add' };
@@ -91,13 +94,12 @@ export interface ConvShape {
   geom: ConvGeometry;
 }
 
-const pow2 = (n: number) => 2 ** Math.round(Math.log2(Math.max(1, n)));
 
 /** Shape class: kind, channels, kernel and geometry exactly; the GEMM's pixel count to the nearest power of two. */
 export function convShapeKey(s: ConvShape): string {
   const [N, C, H, W] = s.x, [O, , kH, kW] = s.w, g = s.geom;
   const pixels = s.kind === 'backwardData' ? N * H * W : N * s.out[0] * s.out[1];
-  return `${s.kind} c${C}o${O}k${kH}x${kW}s${g.stride.join('x')}p${g.padding.join('x')}d${g.dilation.join('x')}g${g.groups}px${pow2(pixels)}`;
+  return `${s.kind} c${C}o${O}k${kH}x${kW}s${g.stride.join('x')}p${g.padding.join('x')}d${g.dilation.join('x')}g${g.groups}px${nearestPow2(pixels)}`;
 }
 
 const convFlops = (s: ConvShape) => 2 * s.x[0] * s.out[0] * s.out[1] * s.w[0] * s.w[1] * s.w[2] * s.w[3];
@@ -128,7 +130,7 @@ export function convTunable(dev: Device, s: ConvShape): Tunable<ConvVariant> {
         prepare: (v) => {
           const tile = CONV_TILES[v];
           if (s.kind !== 'backwardWeight') return compileAsync(dev, kernelFor(dev, tile, s.kind));
-          return compileAsync(dev, kernelFor(dev, { ...tile, wg: WEIGHT_WG }, s.w[1] < 8 ? 'backwardWeightRows' : 'backwardWeight'));
+          return compileAsync(dev, kernelFor(dev, { ...tile, wg: WEIGHT_WG }, weightRowsKind({}, s.w[1])));
         },
         dispose: () => (x.dispose(), w.dispose(), dy.dispose()),
       };
@@ -142,15 +144,13 @@ export function convTunable(dev: Device, s: ConvShape): Tunable<ConvVariant> {
  */
 export async function tuneConv(
   s: Pick<ConvShape, 'kind' | 'x' | 'w'> & { stride?: number; padding?: number; dilation?: number; groups?: number },
-  o: { force?: boolean; device?: Device; /** time only these tiles */ variants?: readonly ConvVariant[] } = {},
+  o: TuneOptions & { device?: Device } = {},
 ): Promise<TuneResult> {
   const dev = o.device ?? currentDevice();
   const [stride, padding, dilation, groups] = [s.stride ?? 1, s.padding ?? 0, s.dilation ?? 1, s.groups ?? 1];
   const geom: ConvGeometry = { stride: [stride, stride], padding: [padding, padding], dilation: [dilation, dilation], groups };
   const out = [2, 3].map((d) => convOutputSize(s.x[d], s.w[d], stride, padding, padding, dilation)) as [number, number];
-  const t = convTunable(dev, { kind: s.kind, x: s.x, w: s.w, out, geom });
-  const only = o.variants;
-  return tune(dev, only ? { ...t, candidates: t.candidates.filter((v) => only.includes(v)) } : t, o);
+  return tune(dev, convTunable(dev, { kind: s.kind, x: s.x, w: s.w, out, geom }), o);
 }
 
 /** The tile to run: forced by the options, else the tuner's winner for this shape class (when known), else the heuristic. */
@@ -268,7 +268,7 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, geom: ConvGeometry, 
   const dev = x.device;
   const tile = tileFor(dev, o, { kind: 'backwardWeight', x: x.shape, w: dw.shape, out: [dy.shape[2], dy.shape[3]], geom });
   // lanes run over input channels (one tap per workgroup), or over (channel, tap) rows when channels are few
-  const rows = o.weightRows ?? cG < 8;
+  const rows = weightRowsKind(o, cG) === 'backwardWeightRows';
   const laneRows = rows ? cG * kH * kW : cG;
   const wg = WEIGHT_WG;
   const zGroups = rows ? geom.groups : geom.groups * kH * kW;

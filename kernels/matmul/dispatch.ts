@@ -8,7 +8,7 @@ import { Tensor } from '../../engine/tensor';
 import { broadcastShapes } from '../elementwise/dispatch';
 import { gather } from '../layout/dispatch';
 import { stridesOf } from '../grid';
-import { compileAsync, filled, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneJob, type TuneResult, type Tunable } from '../tune';
+import { compileAsync, filled, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneJob, type TuneOptions, type TuneResult, type Tunable } from '../tune';
 import { FLAG_NO_SUBGROUP_PATH, matmulWgsl, type MatmulConfig, type MatmulLayout, type OperandMode, type RegisterConfig } from './matmul.wgsl';
 
 export type { MatmulConfig, MatmulLayout, OperandMode, RegisterConfig, SubgroupConfig, TiledConfig } from './matmul.wgsl';
@@ -213,12 +213,10 @@ export function pickMatmulConfig(dev: Device, s: MatmulShape): MatmulConfig {
  */
 export async function tuneMatmul(
   s: Pick<MatmulShape, 'M' | 'N' | 'K'> & Partial<MatmulShape>,
-  o: { force?: boolean; device?: Device; /** time only these variant names */ variants?: readonly string[] } = {},
+  o: TuneOptions & { device?: Device } = {},
 ): Promise<TuneResult> {
   const dev = o.device ?? device();
-  const t = matmulTunable(dev, { batch: 1, transA: false, transB: false, ...s });
-  const only = o.variants;
-  return tune(dev, only ? { ...t, candidates: t.candidates.filter((c) => only.includes(matmulConfigId(c))) } : t, o);
+  return tune(dev, matmulTunable(dev, { batch: 1, transA: false, transB: false, ...s }), o);
 }
 
 // ---- dispatch ------------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 // SiLU) that also saves mean and rstd per row. Backward: one fused kernel for grad x (per row, from the saved stats)
 // that also leaves per-channel partial sums, and one small kernel that turns them into grad weight and grad bias.
 import { device as currentDevice, f32bits, type Device, type Kernel } from '../../engine/device';
-import { compileAsync, filled, pick, tune, tuningMode, type TuneResult, type Tunable } from '../tune';
+import { compileAsync, filled, nearestPow2, pick, tune, tuningMode, type TuneOptions, type TuneResult, type Tunable } from '../tune';
 import { internal } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
 import { grid1d } from '../grid';
@@ -53,12 +53,11 @@ export function pickNormVariant(d: NormDims, isCpu = false): NormVariant {
 type Pass = 'forward' | 'backward';
 /** Below this many elements the heuristic is used without tuning (the kernel is a dispatch or two of overhead). */
 export const NORM_TUNE_MIN_ELEMENTS = 2 ** 18;
-const pow2 = (n: number) => 2 ** Math.round(Math.log2(Math.max(1, n)));
 
 /** Shape class: pass, the γ/β/SiLU flags, rows (N·G) and row length (Cg·S) to the nearest power of two, and S's vec4 packing. */
 export function normShapeKey(pass: Pass, d: NormDims, affine: boolean, silu: boolean): string {
   const pack = d.S % 4 === 0 ? 's4' : d.S === 1 && d.Cg % 4 === 0 ? 'c4' : 'n';
-  return `${pass} r${pow2(d.N * d.G)}m${pow2(d.Cg * d.S)}${pack}${affine ? 'a' : ''}${silu ? 'silu' : ''}`;
+  return `${pass} r${nearestPow2(d.N * d.G)}m${nearestPow2(d.Cg * d.S)}${pack}${affine ? 'a' : ''}${silu ? 'silu' : ''}`;
 }
 
 /** The tuner's view of one norm pass: every variant, the heuristic, and a job that runs the pass on this shape. */
@@ -73,8 +72,13 @@ export function normTunable(dev: Device, pass: Pass, d: NormDims, affine: boolea
       const n = d.N * d.G * d.Cg * d.S, C = d.G * d.Cg;
       const x = filled(dev, [n], 0.5), dy = filled(dev, [n], 0.25);
       const w = affine ? filled(dev, [C], 1) : undefined, b = affine ? filled(dev, [C], 0) : undefined;
-      const fwd = normForward(x, d, w, b, 1e-5, { silu, variant: pickNormVariant(d, dev.isCpu) });
-      fwd.y.dispose();
+      // the backward pass times against saved statistics; the forward pass needs none
+      let stats: Tensor | null = null;
+      if (pass === 'backward') {
+        const f = normForward(x, d, w, b, 1e-5, { silu, variant: pickNormVariant(d, dev.isCpu) });
+        f.y.dispose();
+        stats = f.stats;
+      }
       return {
         run: (variant) => {
           if (pass === 'forward') {
@@ -82,7 +86,7 @@ export function normTunable(dev: Device, pass: Pass, d: NormDims, affine: boolea
             f.y.dispose();
             f.stats.dispose();
           } else {
-            const g = normBackward(dy, x, fwd.stats, d, w, b, { silu, variant });
+            const g = normBackward(dy, x, stats!, d, w, b, { silu, variant });
             for (const t of [g.dx, g.dw, g.db]) t?.dispose();
           }
         },
@@ -91,7 +95,7 @@ export function normTunable(dev: Device, pass: Pass, d: NormDims, affine: boolea
           return compileAsync(dev, pass === 'forward' ? forwardKernel(p.cfg) : backwardKernel({ ...p.cfg, dx: true, partials: affine }));
         },
         dispose: () => {
-          for (const t of [x, dy, w, b, fwd.stats]) t?.dispose();
+          for (const t of [x, dy, w, b, stats]) t?.dispose();
         },
       };
     },
@@ -104,12 +108,10 @@ export function normTunable(dev: Device, pass: Pass, d: NormDims, affine: boolea
  */
 export async function tuneNorm(
   s: { pass: Pass; dims: NormDims; affine?: boolean; silu?: boolean },
-  o: { force?: boolean; device?: Device; /** time only these variants */ variants?: readonly NormVariant[] } = {},
+  o: TuneOptions & { device?: Device } = {},
 ): Promise<TuneResult> {
   const dev = o.device ?? currentDevice();
-  const t = normTunable(dev, s.pass, s.dims, s.affine ?? true, !!s.silu);
-  const only = o.variants;
-  return tune(dev, only ? { ...t, candidates: t.candidates.filter((v) => only.includes(v)) } : t, o);
+  return tune(dev, normTunable(dev, s.pass, s.dims, s.affine ?? true, !!s.silu), o);
 }
 
 /** The variant to run: forced, else the tuner's winner for this shape class (when known), else the heuristic. */
