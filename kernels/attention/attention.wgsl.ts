@@ -7,11 +7,12 @@
 // only own·sub dot products are in flight at a time) leave the tile's scores in registers; then one loop over the head
 // dim folds the tile into each accumulator (one read-modify-write per element per tile). No workgroup memory and no
 // barriers, which CPU Vulkan drivers emulate slowly. How a streamed tile reaches the lanes:
-//  - subgroup: lane l of each 8-lane group loads row l of the tile as vec4s and subgroupBroadcast hands it to the
-//    others, so one load serves 8 lanes; private rows are vec4 arrays, read and updated a vec4 at a time. Needs the
-//    `subgroups` feature, a subgroup size ≥ 8 and D % 4 = 0.
-//  - plain: every lane loads every streamed element itself (uniform addresses), private rows are f32 arrays; any D,
-//    any adapter.
+//  - subgroup (lanes 4 or 8): lane l of each group of `lanes` lanes loads row l of every `lanes` rows of the tile as
+//    vec4s and subgroupBroadcast hands it to the others, so one load serves `lanes` lanes; private rows are vec4
+//    arrays, read and updated a vec4 at a time. Needs the `subgroups` feature, a subgroup size ≥ lanes (lavapipe 8,
+//    SwiftShader 4) and D % 4 = 0.
+//  - plain (lanes 1): every lane loads every streamed element itself (uniform addresses), private rows are f32
+//    arrays; any D, any adapter.
 // Measured on lavapipe (Mesa 25, per lane, in units of one FMA): a storage-buffer load ≈ 12, a subgroup broadcast
 // ≈ 1.3, an indexed private read ≈ 4, an indexed private read-modify-write ≈ 25 per f32 but ≈ 13 per element of a
 // vec4 (the driver gathers and scatters per lane even when the index is uniform). Hence broadcasts instead of loads,
@@ -22,10 +23,10 @@
 export interface AttentionTileConfig {
   d: number; // head dim, baked in: it sizes the private row arrays
   own: 1 | 2 | 4; // rows owned per invocation (each streamed element feeds this many rows)
-  tile: 4 | 8 | 16 | 32; // streamed rows per tile (a multiple of 8 with subgroups): one accumulator update per tile
+  tile: 4 | 8 | 16 | 32; // streamed rows per tile (a multiple of lanes): one accumulator update per tile
   sub?: 4 | 8 | 16 | 32; // streamed rows per score pass (divides tile; default tile): own·sub dot products at once
-  wg: 8 | 16 | 32 | 64; // invocations per workgroup (a multiple of 8 with subgroups)
-  subgroup: boolean; // fetch streamed tiles with subgroupBroadcast (see above)
+  wg: 8 | 16 | 32 | 64; // invocations per workgroup (a multiple of lanes)
+  lanes: 1 | 4 | 8; // lanes sharing each streamed load through subgroupBroadcast; 1: no subgroups (see above)
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -35,7 +36,7 @@ const fmaChain = (terms: [string, string][], init: string): string => terms.redu
 
 // L: query rows, S: key rows, BH: batch·heads, qscale = scale·log2(e), D4: trip count of the loops over the head dim
 // (D/4 vec4 steps with subgroups, D scalar steps without); a uniform bound keeps the driver from unrolling them
-const HEADER = (c: AttentionTileConfig) => /* wgsl */ `${c.subgroup ? 'enable subgroups;\n' : ''}
+const HEADER = (c: AttentionTileConfig) => /* wgsl */ `${c.lanes > 1 ? 'enable subgroups;\n' : ''}
 const D = ${c.d}u;
 const NEG = -3.0e38; // masked score; finite so that max and exp2 never meet inf − inf
 const LN2 = 0.6931471805599453;
@@ -46,16 +47,17 @@ struct U { L: u32, S: u32, BH: u32, causal: u32, scale: f32, qscale: f32, D4: u3
 // workgroups [blocks of owned rows, BH split over y·z]; `bh` and `block0` are uniform per workgroup
 const ENTRY = (c: AttentionTileConfig) => /* wgsl */ `
 @compute @workgroup_size(${c.wg})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32${c.subgroup ? ', @builtin(subgroup_invocation_id) sid: u32' : ''}) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32${c.lanes > 1 ? ', @builtin(subgroup_invocation_id) sid: u32' : ''}) {
   let bh = wid.y + wid.z * nwg.y;
   if (bh >= u.BH) { return; }
-  let block0 = wid.x * ${c.wg * c.own}u;${c.subgroup ? '\n  let lane = sid % 8u; // which row of each 8-row group of a tile this invocation loads' : ''}`;
+  let block0 = wid.x * ${c.wg * c.own}u;${c.lanes > 1 ? `\n  let lane = sid % ${c.lanes}u; // which row of each ${c.lanes}-row group of a tile this invocation loads` : ''}`;
 
 /** How the kernels touch rows: streamed tiles (shared by the lanes) and private owned rows, per mode. */
 function rowsOf(c: AttentionTileConfig) {
-  const T = range(c.tile), G = range(c.tile / 8), sg = c.subgroup;
+  const n = c.lanes, T = range(c.tile), G = range(c.tile / n), sg = n > 1;
   const E = sg ? 4 : 1;
-  const groups = (rows: number[]) => [...new Set(rows.map((t) => t >> 3))];
+  const groupOf = (t: number) => Math.floor(t / n);
+  const groups = (rows: number[]) => [...new Set(rows.map(groupOf))];
   return {
     /** Head-dim elements per step of the d4 loop. */
     E: range(E),
@@ -66,19 +68,19 @@ function rowsOf(c: AttentionTileConfig) {
     /** Per tile: row offsets (first row `first`, `count` rows in all, clamped). */
     setup: (prefix: string, base: string, first: string, count: string) =>
       sg
-        ? G.map((g) => `let ${prefix}${g} = ${base} + min(${first} + ${g * 8}u + lane, ${count} - 1u) * u.D4;`).join(' ')
+        ? G.map((g) => `let ${prefix}${g} = ${base} + min(${first} + ${g * n}u + lane, ${count} - 1u) * u.D4;`).join(' ')
         : T.map((t) => `let ${prefix}${t} = ${base} + min(${first} + ${t}u, ${count} - 1u) * D;`).join(' '),
     /** Loads at the top of a d4 iteration for streamed rows `rows` (default: the whole tile). */
     step: (loads: [buf: string, prefix: string, v: string][], rows: number[] = T) =>
       sg ? loads.flatMap(([buf, prefix, v]) => groups(rows).map((g) => `let ${v}${g} = ${buf}[${prefix}${g} + d4];`)).join(' ') : '',
     /** Streamed row t at head-dim index d4·E + e. */
-    at: (buf: string, prefix: string, v: string, t: number, e: number) => (sg ? `subgroupBroadcast(${v}${t >> 3}[${e}], ${t & 7}u)` : `${buf}[${prefix}${t} + d4]`),
+    at: (buf: string, prefix: string, v: string, t: number, e: number) => (sg ? `subgroupBroadcast(${v}${groupOf(t)}[${e}], ${t % n}u)` : `${buf}[${prefix}${t} + d4]`),
     /** A per-row scalar of the streamed rows (LSE, Δ): per-tile setup and the value for row t. */
     scalarSetup: (v: string, expr: (row: string) => string, first: string, count: string) =>
       sg
-        ? G.map((g) => `let ${v}${g} = ${expr(`min(${first} + ${g * 8}u + lane, ${count} - 1u)`)};`).join(' ')
+        ? G.map((g) => `let ${v}${g} = ${expr(`min(${first} + ${g * n}u + lane, ${count} - 1u)`)};`).join(' ')
         : T.map((t) => `let ${v}${t} = ${expr(`min(${first} + ${t}u, ${count} - 1u)`)};`).join(' '),
-    scalarAt: (v: string, t: number) => (sg ? `subgroupBroadcast(${v}${t >> 3}, ${t & 7}u)` : `${v}${t}`),
+    scalarAt: (v: string, t: number) => (sg ? `subgroupBroadcast(${v}${groupOf(t)}, ${t % n}u)` : `${v}${t}`),
     /** Declares a private row (vec4 elements with subgroups). */
     decl: (name: string) => (sg ? `var ${name}: array<vec4f, ${c.d / 4}>;` : `var ${name}: array<f32, D>;`),
     /** Element e of a private-row value read once per d4 step. */

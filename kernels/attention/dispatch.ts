@@ -17,8 +17,8 @@ type Tile = Pick<AttentionTileConfig, 'own' | 'tile' | 'sub' | 'wg'>;
 /** One tile configuration for the three kernels (the head dim is filled in per call). */
 export interface AttentionVariant {
   name: string;
-  /** Streamed tiles reach the lanes through subgroupBroadcast (see attention.wgsl.ts); needs `subgroupsSupported`. */
-  subgroup: boolean;
+  /** Lanes sharing each streamed load through subgroupBroadcast (see attention.wgsl.ts); > 1 needs `subgroupsSupported`. */
+  lanes: 1 | 4 | 8;
   forward: Tile; // own: query rows per invocation, tile: keys per tile
   dq: Tile; // own: query rows, tile: keys
   dkv: Tile; // own: key rows per invocation, tile: query rows per tile
@@ -29,11 +29,15 @@ export interface AttentionVariant {
  * dQ / dK·dV kernels on lavapipe (2 cores) at B·H 8, L 256, D 64: subgroup-r4 ≈ 7.3 / 10.5 / 13.7, subgroup-r2 (own 2)
  * ≈ 8.3 / 13.1 / 17.4, plain-r4 ≈ 2.5× subgroup-r4 (bench/attention-quick.ts times all of them end to end). Larger
  * tiles than subgroup-r4's spill registers and lose; its kernels take a few seconds each to compile on a cold cache.
+ * SwiftShader's subgroups have 4 lanes, so it runs subgroup4-r4: wall ms of forward / dQ / dK·dV in Node at the same
+ * shape 34.5 / 62.0 / 59.8, against plain-r4's 48 / 227 in all for the backward (other tiles of 2–8 owned rows, 8–32
+ * streamed rows and 8–64 lanes per workgroup measured within noise of it, or slower).
  */
 export const ATTENTION_VARIANTS: readonly AttentionVariant[] = [
-  { name: 'subgroup-r4', subgroup: true, forward: { own: 4, tile: 16, wg: 16 }, dq: { own: 4, tile: 16, wg: 16 }, dkv: { own: 4, tile: 16, wg: 16 } },
-  { name: 'subgroup-r2', subgroup: true, forward: { own: 2, tile: 16, wg: 32 }, dq: { own: 2, tile: 16, sub: 8, wg: 32 }, dkv: { own: 2, tile: 8, wg: 32 } },
-  { name: 'plain-r4', subgroup: false, forward: { own: 4, tile: 8, wg: 32 }, dq: { own: 4, tile: 4, wg: 32 }, dkv: { own: 4, tile: 4, wg: 32 } },
+  { name: 'subgroup-r4', lanes: 8, forward: { own: 4, tile: 16, wg: 16 }, dq: { own: 4, tile: 16, wg: 16 }, dkv: { own: 4, tile: 16, wg: 16 } },
+  { name: 'subgroup-r2', lanes: 8, forward: { own: 2, tile: 16, wg: 32 }, dq: { own: 2, tile: 16, sub: 8, wg: 32 }, dkv: { own: 2, tile: 8, wg: 32 } },
+  { name: 'subgroup4-r4', lanes: 4, forward: { own: 4, tile: 16, wg: 16 }, dq: { own: 4, tile: 16, wg: 16 }, dkv: { own: 4, tile: 16, wg: 16 } },
+  { name: 'plain-r4', lanes: 1, forward: { own: 4, tile: 8, wg: 32 }, dq: { own: 4, tile: 4, wg: 32 }, dkv: { own: 4, tile: 4, wg: 32 } },
 ];
 
 export interface AttentionKernelOptions {
@@ -51,21 +55,27 @@ function cached(label: string, config: AttentionTileConfig, gen: (c: AttentionTi
   return k;
 }
 
-/** Whether the subgroup variants can run: the `subgroups` feature, subgroups of ≥ 8 lanes, and D a multiple of 4. */
-export function subgroupsSupported(dev: Device, D: number): boolean {
-  return dev.features.has('subgroups') && (dev.gpu.adapterInfo?.subgroupMinSize ?? 0) >= 8 && D % 4 === 0;
+/** Whether a variant sharing loads over `lanes` lanes can run: the `subgroups` feature, subgroups of ≥ lanes, D % 4 = 0. */
+export function subgroupsSupported(dev: Device, D: number, lanes = 8): boolean {
+  return dev.features.has('subgroups') && (dev.gpu.adapterInfo?.subgroupMinSize ?? 0) >= lanes && D % 4 === 0;
 }
 
+/** Whether this device runs `v` at head dim D. */
+export const variantRuns = (dev: Device, v: AttentionVariant, D: number): boolean => v.lanes === 1 || subgroupsSupported(dev, D, v.lanes);
+
+/** The first variant of ATTENTION_VARIANTS this device runs: the widest subgroup sharing it offers, else plain. */
 export function pickAttentionVariant(dev: Device, D: number): AttentionVariant {
-  return ATTENTION_VARIANTS.find((v) => v.subgroup === subgroupsSupported(dev, D))!;
+  return ATTENTION_VARIANTS.find((v) => variantRuns(dev, v, D))!;
 }
 
 function resolveVariant(dev: Device, v: AttentionVariant | string | undefined, D: number): AttentionVariant {
   if (v === undefined) return pickAttentionVariant(dev, D);
   const found = typeof v === 'string' ? ATTENTION_VARIANTS.find((x) => x.name === v) : v;
   if (!found) throw new ValueError(`attention: unknown variant "${v}"; known: ${ATTENTION_VARIANTS.map((x) => x.name).join(', ')}`);
-  if (found.subgroup && !subgroupsSupported(dev, D)) {
-    throw new ValueError(`attention: variant "${found.name}" needs the subgroups feature with ≥ 8 lanes and a head dim divisible by 4 (D = ${D}); use a variant with subgroup: false`);
+  if (!variantRuns(dev, found, D)) {
+    throw new ValueError(
+      `attention: variant "${found.name}" needs the subgroups feature with subgroups of ≥ ${found.lanes} lanes (this adapter: ${dev.gpu.adapterInfo?.subgroupMinSize ?? 'none'}) and a head dim divisible by 4 (D = ${D}); use ${pickAttentionVariant(dev, D).name} or another variant this adapter runs`,
+    );
   }
   return found;
 }
@@ -95,7 +105,7 @@ export function attentionTunable(dev: Device, pass: Pass, d: Dims, causal: boole
   return {
     family: 'attention',
     key: attentionShapeKey(pass, d, causal),
-    candidates: ATTENTION_VARIANTS.filter((v) => !v.subgroup || subgroupsSupported(dev, d.D)),
+    candidates: ATTENTION_VARIANTS.filter((v) => variantRuns(dev, v, d.D)),
     id: (v) => v.name,
     heuristic: pickAttentionVariant(dev, d.D),
     flops: attentionFlops(d, pass),
@@ -105,7 +115,7 @@ export function attentionTunable(dev: Device, pass: Pass, d: Dims, causal: boole
       const fwd = pass === 'backward' ? attentionForward(q, k, v, { ...o, variant: pickAttentionVariant(dev, d.D) }) : null;
       const dOut = filled(dev, [d.BH, d.L, d.D], 0.0625);
       const kernelsOf = (variant: AttentionVariant) => {
-        const c = (t: Tile): AttentionTileConfig => ({ ...t, d: d.D, subgroup: variant.subgroup });
+        const c = (t: Tile): AttentionTileConfig => ({ ...t, d: d.D, lanes: variant.lanes });
         return pass === 'forward' ? [cached('attention forward', c(variant.forward), attentionForwardWgsl)] : [cached('attention dq', c(variant.dq), attentionDqWgsl), cached('attention dkv', c(variant.dkv), attentionDkvWgsl)];
       };
       return {
@@ -155,7 +165,7 @@ function workgroups(maxWg: number, blocks: number, BH: number): [number, number,
   return [blocks, Math.ceil(BH / z), z];
 }
 
-const uniforms = (d: Dims, o: AttentionKernelOptions, subgroup: boolean) => [d.L, d.S, d.BH, o.causal ? 1 : 0, f32bits(o.scale), f32bits(o.scale * Math.LOG2E), subgroup ? d.D / 4 : d.D, 0];
+const uniforms = (d: Dims, o: AttentionKernelOptions, v: AttentionVariant) => [d.L, d.S, d.BH, o.causal ? 1 : 0, f32bits(o.scale), f32bits(o.scale * Math.LOG2E), v.lanes > 1 ? d.D / 4 : d.D, 0];
 
 /**
  * Forward: out [..., L, D] and lse [..., L] (natural log of Σ_j exp(score_ij)). Shapes are validated by the caller
@@ -169,10 +179,10 @@ export function attentionForward(q: Tensor, k: Tensor, v: Tensor, o: AttentionKe
   if (out.size === 0) return { out, lse };
   const dev = q.device;
   const variant = variantFor(dev, 'forward', d, o);
-  const c: AttentionTileConfig = { ...variant.forward, d: d.D, subgroup: variant.subgroup };
+  const c: AttentionTileConfig = { ...variant.forward, d: d.D, lanes: variant.lanes };
   dev.dispatch(cached('attention forward', c, attentionForwardWgsl), {
     buffers: [q.buffer, k.buffer, v.buffer, out.buffer, lse.buffer],
-    uniforms: uniforms(d, o, variant.subgroup),
+    uniforms: uniforms(d, o, variant),
     workgroups: workgroups(dev.limits.maxComputeWorkgroupsPerDimension, Math.ceil(d.L / (c.wg * c.own)), d.BH),
   });
   return { out, lse };
@@ -193,9 +203,9 @@ export function attentionBackward(
   if (d.BH === 0 || d.D === 0 || (d.L === 0 && !keys)) return { dq, dk, dv };
   const variant = variantFor(dev, 'backward', d, o);
   const maxWg = dev.limits.maxComputeWorkgroupsPerDimension;
-  const u = uniforms(d, o, variant.subgroup);
+  const u = uniforms(d, o, variant);
   const delta = Tensor.empty(lse.shape, dev);
-  const cq: AttentionTileConfig = { ...variant.dq, d: d.D, subgroup: variant.subgroup };
+  const cq: AttentionTileConfig = { ...variant.dq, d: d.D, lanes: variant.lanes };
   dev.dispatch(cached('attention dq', cq, attentionDqWgsl), {
     buffers: [q.buffer, k.buffer, v.buffer, out.buffer, dOut.buffer, lse.buffer, dq.buffer, delta.buffer],
     uniforms: u,
@@ -203,7 +213,7 @@ export function attentionBackward(
   });
   if (dk && dv) {
     // with L = 0 this only zeroes dK and dV
-    const ckv: AttentionTileConfig = { ...variant.dkv, d: d.D, subgroup: variant.subgroup };
+    const ckv: AttentionTileConfig = { ...variant.dkv, d: d.D, lanes: variant.lanes };
     dev.dispatch(cached('attention dkv', ckv, attentionDkvWgsl), {
       buffers: [q.buffer, k.buffer, v.buffer, dOut.buffer, lse.buffer, delta.buffer, dk.buffer, dv.buffer],
       uniforms: u,

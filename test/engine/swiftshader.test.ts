@@ -1,7 +1,11 @@
 // test/engine/swiftshader.test.ts: the smoke test on the second software driver (SwiftShader, from Debian's
-// chromium): init picks it when asked, and a forward/backward/RNG run matches the host.
+// chromium): init picks it when asked, and a forward/backward/RNG run matches the host; attention takes its 4-lane
+// subgroup kernels (SwiftShader's subgroups have 4 lanes, lavapipe's 8) and matches the float64 reference.
 import { describe, expect, it } from 'vitest';
 import * as os from '../../engine';
+import { pickAttentionVariant } from '../../kernels/attention/dispatch';
+import { attentionBackwardRef, attentionRef } from '../../kernels/attention/reference';
+import { expectClose, fromHost, makeInputs, toHost } from '../helpers';
 
 describe('SwiftShader adapter', () => {
   it('runs matmul, softmax, backward and randn', async () => {
@@ -16,5 +20,24 @@ describe('SwiftShader adapter', () => {
     const r = await os.randn([1 << 14], { seed: 3 }).data();
     const mean = r.reduce((a, b) => a + b, 0) / r.length;
     expect(Math.abs(mean)).toBeLessThan(0.05);
+  });
+
+  it('attention forward and backward on 4-lane subgroups', async () => {
+    const variant = pickAttentionVariant(os.device(), 8);
+    expect(variant.lanes).toBe(os.device().features.has('subgroups') ? 4 : 1);
+    const [B, H, L, S, D] = [1, 3, 17, 33, 8];
+    const [q, k, v, g] = makeInputs([[B, H, L, D], [B, H, S, D], [B, H, S, D], [B, H, L, D]], { seed: 11, init: [-1, 1] });
+    for (const causal of [false, true]) {
+      const [Q, K, V] = [q, k, v].map((x) => fromHost(x, true));
+      const out = os.attention(Q, K, V, { causal });
+      out.backward(fromHost(g));
+      const ref = attentionRef(q, k, v, { causal }), grads = attentionBackwardRef(q, k, v, g, { causal });
+      const label = `${variant.name}${causal ? ' causal' : ''}`;
+      expectClose(await toHost(out), ref.out.data, { atol: 2e-6, rtol: 1e-4, shape: ref.out.shape, label: `${label} out` });
+      for (const [t, r, name] of [[Q, grads.dq, 'dq'], [K, grads.dk, 'dk'], [V, grads.dv, 'dv']] as const) {
+        expectClose(await toHost(t.grad!), r.data, { atol: 1e-5, rtol: 1e-4, shape: r.shape, label: `${label} ${name}` });
+      }
+      for (const t of [Q, K, V, out]) t.dispose();
+    }
   });
 });

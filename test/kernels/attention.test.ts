@@ -55,7 +55,7 @@ describe('attention forward, every variant', () => {
   }
 
   it('plain variants take any head dim (D = 6, 13); large scores stay finite', async () => {
-    for (const variant of ATTENTION_VARIANTS.filter((v) => !v.subgroup)) {
+    for (const variant of ATTENTION_VARIANTS.filter((v) => v.lanes === 1)) {
       for (const c of [[2, 1, 9, 9, 6, true, undefined], [1, 1, 5, 11, 13, false, 0.2]] as Case[]) {
         const [q, k, v] = inputs(c, 5);
         const out = os.attention(fromHost(q), fromHost(k), fromHost(v), { causal: c[5], scale: c[6], variant });
@@ -272,7 +272,7 @@ describe('attention errors', () => {
     expectThrows(() => os.attention(q, t([1, 2, 0, 8]), t([1, 2, 0, 8])), os.ShapeError, 'no rows');
     expectThrows(() => os.attention(q, q, q, { scale: NaN }), os.ValueError, 'scale must be a finite number');
     expectThrows(() => os.attention(q, q, q, { variant: 'nope' }), os.ValueError, 'unknown variant "nope"', ATTENTION_VARIANTS[0].name);
-    const sg = ATTENTION_VARIANTS.find((v) => v.subgroup);
+    const sg = ATTENTION_VARIANTS.find((v) => v.lanes > 1);
     if (sg) expectThrows(() => os.attention(t([1, 1, 3, 6]), t([1, 1, 3, 6]), t([1, 1, 3, 6]), { variant: sg.name }), os.ValueError, 'divisible by 4', 'D = 6');
     expectThrows(() => new os.nn.MultiheadSelfAttention2d(6, { numHeads: 4 }), os.ValueError, 'numHeads 4', 'channels 6');
     const m = new os.nn.MultiheadSelfAttention2d(8);
@@ -285,6 +285,6 @@ describe('attention errors', () => {
     expect(e.shape).toEqual([1, 2, 0, 8]);
     const v = pickAttentionVariant(os.device(), 64);
     expect(ATTENTION_VARIANTS).toContain(v);
-    expect(pickAttentionVariant(os.device(), 6).subgroup).toBe(false);
+    expect(pickAttentionVariant(os.device(), 6).lanes).toBe(1);
   });
 });
