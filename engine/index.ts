@@ -2,13 +2,14 @@
 import './methods';
 import { device, init as initDevice, type InitOptions, type MemoryStats } from './device';
 
-export { Tensor, noGrad, tidy, keep, isGradEnabled, setGradEnabled, type DType } from './tensor';
+export { Tensor, noGrad, tidy, keep, isGradEnabled, setGradEnabled, DTYPES, type DType } from './tensor';
 export { backward, type BackwardOptions } from './autograd';
 export * from './ops';
 export * from './norm';
 export * from './conv';
 export * from './pool';
 export * from './attention';
+export * from './cast';
 export * from './errors';
 export { device, hasDevice, shutdown, f32bits, gpuWait, setWaitMode, Device, type InitOptions, type MemoryStats } from './device';
 export { ADAPTER_CHOICES, type AdapterChoice } from './adapter';

@@ -1,6 +1,7 @@
 // engine/methods.ts: the op functions as Tensor methods (x.add(y).mul(2).sum().backward()).
 import { backward, type BackwardOptions } from './autograd';
 import * as ops from './ops';
+import { cast } from './cast';
 import { Tensor } from './tensor';
 
 type TL = ops.TensorLike;
@@ -25,6 +26,8 @@ declare module './tensor' {
     split(sizes: number | readonly number[], dim?: number): Tensor[];
     pad(padding: readonly number[], value?: number): Tensor;
     matmul(b: Tensor): Tensor;
+    /** A copy as f16 (storage at half the bytes) / as f32; a view when already that dtype. */
+    half(): Tensor; float(): Tensor;
     /** Reverse-mode autodiff from this tensor (a scalar, or pass its gradient). */
     backward(grad?: Tensor, opts?: BackwardOptions): void;
   }
@@ -38,6 +41,8 @@ for (const name of ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'square', 'relu
   (P as any)[name] = function (this: Tensor) { return ops[name](this); };
 }
 P.clamp = function (min, max) { return ops.clamp(this, min, max); };
+P.half = function () { return cast(this, 'f16'); };
+P.float = function () { return cast(this, 'f32'); };
 P.sum = function (axes, keepdim) { return ops.sum(this, axes, keepdim); };
 P.mean = function (axes, keepdim) { return ops.mean(this, axes, keepdim); };
 P.max = function (axes, keepdim) { return ops.max(this, axes, keepdim); };

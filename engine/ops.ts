@@ -4,7 +4,8 @@
 import { autogradOps } from './autograd';
 import { device } from './device';
 import { GradError, OnestepError, ShapeError, ValueError, fmtShape } from './errors';
-import { Tensor, checkShape, isGradEnabled, record, shapeSize, tidy } from './tensor';
+import { Tensor, checkShape, isGradEnabled, record, shapeSize, tidy, type DType } from './tensor';
+import { castTo } from '../kernels/cast/dispatch';
 import { binary, broadcastShapes, fusedElementwise, unary, where as whereKernel } from '../kernels/elementwise/dispatch';
 import type { BinaryOp, UnaryOp } from '../kernels/elementwise/ops';
 import { normAxes, reduce, softmaxAlong, type ReduceOp } from '../kernels/reduce/dispatch';
@@ -19,12 +20,18 @@ type Nested = number | Nested[];
 
 // ---- validation -------------------------------------------------------------------------------------------------
 
-/** Every input alive and on one device; returns that device. Every op calls it first. */
+/** The ops that take f16 tensors (storage: views and casts); every other op computes in f32. */
+const HALF_OPS = new Set(['cast', 'reshape']);
+
+/** Every input alive, f32 (unless the op takes f16) and on one device; returns that device. Every op calls it first. */
 export function checkInputs(op: string, ...ts: Tensor[]) {
   const dev = ts[0].device;
   for (const t of ts) {
     if (!(t instanceof Tensor)) throw new ValueError(`${op}: expected a Tensor, got ${typeof t}`);
     t.storageOrThrow(op);
+    if (t.dtype !== 'f32' && !HALF_OPS.has(op)) {
+      throw new ValueError(`${op}: input ${fmtShape(t.shape)} is ${t.dtype}, and ${op} computes in f32; cast it first (x.float()). f16 tensors are storage: cast, reshape, data() and safetensors take them`);
+    }
     if (t.device !== dev) throw new OnestepError(`${op}: inputs live on different devices (#${dev.id} and #${t.device.id}); tensors from before a re-init cannot mix with new ones`);
   }
   return dev;
@@ -36,6 +43,25 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
 
 export interface CreateOptions {
   requiresGrad?: boolean;
+  /** Element type (default f32); f16 tensors cannot require grad. */
+  dtype?: DType;
+}
+
+/** Applies CreateOptions to a freshly made f32 tensor: the cast to f16, or the requiresGrad flag. */
+function created(t: Tensor, op: string, opts: CreateOptions): Tensor {
+  const dtype = opts.dtype ?? 'f32';
+  if (dtype !== 'f32' && dtype !== 'f16') throw new ValueError(`${op}: unknown dtype ${JSON.stringify(dtype)}; use 'f32' or 'f16'`);
+  if (dtype === 'f16') {
+    if (opts.requiresGrad) {
+      t.dispose();
+      throw new GradError(`${op}: an f16 tensor cannot require grad (gradients are f32); make an f32 tensor that requires grad and cast it in the forward (w.half())`);
+    }
+    const h = castTo(t, 'f16');
+    t.dispose();
+    return h;
+  }
+  if (opts.requiresGrad) t.requiresGrad = true;
+  return t;
 }
 
 function inferShape(data: Nested): number[] {
@@ -84,15 +110,12 @@ export function tensor(data: Nested | Float32Array | Float64Array | ArrayLike<nu
   }
   const t = Tensor.empty(s);
   if (flat.length) t.device.write(t.buffer, flat);
-  if (opts.requiresGrad) t.requiresGrad = true;
-  return t;
+  return created(t, 'tensor', opts);
 }
 
 export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
   checkShape('full', shape);
-  const t = filled(shape, value);
-  if (opts.requiresGrad) t.requiresGrad = true;
-  return t;
+  return created(filled(shape, value), 'full', opts);
 }
 export const zeros = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 0, opts);
 export const ones = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 1, opts);

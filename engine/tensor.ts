@@ -3,8 +3,17 @@
 // still needs it for a backward pass. Op methods (x.add(y), …) are attached in engine/methods.ts.
 import { device, type Device } from './device';
 import { DisposedError, GradError, ShapeError, ValueError, fmtShape, internal } from './errors';
+import { halvesToFloats } from './half';
 
-export type DType = 'f32';
+/**
+ * Element types. f32 is what every op computes in; f16 tensors are storage at half the bytes (os.cast, reshape,
+ * data(), safetensors F16): other ops take f32 and name the cast when handed f16.
+ */
+export type DType = 'f32' | 'f16';
+export const DTYPES: readonly DType[] = ['f32', 'f16'];
+
+/** Bytes of a buffer holding n elements: f16 pairs share a 32-bit word (storage buffers are sized in words). */
+export const bufferBytes = (dtype: DType, n: number): number => (dtype === 'f16' ? Math.ceil(n / 2) * 4 : n * 4);
 
 /** A GPU buffer shared by a tensor and its reshaped views. */
 export class Storage {
@@ -165,7 +174,7 @@ export class Tensor {
   readonly id = nextTensorId++;
   readonly shape: readonly number[];
   readonly size: number;
-  readonly dtype: DType = 'f32';
+  readonly dtype: DType;
   readonly device: Device;
   /** The op that produced this tensor; null for leaves. */
   node: GraphNode | null = null;
@@ -179,8 +188,9 @@ export class Tensor {
   private graphRefs = 0;
 
   /** Internal: use os.tensor / os.zeros / ops. Takes ownership of one reference to `storage`. */
-  constructor(storage: Storage, shape: readonly number[]) {
+  constructor(storage: Storage, shape: readonly number[], dtype: DType = 'f32') {
     this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
     this.size = shapeSize(shape);
     this.device = storage.device;
     this.lease = { storage };
@@ -194,8 +204,8 @@ export class Tensor {
   }
 
   /** An uninitialised tensor of this shape on the current device (kernels write it). */
-  static empty(shape: readonly number[], dev: Device = device()): Tensor {
-    return new Tensor(new Storage(dev, dev.alloc(shapeSize(shape) * 4)), shape);
+  static empty(shape: readonly number[], dev: Device = device(), dtype: DType = 'f32'): Tensor {
+    return new Tensor(new Storage(dev, dev.alloc(bufferBytes(dtype, shapeSize(shape)))), shape, dtype);
   }
 
   get ndim(): number {
@@ -206,9 +216,11 @@ export class Tensor {
     return this.userDisposed;
   }
 
-  /** The GPU buffer; throws if the tensor was disposed. Kernels call this. */
+  /** The GPU buffer of an f32 tensor; throws if the tensor was disposed or is f16. Kernels call this. */
   get buffer(): GPUBuffer {
-    return this.storageOrThrow('use').buffer;
+    const s = this.storageOrThrow('use');
+    if (this.dtype !== 'f32') throw new ValueError(`tensor ${fmtShape(this.shape)} (id ${this.id}) is ${this.dtype}; this op computes in f32. Cast it first: x.float()`);
+    return s.buffer;
   }
 
   storageOrThrow(op: string): Storage {
@@ -257,15 +269,21 @@ export class Tensor {
 
   /** A new tensor viewing the same buffer with another shape (same size). */
   viewAs(shape: readonly number[]): Tensor {
-    return new Tensor(this.storageOrThrow('reshape').retain(), shape);
+    return new Tensor(this.storageOrThrow('reshape').retain(), shape, this.dtype);
   }
 
-  /** Copies the values to the host. The first sync point after a run of ops: submits them all. */
+  /** Copies the values to the host (f16 converted to f32). The first sync point after a run of ops: submits them all. */
   async data(): Promise<Float32Array> {
-    const s = this.storageOrThrow('data');
-    if (this.size === 0) return new Float32Array(0);
-    const bytes = await s.device.read(s.buffer, this.size * 4);
-    return new Float32Array(bytes);
+    if (this.dtype === 'f32') return new Float32Array((await this.bytes('data')).buffer);
+    return halvesToFloats(new Uint16Array((await this.bytes('data')).buffer, 0, this.size));
+  }
+
+  /** The raw little-endian bytes of the elements (4 per f32, 2 per f16), e.g. for a safetensors file. */
+  async bytes(op = 'bytes'): Promise<Uint8Array> {
+    const s = this.storageOrThrow(op);
+    if (this.size === 0) return new Uint8Array(0);
+    const raw = await s.device.read(s.buffer, bufferBytes(this.dtype, this.size));
+    return new Uint8Array(raw, 0, this.size * (this.dtype === 'f16' ? 2 : 4));
   }
 
   /** The value of a one-element tensor. */
@@ -287,6 +305,7 @@ export class Tensor {
 
   /** Marks a leaf as needing a gradient (in place; returns this). */
   requiresGrad_(flag = true): this {
+    if (flag && this.dtype !== 'f32') throw new GradError(`requiresGrad_: tensor ${fmtShape(this.shape)} is ${this.dtype}; gradients are f32. Keep f32 weights that require grad and cast them in the forward (w.half())`);
     if (this.node && !flag) throw new GradError(`requiresGrad_(false): tensor ${fmtShape(this.shape)} was produced by ${this.node.op}; call detach() to get a tensor without history`);
     this.requiresGrad = flag;
     return this;

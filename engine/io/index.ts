@@ -10,14 +10,15 @@ export { encodeSafetensors, decodeSafetensors, toFloat32, type RawTensor, type S
 export { encodeNpy, decodeNpy } from './npy';
 export { writeFileAtomic, sha256Hex } from './atomic';
 
-/** Reads every tensor back from the GPU and encodes a safetensors file (F32). Adds `format: "pt"` like PyTorch. */
+/** Reads every tensor back from the GPU and encodes a safetensors file (F32; F16 for f16 tensors). Adds `format: "pt"` like PyTorch. */
 export async function saveSafetensors(state: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<Uint8Array> {
   const entries: Record<string, SafetensorsInput> = {};
-  for (const [k, t] of Object.entries(state)) entries[k] = { dtype: 'F32', shape: [...t.shape], data: await t.data() };
+  // f16 tensors keep their bits (F16); f32 ones are F32
+  for (const [k, t] of Object.entries(state)) entries[k] = { dtype: t.dtype === 'f16' ? 'F16' : 'F32', shape: [...t.shape], data: await t.bytes('saveSafetensors') };
   return encodeSafetensors(entries, { format: 'pt', ...metadata });
 }
 
-/** Decodes a safetensors file (any float/int dtype is converted to f32) and uploads each tensor. */
+/** Decodes a safetensors file (any float/int dtype is converted to f32, F16 included) and uploads each tensor. */
 export async function loadSafetensors(bytes: Uint8Array): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }> {
   const { tensors: raw, metadata } = decodeSafetensors(bytes);
   const tensors: Record<string, Tensor> = {};

@@ -15,6 +15,7 @@
 // output is random per process; we write metadata keys sorted (any order reads back the same).
 // This module assumes a little-endian host (every platform WebGPU runs on).
 
+import { halvesToFloats } from '../half';
 import { FormatError, ValueError, fmtShape, preview, quote } from '../errors';
 
 export type SafetensorsDtype =
@@ -455,7 +456,7 @@ export function toFloat32(t: RawTensor): Float32Array {
     case 'BOOL': return Float32Array.from(b, (x) => (x !== 0 ? 1 : 0));
     case 'I64': return Float32Array.from(new BigInt64Array(buffer, byteOffset, numel), Number);
     case 'U64': return Float32Array.from(new BigUint64Array(buffer, byteOffset, numel), Number);
-    case 'F16': return Float32Array.from(new Uint16Array(buffer, byteOffset, numel), f16ToF32);
+    case 'F16': return halvesToFloats(new Uint16Array(buffer, byteOffset, numel));
     case 'BF16': {
       const bits = new Uint32Array(numel);
       const src = new Uint16Array(buffer, byteOffset, numel);
@@ -465,11 +466,3 @@ export function toFloat32(t: RawTensor): Float32Array {
   }
 }
 
-/** IEEE half → number: sign · 2^(e−15) · (1 + m/1024); subnormals 2^−24 · m; e = 31 is inf/NaN. */
-function f16ToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  if (e === 0) return sign * m * 2 ** -24;
-  if (e === 31) return m ? NaN : sign * Infinity;
-  return sign * (1 + m / 1024) * 2 ** (e - 15);
-}

@@ -4,6 +4,7 @@
   python3 check.py roundtrip MODEL.safetensors OUT.safetensors                     load, perturb weights, save back
   python3 check.py grad MODEL.safetensors INPUTS.safetensors OUT.safetensors      D and ∂Σ(D·r)/∂(params, x)
   python3 check.py time MODEL.safetensors BATCH REPS                               ms per forward+backward (CPU)
+  python3 check.py half VALUES.safetensors      every F16 tensor NAME_f16 holds the bits of torch's NAME_f32.half()
 """
 import time
 import sys
@@ -53,5 +54,22 @@ elif cmd == "roundtrip":
         p.add_(0.05 * torch.randn(p.shape, generator=g))
     info = dict(info, recipe={"edited": "interop/pytorch/check.py roundtrip"})
     save_model(sys.argv[3], den, info)
+elif cmd == "half":
+    tensors, _ = load_safetensors(sys.argv[2])
+    halves = [n for n in tensors if n.endswith("_f16")]
+    if not halves:
+        raise SystemExit("half: no NAME_f16 tensors in the file")
+    for name in halves:
+        ours, src = tensors[name], tensors[name[:-4] + "_f32"]
+        if ours.dtype != torch.float16:
+            raise SystemExit(f"half: {name} is {ours.dtype}, expected torch.float16")
+        want = src.half()
+        # bitwise, except that any NaN matches any NaN
+        bad = (ours.view(torch.int16) != want.view(torch.int16)) & ~(ours.isnan() & want.isnan())
+        if bad.any():
+            i = int(bad.nonzero()[0])
+            raise SystemExit(f"half: {name}: {int(bad.sum())} of {ours.numel()} differ from torch's .half(); first at {i}: "
+                             f"x {src.flatten()[i].item()!r} gave {ours.flatten()[i].item()!r}, torch {want.flatten()[i].item()!r}")
+    print(f'{{"checked": {len(halves)}}}')
 else:
     raise SystemExit(f"unknown command {cmd}")

@@ -1,9 +1,12 @@
 // test/engine/swiftshader.test.ts: the smoke test on the second software driver (SwiftShader, from Debian's
 // chromium): init picks it when asked, and a forward/backward/RNG run matches the host; attention takes its 4-lane
-// subgroup kernels (SwiftShader's subgroups have 4 lanes, lavapipe's 8) and matches the float64 reference.
+// subgroup kernels (SwiftShader's subgroups have 4 lanes, lavapipe's 8) and matches the float64 reference; without
+// shader-f16 here, f16 tensors take the packed cast kernels.
 import { describe, expect, it } from 'vitest';
 import * as os from '../../engine';
 import { pickAttentionVariant } from '../../kernels/attention/dispatch';
+import { hasShaderF16 } from '../../kernels/cast/dispatch';
+import { roundToHalf } from '../../kernels/cast/reference';
 import { attentionBackwardRef, attentionRef } from '../../kernels/attention/reference';
 import { expectClose, fromHost, makeInputs, toHost } from '../helpers';
 
@@ -39,5 +42,15 @@ describe('SwiftShader adapter', () => {
       }
       for (const t of [Q, K, V, out]) t.dispose();
     }
+  });
+
+  it('f16 tensors through the packed cast kernels', async () => {
+    expect(hasShaderF16(os.device())).toBe(false);
+    const xs = Float32Array.from({ length: 33 }, (_, i) => (i - 16) * 1234.567 + 1 / (i + 1));
+    const h = os.tensor(xs, undefined, { dtype: 'f16' });
+    const back = h.float();
+    expect(Array.from(await back.data())).toEqual(Array.from(roundToHalf(xs)));
+    h.dispose();
+    back.dispose();
   });
 });
