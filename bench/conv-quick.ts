@@ -7,7 +7,7 @@
 // --all times every CONV_VARIANTS tile (default: the dispatcher's pick); --shapes peer runs only N8 64→64 32×32.
 // (An outfile outside the repo finds `webgpu` through a node_modules beside it, e.g. ln -s <repo>/node_modules /tmp/.)
 import * as os from '../engine';
-import { CONV_VARIANTS, conv2dBackwardData, conv2dBackwardWeight, conv2dForward, pickConvVariant, type ConvGeometry, type ConvVariant } from '../kernels/conv/dispatch';
+import { CONV_LANE_VARIANTS, CONV_VARIANTS, conv2dBackwardData, conv2dBackwardWeight, conv2dForward, type ConvGeometry, type ConvVariant } from '../kernels/conv/dispatch';
 import { MATMUL_TILES, matmulKernel, pickMatmulTile } from '../kernels/matmul/dispatch';
 
 const arg = (name: string, dflt: string) => {
@@ -55,10 +55,12 @@ for (const [N, C, H, W, O] of SHAPES) {
   const mmTile = mmName(pickMatmulTile(M, O, K));
   const fns: [string, () => os.Tensor][] = [[`matmul (engine pick: ${mmTile})`, () => matmulKernel(a, b)]];
   for (const tile of MATMUL_TILES) if (mmName(tile) !== mmTile) fns.push([`matmul ${mmName(tile)}`, () => matmulKernel(a, b, { config: tile })]);
-  const variants = (cols: number): ConvVariant[] => (ALL ? [...CONV_VARIANTS] : [pickConvVariant(cols)]);
-  for (const v of variants(O)) fns.push([`fwd ${v}`, () => conv2dForward(x, w, undefined, geom, [H, W], { variant: v })]);
-  for (const v of variants(C)) fns.push([`bwd-data ${v}`, () => conv2dBackwardData(dy, w, undefined, geom, [H, W], { variant: v })]);
-  for (const v of variants(O)) fns.push([`bwd-weight ${v}`, () => conv2dBackwardWeight(x, dy, geom, [3, 3], { variant: v })]);
+  // every tile (p16x8 is forward-only), or the dispatcher's own pick (no variant: its heuristic, as tests and a fresh install run)
+  const variants = (all: readonly ConvVariant[]): (ConvVariant | undefined)[] => (ALL ? [...all] : [undefined]);
+  const named = (v: ConvVariant | undefined) => v ?? 'default';
+  for (const v of variants(CONV_VARIANTS)) fns.push([`fwd ${named(v)}`, () => conv2dForward(x, w, undefined, geom, [H, W], { variant: v })]);
+  for (const v of variants(CONV_LANE_VARIANTS)) fns.push([`bwd-data ${named(v)}`, () => conv2dBackwardData(dy, w, undefined, geom, [H, W], { variant: v })]);
+  for (const v of variants(CONV_LANE_VARIANTS)) fns.push([`bwd-weight ${named(v)}`, () => conv2dBackwardWeight(x, dy, geom, [3, 3], { variant: v })]);
   // warm up (compile) and size the repetitions: ~100 ms per timing
   const reps = new Map<string, number>();
   for (const [name, fn] of fns) {

@@ -274,6 +274,76 @@ const backwardWeightRowsWgsl = (c: ConvConfig): string =>
   }`,
   });
 
+// ---- forward, pixels shared (the matmul subgroup kernel's layout) --------------------------------------------------
+// The same sum as forwardWgsl with the roles of lanes swapped: a workgroup's TM output pixels are shared by all its
+// lanes and each lane owns TN output channels, so the weights are the per-lane operand and stream as vec4s from a
+// transposed copy wT [kH, kW, C, O] (K = (tap, c) rows of O contiguous channels), while each input value is loaded by
+// one lane of SG and handed round with subgroupBroadcast. The pixel offsets and padding masks of a tap are the same in
+// every lane. One group only (groups = 1). On SwiftShader, where per-lane gathers of x dominate forwardWgsl, this is
+// the layout that runs at matmul speed.
+export interface ConvSharedConfig {
+  tm: 8 | 16; // output pixels per workgroup, shared by its lanes
+  tn: 4 | 8; // output channels per lane (vec4 weight loads)
+  wg: 4 | 8 | 16; // lanes per workgroup: channels per workgroup = wg · tn
+  sg: 4 | 8; // lanes that split the input loads (≤ the adapter's smallest subgroup)
+}
+export const forwardSharedWgsl = (c: ConvSharedConfig): string => {
+  const I = range(c.tm), J = range(c.tn), Q = range(c.tn / 4), K = range(c.sg);
+  const fmas = (a: (i: number) => string) => I.map((i) => `{ let a = ${a(i)}; ${J.map((j) => `acc${i}_${j} = fma(a, bv${j >> 2}[${j & 3}], acc${i}_${j});`).join(' ')} }`).join('\n          ');
+  const loadB = (k: string) => Q.map((q) => `let bv${q} = wT[((${k}) * u.O + oq${q}) / 4u];`).join(' ');
+  return /* wgsl */ `enable subgroups;
+${HEADER}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wT: array<vec4f>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+fn inImage(p: vec2i) -> bool { return all(p >= vec2i(0)) && all(p < vec2i(i32(u.H), i32(u.W))); }
+@compute @workgroup_size(${c.wg})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32,
+        @builtin(subgroup_invocation_id) sgLane: u32, @builtin(subgroup_size) sgSize: u32) {
+  let HW = u.H * u.W;
+  let OHW = u.OH * u.OW;
+  let M = u.N * OHW;
+  // pixel blocks run over y and z (more than 65,535 of them fit); the exit is uniform per workgroup
+  let row0 = (wid.y + wid.z * nwg.y) * ${c.tm}u;
+  if (row0 >= M) { return; }
+  let col0 = (wid.x * ${c.wg}u + lid) * ${c.tn}u;
+  let s = sgLane % ${c.sg}u;
+  ${I.map((i) => `let p${i} = min(row0 + ${i}u, M - 1u); let n${i} = p${i} / OHW; let out${i} = vec2u((p${i} / u.OW) % u.OH, p${i} % u.OW);`).join('\n  ')}
+  ${Q.map((q) => `let oq${q} = min(col0 + ${4 * q}u, u.O - 4u);`).join(' ')}
+  ${I.map((i) => J.map((j) => `var acc${i}_${j} = 0.0;`).join(' ')).join('\n  ')}
+  for (var kh = 0u; kh < u.kH; kh++) {
+    for (var kw = 0u; kw < u.kW; kw++) {
+      let tap = kh * u.kW + kw;
+      let shift = vec2i(vec2u(kh * u.dh, kw * u.dw)) - vec2i(u.ph, u.pw);
+      ${I.map((i) => `let in${i} = vec2i(out${i} * vec2u(u.sh, u.sw)) + shift; let ok${i} = inImage(in${i}); let xAt${i} = select(0u, n${i} * u.C * HW + u32(in${i}.x) * u.W + u32(in${i}.y), ok${i});`).join('\n      ')}
+      let k0 = tap * u.C; // wT row of (tap, channel 0)
+      var ci = 0u;
+      if (sgSize >= ${c.sg}u) {
+        for (; ci + ${c.sg}u <= u.C; ci += ${c.sg}u) {
+          // lane s holds x[n, ci + s, pixel] for each pixel of the block
+          ${I.map((i) => `let as${i} = select(0.0, x[xAt${i} + (ci + s) * HW], ok${i});`).join(' ')}
+          ${K.map((kk) => `{
+          ${loadB(`k0 + ci + ${kk}u`)}
+          ${fmas((i) => `subgroupBroadcast(as${i}, ${kk}u)`)}
+          }`).join('\n          ')}
+        }
+      }
+      // the channel tail, and every channel where subgroups are smaller than SG: plain loads
+      for (; ci < u.C; ci++) {
+        ${loadB('k0 + ci')}
+        ${fmas((i) => `select(0.0, x[xAt${i} + ci * HW], ok${i})`)}
+      }
+    }
+  }
+  ${J.map((j) => `let o${j} = col0 + ${j}u; let bias${j} = select(0.0, bias[min(o${j}, u.O - 1u)], u.hasBias != 0u);`).join('\n  ')}
+  ${I.map((i) => `if (row0 + ${i}u < M) {
+    let yAt = n${i} * u.O * OHW + out${i}.x * u.OW + out${i}.y;
+    ${J.map((j) => `if (o${j} < u.O) { y[yAt + o${j} * OHW] = acc${i}_${j} + bias${j}; }`).join(' ')}
+  }`).join('\n  ')}
+}`;
+};
+
 export const convWgsl = (c: ConvConfig): string =>
   c.kind === 'forward' ? forwardWgsl(c) : c.kind === 'backwardData' ? backwardDataWgsl(c) : c.kind === 'backwardWeight' ? backwardWeightWgsl(c) : backwardWeightRowsWgsl(c);
 

@@ -3,13 +3,14 @@
 // convTranspose2d (engine/conv.ts) is conv2dBackwardData forward and conv2d + conv2dBackwardWeight backward.
 // Shapes are validated by engine/conv.ts; here they are only derived.
 import type { Device, Kernel } from '../../engine/device';
-import { ShapeError, fmtShape, internal } from '../../engine/errors';
+import { ShapeError, ValueError, fmtShape, internal } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
 import { grid1d } from '../grid';
-import { matmulKernel } from '../matmul/dispatch';
+import { gather } from '../layout/dispatch';
+import { isSwiftShader, matmulKernel } from '../matmul/dispatch';
 import { compileAsync, filled, nearestPow2, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneOptions, type TuneResult, type Tunable } from '../tune';
 import { device as currentDevice } from '../../engine/device';
-import { biasAddWgsl, convWgsl, type ConvConfig, type ConvKernelKind, type ConvTile } from './conv2d.wgsl';
+import { biasAddWgsl, convWgsl, forwardSharedWgsl, type ConvConfig, type ConvKernelKind, type ConvSharedConfig, type ConvTile } from './conv2d.wgsl';
 
 export type { ConvTile, ConvKernelKind } from './conv2d.wgsl';
 
@@ -24,11 +25,17 @@ export interface ConvGeometry {
 /**
  * Named register tiles: every variant passes the same tests (test/kernels/conv.test.ts) and the bench times each.
  * `s…` tiles share the column loads across a subgroup (conv2d.wgsl.ts) where the adapter has subgroups, and are
- * plain register tiles elsewhere; `r4x8` never shares (it keeps that path tested on every adapter).
+ * plain register tiles elsewhere; `r4x8` never shares (it keeps that path tested on every adapter). `p16x8` is a
+ * forward-only layout (forwardSharedWgsl: 16 output pixels shared by the workgroup, 8 channels per lane) for one group,
+ * output channels divisible by 4 and subgroups of ≥ 4 lanes; the backward passes of a conv run with it take their own
+ * default tiles.
  */
-export const CONV_VARIANTS = ['s8x32', 's4x16', 's8x4', 'r4x8'] as const;
+export const CONV_VARIANTS = ['s8x32', 's4x16', 's8x4', 'r4x8', 'p16x8'] as const;
 export type ConvVariant = (typeof CONV_VARIANTS)[number];
-export const CONV_TILES: Record<ConvVariant, ConvTile> = {
+/** The tiles of the lanes-own-pixels kernels (every pass). */
+export type ConvLaneVariant = Exclude<ConvVariant, 'p16x8'>;
+export const CONV_LANE_VARIANTS: readonly ConvLaneVariant[] = ['s8x32', 's4x16', 's8x4', 'r4x8'];
+export const CONV_TILES: Record<ConvLaneVariant, ConvTile> = {
   s8x32: { tm: 8, tn: 32, wg: 64, share: true }, // 8 pixels × 32 channels per invocation: wide layers
   s4x16: { tm: 4, tn: 16, wg: 64, share: true },
   s8x4: { tm: 8, tn: 4, wg: 64, share: true }, // few channels on the column side (RGB or grey in / out, depthwise)
@@ -51,7 +58,7 @@ export interface ConvDispatchOptions {
  * backward-data): columns past the channel count are wasted work, and beyond that the wider tile re-reads the pixels
  * fewer times. Measured on lavapipe with bench/conv-quick.ts (UNet shapes: 4×32 fastest from 32 channels up).
  */
-export function pickConvVariant(columns: number): ConvVariant {
+export function pickConvVariant(columns: number): ConvLaneVariant {
   if (columns >= 24) return 's8x32';
   if (columns >= 10) return 's4x16';
   return 's8x4';
@@ -107,14 +114,28 @@ const convFlops = (s: ConvShape) => 2 * s.x[0] * s.out[0] * s.out[1] * s.w[0] * 
 /** The tiles's column count for the heuristic: output channels per group, input channels per group in backward-data. */
 const convColumns = (s: ConvShape) => (s.kind === 'backwardData' ? s.w[1] : s.w[0] / s.geom.groups);
 
-/** The tuner's view of a conv shape: every named tile, the heuristic, and a job that runs the kernel on this shape. */
+/** Why p16x8 cannot run this forward on this device, or null when it can. */
+function sharedBlocker(dev: Device, s: { w: readonly number[]; geom: ConvGeometry }): string | null {
+  if (s.geom.groups !== 1) return `it takes one group (groups = ${s.geom.groups})`;
+  if (s.w[0] % 4 !== 0) return `it needs output channels divisible by 4 (${s.w[0]})`;
+  if (subgroupShare(dev) < 4) return `it needs subgroups of ≥ 4 lanes, which ${dev.adapterLabel} lacks`;
+  return null;
+}
+
+/** The heuristic: lanes own pixels (by column count), except the pixels-shared forward on SwiftShader (measured: 1.2–1.4× there, slower on lavapipe). */
+function heuristicConvVariant(dev: Device, s: ConvShape): ConvVariant {
+  if (s.kind === 'forward' && isSwiftShader(dev) && !sharedBlocker(dev, s)) return 'p16x8';
+  return pickConvVariant(convColumns(s));
+}
+
+/** The tuner's view of a conv shape: every named tile this pass and device run, the heuristic, and a job that runs the kernel on this shape. */
 export function convTunable(dev: Device, s: ConvShape): Tunable<ConvVariant> {
   return {
     family: 'conv2d',
     key: convShapeKey(s),
-    candidates: CONV_VARIANTS,
+    candidates: s.kind === 'forward' && !sharedBlocker(dev, s) ? CONV_VARIANTS : CONV_LANE_VARIANTS,
     id: (v) => v,
-    heuristic: pickConvVariant(convColumns(s)),
+    heuristic: heuristicConvVariant(dev, s),
     flops: convFlops(s),
     job: () => {
       const [N, , H, W] = s.x, O = s.w[0];
@@ -128,6 +149,7 @@ export function convTunable(dev: Device, s: ConvShape): Tunable<ConvVariant> {
       return {
         run: (v) => run(v).dispose(),
         prepare: (v) => {
+          if (v === 'p16x8') return compileAsync(dev, sharedKernelFor(sharedConfig(s.w[0])));
           const tile = CONV_TILES[v];
           if (s.kind !== 'backwardWeight') return compileAsync(dev, kernelFor(dev, tile, s.kind));
           return compileAsync(dev, kernelFor(dev, { ...tile, wg: WEIGHT_WG }, weightRowsKind({}, s.w[1])));
@@ -153,14 +175,35 @@ export async function tuneConv(
   return tune(dev, convTunable(dev, { kind: s.kind, x: s.x, w: s.w, out, geom }), o);
 }
 
-/** The tile to run: forced by the options, else the tuner's winner for this shape class (when known), else the heuristic. */
-function tileFor(dev: Device, o: ConvDispatchOptions, s: ConvShape): ConvTile {
-  let variant = o.variant;
-  if (!variant) {
-    const tuned = tuningMode() !== 'off' && o.config === undefined && convFlops(s) >= TUNE_MIN_FLOPS;
-    variant = tuned ? pick(dev, convTunable(dev, s)) : pickConvVariant(convColumns(s));
+/** The variant to run: forced by the options, else the tuner's winner for this shape class (when known), else the heuristic. */
+function variantFor(dev: Device, o: ConvDispatchOptions, s: ConvShape): ConvVariant {
+  if (o.variant) {
+    if (o.variant !== 'p16x8') return o.variant;
+    if (s.kind !== 'forward') return heuristicConvVariant(dev, s); // p16x8 is a forward layout (see CONV_VARIANTS)
+    const why = sharedBlocker(dev, s);
+    if (why) throw new ValueError(`conv2d: variant p16x8 cannot run x ${fmtShape(s.x)} w ${fmtShape(s.w)}: ${why}; use one of ${CONV_LANE_VARIANTS.join(', ')}`);
+    return 'p16x8';
   }
-  return { ...CONV_TILES[variant], ...o.config };
+  if (o.config !== undefined) return pickConvVariant(convColumns(s));
+  const tuned = tuningMode() !== 'off' && convFlops(s) >= TUNE_MIN_FLOPS;
+  return tuned ? pick(dev, convTunable(dev, s)) : heuristicConvVariant(dev, s);
+}
+
+/** The lane tile of a pass that has no pixels-shared kernel (backward-data, backward-weight). */
+function laneTileFor(dev: Device, o: ConvDispatchOptions, s: ConvShape): ConvTile {
+  const v = variantFor(dev, o, s);
+  if (v === 'p16x8') throw internal('conv2d: p16x8 picked for a backward pass');
+  return { ...CONV_TILES[v], ...o.config };
+}
+
+/** p16x8's config: 8 lanes × 8 channels per workgroup, 4 lanes for 32 channels or fewer (fewer idle lanes). */
+const sharedConfig = (O: number): ConvSharedConfig => ({ tm: 16, tn: 8, wg: O > 32 ? 8 : 4, sg: 4 });
+const sharedKernels = new Map<string, Kernel>();
+function sharedKernelFor(c: ConvSharedConfig): Kernel {
+  const key = JSON.stringify(c);
+  let k = sharedKernels.get(key);
+  if (!k) sharedKernels.set(key, (k = { code: forwardSharedWgsl(c), label: `conv2d forward shared ${key}` }));
+  return k;
 }
 
 /** The words of the U struct in conv2d.wgsl.ts: x [N, C, H, W], y [N, O, OH, OW], weight [O, C/G, kH, kW], geometry. */
@@ -214,7 +257,12 @@ export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | undefined, ge
   if (y.size === 0) return y;
   const oG = O / geom.groups;
   const dev = x.device;
-  const tile = tileFor(dev, o, { kind: 'forward', x: x.shape, w: w.shape, out: outHW, geom });
+  const variant = variantFor(dev, o, { kind: 'forward', x: x.shape, w: w.shape, out: outHW, geom });
+  if (variant === 'p16x8') {
+    forwardShared(x, w, bias, y, geom);
+    return y;
+  }
+  const tile = { ...CONV_TILES[variant], ...o.config };
   const groups = checkGrid('conv2d', [Math.ceil((N * outHW[0] * outHW[1]) / (tile.tm * tile.wg)), Math.ceil(oG / tile.tn), geom.groups], yShape, dev.limits.maxComputeWorkgroupsPerDimension);
   // without a bias, w stands in at binding 3 (never read: hasBias = 0)
   dev.dispatch(kernelFor(dev, tile, 'forward'), {
@@ -223,6 +271,22 @@ export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | undefined, ge
     workgroups: groups,
   });
   return y;
+}
+
+/** The p16x8 forward: the weights transposed to wT [kH, kW, C, O] (one gather), then forwardSharedWgsl into y. */
+function forwardShared(x: Tensor, w: Tensor, bias: Tensor | undefined, y: Tensor, geom: ConvGeometry): void {
+  const [O, C, kH, kW] = w.shape;
+  const dev = x.device;
+  const c = sharedConfig(O);
+  const wT = gather(w, [kH, kW, C, O], [kW, 1, kH * kW, C * kH * kW]);
+  const blocks = Math.ceil((y.shape[0] * y.shape[2] * y.shape[3]) / c.tm), max = dev.limits.maxComputeWorkgroupsPerDimension;
+  const z = Math.ceil(blocks / max);
+  dev.dispatch(sharedKernelFor(c), {
+    buffers: [x.buffer, wT.buffer, bias?.buffer ?? w.buffer, y.buffer],
+    uniforms: uniforms(x.shape, y.shape, [kH, kW], geom, !!bias),
+    workgroups: checkGrid('conv2d', [Math.ceil(O / (c.wg * c.tn)), Math.ceil(blocks / z), z], y.shape, max),
+  });
+  wT.dispose();
 }
 
 /**
@@ -244,7 +308,7 @@ export function conv2dBackwardData(dy: Tensor, w: Tensor, bias: Tensor | undefin
   const dx = Tensor.empty(xShape, dy.device);
   if (dx.size === 0) return dx;
   const dev = dy.device;
-  const tile = tileFor(dev, o, { kind: 'backwardData', x: xShape, w: w.shape, out: [OH, OW], geom });
+  const tile = laneTileFor(dev, o, { kind: 'backwardData', x: xShape, w: w.shape, out: [OH, OW], geom });
   const [sh, sw] = geom.stride;
   const phasePixels = N * Math.ceil(inHW[0] / sh) * Math.ceil(inHW[1] / sw);
   const groups = checkGrid('conv2d backward', [Math.ceil(phasePixels / (tile.tm * tile.wg)), Math.ceil(cG / tile.tn), geom.groups * sh * sw], xShape, dev.limits.maxComputeWorkgroupsPerDimension);
@@ -266,7 +330,7 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, geom: ConvGeometry, 
   if (dw.size === 0) return dw;
   // an empty batch still runs: the K loop is empty and every dw is written as 0
   const dev = x.device;
-  const tile = tileFor(dev, o, { kind: 'backwardWeight', x: x.shape, w: dw.shape, out: [dy.shape[2], dy.shape[3]], geom });
+  const tile = laneTileFor(dev, o, { kind: 'backwardWeight', x: x.shape, w: dw.shape, out: [dy.shape[2], dy.shape[3]], geom });
   // lanes run over input channels (one tap per workgroup), or over (channel, tap) rows when channels are few
   const rows = weightRowsKind(o, cG) === 'backwardWeightRows';
   const laneRows = rows ? cG * kH * kW : cG;

@@ -119,7 +119,8 @@ export function matmulWorkgroups(c: MatmulConfig, M: number, N: number, batch: n
 
 // ---- choosing a variant --------------------------------------------------------------------------------------------
 
-const isSwiftShader = (dev: Device) => /swiftshader/i.test(`${dev.adapterLabel} ${dev.adapterInfo.description}`);
+/** SwiftShader (Chromium's CPU Vulkan): its picks differ from lavapipe's (4-lane subgroups, SSE registers). */
+export const isSwiftShader = (dev: Device) => /swiftshader/i.test(`${dev.adapterLabel} ${dev.adapterInfo.description}`);
 
 /** At most this much work (M·N·K) is "tiny": grad checks and unit tests, where compile time matters more. */
 const TINY_MNK = 32 ** 3;

@@ -1,11 +1,13 @@
 // test/engine/swiftshader.test.ts: the smoke test on the second software driver (SwiftShader, from Debian's
 // chromium): init picks it when asked, and a forward/backward/RNG run matches the host; attention takes its 4-lane
 // subgroup kernels (SwiftShader's subgroups have 4 lanes, lavapipe's 8) and matches the float64 reference; without
-// shader-f16 here, f16 tensors take the packed cast kernels.
+// shader-f16 here, f16 tensors take the packed cast kernels; conv2d's forward takes the pixels-shared layout (p16x8).
 import { describe, expect, it } from 'vitest';
 import * as os from '../../engine';
 import { pickAttentionVariant } from '../../kernels/attention/dispatch';
 import { hasShaderF16 } from '../../kernels/cast/dispatch';
+import { convTunable } from '../../kernels/conv/dispatch';
+import { conv2dRef } from '../../kernels/conv/reference';
 import { roundToHalf } from '../../kernels/cast/reference';
 import { attentionBackwardRef, attentionRef } from '../../kernels/attention/reference';
 import { expectClose, fromHost, makeInputs, toHost } from '../helpers';
@@ -52,5 +54,14 @@ describe('SwiftShader adapter', () => {
     expect(Array.from(await back.data())).toEqual(Array.from(roundToHalf(xs)));
     h.dispose();
     back.dispose();
+  });
+
+  it('conv2d forward defaults to the pixels-shared kernel here and matches the reference', async () => {
+    const geom = { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 } as const;
+    expect(convTunable(os.device(), { kind: 'forward', x: [2, 5, 9, 7], w: [12, 5, 3, 3], out: [9, 7], geom }).heuristic).toBe('p16x8');
+    const [x, w, b] = makeInputs([[2, 5, 9, 7], [12, 5, 3, 3], [12]], { seed: 3 });
+    const y = os.conv2d(fromHost(x), fromHost(w), fromHost(b), { padding: 1 });
+    const ref = conv2dRef(x, w, b, { padding: 1 });
+    expectClose(await toHost(y), ref.data, { atol: 1e-4, rtol: 1e-4, shape: ref.shape, label: 'conv2d p16x8' });
   });
 });

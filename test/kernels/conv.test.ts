@@ -1,10 +1,10 @@
-// test/kernels/conv.test.ts: every CONV_VARIANTS tile through conv2d forward, backward-data and backward-weight (and so
-// convTranspose2d) on odd shapes (channels 3/5/7, sizes 1/7/9/17, stride, groups, depthwise, dilation, padding 0/1/2,
+// test/kernels/conv.test.ts: every CONV_LANE_VARIANTS tile through conv2d forward, backward-data and backward-weight (and
+// so convTranspose2d), and the forward-only p16x8 layout on its own cases (one group, channels divisible by 4), on odd shapes (channels 3/5/7, sizes 1/7/9/17, stride, groups, depthwise, dilation, padding 0/1/2,
 // non-square kernels, batch 1 and 3, bias, the 1×1 matmul path) against kernels/conv/reference.ts; gradients of
 // os.conv2d / os.convTranspose2d against float64 finite differences; nn.Conv2d / nn.ConvTranspose2d; error messages.
 import { describe, expect, it } from 'vitest';
 import * as os from '../../engine';
-import { CONV_VARIANTS, conv2dBackwardData, conv2dBackwardWeight, conv2dForward, type ConvGeometry } from '../../kernels/conv/dispatch';
+import { CONV_LANE_VARIANTS, conv2dBackwardData, conv2dBackwardWeight, conv2dForward, type ConvGeometry } from '../../kernels/conv/dispatch';
 import {
   conv2dBackwardDataRef,
   conv2dBackwardWeightRef,
@@ -52,7 +52,7 @@ const label = (c: Case) => `x [${c.x}] w [${c.w}] ${JSON.stringify(c.o ?? {})}${
 const fromHost = (h: HostTensor) => os.tensor(Float32Array.from(h.data), h.shape);
 
 describe('conv2d kernels: every variant × forward / backward-data / backward-weight against the reference', () => {
-  for (const variant of CONV_VARIANTS) {
+  for (const variant of CONV_LANE_VARIANTS) {
     it(`variant ${variant}`, async () => {
       // issue every dispatch, then read everything back: one sync per variant
       const pending: { out: os.Tensor; ref: HostTensor; what: string }[] = [];
@@ -110,8 +110,58 @@ const TCASES: TCase[] = [
   { x: [2, 3, 9, 9], w: [3, 1, 4, 4], o: { stride: 2, padding: 1, groups: 3 } },
 ];
 
+/** p16x8 runs one group with output channels divisible by 4: channel tails (C 3, 5, 9, 17), 4–64 output channels. */
+const SHARED_CASES: Case[] = [
+  { x: [3, 5, 9, 9], w: [8, 5, 3, 3], o: { stride: 2, padding: 1 }, bias: true },
+  { x: [2, 3, 17, 9], w: [12, 3, 3, 3], o: { padding: [1, 2] } }, // fewer channels than a subgroup's share
+  { x: [1, 9, 7, 7], w: [4, 9, 3, 3], o: { dilation: 2, padding: 2 }, bias: true },
+  { x: [2, 4, 8, 9], w: [4, 4, 4, 3], o: { padding: [1, 1], paddingAfter: [2, 1] } }, // 'same', odd total
+  { x: [1, 17, 7, 5], w: [36, 17, 3, 2], o: { stride: [1, 2], padding: [1, 0] }, bias: true }, // 36 channels: a part-filled workgroup
+  { x: [3, 8, 1, 7], w: [4, 8, 1, 3], o: { padding: [0, 1] } }, // one row
+  { x: [1, 64, 9, 9], w: [64, 64, 3, 3], o: { padding: 1 }, bias: true },
+  { x: [2, 7, 9, 7], w: [4, 7, 1, 1], bias: true }, // 1×1 outside the matmul path
+];
+
+describe('conv2d forward with pixels shared (p16x8)', () => {
+  it('against the reference on odd shapes, through the dispatcher and os.conv2d', async () => {
+    const pending: { out: os.Tensor; ref: HostTensor; what: string }[] = [];
+    const owned: os.Tensor[] = [];
+    SHARED_CASES.forEach((c, k) => {
+      const [x, w, b] = makeInputs([c.x, c.w, [c.w[0]]], { seed: 300 + k });
+      const X = fromHost(x), Wt = fromHost(w), B = fromHost(b);
+      owned.push(X, Wt, B);
+      const ref = conv2dRef(x, w, c.bias ? b : undefined, c.o), bias = c.bias ? B : undefined;
+      pending.push({ out: conv2dForward(X, Wt, bias, geomOf(c.o), conv2dOutHW(c.x, c.w, c.o), { variant: 'p16x8', matmul1x1: false }), ref, what: `kernel ${label(c)}` });
+      pending.push({ out: os.conv2d(X, Wt, bias, { ...engineOpts(c.o), variant: 'p16x8' }), ref, what: `os.conv2d ${label(c)}` });
+    });
+    const got = await Promise.all(pending.map((p) => toHost(p.out)));
+    pending.forEach((p, i) => {
+      expect(p.out.shape, p.what).toEqual(p.ref.shape);
+      expectClose(got[i], p.ref.data, { atol: 1e-4, rtol: 1e-4, shape: p.ref.shape, label: `p16x8 ${p.what}` });
+      p.out.dispose();
+    });
+    owned.forEach((t) => t.dispose());
+  });
+
+  it('gradients (its backward passes take their default tiles) against finite differences', async () => {
+    const cases: Case[] = [{ x: [2, 3, 3, 3], w: [4, 3, 3, 3], o: { padding: 1 }, bias: true }, { x: [1, 5, 7, 5], w: [4, 5, 3, 3], o: { stride: 2, padding: 1 } }];
+    for (const [k, c] of cases.entries()) {
+      const shapes = c.bias ? [c.x, c.w, [c.w[0]]] : [c.x, c.w];
+      await checkOp(`conv2d grad ${label(c)} p16x8`, shapes, (x, w, b) => os.conv2d(x, w, b, { ...engineOpts(c.o), variant: 'p16x8' }),
+        (x, w, b) => conv2dRef(x, w, b, c.o), { atol: 1e-4, rtol: 1e-4, grads: 'finite-differences', seed: 40 + k });
+    }
+  });
+
+  it('refuses what it cannot run, naming why and the alternatives', () => {
+    const x = os.zeros([1, 4, 5, 5]);
+    expectThrows(() => os.conv2d(x, os.zeros([4, 2, 3, 3]), undefined, { groups: 2, variant: 'p16x8' }), os.ValueError, 'p16x8', 'one group (groups = 2)', 's8x32');
+    expectThrows(() => os.conv2d(x, os.zeros([6, 4, 3, 3]), undefined, { variant: 'p16x8' }), os.ValueError, 'p16x8', 'divisible by 4 (6)');
+    x.dispose();
+  });
+});
+
 describe('convTranspose2d forward against the reference', () => {
-  for (const variant of CONV_VARIANTS) {
+  for (const variant of CONV_LANE_VARIANTS) {
     it(`variant ${variant}`, async () => {
       for (const [k, c] of TCASES.entries()) {
         const shapes = c.bias ? [c.x, c.w, [c.w[1] * (c.o.groups ?? 1)]] : [c.x, c.w];
@@ -137,7 +187,7 @@ describe('gradients against float64 finite differences', () => {
     { x: [1, 4, 3, 3], w: [4, 1, 2, 2], o: { stride: 2, groups: 2 } },
     { x: [2, 3, 3, 3], w: [3, 2, 1, 1], bias: true, o: {} },
   ];
-  for (const variant of CONV_VARIANTS) {
+  for (const variant of CONV_LANE_VARIANTS) {
     it(`conv2d x, w, b (${variant})`, async () => {
       for (const [k, c] of GRAD_CASES.entries()) {
         const shapes = c.bias ? [c.x, c.w, [c.w[0]]] : [c.x, c.w];
