@@ -122,9 +122,13 @@ function sharedBlocker(dev: Device, s: { w: readonly number[]; geom: ConvGeometr
   return null;
 }
 
-/** The heuristic: lanes own pixels (by column count), except the pixels-shared forward on SwiftShader (measured: 1.2–1.4× there, slower on lavapipe). */
+/**
+ * The heuristic: lanes own pixels (by column count), except the pixels-shared forward on SwiftShader from 8 input
+ * channels on (bench/conv-quick.ts there: 70–122% of the same-size matmul at UNet shapes against 52–67% for s8x32;
+ * below 4 channels it only runs its plain tail, and on lavapipe it loses to s8x32 by 1.3–2×).
+ */
 function heuristicConvVariant(dev: Device, s: ConvShape): ConvVariant {
-  if (s.kind === 'forward' && isSwiftShader(dev) && !sharedBlocker(dev, s)) return 'p16x8';
+  if (s.kind === 'forward' && isSwiftShader(dev) && s.x[1] >= 8 && !sharedBlocker(dev, s)) return 'p16x8';
   return pickConvVariant(convColumns(s));
 }
 
