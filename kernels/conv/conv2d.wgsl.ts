@@ -31,7 +31,7 @@ struct U {
   O: u32, OH: u32, OW: u32, G: u32,   // y  [N, O, OH, OW]; G groups: x channels g·C/G.., y channels g·O/G..
   kH: u32, kW: u32, sh: u32, sw: u32, // weight [O, C/G, kH, kW]; stride
   ph: i32, pw: i32, dh: u32, dw: u32, // padding before the first row / column (zeros); dilation
-  hasBias: u32, pad0: u32, pad1: u32, pad2: u32,
+  hasBias: u32, flipTaps: u32, pad1: u32, pad2: u32, // flipTaps: forwardSharedWgsl reads tap kH·kW − 1 − t of wT
 }
 @group(0) @binding(0) var<uniform> u: U;`;
 
@@ -280,7 +280,8 @@ const backwardWeightRowsWgsl = (c: ConvConfig): string =>
 // transposed copy wT [kH, kW, C, O] (K = (tap, c) rows of O contiguous channels), while each input value is loaded by
 // one lane of SG and handed round with subgroupBroadcast. The pixel offsets and padding masks of a tap are the same in
 // every lane. One group only (groups = 1). On SwiftShader, where per-lane gathers of x dominate forwardWgsl, this is
-// the layout that runs at matmul speed.
+// the layout that runs at matmul speed. With `flipTaps` the weights are read tap-reversed: a stride-1 backward-data is
+// this forward over dy with the kernel flipped (dispatch.ts, conv2dBackwardData).
 export interface ConvSharedConfig {
   tm: 8 | 16; // output pixels per workgroup, shared by its lanes
   tn: 4 | 8; // output channels per lane (vec4 weight loads)
@@ -317,7 +318,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let tap = kh * u.kW + kw;
       let shift = vec2i(vec2u(kh * u.dh, kw * u.dw)) - vec2i(u.ph, u.pw);
       ${I.map((i) => `let in${i} = vec2i(out${i} * vec2u(u.sh, u.sw)) + shift; let ok${i} = inImage(in${i}); let xAt${i} = select(0u, n${i} * u.C * HW + u32(in${i}.x) * u.W + u32(in${i}.y), ok${i});`).join('\n      ')}
-      let k0 = tap * u.C; // wT row of (tap, channel 0)
+      let k0 = select(tap, u.kH * u.kW - 1u - tap, u.flipTaps != 0u) * u.C; // wT row of (tap, channel 0)
       var ci = 0u;
       if (sgSize >= ${c.sg}u) {
         for (; ci + ${c.sg}u <= u.C; ci += ${c.sg}u) {

@@ -25,10 +25,11 @@ export interface ConvGeometry {
 /**
  * Named register tiles: every variant passes the same tests (test/kernels/conv.test.ts) and the bench times each.
  * `s…` tiles share the column loads across a subgroup (conv2d.wgsl.ts) where the adapter has subgroups, and are
- * plain register tiles elsewhere; `r4x8` never shares (it keeps that path tested on every adapter). `p16x8` is a
- * forward-only layout (forwardSharedWgsl: 16 output pixels shared by the workgroup, 8 channels per lane) for one group,
- * output channels divisible by 4 and subgroups of ≥ 4 lanes; the backward passes of a conv run with it take their own
- * default tiles.
+ * plain register tiles elsewhere; `r4x8` never shares (it keeps that path tested on every adapter). `p16x8` is the
+ * pixels-shared layout (forwardSharedWgsl: 16 output pixels shared by the workgroup, 8 channels per lane) for the
+ * forward and the stride-1 backward-data, with one group, channels divisible by 4 on the written side and subgroups of
+ * ≥ 4 lanes. Forced on a forward it cannot run, it throws; the backward passes of a conv run with it take it where they
+ * can (backward-data of stride 1 with input channels divisible by 4) and their default tile elsewhere.
  */
 export const CONV_VARIANTS = ['s8x32', 's4x16', 's8x4', 'r4x8', 'p16x8'] as const;
 export type ConvVariant = (typeof CONV_VARIANTS)[number];
@@ -114,21 +115,27 @@ const convFlops = (s: ConvShape) => 2 * s.x[0] * s.out[0] * s.out[1] * s.w[0] * 
 /** The tiles's column count for the heuristic: output channels per group, input channels per group in backward-data. */
 const convColumns = (s: ConvShape) => (s.kind === 'backwardData' ? s.w[1] : s.w[0] / s.geom.groups);
 
-/** Why p16x8 cannot run this forward on this device, or null when it can. */
-function sharedBlocker(dev: Device, s: { w: readonly number[]; geom: ConvGeometry }): string | null {
+/** The channels p16x8 reads and writes for this pass: forward x → y; backward-data dy → dx (a forward over dy). */
+const sharedChannels = (s: ConvShape) => (s.kind === 'backwardData' ? { read: s.w[0], written: s.w[1] * s.geom.groups } : { read: s.x[1], written: s.w[0] });
+
+/** Why p16x8 cannot run this pass on this device, or null when it can. */
+function sharedBlocker(dev: Device, s: ConvShape): string | null {
+  if (s.kind === 'backwardWeight') return 'it has no backward-weight kernel';
   if (s.geom.groups !== 1) return `it takes one group (groups = ${s.geom.groups})`;
-  if (s.w[0] % 4 !== 0) return `it needs output channels divisible by 4 (${s.w[0]})`;
+  if (s.kind === 'backwardData' && (s.geom.stride[0] !== 1 || s.geom.stride[1] !== 1)) return `its backward-data takes stride 1 (stride ${s.geom.stride.join('×')})`;
+  const { written } = sharedChannels(s);
+  if (written % 4 !== 0) return `it needs ${s.kind === 'forward' ? 'output' : 'input'} channels divisible by 4 (${written})`;
   if (subgroupShare(dev) < 4) return `it needs subgroups of ≥ 4 lanes, which ${dev.adapterLabel} lacks`;
   return null;
 }
 
 /**
- * The heuristic: lanes own pixels (by column count), except the pixels-shared forward on SwiftShader from 8 input
- * channels on (bench/conv-quick.ts there: 70–122% of the same-size matmul at UNet shapes against 52–67% for s8x32;
- * below 4 channels it only runs its plain tail, and on lavapipe it loses to s8x32 by 1.3–2×).
+ * The heuristic: lanes own pixels (by column count), except the pixels-shared layout on SwiftShader from 8 channels
+ * read on (bench/conv-quick.ts there: forward 70–122% of the same-size matmul at UNet shapes against 52–67% for
+ * s8x32; below 4 channels it only runs its plain tail, and on lavapipe it loses to s8x32 by 1.3–2×).
  */
 function heuristicConvVariant(dev: Device, s: ConvShape): ConvVariant {
-  if (s.kind === 'forward' && isSwiftShader(dev) && s.x[1] >= 8 && !sharedBlocker(dev, s)) return 'p16x8';
+  if (isSwiftShader(dev) && !sharedBlocker(dev, s) && sharedChannels(s).read >= 8) return 'p16x8';
   return pickConvVariant(convColumns(s));
 }
 
@@ -137,7 +144,7 @@ export function convTunable(dev: Device, s: ConvShape): Tunable<ConvVariant> {
   return {
     family: 'conv2d',
     key: convShapeKey(s),
-    candidates: s.kind === 'forward' && !sharedBlocker(dev, s) ? CONV_VARIANTS : CONV_LANE_VARIANTS,
+    candidates: sharedBlocker(dev, s) ? CONV_LANE_VARIANTS : CONV_VARIANTS,
     id: (v) => v,
     heuristic: heuristicConvVariant(dev, s),
     flops: convFlops(s),
@@ -153,7 +160,7 @@ export function convTunable(dev: Device, s: ConvShape): Tunable<ConvVariant> {
       return {
         run: (v) => run(v).dispose(),
         prepare: (v) => {
-          if (v === 'p16x8') return compileAsync(dev, sharedKernelFor(sharedConfig(s.w[0])));
+          if (v === 'p16x8') return compileAsync(dev, sharedKernelFor(sharedConfig(sharedChannels(s).written)));
           const tile = CONV_TILES[v];
           if (s.kind !== 'backwardWeight') return compileAsync(dev, kernelFor(dev, tile, s.kind));
           return compileAsync(dev, kernelFor(dev, { ...tile, wg: WEIGHT_WG }, weightRowsKind({}, s.w[1])));
@@ -183,8 +190,9 @@ export async function tuneConv(
 function variantFor(dev: Device, o: ConvDispatchOptions, s: ConvShape): ConvVariant {
   if (o.variant) {
     if (o.variant !== 'p16x8') return o.variant;
-    if (s.kind !== 'forward') return heuristicConvVariant(dev, s); // p16x8 is a forward layout (see CONV_VARIANTS)
     const why = sharedBlocker(dev, s);
+    // a conv run with p16x8 takes it for its backward passes where they can, their default tile elsewhere (CONV_VARIANTS)
+    if (s.kind !== 'forward') return why ? pickConvVariant(convColumns(s)) : 'p16x8';
     if (why) throw new ValueError(`conv2d: variant p16x8 cannot run x ${fmtShape(s.x)} w ${fmtShape(s.w)}: ${why}; use one of ${CONV_LANE_VARIANTS.join(', ')}`);
     return 'p16x8';
   }
@@ -193,12 +201,6 @@ function variantFor(dev: Device, o: ConvDispatchOptions, s: ConvShape): ConvVari
   return tuned ? pick(dev, convTunable(dev, s)) : heuristicConvVariant(dev, s);
 }
 
-/** The lane tile of a pass that has no pixels-shared kernel (backward-data, backward-weight). */
-function laneTileFor(dev: Device, o: ConvDispatchOptions, s: ConvShape): ConvTile {
-  const v = variantFor(dev, o, s);
-  if (v === 'p16x8') throw internal('conv2d: p16x8 picked for a backward pass');
-  return { ...CONV_TILES[v], ...o.config };
-}
 
 /** p16x8's config: 8 lanes × 8 channels per workgroup, 4 lanes for 32 channels or fewer (fewer idle lanes). */
 const sharedConfig = (O: number): ConvSharedConfig => ({ tm: 16, tn: 8, wg: O > 32 ? 8 : 4, sg: 4 });
@@ -263,7 +265,8 @@ export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | undefined, ge
   const dev = x.device;
   const variant = variantFor(dev, o, { kind: 'forward', x: x.shape, w: w.shape, out: outHW, geom });
   if (variant === 'p16x8') {
-    forwardShared(x, w, bias, y, geom);
+    // wT [kH, kW, C, O]
+    sharedConv(x, gather(w, [kH, kW, C, O], [kW, 1, kH * kW, C * kH * kW]), bias, y, geom, false);
     return y;
   }
   const tile = { ...CONV_TILES[variant], ...o.config };
@@ -277,17 +280,21 @@ export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | undefined, ge
   return y;
 }
 
-/** The p16x8 forward: the weights transposed to wT [kH, kW, C, O] (one gather), then forwardSharedWgsl into y. */
-function forwardShared(x: Tensor, w: Tensor, bias: Tensor | undefined, y: Tensor, geom: ConvGeometry): void {
-  const [O, C, kH, kW] = w.shape;
+/**
+ * forwardSharedWgsl from x into y (+ bias) with weights wT [kH, kW, x's channels, y's channels] (which it disposes):
+ * the p16x8 forward, and with `flipTaps` the stride-1 backward-data (x = dy, y = dx, geom the flipped kernel's).
+ */
+function sharedConv(x: Tensor, wT: Tensor, bias: Tensor | undefined, y: Tensor, geom: ConvGeometry, flipTaps: boolean): void {
+  const [kH, kW, , O] = wT.shape;
   const dev = x.device;
   const c = sharedConfig(O);
-  const wT = gather(w, [kH, kW, C, O], [kW, 1, kH * kW, C * kH * kW]);
   const blocks = Math.ceil((y.shape[0] * y.shape[2] * y.shape[3]) / c.tm), max = dev.limits.maxComputeWorkgroupsPerDimension;
   const z = Math.ceil(blocks / max);
+  const u = uniforms(x.shape, y.shape, [kH, kW], geom, !!bias);
+  u[17] = flipTaps ? 1 : 0;
   dev.dispatch(sharedKernelFor(c), {
-    buffers: [x.buffer, wT.buffer, bias?.buffer ?? w.buffer, y.buffer],
-    uniforms: uniforms(x.shape, y.shape, [kH, kW], geom, !!bias),
+    buffers: [x.buffer, wT.buffer, bias?.buffer ?? wT.buffer, y.buffer],
+    uniforms: u,
     workgroups: checkGrid('conv2d', [Math.ceil(O / (c.wg * c.tn)), Math.ceil(blocks / z), z], y.shape, max),
   });
   wT.dispose();
@@ -312,7 +319,15 @@ export function conv2dBackwardData(dy: Tensor, w: Tensor, bias: Tensor | undefin
   const dx = Tensor.empty(xShape, dy.device);
   if (dx.size === 0) return dx;
   const dev = dy.device;
-  const tile = laneTileFor(dev, o, { kind: 'backwardData', x: xShape, w: w.shape, out: [OH, OW], geom });
+  const variant = variantFor(dev, o, { kind: 'backwardData', x: xShape, w: w.shape, out: [OH, OW], geom });
+  if (variant === 'p16x8') {
+    // stride 1: dx = conv2d(dy, w flipped, padding d·(k − 1) − p) with wT [kH, kW, O, C] read tap-reversed
+    const [dh, dw] = geom.dilation;
+    const flipped: ConvGeometry = { stride: [1, 1], padding: [dh * (kH - 1) - geom.padding[0], dw * (kW - 1) - geom.padding[1]], dilation: geom.dilation, groups: 1 };
+    sharedConv(dy, gather(w, [kH, kW, O, C], [kW, 1, C * kH * kW, kH * kW]), bias, dx, flipped, true);
+    return dx;
+  }
+  const tile = { ...CONV_TILES[variant], ...o.config };
   const [sh, sw] = geom.stride;
   const phasePixels = N * Math.ceil(inHW[0] / sh) * Math.ceil(inHW[1] / sw);
   const groups = checkGrid('conv2d backward', [Math.ceil(phasePixels / (tile.tm * tile.wg)), Math.ceil(cG / tile.tn), geom.groups * sh * sw], xShape, dev.limits.maxComputeWorkgroupsPerDimension);
@@ -334,7 +349,9 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, geom: ConvGeometry, 
   if (dw.size === 0) return dw;
   // an empty batch still runs: the K loop is empty and every dw is written as 0
   const dev = x.device;
-  const tile = laneTileFor(dev, o, { kind: 'backwardWeight', x: x.shape, w: dw.shape, out: [dy.shape[2], dy.shape[3]], geom });
+  const variant = variantFor(dev, o, { kind: 'backwardWeight', x: x.shape, w: dw.shape, out: [dy.shape[2], dy.shape[3]], geom });
+  if (variant === 'p16x8') throw internal('conv2d: p16x8 picked for backward-weight');
+  const tile = { ...CONV_TILES[variant], ...o.config };
   // lanes run over input channels (one tap per workgroup), or over (channel, tap) rows when channels are few
   const rows = weightRowsKind(o, cG) === 'backwardWeightRows';
   const laneRows = rows ? cG * kH * kW : cG;

@@ -110,7 +110,18 @@ const TCASES: TCase[] = [
   { x: [2, 3, 9, 9], w: [3, 1, 4, 4], o: { stride: 2, padding: 1, groups: 3 } },
 ];
 
-/** p16x8 runs one group with output channels divisible by 4: channel tails (C 3, 5, 9, 17), 4–64 output channels. */
+/** dx of conv2d (+ bias[c] per input channel, as convTranspose2d's forward adds it), from the reference. */
+function backwardDataWithBias(dy: HostTensor, w: HostTensor, c: Case, b: HostTensor | undefined): HostTensor {
+  const dx = conv2dBackwardDataRef(dy, w, c.x, c.o);
+  if (!b) return dx;
+  const [, C, H, W] = c.x;
+  return { shape: dx.shape, data: dx.data.map((v, i) => v + b.data[Math.floor(i / (H * W)) % C]) };
+}
+
+/**
+ * p16x8 runs one group with channels divisible by 4 on the written side: channel tails (C 3, 5, 9, 17), 4–64 output
+ * channels; its backward-data runs on the stride-1 cases with C % 4 = 0 (4, 8, 64) and the default tile elsewhere.
+ */
 const SHARED_CASES: Case[] = [
   { x: [3, 5, 9, 9], w: [8, 5, 3, 3], o: { stride: 2, padding: 1 }, bias: true },
   { x: [2, 3, 17, 9], w: [12, 3, 3, 3], o: { padding: [1, 2] } }, // fewer channels than a subgroup's share
@@ -120,10 +131,12 @@ const SHARED_CASES: Case[] = [
   { x: [3, 8, 1, 7], w: [4, 8, 1, 3], o: { padding: [0, 1] } }, // one row
   { x: [1, 64, 9, 9], w: [64, 64, 3, 3], o: { padding: 1 }, bias: true },
   { x: [2, 7, 9, 7], w: [4, 7, 1, 1], bias: true }, // 1×1 outside the matmul path
+  { x: [2, 8, 9, 7], w: [12, 8, 3, 3], o: { padding: [0, 2] }, bias: true }, // backward-data: padding 0 (flipped 2) and 2 (flipped 0)
+  { x: [1, 4, 9, 9], w: [8, 4, 3, 3], o: { dilation: 2, padding: 1 } }, // backward-data: dilated, flipped padding 3
 ];
 
 describe('conv2d forward with pixels shared (p16x8)', () => {
-  it('against the reference on odd shapes, through the dispatcher and os.conv2d', async () => {
+  it('forward and backward-data against the reference on odd shapes, through the dispatcher and os.conv2d', async () => {
     const pending: { out: os.Tensor; ref: HostTensor; what: string }[] = [];
     const owned: os.Tensor[] = [];
     SHARED_CASES.forEach((c, k) => {
@@ -133,6 +146,12 @@ describe('conv2d forward with pixels shared (p16x8)', () => {
       const ref = conv2dRef(x, w, c.bias ? b : undefined, c.o), bias = c.bias ? B : undefined;
       pending.push({ out: conv2dForward(X, Wt, bias, geomOf(c.o), conv2dOutHW(c.x, c.w, c.o), { variant: 'p16x8', matmul1x1: false }), ref, what: `kernel ${label(c)}` });
       pending.push({ out: os.conv2d(X, Wt, bias, { ...engineOpts(c.o), variant: 'p16x8' }), ref, what: `os.conv2d ${label(c)}` });
+      // backward-data: p16x8 where stride 1 and input channels % 4 = 0, the default tile elsewhere (both must be right)
+      const outHW = conv2dOutHW(c.x, c.w, c.o);
+      const [dy, bx] = makeInputs([[c.x[0], c.w[0], ...outHW], [c.x[1]]], { seed: 400 + k });
+      const DY = fromHost(dy), BX = fromHost(bx);
+      owned.push(DY, BX);
+      pending.push({ out: conv2dBackwardData(DY, Wt, c.bias ? BX : undefined, geomOf(c.o), [c.x[2], c.x[3]], { variant: 'p16x8', matmul1x1: false }), ref: backwardDataWithBias(dy, w, c, c.bias ? bx : undefined), what: `backward-data ${label(c)}` });
     });
     const got = await Promise.all(pending.map((p) => toHost(p.out)));
     pending.forEach((p, i) => {
