@@ -454,8 +454,9 @@ describe('memory', () => {
     expect(Number.isFinite(await loss.item())).toBe(true);
     loss.dispose();
     const after1000 = os.memory();
-    expect(after1000.bytesInUse).toBe(after10.bytesInUse);
-    expect(after1000.liveTensors).toBe(after10.liveTensors);
+    // no growth; a drop is the FinalizationRegistry freeing a tensor an earlier test in this file dropped (GC timing)
+    expect(after1000.bytesInUse).toBeLessThanOrEqual(after10.bytesInUse);
+    expect(after1000.liveTensors).toBeLessThanOrEqual(after10.liveTensors);
     opt.dispose();
     [x, y, w1, w2].forEach((t) => t.dispose());
   });

@@ -78,9 +78,10 @@ describe('cast f32 ↔ f16', () => {
     const z = os.zeros([3], { dtype: 'f16' });
     expect(Array.from(await z.data())).toEqual([0, 0, 0]);
     const f = os.tensor(xs, [7, 10]);
-    expect(f.half().dtype).toBe('f16');
-    expect(f.float()).not.toBe(f); // a view, not the same object
-    expect(f.float().dtype).toBe('f32');
+    const [fh, ff] = [f.half(), f.float()];
+    expect(fh.dtype).toBe('f16');
+    expect(ff).not.toBe(f); // a view, not the same object
+    expect(ff.dtype).toBe('f32');
     // safetensors keeps the bits (F16) beside F32 tensors; loading converts to f32
     const file = await os.io.saveSafetensors({ h, f });
     const raw = decodeSafetensors(file).tensors;
@@ -89,12 +90,12 @@ describe('cast f32 ↔ f16', () => {
     expect(Array.from(raw.h.bytes)).toEqual(Array.from(bytes));
     const back = await os.io.loadSafetensors(file);
     expectClose(await back.tensors.h.data(), await h.data(), { atol: 0, rtol: 0, label: 'loaded F16' });
-    for (const t of [h, v, z, f, back.tensors.h, back.tensors.f]) t.dispose();
+    for (const t of [h, v, z, f, fh, ff, back.tensors.h, back.tensors.f]) t.dispose();
   });
 
   it('the gradient through half() and float() is the incoming f32 gradient', async () => {
     const w = os.tensor([0.1, -2.5, 3.25, 1e-3, 7], [5], { requiresGrad: true });
-    const loss = w.half().float().mul(os.tensor([1, 2, 3, 4, 5])).sum();
+    const loss = os.tidy(() => w.half().float().mul(os.tensor([1, 2, 3, 4, 5])).sum());
     loss.backward();
     expect(w.grad!.dtype).toBe('f32');
     expect(Array.from(await w.grad!.data())).toEqual([1, 2, 3, 4, 5]);
@@ -106,7 +107,10 @@ describe('cast f32 ↔ f16', () => {
   it('ops that compute in f32 name the cast; f16 tensors never require grad', () => {
     const h = os.tensor([1, 2, 3], undefined, { dtype: 'f16' });
     expectThrows(() => os.add(h, 1), os.ValueError, 'add', 'input [3] is f16', 'x.float()');
-    expectThrows(() => os.matmul(h.reshape([1, 3]), os.ones([3, 1])), os.ValueError, 'matmul', 'f16');
+    const [row, col] = [h.reshape([1, 3]), os.ones([3, 1])];
+    expectThrows(() => os.matmul(row, col), os.ValueError, 'matmul', 'f16');
+    row.dispose();
+    col.dispose();
     expectThrows(() => h.requiresGrad_(), os.GradError, 'f16', 'w.half()');
     expectThrows(() => os.tensor([1], undefined, { dtype: 'f16', requiresGrad: true }), os.GradError, 'cannot require grad');
     expectThrows(() => os.cast(h, 'f64' as os.DType), os.ValueError, 'unknown dtype "f64"');
