@@ -20,8 +20,8 @@ type Nested = number | Nested[];
 
 // ---- validation -------------------------------------------------------------------------------------------------
 
-/** The ops that take f16 tensors (storage: views and casts); every other op computes in f32. */
-const HALF_OPS = new Set(['cast', 'reshape']);
+/** The ops that take f16 tensors (views, casts, and matmul / linear, which read halves and compute in f32); every other op computes in f32. */
+const HALF_OPS = new Set(['cast', 'reshape', 'matmul', 'linear']);
 
 /** Every input alive, f32 (unless the op takes f16) and on one device; returns that device. Every op calls it first. */
 export function checkInputs(op: string, ...ts: Tensor[]) {
@@ -30,7 +30,7 @@ export function checkInputs(op: string, ...ts: Tensor[]) {
     if (!(t instanceof Tensor)) throw new ValueError(`${op}: expected a Tensor, got ${typeof t}`);
     t.storageOrThrow(op);
     if (t.dtype !== 'f32' && !HALF_OPS.has(op)) {
-      throw new ValueError(`${op}: input ${fmtShape(t.shape)} is ${t.dtype}, and ${op} computes in f32; cast it first (x.float()). f16 tensors are storage: cast, reshape, data() and safetensors take them`);
+      throw new ValueError(`${op}: input ${fmtShape(t.shape)} is ${t.dtype}, and ${op} computes in f32; cast it first (x.float()). f16 tensors go through cast, reshape, matmul, linear, data() and safetensors`);
     }
     if (t.device !== dev) throw new OnestepError(`${op}: inputs live on different devices (#${dev.id} and #${t.device.id}); tensors from before a re-init cannot mix with new ones`);
   }
@@ -609,6 +609,7 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
   if (w.ndim !== 2) throw new ShapeError(`linear: weight must be [out, in], got ${fmtShape(w.shape)}`);
   if (x.shape.at(-1) !== w.shape[1]) throw new ShapeError(`linear: input ${fmtShape(x.shape)} has ${x.shape.at(-1)} features but weight ${fmtShape(w.shape)} expects ${w.shape[1]}`);
   if (b && (b.ndim !== 1 || b.shape[0] !== w.shape[0])) throw new ShapeError(`linear: bias ${fmtShape(b.shape)} must be [${w.shape[0]}] for weight ${fmtShape(w.shape)}`);
+  if (b && b.dtype !== 'f32') throw new ValueError(`linear: bias ${fmtShape(b.shape)} is ${b.dtype}; the bias is added in f32, pass b.float() (x and w may be f16)`);
   if (x.ndim === 1) return tidy(() => reshape(linear(reshape(x, [1, x.shape[0]]), w, b), [w.shape[0]]));
   if (x.ndim > 2) {
     // fold batch dims into rows so the weight is shared without broadcasting

@@ -9,7 +9,7 @@ import { broadcastShapes } from '../elementwise/dispatch';
 import { gather } from '../layout/dispatch';
 import { stridesOf } from '../grid';
 import { compileAsync, filled, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneJob, type TuneOptions, type TuneResult, type Tunable } from '../tune';
-import { FLAG_NO_SUBGROUP_PATH, matmulWgsl, type MatmulConfig, type MatmulLayout, type OperandMode, type RegisterConfig } from './matmul.wgsl';
+import { FLAG_NO_SUBGROUP_PATH, matmulWgsl, type MatmulConfig, type MatmulLayout, type OperandMode, type OperandType, type RegisterConfig } from './matmul.wgsl';
 
 export type { MatmulConfig, MatmulLayout, OperandMode, RegisterConfig, SubgroupConfig, TiledConfig } from './matmul.wgsl';
 
@@ -52,6 +52,8 @@ export interface MatmulOptions {
   config?: string | MatmulConfig | Partial<Omit<RegisterConfig, 'kind'>>;
   /** Subgroup kernels take their plain-load path (what runs where subgroups are smaller than the kernel's SG). */
   noSubgroupPath?: boolean;
+  /** f16 operands are read as packed pairs even where the adapter has shader-f16 (the fallback, for tests). */
+  packedF16?: boolean;
 }
 
 /** The shape facts variant choice depends on. */
@@ -89,8 +91,13 @@ export function resolveMatmulConfig(spec: MatmulOptions['config'], features: Rea
   return c;
 }
 
-/** How each operand is read for this config and shape: vec4 where the contiguous dim allows, else strided scalars. */
-export function matmulLayout(c: MatmulConfig, s: Pick<MatmulShape, 'M' | 'N' | 'K' | 'transA' | 'transB'>): MatmulLayout {
+const F32_OPERANDS = { aType: 'f32', bType: 'f32' } as const;
+
+/** How an f16 tensor is read here: natively with shader-f16 (unless `packed` forces the pairs-in-words path), else packed. */
+export const operandType = (t: Tensor, dev: Device, packed = false): OperandType => (t.dtype === 'f32' ? 'f32' : dev.features.has('shader-f16') && !packed ? 'f16' : 'f16packed');
+
+/** How each operand is read for this config and shape: vec4 where the contiguous dim allows, else strided scalars; and stored (f32 unless given). */
+export function matmulLayout(c: MatmulConfig, s: Pick<MatmulShape, 'M' | 'N' | 'K' | 'transA' | 'transB'>, types: { aType: OperandType; bType: OperandType } = F32_OPERANDS): MatmulLayout {
   let aMode: OperandMode = 'strided', bMode: OperandMode = 'strided';
   if (c.kind === 'register' && c.vec4) {
     if (!s.transA && c.kUnroll === 4 && s.K % 4 === 0) aMode = 'vecK';
@@ -100,7 +107,7 @@ export function matmulLayout(c: MatmulConfig, s: Pick<MatmulShape, 'M' | 'N' | '
   } else if (c.kind === 'subgroup' && c.vec4 && !s.transB && s.N % 4 === 0) bMode = 'vecMN';
   // the transpose flags shape the code only of tiled kernels (tile fill order); elsewhere strides carry them
   const tiled = c.kind === 'tiled';
-  return { aMode, bMode, transA: tiled && s.transA, transB: tiled && s.transB };
+  return { aMode, bMode, transA: tiled && s.transA, transB: tiled && s.transB, ...types };
 }
 
 const kernels = new Map<string, Kernel>();
@@ -241,6 +248,7 @@ export function matmulKernel(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tenso
     const tb = t.shape.slice(0, -2).reduce((p, d) => p * d, 1);
     if (tb === batch) return [t, t.shape.at(-1)! * t.shape.at(-2)!];
     if (tb === 1) return [t, 0];
+    if (t.dtype !== 'f32') throw new ShapeError(`matmul: the f16 operand ${fmtShape(t.shape)} needs its batch dims broadcast to ${fmtShape(batchShape)}; f16 operands are read in place, so expand it in f32 first (x.float())`);
     const full = [...batchShape, ...t.shape.slice(-2)];
     const s = stridesOf(t.shape);
     const off = full.length - t.ndim;
@@ -260,9 +268,11 @@ export function matmulKernel(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tenso
     const [sAm, sAk] = transA ? [1, M] : [K, 1];
     const [sBk, sBn] = transB ? [1, K] : [N, 1];
     // without a bias, B stands in at binding 3 (never read: hasBias = 0; two read-only bindings may alias)
-    const biasBuf = o.bias?.buffer ?? B.buffer;
-    dev.dispatch(matmulKernelFor(config, matmulLayout(config, shape)), {
-      buffers: [A.buffer, B.buffer, biasBuf, out.buffer],
+    const raw = (t: Tensor) => t.storageOrThrow('matmul').buffer; // f16 operands too
+    const biasBuf = o.bias?.buffer ?? raw(B);
+    const types = { aType: operandType(A, dev, o.packedF16), bType: operandType(B, dev, o.packedF16) };
+    dev.dispatch(matmulKernelFor(config, matmulLayout(config, shape, types)), {
+      buffers: [raw(A), raw(B), biasBuf, out.buffer],
       uniforms: [M, N, K, o.bias ? 1 : 0, aBatch, bBatch, sAm, sAk, sBk, sBn, o.noSubgroupPath ? FLAG_NO_SUBGROUP_PATH : 0, 0],
       workgroups: matmulWorkgroups(config, M, N, batch),
     });

@@ -7,12 +7,17 @@
 //   costs 1/SG of a load per use. On lavapipe a load is a per-lane loop of ~10 instructions while a shuffle is one
 //   vpermd: the measured winner there. A uniform guard falls back to plain loads when the subgroup is smaller than SG.
 // - tiled: workgroup-memory tiles of A and B (BM×KT, KT×BN) shared by the workgroup, for real GPUs.
-// Edge tiles clamp their loads (or zero-fill tiles) and guard their stores, so any shape works.
+// Edge tiles clamp their loads (or zero-fill tiles) and guard their stores, so any shape works. Either operand may be
+// f16 (OperandType): every read goes through `ld`, which converts halves (native f16, or pairs packed in u32 words)
+// to f32; accumulation and C stay f32.
 
 /** How an operand is read. `strided`: scalar loads through runtime strides (one pipeline serves both transposes).
  * `vecK`: vec4 along K (A stored [M,K] or B stored [N,K]; K % 4 = 0, needs kUnroll 4). `vecMN`: vec4 along M or N
  * (A stored [K,M] with M % 4 = 0, or B stored [K,N] with N % 4 = 0; needs TM or TN % 4 = 0). */
 export type OperandMode = 'strided' | 'vecK' | 'vecMN';
+
+/** How an operand's elements are stored: f32; f16 with the shader-f16 feature; f16 as pairs in u32 words (any adapter). */
+export type OperandType = 'f32' | 'f16' | 'f16packed';
 
 export interface RegisterConfig {
   kind: 'register';
@@ -51,19 +56,41 @@ export interface MatmulLayout {
   bMode: OperandMode;
   transA: boolean; // only read by tiled kernels (fill order) and vec modes; strided reads use runtime strides
   transB: boolean;
+  aType: OperandType; // f16 operands are read as halves and accumulated in f32 (the output is always f32)
+  bType: OperandType;
 }
 
 /** Bit 0 of `u.flags`: take the plain (non-subgroup) path in subgroup kernels (tests cover it on every adapter). */
 export const FLAG_NO_SUBGROUP_PATH = 1;
 
+const ELEMENT: Record<OperandType, [scalar: string, vec4: string]> = { f32: ['f32', 'vec4<f32>'], f16: ['f16', 'vec4<f16>'], f16packed: ['u32', 'vec2<u32>'] };
+
+/** An f32 (or vec4f) read of operand `op` at element (or vec4) index `i`, whatever its storage. */
+function ld(op: 'A' | 'B', L: MatmulLayout, i: string): string {
+  const t = op === 'A' ? L.aType : L.bType, vec = (op === 'A' ? L.aMode : L.bMode) !== 'strided';
+  if (t === 'f32') return `${op}[${i}]`;
+  if (t === 'f16') return vec ? `vec4f(${op}[${i}])` : `f32(${op}[${i}])`;
+  return vec ? `ld${op}4(${i})` : `ld${op}(${i})`;
+}
+
 /** The uniform block every matmul kernel reads (12 words). Strides: op(A)[m,k] = A[aBase + m·sAm + k·sAk]. */
-const HEADER = (aVec: boolean, bVec: boolean, ext = '') => /* wgsl */ `${ext}
+const HEADER = (L: MatmulLayout, ext = '') => {
+  const operand = (op: 'A' | 'B', t: OperandType, vec: boolean) => {
+    const decl = `@group(0) @binding(${op === 'A' ? 1 : 2}) var<storage, read> ${op}: array<${ELEMENT[t][vec ? 1 : 0]}>;`;
+    if (t !== 'f16packed') return decl;
+    // halves in pairs: element i is half i % 2 of word i / 2; a vec4 is one vec2<u32>
+    return vec
+      ? `${decl}\nfn ld${op}4(i: u32) -> vec4f { let w = ${op}[i]; return vec4f(unpack2x16float(w.x), unpack2x16float(w.y)); }`
+      : `${decl}\nfn ld${op}(i: u32) -> f32 { return unpack2x16float(${op}[i / 2u])[i % 2u]; }`;
+  };
+  return /* wgsl */ `${L.aType === 'f16' || L.bType === 'f16' ? 'enable f16;\n' : ''}${ext}
 struct U { M: u32, N: u32, K: u32, hasBias: u32, aBatch: u32, bBatch: u32, sAm: u32, sAk: u32, sBk: u32, sBn: u32, flags: u32, pad: u32 }
 @group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read> A: array<${aVec ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(2) var<storage, read> B: array<${bVec ? 'vec4<f32>' : 'f32'}>;
+${operand('A', L.aType, isVec(L.aMode))}
+${operand('B', L.bType, isVec(L.bMode))}
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> C: array<f32>;`;
+};
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const isVec = (m: OperandMode) => m !== 'strided';
@@ -86,12 +113,12 @@ export function registerWgsl(c: RegisterConfig, L: MatmulLayout): string {
   const loadsAt = (kk: number, mode: 'main' | 'tail'): string[] => {
     const k = mode === 'tail' ? 'k' : `k + ${kk}u`;
     const out: string[] = [];
-    if (L.aMode === 'strided') rows.forEach((i) => out.push(`let a${i}_${kk} = A[aBase + m${i} * u.sAm + (${k}) * u.sAk];`));
-    else if (L.aMode === 'vecK') { if (kk === 0) rows.forEach((i) => out.push(`let av${i} = A[(aBase + m${i} * u.K + k) / 4u];`)); }
-    else range(c.tm / 4).forEach((q) => out.push(`let av${q}_${kk} = A[(aBase + (${k}) * u.M + mq${q}) / 4u];`));
-    if (L.bMode === 'strided') cols.forEach((j) => out.push(`let b${j}_${kk} = B[bBase + (${k}) * u.sBk + n${j} * u.sBn];`));
-    else if (L.bMode === 'vecK') { if (kk === 0) cols.forEach((j) => out.push(`let bv${j} = B[(bBase + n${j} * u.K + k) / 4u];`)); }
-    else range(c.tn / 4).forEach((q) => out.push(`let bv${q}_${kk} = B[(bBase + (${k}) * u.N + nq${q}) / 4u];`));
+    if (L.aMode === 'strided') rows.forEach((i) => out.push(`let a${i}_${kk} = ${ld('A', L, `aBase + m${i} * u.sAm + (${k}) * u.sAk`)};`));
+    else if (L.aMode === 'vecK') { if (kk === 0) rows.forEach((i) => out.push(`let av${i} = ${ld('A', L, `(aBase + m${i} * u.K + k) / 4u`)};`)); }
+    else range(c.tm / 4).forEach((q) => out.push(`let av${q}_${kk} = ${ld('A', L, `(aBase + (${k}) * u.M + mq${q}) / 4u`)};`));
+    if (L.bMode === 'strided') cols.forEach((j) => out.push(`let b${j}_${kk} = ${ld('B', L, `bBase + (${k}) * u.sBk + n${j} * u.sBn`)};`));
+    else if (L.bMode === 'vecK') { if (kk === 0) cols.forEach((j) => out.push(`let bv${j} = ${ld('B', L, `(bBase + n${j} * u.K + k) / 4u`)};`)); }
+    else range(c.tn / 4).forEach((q) => out.push(`let bv${q}_${kk} = ${ld('B', L, `(bBase + (${k}) * u.N + nq${q}) / 4u`)};`));
     return out;
   };
   const aVal = (i: number, kk: number) => (L.aMode === 'strided' ? `a${i}_${kk}` : L.aMode === 'vecK' ? `av${i}[${kk}]` : `av${i >> 2}_${kk}[${i & 3}]`);
@@ -100,7 +127,7 @@ export function registerWgsl(c: RegisterConfig, L: MatmulLayout): string {
     [...loadsAt(kk, mode), ...rows.map((i) => cols.map((j) => `acc${i}_${j} = fma(${aVal(i, kk)}, ${bVal(j, kk)}, acc${i}_${j});`).join(' '))].join('\n    ');
   // a K tail exists only when the main loop steps by 4 and no operand needs K % 4 = 0
   const tail = U > 1 && L.aMode !== 'vecK' && L.bMode !== 'vecK';
-  return /* wgsl */ `${HEADER(isVec(L.aMode), isVec(L.bMode))}
+  return /* wgsl */ `${HEADER(L)}
 
 // TM, TN, the unroll and the read modes are baked in: they set the register count and the load code
 @compute @workgroup_size(${c.wgX}, ${c.wgY}, 1)
@@ -131,14 +158,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 export function subgroupWgsl(c: SubgroupConfig, L: MatmulLayout): string {
   if (L.aMode !== 'strided' || L.bMode === 'vecK') throw new Error(`internal: subgroup matmul reads A strided and B strided or vecMN, got ${L.aMode}/${L.bMode}`);
   const rows = range(c.tm), cols = range(c.tn), SG = c.sg, bVec = L.bMode === 'vecMN';
-  const loadB = (k: string) => (bVec ? range(c.tn / 4).map((q) => `let bv${q} = B[(bBase + (${k}) * u.N + nq${q}) / 4u];`) : cols.map((j) => `let b${j} = B[bBase + (${k}) * u.sBk + n${j} * u.sBn];`)).join(' ');
+  const loadB = (k: string) => (bVec ? range(c.tn / 4).map((q) => `let bv${q} = ${ld('B', L, `(bBase + (${k}) * u.N + nq${q}) / 4u`)};`) : cols.map((j) => `let b${j} = ${ld('B', L, `bBase + (${k}) * u.sBk + n${j} * u.sBn`)};`)).join(' ');
   const bVal = (j: number) => (bVec ? `bv${j >> 2}[${j & 3}]` : `b${j}`);
   const fmas = (a: (i: number) => string) => rows.map((i) => `{ let a = ${a(i)}; ${cols.map((j) => `acc${i}_${j} = fma(a, ${bVal(j)}, acc${i}_${j});`).join(' ')} }`).join('\n        ');
   const shared =
     c.share === 'broadcast'
       ? range(SG).map((kk) => `{\n        ${loadB(`k + ${kk}u`)}\n        ${fmas((i) => `subgroupBroadcast(as${i}, ${kk}u)`)}\n      }`).join('\n      ')
       : `for (var kk = 0u; kk < ${SG}u; kk++) {\n        ${loadB('k + kk')}\n        ${fmas((i) => `subgroupShuffle(as${i}, kk)`)}\n      }`;
-  return /* wgsl */ `${HEADER(false, bVec, 'enable subgroups;')}
+  return /* wgsl */ `${HEADER(L, 'enable subgroups;')}
 
 // TM, TN, SG and the sharing mode are baked in: they set the register count and the unrolling
 @compute @workgroup_size(${c.wgX}, 1, 1)
@@ -159,14 +186,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   if (sgSize >= ${SG}u && (u.flags & ${FLAG_NO_SUBGROUP_PATH}u) == 0u) {
     for (; k + ${SG}u <= u.K; k += ${SG}u) {
       // lane s holds A[m, k + s] for each row m
-      ${rows.map((i) => `let as${i} = A[aBase + m${i} * u.sAm + (k + s) * u.sAk];`).join(' ')}
+      ${rows.map((i) => `let as${i} = ${ld('A', L, `aBase + m${i} * u.sAm + (k + s) * u.sAk`)};`).join(' ')}
       ${shared}
     }
   }
   // the K tail, and the whole K when subgroups are too small: plain loads
   for (; k < u.K; k++) {
     ${loadB('k')}
-    ${rows.map((i) => `{ let a = A[aBase + m${i} * u.sAm + k * u.sAk]; ${cols.map((j) => `acc${i}_${j} = fma(a, ${bVal(j)}, acc${i}_${j});`).join(' ')} }`).join('\n    ')}
+    ${rows.map((i) => `{ let a = ${ld('A', L, `aBase + m${i} * u.sAm + k * u.sAk`)}; ${cols.map((j) => `acc${i}_${j} = fma(a, ${bVal(j)}, acc${i}_${j});`).join(' ')} }`).join('\n    ')}
   }
   ${storeBlock(c.tm, c.tn, (i) => `row0 + ${i}u`, (j) => `col0 + ${j}u`, (j) => `n${j}`, (i, j) => `acc${i}_${j}`)}
 }`;
@@ -184,13 +211,13 @@ export function tiledWgsl(c: TiledConfig, L: MatmulLayout): string {
   const [bkk, bn] = L.transB ? [`i % ${KT}u`, `i / ${KT}u`] : [`i / ${BN}u`, `i % ${BN}u`];
   const fillA = `for (var e = 0u; e < ${(BM * KT) / WG}u; e++) {
       let i = tid + e * ${WG}u; let kk = ${akk}; let m = ${am}; let gm = row0 + m; let gk = t + kk;
-      As[kk * ${BM}u + m] = select(0.0, A[aBase + min(gm, u.M - 1u) * u.sAm + min(gk, u.K - 1u) * u.sAk], gm < u.M && gk < u.K);
+      As[kk * ${BM}u + m] = select(0.0, ${ld('A', L, `aBase + min(gm, u.M - 1u) * u.sAm + min(gk, u.K - 1u) * u.sAk`)}, gm < u.M && gk < u.K);
     }`;
   const fillB = `for (var e = 0u; e < ${(BN * KT) / WG}u; e++) {
       let i = tid + e * ${WG}u; let kk = ${bkk}; let n = ${bn}; let gn = col0 + n; let gk = t + kk;
-      Bs[kk * ${BN}u + n] = select(0.0, B[bBase + min(gk, u.K - 1u) * u.sBk + min(gn, u.N - 1u) * u.sBn], gn < u.N && gk < u.K);
+      Bs[kk * ${BN}u + n] = select(0.0, ${ld('B', L, `bBase + min(gk, u.K - 1u) * u.sBk + min(gn, u.N - 1u) * u.sBn`)}, gn < u.N && gk < u.K);
     }`;
-  return /* wgsl */ `${HEADER(false, false)}
+  return /* wgsl */ `${HEADER(L)}
 
 // BM, BN, KT are baked in: they size the workgroup arrays
 var<workgroup> As: array<f32, ${BM * KT}>;

@@ -52,8 +52,11 @@ describe('SwiftShader adapter', () => {
     const h = os.tensor(xs, undefined, { dtype: 'f16' });
     const back = h.float();
     expect(Array.from(await back.data())).toEqual(Array.from(roundToHalf(xs)));
-    h.dispose();
-    back.dispose();
+    // matmul reads the packed halves: [3, 11] @ [11, 3] of the same values, against the f32 product of the rounded ones
+    const a = h.reshape([3, 11]), af = back.reshape([3, 11]), hf = back.reshape([11, 3]);
+    const y = os.matmul(a, hf), want = os.matmul(af, hf);
+    expectClose(await y.data(), await want.data(), { atol: 1e-3, rtol: 1e-6, label: 'matmul packed f16 × f32' });
+    for (const t of [h, back, a, af, hf, y, want]) t.dispose();
   });
 
   it('conv2d forward defaults to the pixels-shared kernel here and matches the reference', async () => {

@@ -19,6 +19,7 @@ import {
   type MatmulVariant,
 } from '../../kernels/matmul/dispatch';
 import { linearRef, matmulRef } from '../../kernels/matmul/reference';
+import { roundToHalf } from '../../kernels/cast/reference';
 import { checkOp, expectClose, expectThrows, rng, toHost } from '../helpers';
 
 const DIMS = [1, 3, 17, 33, 65];
@@ -115,6 +116,67 @@ for (const v of MATMUL_VARIANTS) {
   });
 }
 
+/**
+ * f16 operands: each read path of `ld` (scalar strided, vec4 along K, vec4 along M/N) in each kernel kind (register,
+ * subgroup, tiled), with halves stored natively (shader-f16, where the adapter has it) and packed in pairs, against the
+ * reference on the half-rounded inputs; output and accumulation are f32. The cases are chosen to cover those paths
+ * with few pipelines (each is a fresh compile on a cold shader cache).
+ */
+describe('matmul with f16 operands', () => {
+  const forms = () => [true, ...(os.device().features.has('shader-f16') ? [false] : [])]; // packed always; native where offered
+  const ODD: [number, number, number] = [17, 33, 3], ALIGNED4: [number, number, number] = [20, 36, 12];
+  // [variant, operand dtypes, transposes, shapes]: r8x8v4 FF reads A vecK / B vecMN, TT reads A vecMN / B vecK
+  const CASES: [string, [os.DType, os.DType], [boolean, boolean][], [number, number, number][]][] = [
+    ['r8x8v4', ['f16', 'f16'], [[false, false], [true, true]], [ALIGNED4]],
+    ['r8x8v4', ['f16', 'f16'], [[false, false]], [ODD]],
+    ['s16x8b4', ['f16', 'f16'], [[false, false]], [ALIGNED4, ODD]],
+    ['t4x4w16', ['f16', 'f16'], [[false, true]], [ODD]],
+    ['r4x8', ['f32', 'f16'], [[false, false]], [ODD, [1, 5, 7]]],
+    ['r4x8', ['f16', 'f32'], [[true, false]], [ODD]],
+  ];
+  it('every read path and kernel kind, both storage forms', async () => {
+    const r = rng(7);
+    for (const packedF16 of forms()) {
+      for (const [name, [ta, tb], transes, shapes] of CASES) {
+        const pending: Pending[] = [];
+        for (const [transA, transB] of transes) {
+          for (const [M, N, K] of shapes) {
+            const aShape = transA ? [K, M] : [M, K], bShape = transB ? [N, K] : [K, N];
+            const a = Float32Array.from(r.array(M * K, -4, 4)), b = Float32Array.from(r.array(K * N, -4, 4));
+            const A = os.tensor(a, aShape, { dtype: ta }), B = os.tensor(b, bShape, { dtype: tb });
+            const out = matmulKernel(A, B, { transA, transB, config: name, packedF16 });
+            const ah = ta === 'f16' ? roundToHalf(a) : a, bh = tb === 'f16' ? roundToHalf(b) : b;
+            pending.push({ out, ref: matmulRef(Float64Array.from(ah), aShape, Float64Array.from(bh), bShape, { transA, transB }).data, label: `${name} ${packedF16 ? 'packed' : 'native'} ${ta}×${tb} M=${M} N=${N} K=${K} transA=${transA} transB=${transB}`, tensors: [A, B, out] });
+          }
+        }
+        const got = await Promise.all(pending.map((p) => toHost(p.out)));
+        pending.forEach((p, i) => {
+          expect(p.out.dtype).toBe('f32');
+          expectClose(got[i], p.ref, { atol: 1e-4, rtol: 1e-5, label: p.label });
+          p.tensors.forEach((t) => t.dispose());
+        });
+      }
+    }
+  }, SLOW_COMPILE);
+
+  it('os.matmul and os.linear take f16 weights; the gradient reaches the f32 weight through its cast', async () => {
+    const r = rng(8);
+    const x = Float32Array.from(r.array(5 * 7)), w = Float32Array.from(r.array(3 * 7)), b = Float32Array.from(r.array(3));
+    const X = os.tensor(x, [5, 7]), W = os.tensor(w, [3, 7], { requiresGrad: true }), Bs = os.tensor(b);
+    const wh = roundToHalf(w);
+    const y = os.linear(X, W.half(), Bs);
+    expectClose(await toHost(y), linearRef({ data: Float64Array.from(x), shape: [5, 7] }, { data: Float64Array.from(wh), shape: [3, 7] }, { data: Float64Array.from(b), shape: [3] }).data, { atol: 1e-5, rtol: 1e-5, label: 'linear f16 weight' });
+    y.sum().backward();
+    // d(Σ y)/dW[o, i] = Σ_n x[n, i]
+    const colSums = Array.from({ length: 3 * 7 }, (_, k) => [0, 1, 2, 3, 4].reduce((acc, n) => acc + x[n * 7 + (k % 7)], 0));
+    expectClose(await toHost(W.grad!), colSums, { atol: 1e-5, rtol: 1e-5, label: 'dW through half()' });
+    expectThrows(() => os.linear(X, W.half(), Bs.half()), os.ValueError, 'linear', 'f16');
+    const batched = os.tensor(new Float32Array(2 * 3 * 4), [2, 3, 4], { dtype: 'f16' });
+    expectThrows(() => os.matmul(os.zeros([2, 2, 5, 3]), batched), os.ShapeError, 'f16 operand [2,3,4]', 'x.float()');
+    for (const t of [X, W, Bs, y, batched]) t.dispose();
+  });
+});
+
 describe('matmul variant choice', () => {
   const dev = () => os.device();
   const shape = (M: number, N: number, K: number, transA = false, transB = false): MatmulShape => ({ M, N, K, batch: 1, transA, transB });
@@ -125,14 +187,14 @@ describe('matmul variant choice', () => {
 
   it('read modes follow the contiguous dim and divisibility', () => {
     const v4 = MATMUL_VARIANTS.find((v) => v.name === 'r8x8v4')!.config;
-    expect(matmulLayout(v4, shape(8, 8, 8))).toEqual({ aMode: 'vecK', bMode: 'vecMN', transA: false, transB: false });
-    expect(matmulLayout(v4, shape(8, 8, 8, true, true))).toEqual({ aMode: 'vecMN', bMode: 'vecK', transA: false, transB: false });
-    expect(matmulLayout(v4, shape(8, 9, 7))).toEqual({ aMode: 'strided', bMode: 'strided', transA: false, transB: false });
+    expect(matmulLayout(v4, shape(8, 8, 8))).toEqual({ aMode: 'vecK', bMode: 'vecMN', transA: false, transB: false, aType: 'f32', bType: 'f32' });
+    expect(matmulLayout(v4, shape(8, 8, 8, true, true))).toEqual({ aMode: 'vecMN', bMode: 'vecK', transA: false, transB: false, aType: 'f32', bType: 'f32' });
+    expect(matmulLayout(v4, shape(8, 9, 7), { aType: 'f16', bType: 'f16packed' })).toEqual({ aMode: 'strided', bMode: 'strided', transA: false, transB: false, aType: 'f16', bType: 'f16packed' });
     const sg = MATMUL_VARIANTS.find((v) => v.name === 's16x8s8')!.config;
     expect(matmulLayout(sg, shape(8, 8, 8))).toMatchObject({ aMode: 'strided', bMode: 'vecMN' });
     expect(matmulLayout(sg, shape(8, 8, 8, false, true))).toMatchObject({ aMode: 'strided', bMode: 'strided' });
     const tiled = MATMUL_VARIANTS.find((v) => v.name === 't4x4w16')!.config;
-    expect(matmulLayout(tiled, shape(8, 8, 8, true, false))).toEqual({ aMode: 'strided', bMode: 'strided', transA: true, transB: false });
+    expect(matmulLayout(tiled, shape(8, 8, 8, true, false))).toEqual({ aMode: 'strided', bMode: 'strided', transA: true, transB: false, aType: 'f32', bType: 'f32' });
   });
 
   it('subgroup variants fall back to the register kernel where the device lacks the feature, and run', async () => {
