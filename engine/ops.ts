@@ -4,7 +4,7 @@
 import { autogradOps } from './autograd';
 import { device } from './device';
 import { GradError, OnestepError, ShapeError, ValueError, fmtShape } from './errors';
-import { Tensor, checkShape, isGradEnabled, record, shapeSize, tidy, type DType } from './tensor';
+import { DTYPES, Tensor, checkShape, isGradEnabled, record, shapeSize, tidy, type DType } from './tensor';
 import { castTo } from '../kernels/cast/dispatch';
 import { binary, broadcastShapes, fusedElementwise, unary, where as whereKernel } from '../kernels/elementwise/dispatch';
 import type { BinaryOp, UnaryOp } from '../kernels/elementwise/ops';
@@ -50,7 +50,7 @@ export interface CreateOptions {
 /** Applies CreateOptions to a freshly made f32 tensor: the cast to f16, or the requiresGrad flag. */
 function created(t: Tensor, op: string, opts: CreateOptions): Tensor {
   const dtype = opts.dtype ?? 'f32';
-  if (dtype !== 'f32' && dtype !== 'f16') throw new ValueError(`${op}: unknown dtype ${JSON.stringify(dtype)}; use 'f32' or 'f16'`);
+  if (!DTYPES.includes(dtype)) throw new ValueError(`${op}: unknown dtype ${JSON.stringify(dtype)}; use one of ${DTYPES.map((d) => `'${d}'`).join(', ')}`);
   if (dtype === 'f16') {
     if (opts.requiresGrad) {
       t.dispose();

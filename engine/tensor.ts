@@ -6,8 +6,8 @@ import { DisposedError, GradError, ShapeError, ValueError, fmtShape, internal } 
 import { halvesToFloats } from './half';
 
 /**
- * Element types. f32 is what every op computes in; f16 tensors are storage at half the bytes (os.cast, reshape,
- * data(), safetensors F16): other ops take f32 and name the cast when handed f16.
+ * Element types. f32 is what every op computes in; f16 tensors hold half the bytes and go through os.cast, reshape,
+ * matmul / linear (read as halves, computed in f32), data() and safetensors F16: other ops name the cast when handed f16.
  */
 export type DType = 'f32' | 'f16';
 export const DTYPES: readonly DType[] = ['f32', 'f16'];

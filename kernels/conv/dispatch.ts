@@ -201,7 +201,6 @@ function variantFor(dev: Device, o: ConvDispatchOptions, s: ConvShape): ConvVari
   return tuned ? pick(dev, convTunable(dev, s)) : heuristicConvVariant(dev, s);
 }
 
-
 /** p16x8's config: 8 lanes × 8 channels per workgroup, 4 lanes for 32 channels or fewer (fewer idle lanes). */
 const sharedConfig = (O: number): ConvSharedConfig => ({ tm: 16, tn: 8, wg: O > 32 ? 8 : 4, sg: 4 });
 const sharedKernels = new Map<string, Kernel>();
@@ -213,9 +212,9 @@ function sharedKernelFor(c: ConvSharedConfig): Kernel {
 }
 
 /** The words of the U struct in conv2d.wgsl.ts: x [N, C, H, W], y [N, O, OH, OW], weight [O, C/G, kH, kW], geometry. */
-function uniforms(x: readonly number[], y: readonly number[], k: readonly number[], g: ConvGeometry, hasBias: boolean): number[] {
+function uniforms(x: readonly number[], y: readonly number[], k: readonly number[], g: ConvGeometry, hasBias: boolean, flipTaps = false): number[] {
   const [N, C, H, W] = x, [, O, OH, OW] = y, [kH, kW] = k;
-  return [N, C, H, W, O, OH, OW, g.groups, kH, kW, g.stride[0], g.stride[1], g.padding[0], g.padding[1], g.dilation[0], g.dilation[1], hasBias ? 1 : 0, 0, 0, 0];
+  return [N, C, H, W, O, OH, OW, g.groups, kH, kW, g.stride[0], g.stride[1], g.padding[0], g.padding[1], g.dilation[0], g.dilation[1], hasBias ? 1 : 0, flipTaps ? 1 : 0, 0, 0];
 }
 
 function checkGrid(op: string, groups: [number, number, number], shape: readonly number[], maxWg: number): [number, number, number] {
@@ -290,11 +289,9 @@ function sharedConv(x: Tensor, wT: Tensor, bias: Tensor | undefined, y: Tensor, 
   const c = sharedConfig(O);
   const blocks = Math.ceil((y.shape[0] * y.shape[2] * y.shape[3]) / c.tm), max = dev.limits.maxComputeWorkgroupsPerDimension;
   const z = Math.ceil(blocks / max);
-  const u = uniforms(x.shape, y.shape, [kH, kW], geom, !!bias);
-  u[17] = flipTaps ? 1 : 0;
   dev.dispatch(sharedKernelFor(c), {
     buffers: [x.buffer, wT.buffer, bias?.buffer ?? wT.buffer, y.buffer],
-    uniforms: u,
+    uniforms: uniforms(x.shape, y.shape, [kH, kW], geom, !!bias, flipTaps),
     workgroups: checkGrid('conv2d', [Math.ceil(O / (c.wg * c.tn)), Math.ceil(blocks / z), z], y.shape, max),
   });
   wT.dispose();
