@@ -97,6 +97,15 @@ export function sizeClass(bytes: number): number {
   return p >= 1024 ? Math.ceil(b / quarter) * quarter : 2 ** Math.ceil(Math.log2(b));
 }
 
+/** SwiftShader (Chromium's CPU Vulkan): kernel picks differ from lavapipe's (4-lane subgroups, SSE registers). */
+export const isSwiftShader = (dev: Device): boolean => /swiftshader/i.test(`${dev.adapterLabel} ${dev.adapterInfo.description}`);
+
+/** Whether the device has shader-f16 (native f16 in WGSL); without it f16 data is read from packed pairs. */
+export const hasShaderF16 = (dev: Device): boolean => dev.features.has('shader-f16');
+
+/** The adapter's smallest subgroup when the device has the `subgroups` feature, else 0. */
+export const subgroupMinSize = (dev: Device): number => (dev.features.has('subgroups') ? (dev.gpu.adapterInfo?.subgroupMinSize ?? 0) : 0);
+
 export class Device {
   readonly gpu: GPUDevice;
   readonly adapterLabel: string;

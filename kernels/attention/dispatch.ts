@@ -2,7 +2,7 @@
 // scaled_dot_product_attention on [..., L, D] queries and [..., S, D] keys/values): a flash-style forward that saves
 // only the log-sum-exp per query row, and a FlashAttention-2 backward in two kernels (dQ and Δ over key tiles, then
 // dK/dV over query tiles) that recomputes the scores, so no L×S matrix and no atomics.
-import { f32bits, type Device, type Kernel } from '../../engine/device';
+import { f32bits, subgroupMinSize, type Device, type Kernel } from '../../engine/device';
 import { ShapeError, ValueError, fmtShape } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
 import { device as currentDevice } from '../../engine/device';
@@ -57,7 +57,7 @@ function cached(label: string, config: AttentionTileConfig, gen: (c: AttentionTi
 
 /** Whether a variant sharing loads over `lanes` lanes can run: the `subgroups` feature, subgroups of ≥ lanes, D % 4 = 0. */
 export function subgroupsSupported(dev: Device, D: number, lanes = 8): boolean {
-  return dev.features.has('subgroups') && (dev.gpu.adapterInfo?.subgroupMinSize ?? 0) >= lanes && D % 4 === 0;
+  return subgroupMinSize(dev) >= lanes && D % 4 === 0;
 }
 
 /** Whether this device runs `v` at head dim D. */
@@ -74,7 +74,7 @@ function resolveVariant(dev: Device, v: AttentionVariant | string | undefined, D
   if (!found) throw new ValueError(`attention: unknown variant "${v}"; known: ${ATTENTION_VARIANTS.map((x) => x.name).join(', ')}`);
   if (!variantRuns(dev, found, D)) {
     throw new ValueError(
-      `attention: variant "${found.name}" needs the subgroups feature with subgroups of ≥ ${found.lanes} lanes (this adapter: ${dev.gpu.adapterInfo?.subgroupMinSize ?? 'none'}) and a head dim divisible by 4 (D = ${D}); use ${pickAttentionVariant(dev, D).name} or another variant this adapter runs`,
+      `attention: variant "${found.name}" needs the subgroups feature with subgroups of ≥ ${found.lanes} lanes (this adapter: ${subgroupMinSize(dev) || 'none'}) and a head dim divisible by 4 (D = ${D}); use ${pickAttentionVariant(dev, D).name} or another variant this adapter runs`,
     );
   }
   return found;

@@ -1,6 +1,6 @@
 // kernels/cast/dispatch.ts: converts a tensor between f32 and f16. An f16 buffer has the same bytes whichever kernel
 // wrote it (./cast.wgsl.ts): native f16 loads and stores where the adapter has shader-f16, packed pairs elsewhere.
-import type { Device, Kernel } from '../../engine/device';
+import { hasShaderF16, type Kernel } from '../../engine/device';
 import { ValueError, internal } from '../../engine/errors';
 import { Tensor, type DType } from '../../engine/tensor';
 import { grid1d } from '../grid';
@@ -19,8 +19,7 @@ function kernelFor(direction: CastDirection, native: boolean): Kernel {
   return k;
 }
 
-/** Whether the native kernels can run here. */
-export const hasShaderF16 = (dev: Device): boolean => dev.features.has('shader-f16');
+export { hasShaderF16 } from '../../engine/device';
 
 /** A new tensor holding x's values as `dtype` (which differs from x's). */
 export function castTo(x: Tensor, dtype: DType, o: CastOptions = {}): Tensor {

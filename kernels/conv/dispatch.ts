@@ -2,12 +2,12 @@
 // ./conv2d.wgsl.ts; 1×1 convolutions through matmul); matches torch.nn.functional.conv2d and its gradients.
 // convTranspose2d (engine/conv.ts) is conv2dBackwardData forward and conv2d + conv2dBackwardWeight backward.
 // Shapes are validated by engine/conv.ts; here they are only derived.
-import type { Device, Kernel } from '../../engine/device';
+import { isSwiftShader, subgroupMinSize, type Device, type Kernel } from '../../engine/device';
 import { ShapeError, ValueError, fmtShape, internal } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
 import { grid1d } from '../grid';
 import { gather } from '../layout/dispatch';
-import { isSwiftShader, matmulKernel } from '../matmul/dispatch';
+import { matmulKernel } from '../matmul/dispatch';
 import { compileAsync, filled, nearestPow2, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneOptions, type TuneResult, type Tunable } from '../tune';
 import { device as currentDevice } from '../../engine/device';
 import { biasAddWgsl, convWgsl, forwardSharedWgsl, type ConvConfig, type ConvKernelKind, type ConvSharedConfig, type ConvTile } from './conv2d.wgsl';
@@ -71,8 +71,7 @@ export const convOutputSize = (size: number, k: number, stride: number, before: 
 
 /** Lanes that can split the column loads on this device: its smallest subgroup, if it has subgroups (else 0). */
 function subgroupShare(dev: Device): 0 | 4 | 8 {
-  if (!dev.features.has('subgroups')) return 0;
-  const min = (dev.gpu as unknown as { adapterInfo?: { subgroupMinSize?: number } }).adapterInfo?.subgroupMinSize ?? 0;
+  const min = subgroupMinSize(dev);
   return min >= 8 ? 8 : min >= 4 ? 4 : 0;
 }
 

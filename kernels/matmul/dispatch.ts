@@ -2,7 +2,7 @@
 // torch.matmul on [..., M, K] @ [..., K, N] (batch dims broadcast). Picks a variant (kernels/tune.ts: the tuned winner
 // for the shape class, else a heuristic), derives how each operand is read (vec4 where the shape allows, else scalar
 // through runtime strides) and dispatches.
-import { device, type Device, type Kernel } from '../../engine/device';
+import { device, hasShaderF16, isSwiftShader, type Device, type Kernel } from '../../engine/device';
 import { ShapeError, fmtShape } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
 import { broadcastShapes } from '../elementwise/dispatch';
@@ -94,7 +94,7 @@ export function resolveMatmulConfig(spec: MatmulOptions['config'], features: Rea
 const F32_OPERANDS = { aType: 'f32', bType: 'f32' } as const;
 
 /** How an f16 tensor is read here: natively with shader-f16 (unless `packed` forces the pairs-in-words path), else packed. */
-export const operandType = (t: Tensor, dev: Device, packed = false): OperandType => (t.dtype === 'f32' ? 'f32' : dev.features.has('shader-f16') && !packed ? 'f16' : 'f16packed');
+export const operandType = (t: Tensor, dev: Device, packed = false): OperandType => (t.dtype === 'f32' ? 'f32' : hasShaderF16(dev) && !packed ? 'f16' : 'f16packed');
 
 /** How each operand is read for this config and shape: vec4 where the contiguous dim allows, else strided scalars; and stored (f32 unless given). */
 export function matmulLayout(c: MatmulConfig, s: Pick<MatmulShape, 'M' | 'N' | 'K' | 'transA' | 'transB'>, types: { aType: OperandType; bType: OperandType } = F32_OPERANDS): MatmulLayout {
@@ -126,8 +126,6 @@ export function matmulWorkgroups(c: MatmulConfig, M: number, N: number, batch: n
 
 // ---- choosing a variant --------------------------------------------------------------------------------------------
 
-/** SwiftShader (Chromium's CPU Vulkan): its picks differ from lavapipe's (4-lane subgroups, SSE registers). */
-export const isSwiftShader = (dev: Device) => /swiftshader/i.test(`${dev.adapterLabel} ${dev.adapterInfo.description}`);
 
 /** At most this much work (M·N·K) is "tiny": grad checks and unit tests, where compile time matters more. */
 const TINY_MNK = 32 ** 3;
