@@ -89,7 +89,8 @@ async function findNodeAdapter(choice?: AdapterChoice): Promise<FoundAdapter> {
     }
     let adapter: GPUAdapter | null = null;
     try {
-      const gpu = dawn.create([]);
+      // Dawn rounds timestamps down to 65.5 µs by default: a real GPU's kernels would all profile as 0 ms
+      const gpu = dawn.create(['disable-dawn-features=timestamp_quantization']);
       adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
       if (adapter) liveInstances.set(adapter, gpu);
     } catch (e) {
