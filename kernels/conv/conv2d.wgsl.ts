@@ -31,7 +31,7 @@ struct U {
   O: u32, OH: u32, OW: u32, G: u32,   // y  [N, O, OH, OW]; G groups: x channels g·C/G.., y channels g·O/G..
   kH: u32, kW: u32, sh: u32, sw: u32, // weight [O, C/G, kH, kW]; stride
   ph: i32, pw: i32, dh: u32, dw: u32, // padding before the first row / column (zeros); dilation
-  hasBias: u32, flipTaps: u32, pad1: u32, pad2: u32, // flipTaps: forwardSharedWgsl reads tap kH·kW − 1 − t of wT
+  hasBias: u32, flipTaps: u32, chunk: u32, pad2: u32, // flipTaps: the wT kernels read tap kH·kW − 1 − t; chunk: pixels per split-K slice
 }
 @group(0) @binding(0) var<uniform> u: U;`;
 
@@ -358,3 +358,144 @@ ${main1d()}
   if (i >= u.n) { return; }
   y[i] += bias[(i / u.HW) % u.C];
 }`;
+
+// ---- forward, workgroup-memory tiles (for real GPUs) ---------------------------------------------------------------
+// forwardSharedWgsl's GEMM (K = (tap, c) rows of wT [kH, kW, C, O], the same flipTaps) with the matmul tiled kernel's
+// schedule: per K step of KT, the workgroup gathers a BM×KT block of input values (BM output pixels; each (tap, c)
+// with its padding mask) and a KT×BN block of weights into workgroup memory, then every invocation runs TM×TN FMAs
+// per k from it. A GPU then reads each input value once per BN output channels instead of once per lane, which
+// is what it needs; CPU drivers emulate the barriers and workgroup memory slowly, so there it is only a tuner
+// candidate on nothing (the dispatcher offers it on real GPUs only). One group only.
+export interface ConvTiledConfig {
+  tm: 2 | 4; // output pixels per invocation, wgX apart: neighbouring lanes store neighbouring pixels
+  tn: 2 | 4; // output channels per invocation, wgY apart
+  wgX: 16;
+  wgY: 8 | 16;
+  kt: 8 | 16; // (tap, channel) rows per K step: sets the size of the workgroup arrays
+}
+export const forwardTiledWgsl = (c: ConvTiledConfig): string => {
+  const BM = c.wgX * c.tm, BN = c.wgY * c.tn, KT = c.kt, WG = c.wgX * c.wgY;
+  // each invocation fills the same pixel (BM | WG) or channel (BN | WG) of every K step: decode it once
+  if (WG % BM !== 0 || WG % BN !== 0 || (BM * KT) % WG !== 0 || (BN * KT) % WG !== 0) throw new Error(`internal: tiled conv ${JSON.stringify(c)} does not split its tiles evenly`);
+  const I = range(c.tm), J = range(c.tn);
+  return /* wgsl */ `${HEADER}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wT: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+// BM, BN, KT are baked in: they size the workgroup arrays
+var<workgroup> As: array<f32, ${BM * KT}>; // [KT][BM]: input values of (tap, c) at the block's pixels
+var<workgroup> Bs: array<f32, ${BN * KT}>; // [KT][BN]: wT rows of the block's channels
+@compute @workgroup_size(${c.wgX}, ${c.wgY}, 1)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let HW = u.H * u.W;
+  let OHW = u.OH * u.OW;
+  let M = u.N * OHW;
+  let K = u.kH * u.kW * u.C;
+  // pixel blocks run over x and z (more than 65,535 of them fit); no early return: every invocation meets the barriers
+  let row0 = (wid.x + wid.z * nwg.x) * ${BM}u;
+  let col0 = wid.y * ${BN}u;
+  let tid = lid.y * ${c.wgX}u + lid.x;
+  // the pixel this invocation fills As for: its image, its top-left input position and whether it exists
+  let fm = tid % ${BM}u; let fp = min(row0 + fm, M - 1u); let fN = fp / OHW;
+  let fOrigin = vec2i(vec2u((fp / u.OW) % u.OH, fp % u.OW) * vec2u(u.sh, u.sw)) - vec2i(u.ph, u.pw);
+  let fReal = row0 + fm < M; let fImage = fN * u.C * HW;
+  // the channel this invocation fills Bs for
+  let fo = tid % ${BN}u; let fCol = min(col0 + fo, u.O - 1u); let fColReal = col0 + fo < u.O;
+  ${I.map((i) => J.map((j) => `var acc${i}_${j} = 0.0;`).join(' ')).join('\n  ')}
+  for (var t = 0u; t < K; t += ${KT}u) {
+    for (var e = 0u; e < ${(BM * KT) / WG}u; e++) {
+      let kk = tid / ${BM}u + e * ${WG / BM}u; let k = t + kk;
+      let tap = k / u.C; let ci = k % u.C;
+      let at = fOrigin + vec2i(vec2u(tap / u.kW * u.dh, tap % u.kW * u.dw));
+      let ok = fReal && k < K && all(at >= vec2i(0)) && all(at < vec2i(i32(u.H), i32(u.W)));
+      As[kk * ${BM}u + fm] = select(0.0, x[select(0u, fImage + ci * HW + u32(at.x) * u.W + u32(at.y), ok)], ok);
+    }
+    for (var e = 0u; e < ${(BN * KT) / WG}u; e++) {
+      let kk = tid / ${BN}u + e * ${WG / BN}u; let k = t + kk;
+      let tap = k / u.C; let row = select(tap, u.kH * u.kW - 1u - tap, u.flipTaps != 0u) * u.C + k % u.C;
+      let ok = fColReal && k < K;
+      Bs[kk * ${BN}u + fo] = select(0.0, wT[select(0u, row * u.O + fCol, ok)], ok);
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${KT}u; kk++) {
+      ${I.map((i) => `let a${i} = As[kk * ${BM}u + lid.x + ${i * c.wgX}u];`).join(' ')}
+      ${J.map((j) => `let b${j} = Bs[kk * ${BN}u + lid.y + ${j * c.wgY}u];`).join(' ')}
+      ${I.map((i) => J.map((j) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`).join(' ')).join('\n      ')}
+    }
+    workgroupBarrier();
+  }
+  ${J.map((j) => `let o${j} = col0 + lid.y + ${j * c.wgY}u; let bias${j} = select(0.0, bias[min(o${j}, u.O - 1u)], u.hasBias != 0u);`).join('\n  ')}
+  ${I.map((i) => `{
+    let p = row0 + lid.x + ${i * c.wgX}u;
+    if (p < M) {
+      let yAt = p / OHW * u.O * OHW + p % OHW;
+      ${J.map((j) => `if (o${j} < u.O) { y[yAt + o${j} * OHW] = acc${i}_${j} + bias${j}; }`).join(' ')}
+    }
+  }`).join('\n  ')}
+}`;
+};
+
+// ---- backward-weight, workgroup-memory tiles with split K (for real GPUs) ------------------------------------------
+// dw[o, r] = Σ_p dy[n, o, p] · x[n, c, p·stride − padding + (kh, kw)·dilation] with r = (c, kh, kw) and p the output
+// pixels of every image: a GEMM of O × C·kH·kW outputs with K = N·OH·OW, far too few outputs to fill a GPU. So K is
+// split: workgroup z sums pixels [z·chunk, (z + 1)·chunk) and writes its partial block at out[z, o, r]; the dispatcher
+// sums the slices (no float atomics in WGSL). Per K step of KT pixels the workgroup gathers dy [KT, BM channels] and
+// the input patches [KT, BN columns] into workgroup memory, as forwardTiledWgsl does. One group only.
+export const backwardWeightTiledWgsl = (c: ConvTiledConfig): string => {
+  const BM = c.wgY * c.tm, BN = c.wgX * c.tn, KT = c.kt, WG = c.wgX * c.wgY;
+  // each invocation fills the same pixel row kk of every K step (KT | WG): decode that pixel once per step
+  if (WG % KT !== 0 || (BM * KT) % WG !== 0 || (BN * KT) % WG !== 0) throw new Error(`internal: tiled conv ${JSON.stringify(c)} does not split its tiles evenly`);
+  const I = range(c.tm), J = range(c.tn), EA = range((BM * KT) / WG), EB = range((BN * KT) / WG);
+  return /* wgsl */ `${HEADER}
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>; // [splits, O, C·kH·kW]
+var<workgroup> As: array<f32, ${BM * KT}>; // [KT][BM]: dy of the block's channels at KT pixels
+var<workgroup> Bs: array<f32, ${BN * KT}>; // [KT][BN]: input values under the block's (c, kh, kw) at KT pixels
+@compute @workgroup_size(${c.wgX}, ${c.wgY}, 1)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let HW = u.H * u.W;
+  let OHW = u.OH * u.OW;
+  let kHW = u.kH * u.kW;
+  let R = u.C * kHW;
+  let P = u.N * OHW;
+  let col0 = wid.x * ${BN}u;
+  let row0 = wid.y * ${BM}u;
+  let p0 = wid.z * u.chunk;
+  let pEnd = min(p0 + u.chunk, P);
+  let tid = lid.y * ${c.wgX}u + lid.x;
+  let kk = tid % ${KT}u; // the pixel row of every K step this invocation fills
+  // the channels (dy rows) and the (c, kh, kw) columns it fills: fixed for the whole K loop
+  ${EA.map((e) => `let fo${e} = row0 + tid / ${KT}u + ${(e * WG) / KT}u; let foOk${e} = fo${e} < u.O;`).join('\n  ')}
+  ${EB.map((e) => `let fr${e} = min(col0 + tid / ${KT}u + ${(e * WG) / KT}u, R - 1u); let frOk${e} = col0 + tid / ${KT}u + ${(e * WG) / KT}u < R;
+  let fPlane${e} = fr${e} / kHW * HW; let fShift${e} = vec2i(vec2u(fr${e} % kHW / u.kW * u.dh, fr${e} % u.kW * u.dw)) - vec2i(u.ph, u.pw);`).join('\n  ')}
+  ${I.map((i) => J.map((j) => `var acc${i}_${j} = 0.0;`).join(' ')).join('\n  ')}
+  for (var t = p0; t < pEnd; t += ${KT}u) {
+    let p = t + kk; let pOk = p < pEnd; let pc = min(p, P - 1u);
+    let n = pc / OHW; let q = pc % OHW;
+    let origin = vec2i(vec2u(q / u.OW, q % u.OW) * vec2u(u.sh, u.sw));
+    let dyAt = n * u.O * OHW + q; let xImage = n * u.C * HW;
+    ${EA.map((e) => `As[kk * ${BM}u + tid / ${KT}u + ${(e * WG) / KT}u] = select(0.0, dy[select(0u, dyAt + fo${e} * OHW, pOk && foOk${e})], pOk && foOk${e});`).join('\n    ')}
+    ${EB.map((e) => `{
+      let at = origin + fShift${e};
+      let ok = pOk && frOk${e} && all(at >= vec2i(0)) && all(at < vec2i(i32(u.H), i32(u.W)));
+      Bs[kk * ${BN}u + tid / ${KT}u + ${(e * WG) / KT}u] = select(0.0, x[select(0u, xImage + fPlane${e} + u32(at.x) * u.W + u32(at.y), ok)], ok);
+    }`).join('\n    ')}
+    workgroupBarrier();
+    for (var k = 0u; k < ${KT}u; k++) {
+      ${I.map((i) => `let a${i} = As[k * ${BM}u + lid.y + ${i * c.wgY}u];`).join(' ')}
+      ${J.map((j) => `let b${j} = Bs[k * ${BN}u + lid.x + ${j * c.wgX}u];`).join(' ')}
+      ${I.map((i) => J.map((j) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`).join(' ')).join('\n      ')}
+    }
+    workgroupBarrier();
+  }
+  let slice = wid.z * u.O * R;
+  ${I.map((i) => `{
+    let o = row0 + lid.y + ${i * c.wgY}u;
+    if (o < u.O) {
+      ${J.map((j) => `{ let r = col0 + lid.x + ${j * c.wgX}u; if (r < R) { out[slice + o * R + r] = acc${i}_${j}; } }`).join(' ')}
+    }
+  }`).join('\n  ')}
+}`;
+};

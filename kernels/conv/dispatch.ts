@@ -7,10 +7,11 @@ import { ShapeError, ValueError, fmtShape, internal } from '../../engine/errors'
 import { Tensor } from '../../engine/tensor';
 import { grid1d } from '../grid';
 import { gather } from '../layout/dispatch';
+import { reduce } from '../reduce/dispatch';
 import { matmulKernel } from '../matmul/dispatch';
 import { compileAsync, filled, nearestPow2, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneOptions, type TuneResult, type Tunable } from '../tune';
 import { device as currentDevice } from '../../engine/device';
-import { biasAddWgsl, convWgsl, forwardSharedWgsl, type ConvConfig, type ConvKernelKind, type ConvSharedConfig, type ConvTile } from './conv2d.wgsl';
+import { backwardWeightTiledWgsl, biasAddWgsl, convWgsl, forwardSharedWgsl, forwardTiledWgsl, type ConvConfig, type ConvKernelKind, type ConvSharedConfig, type ConvTiledConfig, type ConvTile } from './conv2d.wgsl';
 
 export type { ConvTile, ConvKernelKind } from './conv2d.wgsl';
 
@@ -28,13 +29,20 @@ export interface ConvGeometry {
  * plain register tiles elsewhere; `r4x8` never shares (it keeps that path tested on every adapter). `p16x8` is the
  * pixels-shared layout (forwardSharedWgsl: 16 output pixels shared by the workgroup, 8 channels per lane) for the
  * forward and the stride-1 backward-data, with one group, channels divisible by 4 on the written side and subgroups of
- * ≥ 4 lanes. Forced on a forward it cannot run, it throws; the backward passes of a conv run with it take it where they
- * can (backward-data of stride 1 with input channels divisible by 4) and their default tile elsewhere.
+ * ≥ 4 lanes. `t64x64` is the workgroup-memory tiled layout for real GPUs (forwardTiledWgsl: 64 pixels × 64 channels
+ * per workgroup, 4×4 per invocation) for the forward and stride-1 backward-data, and backwardWeightTiledWgsl (split K)
+ * for backward-weight; one group. The forward and backward-data of these two read a transposed weight copy wT; forced
+ * on a forward they cannot run, they throw; the backward passes of a conv run with one take it where they can
+ * (backward-data of stride 1, p16x8 also with input channels divisible by 4; backward-weight t64x64 only) and their
+ * default tile elsewhere.
  */
-export const CONV_VARIANTS = ['s8x32', 's4x16', 's8x4', 'r4x8', 'p16x8'] as const;
+export const CONV_VARIANTS = ['s8x32', 's4x16', 's8x4', 'r4x8', 'p16x8', 't64x64'] as const;
 export type ConvVariant = (typeof CONV_VARIANTS)[number];
+/** The layouts that run as a forward over a transposed weight copy wT [kH, kW, C, O]. */
+export type ConvWTVariant = 'p16x8' | 't64x64';
+const isWT = (v: ConvVariant): v is ConvWTVariant => v === 'p16x8' || v === 't64x64';
 /** The tiles of the lanes-own-pixels kernels (every pass). */
-export type ConvLaneVariant = Exclude<ConvVariant, 'p16x8'>;
+export type ConvLaneVariant = Exclude<ConvVariant, ConvWTVariant>;
 export const CONV_LANE_VARIANTS: readonly ConvLaneVariant[] = ['s8x32', 's4x16', 's8x4', 'r4x8'];
 export const CONV_TILES: Record<ConvLaneVariant, ConvTile> = {
   s8x32: { tm: 8, tn: 32, wg: 64, share: true }, // 8 pixels × 32 channels per invocation: wide layers
@@ -114,36 +122,44 @@ const convFlops = (s: ConvShape) => 2 * s.x[0] * s.out[0] * s.out[1] * s.w[0] * 
 /** The tiles's column count for the heuristic: output channels per group, input channels per group in backward-data. */
 const convColumns = (s: ConvShape) => (s.kind === 'backwardData' ? s.w[1] : s.w[0] / s.geom.groups);
 
-/** The channels p16x8 reads and writes for this pass: forward x → y; backward-data dy → dx (a forward over dy). */
-const sharedChannels = (s: ConvShape) => (s.kind === 'backwardData' ? { read: s.w[0], written: s.w[1] * s.geom.groups } : { read: s.x[1], written: s.w[0] });
+/** The channels a wT layout reads and writes for this pass: forward x → y; backward-data dy → dx (a forward over dy). */
+const wtChannels = (s: ConvShape) => (s.kind === 'backwardData' ? { read: s.w[0], written: s.w[1] * s.geom.groups } : { read: s.x[1], written: s.w[0] });
 
-/** Why p16x8 cannot run this pass on this device, or null when it can. */
-function sharedBlocker(dev: Device, s: ConvShape): string | null {
-  if (s.kind === 'backwardWeight') return 'it has no backward-weight kernel';
+/** Why the wT layout `v` cannot run this pass on this device, or null when it can. */
+function wtBlocker(dev: Device, s: ConvShape, v: ConvWTVariant): string | null {
+  if (s.kind === 'backwardWeight' && v === 'p16x8') return 'it has no backward-weight kernel';
   if (s.geom.groups !== 1) return `it takes one group (groups = ${s.geom.groups})`;
   if (s.kind === 'backwardData' && (s.geom.stride[0] !== 1 || s.geom.stride[1] !== 1)) return `its backward-data takes stride 1 (stride ${s.geom.stride.join('×')})`;
-  const { written } = sharedChannels(s);
+  if (v === 't64x64') return null;
+  const { written } = wtChannels(s);
   if (written % 4 !== 0) return `it needs ${s.kind === 'forward' ? 'output' : 'input'} channels divisible by 4 (${written})`;
   if (subgroupShare(dev) < 4) return `it needs subgroups of ≥ 4 lanes, which ${dev.adapterLabel} lacks`;
   return null;
 }
 
 /**
- * The heuristic: lanes own pixels (by column count), except the pixels-shared layout on SwiftShader from 8 channels
- * read on (bench/conv-quick.ts there: forward 70–122% of the same-size matmul at UNet shapes against 52–67% for
- * s8x32; below 4 channels it only runs its plain tail, and on lavapipe it loses to s8x32 by 1.3–2×).
+ * The heuristic. On CPU drivers lanes own pixels (by column count), except the pixels-shared layout on SwiftShader
+ * from 8 channels read on (bench/conv-quick.ts there: forward 70–122% of the same-size matmul at UNet shapes against
+ * 52–67% for s8x32; below 4 channels it only runs its plain tail, and on lavapipe it loses to s8x32 by 1.3–2×).
+ * On a real GPU the workgroup-memory tiles where they run, else the narrow tiles that won there (an H200 at N8
+ * 64→64 32² 3×3: s8x4 2.5× s8x32 forward and backward-data, r4x8 4.7× s8x32 backward-weight; bench/tune-report.ts).
  */
 function heuristicConvVariant(dev: Device, s: ConvShape): ConvVariant {
-  if (isSwiftShader(dev) && !sharedBlocker(dev, s) && sharedChannels(s).read >= 8) return 'p16x8';
+  if (!dev.isCpu) return !wtBlocker(dev, s, 't64x64') ? 't64x64' : s.kind === 'backwardWeight' ? 'r4x8' : 's8x4';
+  if (isSwiftShader(dev) && !wtBlocker(dev, s, 'p16x8') && wtChannels(s).read >= 8) return 'p16x8';
   return pickConvVariant(convColumns(s));
 }
+
+/** The variants the tuner times on this pass and device: the wT layouts where they run (t64x64 on real GPUs only: CPU drivers emulate workgroup memory slowly). */
+const convCandidates = (dev: Device, s: ConvShape): ConvVariant[] =>
+  CONV_VARIANTS.filter((v) => !isWT(v) || (!wtBlocker(dev, s, v) && (v !== 't64x64' || !dev.isCpu)));
 
 /** The tuner's view of a conv shape: every named tile this pass and device run, the heuristic, and a job that runs the kernel on this shape. */
 export function convTunable(dev: Device, s: ConvShape): Tunable<ConvVariant> {
   return {
     family: 'conv2d',
     key: convShapeKey(s),
-    candidates: sharedBlocker(dev, s) ? CONV_LANE_VARIANTS : CONV_VARIANTS,
+    candidates: convCandidates(dev, s),
     id: (v) => v,
     heuristic: heuristicConvVariant(dev, s),
     flops: convFlops(s),
@@ -159,7 +175,7 @@ export function convTunable(dev: Device, s: ConvShape): Tunable<ConvVariant> {
       return {
         run: (v) => run(v).dispose(),
         prepare: (v) => {
-          if (v === 'p16x8') return compileAsync(dev, sharedKernelFor(sharedConfig(sharedChannels(s).written)));
+          if (isWT(v)) return compileAsync(dev, s.kind === 'backwardWeight' ? TILED_WEIGHT : wtKernelFor(v, wtChannels(s).written));
           const tile = CONV_TILES[v];
           if (s.kind !== 'backwardWeight') return compileAsync(dev, kernelFor(dev, tile, s.kind));
           return compileAsync(dev, kernelFor(dev, { ...tile, wg: WEIGHT_WG }, weightRowsKind({}, s.w[1])));
@@ -188,12 +204,13 @@ export async function tuneConv(
 /** The variant to run: forced by the options, else the tuner's winner for this shape class (when known), else the heuristic. */
 function variantFor(dev: Device, o: ConvDispatchOptions, s: ConvShape): ConvVariant {
   if (o.variant) {
-    if (o.variant !== 'p16x8') return o.variant;
-    const why = sharedBlocker(dev, s);
-    // a conv run with p16x8 takes it for its backward passes where they can, their default tile elsewhere (CONV_VARIANTS)
-    if (s.kind !== 'forward') return why ? pickConvVariant(convColumns(s)) : 'p16x8';
-    if (why) throw new ValueError(`conv2d: variant p16x8 cannot run x ${fmtShape(s.x)} w ${fmtShape(s.w)}: ${why}; use one of ${CONV_LANE_VARIANTS.join(', ')}`);
-    return 'p16x8';
+    const v = o.variant;
+    if (!isWT(v)) return v;
+    const why = wtBlocker(dev, s, v);
+    // a conv run with a wT layout takes it for its backward passes where they can, their default tile elsewhere (CONV_VARIANTS)
+    if (s.kind !== 'forward') return why ? pickConvVariant(convColumns(s)) : v;
+    if (why) throw new ValueError(`conv2d: variant ${v} cannot run x ${fmtShape(s.x)} w ${fmtShape(s.w)}: ${why}; use one of ${CONV_LANE_VARIANTS.join(', ')}`);
+    return v;
   }
   if (o.config !== undefined) return pickConvVariant(convColumns(s));
   const tuned = tuningMode() !== 'off' && convFlops(s) >= TUNE_MIN_FLOPS;
@@ -202,18 +219,22 @@ function variantFor(dev: Device, o: ConvDispatchOptions, s: ConvShape): ConvVari
 
 /** p16x8's config: 8 lanes × 8 channels per workgroup, 4 lanes for 32 channels or fewer (fewer idle lanes). */
 const sharedConfig = (O: number): ConvSharedConfig => ({ tm: 16, tn: 8, wg: O > 32 ? 8 : 4, sg: 4 });
-const sharedKernels = new Map<string, Kernel>();
-function sharedKernelFor(c: ConvSharedConfig): Kernel {
-  const key = JSON.stringify(c);
-  let k = sharedKernels.get(key);
-  if (!k) sharedKernels.set(key, (k = { code: forwardSharedWgsl(c), label: `conv2d forward shared ${key}` }));
+/** t64x64's config: 16×16 invocations of 4 pixels × 4 channels (the matmul tiled kernel's t4x4w16). */
+const TILED: ConvTiledConfig = { tm: 4, tn: 4, wgX: 16, wgY: 16, kt: 16 };
+const TILED_WEIGHT: Kernel = { code: backwardWeightTiledWgsl(TILED), label: `conv2d backward-weight tiled ${JSON.stringify(TILED)}` };
+const wtKernels = new Map<string, Kernel>();
+/** The wT layout's kernel for O written channels, and its workgroups [channel blocks or pixel blocks, …] per dispatch. */
+function wtKernelFor(v: ConvWTVariant, O: number): Kernel {
+  const key = v === 'p16x8' ? `shared ${JSON.stringify(sharedConfig(O))}` : `tiled ${JSON.stringify(TILED)}`;
+  let k = wtKernels.get(key);
+  if (!k) wtKernels.set(key, (k = { code: v === 'p16x8' ? forwardSharedWgsl(sharedConfig(O)) : forwardTiledWgsl(TILED), label: `conv2d forward ${key}` }));
   return k;
 }
 
 /** The words of the U struct in conv2d.wgsl.ts: x [N, C, H, W], y [N, O, OH, OW], weight [O, C/G, kH, kW], geometry. */
-function uniforms(x: readonly number[], y: readonly number[], k: readonly number[], g: ConvGeometry, hasBias: boolean, flipTaps = false): number[] {
+function uniforms(x: readonly number[], y: readonly number[], k: readonly number[], g: ConvGeometry, hasBias: boolean, flipTaps = false, chunk = 0): number[] {
   const [N, C, H, W] = x, [, O, OH, OW] = y, [kH, kW] = k;
-  return [N, C, H, W, O, OH, OW, g.groups, kH, kW, g.stride[0], g.stride[1], g.padding[0], g.padding[1], g.dilation[0], g.dilation[1], hasBias ? 1 : 0, flipTaps ? 1 : 0, 0, 0];
+  return [N, C, H, W, O, OH, OW, g.groups, kH, kW, g.stride[0], g.stride[1], g.padding[0], g.padding[1], g.dilation[0], g.dilation[1], hasBias ? 1 : 0, flipTaps ? 1 : 0, chunk, 0];
 }
 
 function checkGrid(op: string, groups: [number, number, number], shape: readonly number[], maxWg: number): [number, number, number] {
@@ -262,9 +283,9 @@ export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | undefined, ge
   const oG = O / geom.groups;
   const dev = x.device;
   const variant = variantFor(dev, o, { kind: 'forward', x: x.shape, w: w.shape, out: outHW, geom });
-  if (variant === 'p16x8') {
+  if (isWT(variant)) {
     // wT [kH, kW, C, O]
-    sharedConv(x, gather(w, [kH, kW, C, O], [kW, 1, kH * kW, C * kH * kW]), bias, y, geom, false);
+    wtConv(variant, x, gather(w, [kH, kW, C, O], [kW, 1, kH * kW, C * kH * kW]), bias, y, geom, false);
     return y;
   }
   const tile = { ...CONV_TILES[variant], ...o.config };
@@ -279,19 +300,22 @@ export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | undefined, ge
 }
 
 /**
- * forwardSharedWgsl from x into y (+ bias) with weights wT [kH, kW, x's channels, y's channels] (which it disposes):
- * the p16x8 forward, and with `flipTaps` the stride-1 backward-data (x = dy, y = dx, geom the flipped kernel's).
+ * A wT layout's forward from x into y (+ bias) with weights wT [kH, kW, x's channels, y's channels] (which it
+ * disposes): the p16x8 / t64x64 forward, and with `flipTaps` the stride-1 backward-data (x = dy, y = dx, geom the
+ * flipped kernel's).
  */
-function sharedConv(x: Tensor, wT: Tensor, bias: Tensor | undefined, y: Tensor, geom: ConvGeometry, flipTaps: boolean): void {
+function wtConv(v: ConvWTVariant, x: Tensor, wT: Tensor, bias: Tensor | undefined, y: Tensor, geom: ConvGeometry, flipTaps: boolean): void {
   const [kH, kW, , O] = wT.shape;
   const dev = x.device;
-  const c = sharedConfig(O);
-  const blocks = Math.ceil((y.shape[0] * y.shape[2] * y.shape[3]) / c.tm), max = dev.limits.maxComputeWorkgroupsPerDimension;
-  const z = Math.ceil(blocks / max);
-  dev.dispatch(sharedKernelFor(c), {
+  const max = dev.limits.maxComputeWorkgroupsPerDimension;
+  const pixels = y.shape[0] * y.shape[2] * y.shape[3];
+  // pixel blocks split over two grid dimensions: p16x8 (y, z) under channel blocks in x; t64x64 (x, z) with channel blocks in y
+  const [pixelBlock, channelBlock] = v === 'p16x8' ? [sharedConfig(O).tm, sharedConfig(O).wg * sharedConfig(O).tn] : [TILED.wgX * TILED.tm, TILED.wgY * TILED.tn];
+  const blocks = Math.ceil(pixels / pixelBlock), z = Math.ceil(blocks / max), channels = Math.ceil(O / channelBlock);
+  dev.dispatch(wtKernelFor(v, O), {
     buffers: [x.buffer, wT.buffer, bias?.buffer ?? wT.buffer, y.buffer],
     uniforms: uniforms(x.shape, y.shape, [kH, kW], geom, !!bias, flipTaps),
-    workgroups: checkGrid('conv2d', [Math.ceil(O / (c.wg * c.tn)), Math.ceil(blocks / z), z], y.shape, max),
+    workgroups: checkGrid('conv2d', v === 'p16x8' ? [channels, Math.ceil(blocks / z), z] : [Math.ceil(blocks / z), channels, z], y.shape, max),
   });
   wT.dispose();
 }
@@ -316,11 +340,11 @@ export function conv2dBackwardData(dy: Tensor, w: Tensor, bias: Tensor | undefin
   if (dx.size === 0) return dx;
   const dev = dy.device;
   const variant = variantFor(dev, o, { kind: 'backwardData', x: xShape, w: w.shape, out: [OH, OW], geom });
-  if (variant === 'p16x8') {
+  if (isWT(variant)) {
     // stride 1: dx = conv2d(dy, w flipped, padding d·(k − 1) − p) with wT [kH, kW, O, C] read tap-reversed
     const [dh, dw] = geom.dilation;
     const flipped: ConvGeometry = { stride: [1, 1], padding: [dh * (kH - 1) - geom.padding[0], dw * (kW - 1) - geom.padding[1]], dilation: geom.dilation, groups: 1 };
-    sharedConv(dy, gather(w, [kH, kW, O, C], [kW, 1, C * kH * kW, kH * kW]), bias, dx, flipped, true);
+    wtConv(variant, dy, gather(w, [kH, kW, O, C], [kW, 1, C * kH * kW, kH * kW]), bias, dx, flipped, true);
     return dx;
   }
   const tile = { ...CONV_TILES[variant], ...o.config };
@@ -346,7 +370,8 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, geom: ConvGeometry, 
   // an empty batch still runs: the K loop is empty and every dw is written as 0
   const dev = x.device;
   const variant = variantFor(dev, o, { kind: 'backwardWeight', x: x.shape, w: dw.shape, out: [dy.shape[2], dy.shape[3]], geom });
-  if (variant === 'p16x8') throw internal('conv2d: p16x8 picked for backward-weight');
+  if (variant === 't64x64') return tiledBackwardWeight(x, dy, geom, dw);
+  if (isWT(variant)) throw internal(`conv2d: ${variant} picked for backward-weight`);
   const tile = { ...CONV_TILES[variant], ...o.config };
   // lanes run over input channels (one tap per workgroup), or over (channel, tap) rows when channels are few
   const rows = weightRowsKind(o, cG) === 'backwardWeightRows';
@@ -360,4 +385,30 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, geom: ConvGeometry, 
     workgroups: groups,
   });
   return dw;
+}
+
+/**
+ * t64x64's backward-weight into dw [O, C, kH, kW] (one group): backwardWeightTiledWgsl over K slices of `chunk`
+ * pixels, sized so that the grid has ≥ 256 workgroups where the pixels allow (≥ 256 pixels a slice), then one sum over
+ * the slices; one slice writes dw directly.
+ */
+function tiledBackwardWeight(x: Tensor, dy: Tensor, geom: ConvGeometry, dw: Tensor): Tensor {
+  const dev = x.device;
+  const [O, C, kH, kW] = dw.shape, [N, , OH, OW] = dy.shape;
+  const R = C * kH * kW, P = N * OH * OW;
+  const blocks = Math.ceil(O / (TILED.wgY * TILED.tm)) * Math.ceil(R / (TILED.wgX * TILED.tn));
+  const wanted = Math.max(1, Math.min(Math.ceil(256 / blocks), Math.ceil(P / 256)));
+  const chunk = TILED.kt * Math.max(1, Math.ceil(P / (TILED.kt * wanted)));
+  const slices = Math.max(1, Math.ceil(P / chunk));
+  const out = slices === 1 ? dw : Tensor.empty([slices, O, C, kH, kW], dev);
+  dev.dispatch(TILED_WEIGHT, {
+    buffers: [x.buffer, dy.buffer, out.buffer],
+    uniforms: uniforms(x.shape, dy.shape, [kH, kW], geom, false, false, chunk),
+    workgroups: checkGrid('conv2d weight backward', [Math.ceil(R / (TILED.wgX * TILED.tn)), Math.ceil(O / (TILED.wgY * TILED.tm)), slices], dw.shape, dev.limits.maxComputeWorkgroupsPerDimension),
+  });
+  if (out === dw) return dw;
+  dw.dispose();
+  const summed = reduce('sum', out, [0], false);
+  out.dispose();
+  return summed;
 }

@@ -1,5 +1,5 @@
 // test/kernels/conv.test.ts: every CONV_LANE_VARIANTS tile through conv2d forward, backward-data and backward-weight (and
-// so convTranspose2d), and the forward-only p16x8 layout on its own cases (one group, channels divisible by 4), on odd shapes (channels 3/5/7, sizes 1/7/9/17, stride, groups, depthwise, dilation, padding 0/1/2,
+// so convTranspose2d), and the wT layouts p16x8 and t64x64 (forward and stride-1 backward-data, one group) on their own cases, on odd shapes (channels 3/5/7, sizes 1/7/9/17, stride, groups, depthwise, dilation, padding 0/1/2,
 // non-square kernels, batch 1 and 3, bias, the 1×1 matmul path) against kernels/conv/reference.ts; gradients of
 // os.conv2d / os.convTranspose2d against float64 finite differences; nn.Conv2d / nn.ConvTranspose2d; error messages.
 import { describe, expect, it } from 'vitest';
@@ -134,29 +134,39 @@ const SHARED_CASES: Case[] = [
   { x: [2, 8, 9, 7], w: [12, 8, 3, 3], o: { padding: [0, 2] }, bias: true }, // backward-data: padding 0 (flipped 2) and 2 (flipped 0)
   { x: [1, 4, 9, 9], w: [8, 4, 3, 3], o: { dilation: 2, padding: 1 } }, // backward-data: dilated, flipped padding 3
 ];
+/** t64x64 takes any channel counts: partial 64×64 tiles on both sides, K = 45 straddling its 16-row steps, 1 channel; its backward-weight splits the 1,296 pixels of the last case into slices. */
+const TILED_CASES: Case[] = [
+  ...SHARED_CASES,
+  { x: [1, 5, 9, 9], w: [70, 5, 3, 3], o: { padding: 1 }, bias: true }, // 81 pixels × 70 channels: 2 × 2 tiles
+  { x: [2, 70, 5, 3], w: [3, 70, 3, 3], o: { padding: [1, 0] } }, // backward-data writes 70 channels from 3
+  { x: [3, 1, 7, 7], w: [1, 1, 3, 3], o: { padding: 1 }, bias: true },
+  { x: [4, 6, 18, 18], w: [5, 6, 3, 3], o: { padding: 1 } },
+];
 
-describe('conv2d forward with pixels shared (p16x8)', () => {
-  it('forward and backward-data against the reference on odd shapes, through the dispatcher and os.conv2d', async () => {
+for (const variant of ['p16x8', 't64x64'] as const) describe(`conv2d forward over a transposed weight copy (${variant})`, () => {
+  it('forward, backward-data and backward-weight against the reference on odd shapes, through the dispatcher and os.conv2d', async () => {
     const pending: { out: os.Tensor; ref: HostTensor; what: string }[] = [];
     const owned: os.Tensor[] = [];
-    SHARED_CASES.forEach((c, k) => {
+    (variant === 'p16x8' ? SHARED_CASES : TILED_CASES).forEach((c, k) => {
       const [x, w, b] = makeInputs([c.x, c.w, [c.w[0]]], { seed: 300 + k });
       const X = fromHost(x), Wt = fromHost(w), B = fromHost(b);
       owned.push(X, Wt, B);
       const ref = conv2dRef(x, w, c.bias ? b : undefined, c.o), bias = c.bias ? B : undefined;
-      pending.push({ out: conv2dForward(X, Wt, bias, geomOf(c.o), conv2dOutHW(c.x, c.w, c.o), { variant: 'p16x8', matmul1x1: false }), ref, what: `kernel ${label(c)}` });
-      pending.push({ out: os.conv2d(X, Wt, bias, { ...engineOpts(c.o), variant: 'p16x8' }), ref, what: `os.conv2d ${label(c)}` });
-      // backward-data: p16x8 where stride 1 and input channels % 4 = 0, the default tile elsewhere (both must be right)
+      pending.push({ out: conv2dForward(X, Wt, bias, geomOf(c.o), conv2dOutHW(c.x, c.w, c.o), { variant, matmul1x1: false }), ref, what: `kernel ${label(c)}` });
+      pending.push({ out: os.conv2d(X, Wt, bias, { ...engineOpts(c.o), variant }), ref, what: `os.conv2d ${label(c)}` });
+      // backward-data: the variant where stride 1 (p16x8: and input channels % 4 = 0), the default tile elsewhere (both must be right)
       const outHW = conv2dOutHW(c.x, c.w, c.o);
       const [dy, bx] = makeInputs([[c.x[0], c.w[0], ...outHW], [c.x[1]]], { seed: 400 + k });
       const DY = fromHost(dy), BX = fromHost(bx);
       owned.push(DY, BX);
-      pending.push({ out: conv2dBackwardData(DY, Wt, c.bias ? BX : undefined, geomOf(c.o), [c.x[2], c.x[3]], { variant: 'p16x8', matmul1x1: false }), ref: backwardDataWithBias(dy, w, c, c.bias ? bx : undefined), what: `backward-data ${label(c)}` });
+      pending.push({ out: conv2dBackwardData(DY, Wt, c.bias ? BX : undefined, geomOf(c.o), [c.x[2], c.x[3]], { variant, matmul1x1: false }), ref: backwardDataWithBias(dy, w, c, c.bias ? bx : undefined), what: `backward-data ${label(c)}` });
+      // backward-weight: t64x64's split-K kernel (one slice on the small cases, several on the 64-channel one); p16x8 takes the default tile
+      pending.push({ out: conv2dBackwardWeight(X, DY, geomOf(c.o), [c.w[2], c.w[3]], { variant, matmul1x1: false }), ref: conv2dBackwardWeightRef(x, dy, c.w, c.o), what: `backward-weight ${label(c)}` });
     });
     const got = await Promise.all(pending.map((p) => toHost(p.out)));
     pending.forEach((p, i) => {
       expect(p.out.shape, p.what).toEqual(p.ref.shape);
-      expectClose(got[i], p.ref.data, { atol: 1e-4, rtol: 1e-4, shape: p.ref.shape, label: `p16x8 ${p.what}` });
+      expectClose(got[i], p.ref.data, { atol: 1e-4, rtol: 1e-4, shape: p.ref.shape, label: `${variant} ${p.what}` });
       p.out.dispose();
     });
     owned.forEach((t) => t.dispose());
@@ -166,15 +176,15 @@ describe('conv2d forward with pixels shared (p16x8)', () => {
     const cases: Case[] = [{ x: [2, 3, 3, 3], w: [4, 3, 3, 3], o: { padding: 1 }, bias: true }, { x: [1, 5, 7, 5], w: [4, 5, 3, 3], o: { stride: 2, padding: 1 } }];
     for (const [k, c] of cases.entries()) {
       const shapes = c.bias ? [c.x, c.w, [c.w[0]]] : [c.x, c.w];
-      await checkOp(`conv2d grad ${label(c)} p16x8`, shapes, (x, w, b) => os.conv2d(x, w, b, { ...engineOpts(c.o), variant: 'p16x8' }),
+      await checkOp(`conv2d grad ${label(c)} ${variant}`, shapes, (x, w, b) => os.conv2d(x, w, b, { ...engineOpts(c.o), variant }),
         (x, w, b) => conv2dRef(x, w, b, c.o), { atol: 1e-4, rtol: 1e-4, grads: 'finite-differences', seed: 40 + k });
     }
   });
 
   it('refuses what it cannot run, naming why and the alternatives', () => {
     const x = os.zeros([1, 4, 5, 5]);
-    expectThrows(() => os.conv2d(x, os.zeros([4, 2, 3, 3]), undefined, { groups: 2, variant: 'p16x8' }), os.ValueError, 'p16x8', 'one group (groups = 2)', 's8x32');
-    expectThrows(() => os.conv2d(x, os.zeros([6, 4, 3, 3]), undefined, { variant: 'p16x8' }), os.ValueError, 'p16x8', 'divisible by 4 (6)');
+    expectThrows(() => os.conv2d(x, os.zeros([4, 2, 3, 3]), undefined, { groups: 2, variant }), os.ValueError, variant, 'one group (groups = 2)', 's8x32');
+    if (variant === 'p16x8') expectThrows(() => os.conv2d(x, os.zeros([6, 4, 3, 3]), undefined, { variant }), os.ValueError, 'p16x8', 'divisible by 4 (6)');
     x.dispose();
   });
 });
