@@ -153,7 +153,8 @@ export function heuristicMatmulConfig(dev: Device, s: MatmulShape): MatmulConfig
   }
   if (M * N <= 64 * 64 || M < 8) return name('r1x4');
   if (M * N < 256 * 256 || K < 32) return name('r4x8');
-  if (!dev.isCpu) return name('t4x4w16');
+  // an H200: t4x4w16 16.4 TFLOP/s at 1024³; r8x8v4 17.2 vs 13.9 at 2048³ and 22–24 vs 17–18 at 4096³ (bench/matmul-quick.ts)
+  if (!dev.isCpu) return name(M * N >= 2048 * 2048 ? 'r8x8v4' : 't4x4w16');
   return name(isSwiftShader(dev) ? 'r8x8v4' : 'r8x16v');
 }
 
