@@ -7,7 +7,7 @@
 // Run: npx esbuild bench/attention-quick.ts --bundle --platform=node --format=esm --external:webgpu \
 //        --outfile=/tmp/attn-quick.mjs && ONESTEP_ADAPTER=lavapipe node /tmp/attn-quick.mjs
 import * as os from '../engine';
-import { ATTENTION_VARIANTS, variantRuns } from '../kernels/attention/dispatch';
+import { ATTENTION_VARIANTS, variantWorthTiming } from '../kernels/attention/dispatch';
 
 await os.init();
 // defaults B 2, H 4, L 256, D 64; `--L=1024 --D=32 --causal` change them
@@ -82,7 +82,7 @@ const impls: [string, Impl][] = [
   ['composed matmul + softmax + matmul', composed],
   ['fused os.attention (default)', fused()],
   // the variants this adapter runs (subgroup ones need subgroups of at least their lane count)
-  ...ATTENTION_VARIANTS.filter((x) => variantRuns(os.device(), x, D)).map((x): [string, Impl] => [`fused os.attention (${x.name})`, fused(x.name)]),
+  ...ATTENTION_VARIANTS.filter((x) => variantWorthTiming(os.device(), x, D)).map((x): [string, Impl] => [`fused os.attention (${x.name})`, fused(x.name)]),
 ];
 const best: { fwd?: Timing; bwd?: Timing; both?: Timing }[] = impls.map(() => ({}));
 for (let round = 0; round < 2; round++) {

@@ -27,6 +27,7 @@ export interface AttentionTileConfig {
   sub?: 4 | 8 | 16 | 32; // streamed rows per score pass (divides tile; default tile): own·sub dot products at once
   wg: 8 | 16 | 32 | 64; // invocations per workgroup (a multiple of lanes)
   lanes: 1 | 4 | 8; // lanes sharing each streamed load through subgroupBroadcast; 1: no subgroups (see above)
+  unroll?: boolean; // unroll the head-dim loops (see headLoop): faster on SwiftShader, slower to compile everywhere
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -58,7 +59,10 @@ function rowsOf(c: AttentionTileConfig) {
   const E = sg ? 4 : 1;
   const groupOf = (t: number) => Math.floor(t / n);
   const groups = (rows: number[]) => [...new Set(rows.map(groupOf))];
+  const steps = sg ? c.d / 4 : c.d;
   return {
+    /** A loop over the head dim with `d4` its step (see headLoop). */
+    loop: (body: string) => headLoop(c, steps, body),
     /** Head-dim elements per step of the d4 loop. */
     E: range(E),
     /** Element type of streamed bindings. */
@@ -96,6 +100,17 @@ function rowsOf(c: AttentionTileConfig) {
   };
 }
 
+/**
+ * `body` once per head-dim step d4 < steps: a loop with a uniform bound (so that drivers keep it rolled), or with
+ * `unroll` one block per step with d4 a constant, which makes every index into the private row arrays a constant:
+ * SwiftShader then keeps the rows in registers instead of gathering and scattering them per lane (1.5–2× on its
+ * attention kernels), at the price of a body per step to compile.
+ */
+function headLoop(c: AttentionTileConfig, steps: number, body: string): string {
+  if (!c.unroll) return `for (var d4 = 0u; d4 < u.D4; d4++) {\n      ${body}\n    }`;
+  return range(steps).map((k) => `{ const d4 = ${k}u;\n      ${body}\n    }`).join(' ');
+}
+
 /** The streamed rows of a tile split into score passes of `sub` rows. */
 const subTiles = (c: AttentionTileConfig): number[][] => {
   const sub = c.sub ?? c.tile;
@@ -112,13 +127,11 @@ function scorePasses(c: AttentionTileConfig, x: Rows, streams: string[][], prefi
   return subTiles(c)
     .flatMap((Ts) =>
       streams.map(
-        ([buf, v, own, acc]) => `for (var d4 = 0u; d4 < u.D4; d4++) {
-      ${x.step([[buf, prefix, v]], Ts)} ${owned.map((o) => `let o${o} = ${own}${o}[d4];`).join(' ')}
+        ([buf, v, own, acc]) => x.loop(`${x.step([[buf, prefix, v]], Ts)} ${owned.map((o) => `let o${o} = ${own}${o}[d4];`).join(' ')}
       ${x.E.map((e) => `{
         ${Ts.map((t) => `let st${t} = ${x.at(buf, prefix, v, t, e)};`).join(' ')}
         ${owned.map((o) => Ts.map((t) => `${name(acc, o, t)} = fma(${x.el(`o${o}`, e)}, st${t}, ${name(acc, o, t)});`).join(' ')).join('\n        ')}
-      }`).join('\n      ')}
-    }`,
+      }`).join('\n      ')}`),
       ),
     )
     .join('\n    ');
@@ -130,12 +143,10 @@ function scorePasses(c: AttentionTileConfig, x: Rows, streams: string[][], prefi
  */
 function accumulatePass(x: Rows, buf: string, prefix: string, v: string, dst: string, owned: number[], streamed: number[], coef: (o: number, t: number) => string, scale?: (o: number) => string): string {
   const init = (o: number, e: number) => (scale ? `${x.el(`${dst}o${o}`, e)} * ${scale(o)}` : x.el(`${dst}o${o}`, e));
-  return `for (var d4 = 0u; d4 < u.D4; d4++) {
-      ${x.step([[buf, prefix, v]])} ${owned.map((o) => `let ${dst}o${o} = ${dst}${o}[d4];`).join(' ')}
+  return x.loop(`${x.step([[buf, prefix, v]])} ${owned.map((o) => `let ${dst}o${o} = ${dst}${o}[d4];`).join(' ')}
       ${x.E.map((e) => `${streamed.map((t) => `let st${e}_${t} = ${x.at(buf, prefix, v, t, e)};`).join(' ')}
       ${owned.map((o) => `let ${dst}n${o}_${e} = ${fmaChain(streamed.map((t) => [coef(o, t), `st${e}_${t}`]), init(o, e))};`).join(' ')}`).join('\n      ')}
-      ${owned.map((o) => `${dst}${o}[d4] = ${x.pack(x.E.map((e) => `${dst}n${o}_${e}`))};`).join(' ')}
-    }`;
+      ${owned.map((o) => `${dst}${o}[d4] = ${x.pack(x.E.map((e) => `${dst}n${o}_${e}`))};`).join(' ')}`);
 }
 
 /**
@@ -158,7 +169,7 @@ ${ENTRY(c)}
   // uniform loads need every lane)
   ${R.map((r) => `let i${r} = block0 + lid * ${c.own}u + ${r}u; let qo${r} = qb + min(i${r}, u.L - 1u) * D;`).join('\n  ')}
   ${R.map((r) => `${x.decl(`q${r}`)} ${x.decl(`a${r}`)} var m${r} = NEG; var l${r} = 0.0;`).join('\n  ')}
-  for (var d4 = 0u; d4 < u.D4; d4++) { ${R.map((r) => `q${r}[d4] = ${x.vecAt('Q', `qo${r}`)} * u.qscale;`).join(' ')} }
+  ${x.loop(R.map((r) => `q${r}[d4] = ${x.vecAt('Q', `qo${r}`)} * u.qscale;`).join(' '))}
   // causal: keys up to the workgroup's last row (a uniform bound); later keys are masked per lane
   var kEnd = u.S;
   if (u.causal != 0u) { kEnd = min(u.S, min(block0 + ${c.wg * c.own}u, u.L)); }
@@ -178,7 +189,7 @@ ${ENTRY(c)}
   ${R.map(
     (r) => `if (i${r} < u.L) {
     let inv${r} = 1.0 / l${r};
-    for (var d4 = 0u; d4 < u.D4; d4++) { let ov = a${r}[d4] * inv${r}; ${x.store('O', `qo${r}`, 'ov')} }
+    ${x.loop(`let ov = a${r}[d4] * inv${r}; ${x.store('O', `qo${r}`, 'ov')}`)}
     LSE[bh * u.L + i${r}] = (m${r} + log2(l${r})) * LN2;
   }`,
   ).join('\n  ')}
@@ -205,9 +216,7 @@ ${ENTRY(c)}
   let kb = ${x.base('u.S')};
   ${R.map((r) => `let i${r} = block0 + lid * ${c.own}u + ${r}u; let qo${r} = qb + min(i${r}, u.L - 1u) * D;`).join('\n  ')}
   ${R.map((r) => `${x.decl(`q${r}`)} ${x.decl(`g${r}`)} ${x.decl(`dq${r}`)} var dl${r} = 0.0;`).join('\n  ')}
-  for (var d4 = 0u; d4 < u.D4; d4++) {
-    ${R.map((r) => `q${r}[d4] = ${x.vecAt('Q', `qo${r}`)} * u.qscale; let go${r} = ${x.vecAt('dO', `qo${r}`)}; g${r}[d4] = go${r}; dl${r} += ${x.dot(`go${r}`, x.vecAt('O', `qo${r}`))};`).join('\n    ')}
-  }
+  ${x.loop(R.map((r) => `q${r}[d4] = ${x.vecAt('Q', `qo${r}`)} * u.qscale; let go${r} = ${x.vecAt('dO', `qo${r}`)}; g${r}[d4] = go${r}; dl${r} += ${x.dot(`go${r}`, x.vecAt('O', `qo${r}`))};`).join('\n    '))}
   ${R.map((r) => `let lse${r} = LSE[bh * u.L + min(i${r}, u.L - 1u)] * LOG2E;`).join(' ')}
   var kEnd = u.S;
   if (u.causal != 0u) { kEnd = min(u.S, min(block0 + ${c.wg * c.own}u, u.L)); }
@@ -220,7 +229,7 @@ ${ENTRY(c)}
   }
   ${R.map(
     (r) => `if (i${r} < u.L) {
-    for (var d4 = 0u; d4 < u.D4; d4++) { let dqv = dq${r}[d4] * u.scale; ${x.store('dQ', `qo${r}`, 'dqv')} }
+    ${x.loop(`let dqv = dq${r}[d4] * u.scale; ${x.store('dQ', `qo${r}`, 'dqv')}`)}
     DELTA[bh * u.L + i${r}] = dl${r};
   }`,
   ).join('\n  ')}
@@ -248,7 +257,7 @@ ${ENTRY(c)}
   let kb = bh * u.S * D;
   ${C.map((k) => `let j${k} = block0 + lid * ${c.own}u + ${k}u; let ko${k} = kb + min(j${k}, u.S - 1u) * D;`).join('\n  ')}
   ${C.map((k) => `${x.decl(`k${k}`)} ${x.decl(`w${k}`)} ${x.decl(`dk${k}`)} ${x.decl(`dv${k}`)}`).join('\n  ')}
-  for (var d4 = 0u; d4 < u.D4; d4++) { ${C.map((k) => `k${k}[d4] = ${x.vecAt('K', `ko${k}`)} * u.qscale; w${k}[d4] = ${x.vecAt('V', `ko${k}`)};`).join(' ')} }
+  ${x.loop(C.map((k) => `k${k}[d4] = ${x.vecAt('K', `ko${k}`)} * u.qscale; w${k}[d4] = ${x.vecAt('V', `ko${k}`)};`).join(' '))}
   // causal: queries from the workgroup's first key on (earlier queries see none of its keys)
   var iStart = 0u;
   if (u.causal != 0u) { iStart = block0; }
@@ -266,7 +275,7 @@ ${ENTRY(c)}
   }
   ${C.map(
     (k) => `if (j${k} < u.S) {
-    for (var d4 = 0u; d4 < u.D4; d4++) { let kv = dk${k}[d4] * u.scale; let vv = dv${k}[d4]; ${x.store('dK', `ko${k}`, 'kv')} ${x.store('dV', `ko${k}`, 'vv')} }
+    ${x.loop(`let kv = dk${k}[d4] * u.scale; let vv = dv${k}[d4]; ${x.store('dK', `ko${k}`, 'kv')} ${x.store('dV', `ko${k}`, 'vv')}`)}
   }`,
   ).join('\n  ')}
 }`;

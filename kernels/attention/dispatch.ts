@@ -2,7 +2,7 @@
 // scaled_dot_product_attention on [..., L, D] queries and [..., S, D] keys/values): a flash-style forward that saves
 // only the log-sum-exp per query row, and a FlashAttention-2 backward in two kernels (dQ and Δ over key tiles, then
 // dK/dV over query tiles) that recomputes the scores, so no L×S matrix and no atomics.
-import { f32bits, subgroupMinSize, type Device, type Kernel } from '../../engine/device';
+import { f32bits, isSwiftShader, subgroupMinSize, type Device, type Kernel } from '../../engine/device';
 import { ShapeError, ValueError, fmtShape } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
 import { device as currentDevice } from '../../engine/device';
@@ -19,6 +19,8 @@ export interface AttentionVariant {
   name: string;
   /** Lanes sharing each streamed load through subgroupBroadcast (see attention.wgsl.ts); > 1 needs `subgroupsSupported`. */
   lanes: 1 | 4 | 8;
+  /** Unrolled head-dim loops (attention.wgsl.ts headLoop). */
+  unroll?: boolean;
   forward: Tile; // own: query rows per invocation, tile: keys per tile
   dq: Tile; // own: query rows, tile: keys
   dkv: Tile; // own: key rows per invocation, tile: query rows per tile
@@ -37,6 +39,9 @@ export const ATTENTION_VARIANTS: readonly AttentionVariant[] = [
   { name: 'subgroup-r4', lanes: 8, forward: { own: 4, tile: 16, wg: 16 }, dq: { own: 4, tile: 16, wg: 16 }, dkv: { own: 4, tile: 16, wg: 16 } },
   { name: 'subgroup-r2', lanes: 8, forward: { own: 2, tile: 16, wg: 32 }, dq: { own: 2, tile: 16, sub: 8, wg: 32 }, dkv: { own: 2, tile: 8, wg: 32 } },
   { name: 'subgroup4-r4', lanes: 4, forward: { own: 4, tile: 16, wg: 16 }, dq: { own: 4, tile: 16, wg: 16 }, dkv: { own: 4, tile: 16, wg: 16 } },
+  // unrolled head-dim loops (SwiftShader keeps the rows in registers), 4-key tiles to keep the bodies small: a tuner
+  // candidate on SwiftShader only (its kernels compile for ~5 s forward and ~10 s backward at D 64 there, minutes on lavapipe)
+  { name: 'subgroup4-u4', lanes: 4, unroll: true, forward: { own: 4, tile: 4, wg: 16 }, dq: { own: 4, tile: 4, wg: 16 }, dkv: { own: 2, tile: 4, wg: 16 } },
   // one row per invocation: 4× the invocations of subgroup-r4, for GPUs with more cores than B·H·L/4 rows fill
   { name: 'subgroup-r1', lanes: 8, forward: { own: 1, tile: 16, wg: 64 }, dq: { own: 1, tile: 16, wg: 64 }, dkv: { own: 1, tile: 16, wg: 64 } },
   { name: 'plain-r4', lanes: 1, forward: { own: 4, tile: 8, wg: 32 }, dq: { own: 4, tile: 4, wg: 32 }, dkv: { own: 4, tile: 4, wg: 32 } },
@@ -64,6 +69,9 @@ export function subgroupsSupported(dev: Device, D: number, lanes = 8): boolean {
 
 /** Whether this device runs `v` at head dim D. */
 export const variantRuns = (dev: Device, v: AttentionVariant, D: number): boolean => v.lanes === 1 || subgroupsSupported(dev, D, v.lanes);
+
+/** Whether the tuner (and the bench) times `v` here: it runs, and unrolled variants only on SwiftShader, where they pay for their compile. */
+export const variantWorthTiming = (dev: Device, v: AttentionVariant, D: number): boolean => variantRuns(dev, v, D) && (!v.unroll || isSwiftShader(dev));
 
 /**
  * On a real GPU subgroup-r1 where it runs (an H200 at B·H 8, L 256, D 64: forward + backward 1.11 ms against
@@ -112,7 +120,7 @@ export function attentionTunable(dev: Device, pass: Pass, d: Dims, causal: boole
   return {
     family: 'attention',
     key: attentionShapeKey(pass, d, causal),
-    candidates: ATTENTION_VARIANTS.filter((v) => variantRuns(dev, v, d.D)),
+    candidates: ATTENTION_VARIANTS.filter((v) => variantWorthTiming(dev, v, d.D)),
     id: (v) => v.name,
     heuristic: pickAttentionVariant(dev, d.D),
     flops: attentionFlops(d, pass),
@@ -122,7 +130,7 @@ export function attentionTunable(dev: Device, pass: Pass, d: Dims, causal: boole
       const fwd = pass === 'backward' ? attentionForward(q, k, v, { ...o, variant: pickAttentionVariant(dev, d.D) }) : null;
       const dOut = filled(dev, [d.BH, d.L, d.D], 0.0625);
       const kernelsOf = (variant: AttentionVariant) => {
-        const c = (t: Tile): AttentionTileConfig => ({ ...t, d: d.D, lanes: variant.lanes });
+        const c = (t: Tile): AttentionTileConfig => ({ ...t, d: d.D, lanes: variant.lanes, unroll: variant.unroll });
         return pass === 'forward' ? [cached('attention forward', c(variant.forward), attentionForwardWgsl)] : [cached('attention dq', c(variant.dq), attentionDqWgsl), cached('attention dkv', c(variant.dkv), attentionDkvWgsl)];
       };
       return {
@@ -186,7 +194,7 @@ export function attentionForward(q: Tensor, k: Tensor, v: Tensor, o: AttentionKe
   if (out.size === 0) return { out, lse };
   const dev = q.device;
   const variant = variantFor(dev, 'forward', d, o);
-  const c: AttentionTileConfig = { ...variant.forward, d: d.D, lanes: variant.lanes };
+  const c: AttentionTileConfig = { ...variant.forward, d: d.D, lanes: variant.lanes, unroll: variant.unroll };
   dev.dispatch(cached('attention forward', c, attentionForwardWgsl), {
     buffers: [q.buffer, k.buffer, v.buffer, out.buffer, lse.buffer],
     uniforms: uniforms(d, o, variant),
@@ -212,7 +220,7 @@ export function attentionBackward(
   const maxWg = dev.limits.maxComputeWorkgroupsPerDimension;
   const u = uniforms(d, o, variant);
   const delta = Tensor.empty(lse.shape, dev);
-  const cq: AttentionTileConfig = { ...variant.dq, d: d.D, lanes: variant.lanes };
+  const cq: AttentionTileConfig = { ...variant.dq, d: d.D, lanes: variant.lanes, unroll: variant.unroll };
   dev.dispatch(cached('attention dq', cq, attentionDqWgsl), {
     buffers: [q.buffer, k.buffer, v.buffer, out.buffer, dOut.buffer, lse.buffer, dq.buffer, delta.buffer],
     uniforms: u,
@@ -220,7 +228,7 @@ export function attentionBackward(
   });
   if (dk && dv) {
     // with L = 0 this only zeroes dK and dV
-    const ckv: AttentionTileConfig = { ...variant.dkv, d: d.D, lanes: variant.lanes };
+    const ckv: AttentionTileConfig = { ...variant.dkv, d: d.D, lanes: variant.lanes, unroll: variant.unroll };
     dev.dispatch(cached('attention dkv', ckv, attentionDkvWgsl), {
       buffers: [q.buffer, k.buffer, v.buffer, dOut.buffer, lse.buffer, delta.buffer, dk.buffer, dv.buffer],
       uniforms: u,

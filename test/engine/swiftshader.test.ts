@@ -4,7 +4,7 @@
 // shader-f16 here, f16 tensors take the packed cast kernels; conv2d's forward takes the pixels-shared layout (p16x8).
 import { describe, expect, it } from 'vitest';
 import * as os from '../../engine';
-import { pickAttentionVariant } from '../../kernels/attention/dispatch';
+import { attentionTunable, pickAttentionVariant } from '../../kernels/attention/dispatch';
 import { hasShaderF16 } from '../../kernels/cast/dispatch';
 import { convTunable } from '../../kernels/conv/dispatch';
 import { conv2dRef } from '../../kernels/conv/reference';
@@ -27,17 +27,20 @@ describe('SwiftShader adapter', () => {
     expect(Math.abs(mean)).toBeLessThan(0.05);
   });
 
-  it('attention forward and backward on 4-lane subgroups', async () => {
-    const variant = pickAttentionVariant(os.device(), 8);
-    expect(variant.lanes).toBe(os.device().features.has('subgroups') ? 4 : 1);
+  it('attention forward and backward on 4-lane subgroups: the default and the unrolled tuner candidate', async () => {
+    const dev = os.device();
+    const variant = pickAttentionVariant(dev, 8);
+    expect(variant.lanes).toBe(dev.features.has('subgroups') ? 4 : 1);
+    const candidates = attentionTunable(dev, 'backward', { BH: 8, L: 256, S: 256, D: 64 }, false).candidates.map((v) => v.name);
+    expect(candidates).toContain('subgroup4-u4');
     const [B, H, L, S, D] = [1, 3, 17, 33, 8];
     const [q, k, v, g] = makeInputs([[B, H, L, D], [B, H, S, D], [B, H, S, D], [B, H, L, D]], { seed: 11, init: [-1, 1] });
-    for (const causal of [false, true]) {
+    for (const [causal, name] of [[false, variant.name], [true, variant.name], [false, 'subgroup4-u4'], [true, 'subgroup4-u4']] as const) {
       const [Q, K, V] = [q, k, v].map((x) => fromHost(x, true));
-      const out = os.attention(Q, K, V, { causal });
+      const out = os.attention(Q, K, V, { causal, variant: name });
       out.backward(fromHost(g));
       const ref = attentionRef(q, k, v, { causal }), grads = attentionBackwardRef(q, k, v, g, { causal });
-      const label = `${variant.name}${causal ? ' causal' : ''}`;
+      const label = `${name}${causal ? ' causal' : ''}`;
       expectClose(await toHost(out), ref.out.data, { atol: 2e-6, rtol: 1e-4, shape: ref.out.shape, label: `${label} out` });
       for (const [t, r, name] of [[Q, grads.dq, 'dq'], [K, grads.dk, 'dk'], [V, grads.dv, 'dv']] as const) {
         expectClose(await toHost(t.grad!), r.data, { atol: 1e-5, rtol: 1e-4, shape: r.shape, label: `${label} ${name}` });
