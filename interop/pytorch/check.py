@@ -3,7 +3,7 @@
   python3 check.py forward MODEL.safetensors INPUTS.safetensors OUT.safetensors   D(x; σ) for the given x, σ
   python3 check.py roundtrip MODEL.safetensors OUT.safetensors                     load, perturb weights, save back
   python3 check.py grad MODEL.safetensors INPUTS.safetensors OUT.safetensors      D and ∂Σ(D·r)/∂(params, x)
-  python3 check.py time MODEL.safetensors BATCH REPS                               ms per forward+backward (CPU)
+  python3 check.py time MODEL.safetensors BATCH REPS [cpu|cuda]                    ms per forward+backward (CPU: 2 threads)
   python3 check.py half VALUES.safetensors      every F16 tensor NAME_f16 holds the bits of torch's NAME_f32.half()
 """
 import time
@@ -33,20 +33,28 @@ elif cmd == "grad":
 elif cmd == "time":
     den, info = load_model(sys.argv[2])
     batch, reps = int(sys.argv[3]), int(sys.argv[4])
+    dev = torch.device(sys.argv[5] if len(sys.argv) > 5 else "cpu")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        sys.exit("check.py time: cuda asked for, but this torch sees no CUDA device")
+    den = den.to(dev)
     cfg = info["netConfig"]
     shape = (batch, cfg["inChannels"], cfg["resolution"], cfg["resolution"])
     torch.set_num_threads(2)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     times = []
     with torch.enable_grad():
         for i in range(reps + 2):
-            x, sigma = torch.randn(shape), torch.exp(torch.randn(batch))
-            labels = torch.eye(cfg["labelDim"])[torch.randint(cfg["labelDim"], (batch,))] if cfg["labelDim"] else None
+            x, sigma = torch.randn(shape, device=dev), torch.exp(torch.randn(batch, device=dev))
+            labels = torch.eye(cfg["labelDim"], device=dev)[torch.randint(cfg["labelDim"], (batch,), device=dev)] if cfg["labelDim"] else None
+            sync()
             t0 = time.perf_counter()
             den(x, sigma, labels).square().mean().backward()
+            sync()
             if i >= 2:
                 times.append((time.perf_counter() - t0) * 1000)
     times.sort()
-    print(f'{{"ms_median": {times[len(times) // 2]:.2f}, "ms_min": {times[0]:.2f}, "threads": 2, "batch": {batch}}}')
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+    print(f'{{"ms_median": {times[len(times) // 2]:.2f}, "ms_min": {times[0]:.2f}, "threads": 2, "batch": {batch}, "device": "{where}"}}')
 elif cmd == "roundtrip":
     den, info = load_model(sys.argv[2])
     g = torch.Generator().manual_seed(0)
