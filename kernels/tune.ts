@@ -35,7 +35,7 @@ export interface TuneJob<C> {
 /** One shape class of one kernel family. */
 export interface Tunable<C> {
   family: string; // 'matmul', 'conv2d', …
-  key: string; // shape class, e.g. 'm512n512k512NNa4'
+  key: string; // shape class, e.g. 'm512n512k512b1NNa4'
   candidates: readonly C[]; // configs that can run this class on this device
   id(c: C): string; // stable name, stored in the cache
   heuristic: C; // used when tuning is off or the winner is not known yet
@@ -58,7 +58,7 @@ export interface TuneResult {
 }
 
 /** Part of the adapter hash: bump when kernels change so that old winners are ignored. */
-export const TUNE_FORMAT = 1;
+export const TUNE_FORMAT = 2; // 2: matmul classes include the batch
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 

@@ -176,10 +176,15 @@ export function matmulCandidates(dev: Device, s: MatmulShape): MatmulConfig[] {
 
 const pow2 = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
 
-/** Shape class: M, N, K rounded up to powers of two, the transposes, and whether all of M, N, K are multiples of 4. */
+/**
+ * Shape class: M, N, K and the batch rounded up to powers of two, the transposes, and whether all of M, N, K are
+ * multiples of 4. The batch counts: it multiplies the workgroups, and on lavapipe 256×64×256 takes r8x8 alone
+ * (0.64 ms vs s32x8s8 1.27) but s32x8s8 in a batch of 8 (3.07 vs r8x8 6.24), so a winner from one batch misleads
+ * another (the composed attention ran 1.7× slower on batch-1 winners).
+ */
 export function matmulShapeKey(s: MatmulShape): string {
   const aligned = s.M % 4 === 0 && s.N % 4 === 0 && s.K % 4 === 0;
-  return `m${pow2(s.M)}n${pow2(s.N)}k${pow2(s.K)}${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'}${aligned ? 'a4' : ''}`;
+  return `m${pow2(s.M)}n${pow2(s.N)}k${pow2(s.K)}b${pow2(s.batch)}${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'}${aligned ? 'a4' : ''}`;
 }
 
 /** Below this much work (FLOPs) dispatch overhead dominates and the heuristic is used without tuning. */

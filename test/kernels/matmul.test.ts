@@ -245,8 +245,8 @@ describe('matmul variant choice', () => {
       expect(cands.length).toBeGreaterThan(1);
       for (const c of cands) expect(configs.has(c)).toBe(true);
     }
-    expect(matmulShapeKey(shape(1000, 513, 512))).toBe('m1024n1024k512NN');
-    expect(matmulShapeKey({ ...shape(1024, 512, 64, true, false), batch: 3 })).toBe('m1024n512k64TNa4');
+    expect(matmulShapeKey(shape(1000, 513, 512))).toBe('m1024n1024k512b1NN');
+    expect(matmulShapeKey({ ...shape(1024, 512, 64, true, false), batch: 3 })).toBe('m1024n512k64b4TNa4');
   });
 });
 

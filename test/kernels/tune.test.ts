@@ -172,7 +172,7 @@ describe('tuner', () => {
       await os.whenTuned();
       expect((await os.tuneCacheEntries())[`matmul|${matmulShapeKey({ M: 64, N: 64, K: 64, batch: 1, transA: false, transB: false })}`]).toBe(r.winner);
       await os.clearTuneCache({ device: os.device() });
-      expect(cachedWinner(dev(), 'matmul', 'm64n64k64NNa4')).toBeUndefined();
+      expect(cachedWinner(dev(), 'matmul', 'm64n64k64b1NNa4')).toBeUndefined();
     } finally {
       os.setTuning(mode);
     }
