@@ -13,6 +13,9 @@
 //    SwiftShader 4) and D % 4 = 0.
 //  - plain (lanes 1): every lane loads every streamed element itself (uniform addresses), private rows are f32
 //    arrays; any D, any adapter.
+//  - shared (lanes 1, `shared`): the workgroup stages each tile of the streamed tensors in workgroup memory (its lanes
+//    load it together, vec4s), a barrier, and every lane reads the rows from there; private rows are vec4 arrays. For
+//    real GPUs (CPU drivers emulate barriers and workgroup memory slowly); D % 4 = 0.
 // Measured on lavapipe (Mesa 25, per lane, in units of one FMA): a storage-buffer load ≈ 12, a subgroup broadcast
 // ≈ 1.3, an indexed private read ≈ 4, an indexed private read-modify-write ≈ 25 per f32 but ≈ 13 per element of a
 // vec4 (the driver gathers and scatters per lane even when the index is uniform). Hence broadcasts instead of loads,
@@ -27,6 +30,7 @@ export interface AttentionTileConfig {
   sub?: 4 | 8 | 16 | 32; // streamed rows per score pass (divides tile; default tile): own·sub dot products at once
   wg: 8 | 16 | 32 | 64; // invocations per workgroup (a multiple of lanes)
   lanes: 1 | 4 | 8; // lanes sharing each streamed load through subgroupBroadcast; 1: no subgroups (see above)
+  shared?: boolean; // with lanes 1: stream tiles through workgroup memory (see above)
   unroll?: boolean; // unroll the head-dim loops (see headLoop): faster on SwiftShader, slower to compile everywhere
 }
 
@@ -53,32 +57,45 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   if (bh >= u.BH) { return; }
   let block0 = wid.x * ${c.wg * c.own}u;${c.lanes > 1 ? `\n  let lane = sid % ${c.lanes}u; // which row of each ${c.lanes}-row group of a tile this invocation loads` : ''}`;
 
+/** Whether a config reads the head dim as vec4s (subgroup and shared modes): D % 4 = 0, uniform D4 = D / 4. */
+export const vec4Rows = (c: Pick<AttentionTileConfig, 'lanes' | 'shared'>): boolean => c.lanes > 1 || !!c.shared;
+
 /** How the kernels touch rows: streamed tiles (shared by the lanes) and private owned rows, per mode. */
 function rowsOf(c: AttentionTileConfig) {
-  const n = c.lanes, T = range(c.tile), G = range(c.tile / n), sg = n > 1;
-  const E = sg ? 4 : 1;
+  const n = c.lanes, T = range(c.tile), G = range(c.tile / n), sg = n > 1, sh = !sg && !!c.shared;
+  const v4 = sg || sh;
+  const E = v4 ? 4 : 1;
   const groupOf = (t: number) => Math.floor(t / n);
   const groups = (rows: number[]) => [...new Set(rows.map(groupOf))];
-  const steps = sg ? c.d / 4 : c.d;
+  const steps = v4 ? c.d / 4 : c.d;
+  const tileVec4s = (c.tile * c.d) / 4;
   return {
+    /** Workgroup arrays for the streamed tiles of these bindings (shared mode). */
+    tiles: (bufs: string[]) => (sh ? bufs.map((b) => `var<workgroup> tile${b}: array<vec4f, ${tileVec4s}>;`).join('\n') : ''),
+    /** After a tile's last use: the barrier before the next tile overwrites it (shared mode). */
+    tileEnd: sh ? 'workgroupBarrier();' : '',
     /** A loop over the head dim with `d4` its step (see headLoop). */
     loop: (body: string) => headLoop(c, steps, body),
     /** Head-dim elements per step of the d4 loop. */
     E: range(E),
     /** Element type of streamed bindings. */
-    type: sg ? 'vec4f' : 'f32',
+    type: v4 ? 'vec4f' : 'f32',
     /** Offset of this bh's first row in a streamed binding. */
-    base: (rows: string) => (sg ? `bh * ${rows} * u.D4` : `bh * ${rows} * D`),
-    /** Per tile: row offsets (first row `first`, `count` rows in all, clamped). */
-    setup: (prefix: string, base: string, first: string, count: string) =>
-      sg
-        ? G.map((g) => `let ${prefix}${g} = ${base} + min(${first} + ${g * n}u + lane, ${count} - 1u) * u.D4;`).join(' ')
-        : T.map((t) => `let ${prefix}${t} = ${base} + min(${first} + ${t}u, ${count} - 1u) * D;`).join(' '),
+    base: (rows: string) => (v4 ? `bh * ${rows} * u.D4` : `bh * ${rows} * D`),
+    /** Per tile: row offsets (first row `first`, `count` rows in all, clamped); shared mode stages `bufs` instead. */
+    setup: (prefix: string, base: string, first: string, count: string, bufs: string[]) =>
+      sh
+        ? `${bufs.map((b) => `for (var i = lid; i < ${tileVec4s}u; i += ${c.wg}u) { tile${b}[i] = ${b}[${base} + min(${first} + i / u.D4, ${count} - 1u) * u.D4 + i % u.D4]; }`).join('\n    ')}
+    workgroupBarrier();`
+        : sg
+          ? G.map((g) => `let ${prefix}${g} = ${base} + min(${first} + ${g * n}u + lane, ${count} - 1u) * u.D4;`).join(' ')
+          : T.map((t) => `let ${prefix}${t} = ${base} + min(${first} + ${t}u, ${count} - 1u) * D;`).join(' '),
     /** Loads at the top of a d4 iteration for streamed rows `rows` (default: the whole tile). */
     step: (loads: [buf: string, prefix: string, v: string][], rows: number[] = T) =>
       sg ? loads.flatMap(([buf, prefix, v]) => groups(rows).map((g) => `let ${v}${g} = ${buf}[${prefix}${g} + d4];`)).join(' ') : '',
     /** Streamed row t at head-dim index d4·E + e. */
-    at: (buf: string, prefix: string, v: string, t: number, e: number) => (sg ? `subgroupBroadcast(${v}${groupOf(t)}[${e}], ${t % n}u)` : `${buf}[${prefix}${t} + d4]`),
+    at: (buf: string, prefix: string, v: string, t: number, e: number) =>
+      sg ? `subgroupBroadcast(${v}${groupOf(t)}[${e}], ${t % n}u)` : sh ? `tile${buf}[${t}u * u.D4 + d4][${e}]` : `${buf}[${prefix}${t} + d4]`,
     /** A per-row scalar of the streamed rows (LSE, Δ): per-tile setup and the value for row t. */
     scalarSetup: (v: string, expr: (row: string) => string, first: string, count: string) =>
       sg
@@ -86,17 +103,17 @@ function rowsOf(c: AttentionTileConfig) {
         : T.map((t) => `let ${v}${t} = ${expr(`min(${first} + ${t}u, ${count} - 1u)`)};`).join(' '),
     scalarAt: (v: string, t: number) => (sg ? `subgroupBroadcast(${v}${groupOf(t)}, ${t % n}u)` : `${v}${t}`),
     /** Declares a private row (vec4 elements with subgroups). */
-    decl: (name: string) => (sg ? `var ${name}: array<vec4f, ${c.d / 4}>;` : `var ${name}: array<f32, D>;`),
+    decl: (name: string) => (v4 ? `var ${name}: array<vec4f, ${c.d / 4}>;` : `var ${name}: array<f32, D>;`),
     /** Element e of a private-row value read once per d4 step. */
-    el: (v: string, e: number) => (sg ? `${v}[${e}]` : v),
+    el: (v: string, e: number) => (v4 ? `${v}[${e}]` : v),
     /** A private-row value from its E per-element scalars. */
-    pack: (xs: string[]) => (sg ? `vec4f(${xs.join(', ')})` : xs[0]),
+    pack: (xs: string[]) => (v4 ? `vec4f(${xs.join(', ')})` : xs[0]),
     /** An owned row's element(s) at step d4 of an f32 binding: a vec4 from four loads, or one value. */
-    vecAt: (buf: string, off: string) => (sg ? `vec4f(${range(4).map((e) => `${buf}[${off} + d4 * 4u + ${e}u]`).join(', ')})` : `${buf}[${off} + d4]`),
+    vecAt: (buf: string, off: string) => (v4 ? `vec4f(${range(4).map((e) => `${buf}[${off} + d4 * 4u + ${e}u]`).join(', ')})` : `${buf}[${off} + d4]`),
     /** Stores a private-row value at step d4 into an f32 binding. */
-    store: (buf: string, off: string, v: string) => (sg ? range(4).map((e) => `${buf}[${off} + d4 * 4u + ${e}u] = ${v}[${e}];`).join(' ') : `${buf}[${off} + d4] = ${v};`),
+    store: (buf: string, off: string, v: string) => (v4 ? range(4).map((e) => `${buf}[${off} + d4 * 4u + ${e}u] = ${v}[${e}];`).join(' ') : `${buf}[${off} + d4] = ${v};`),
     /** Σ of an elementwise product of two private-row values. */
-    dot: (a: string, b: string) => (sg ? `dot(${a}, ${b})` : `${a} * ${b}`),
+    dot: (a: string, b: string) => (v4 ? `dot(${a}, ${b})` : `${a} * ${b}`),
   };
 }
 
@@ -162,6 +179,7 @@ export const attentionForwardWgsl = (c: AttentionTileConfig): string => {
 @group(0) @binding(3) var<storage, read> V: array<${x.type}>;
 @group(0) @binding(4) var<storage, read_write> O: array<f32>;
 @group(0) @binding(5) var<storage, read_write> LSE: array<f32>;
+${x.tiles(['K', 'V'])}
 ${ENTRY(c)}
   let qb = bh * u.L * D;
   let kb = ${x.base('u.S')};
@@ -174,7 +192,7 @@ ${ENTRY(c)}
   var kEnd = u.S;
   if (u.causal != 0u) { kEnd = min(u.S, min(block0 + ${c.wg * c.own}u, u.L)); }
   for (var j0 = 0u; j0 < kEnd; j0 += ${c.tile}u) {
-    ${x.setup('kr', 'kb', 'j0', 'u.S')}
+    ${x.setup('kr', 'kb', 'j0', 'u.S', ['K', 'V'])}
     ${R.map((r) => C.map((k) => `var s${r}_${k} = 0.0;`).join(' ')).join(' ')}
     ${scorePasses(c, x, [['K', 'kv', 'q', 's']], 'kr', R, (acc, r, k) => `${acc}${r}_${k}`)}
     ${R.map(
@@ -185,6 +203,7 @@ ${ENTRY(c)}
     l${r} = fma(l${r}, c${r}, ${C.map((k) => `p${r}_${k}`).join(' + ')});`,
     ).join('\n    ')}
     ${accumulatePass(x, 'V', 'kr', 'vv', 'a', R, C, (r, k) => `p${r}_${k}`, (r) => `c${r}`)}
+    ${x.tileEnd}
   }
   ${R.map(
     (r) => `if (i${r} < u.L) {
@@ -211,6 +230,7 @@ export const attentionDqWgsl = (c: AttentionTileConfig): string => {
 @group(0) @binding(6) var<storage, read> LSE: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dQ: array<f32>;
 @group(0) @binding(8) var<storage, read_write> DELTA: array<f32>;
+${x.tiles(['K', 'V'])}
 ${ENTRY(c)}
   let qb = bh * u.L * D;
   let kb = ${x.base('u.S')};
@@ -221,11 +241,12 @@ ${ENTRY(c)}
   var kEnd = u.S;
   if (u.causal != 0u) { kEnd = min(u.S, min(block0 + ${c.wg * c.own}u, u.L)); }
   for (var j0 = 0u; j0 < kEnd; j0 += ${c.tile}u) {
-    ${x.setup('kr', 'kb', 'j0', 'u.S')}
+    ${x.setup('kr', 'kb', 'j0', 'u.S', ['K', 'V'])}
     ${R.map((r) => C.map((k) => `var s${r}_${k} = 0.0; var t${r}_${k} = 0.0;`).join(' ')).join(' ')}
     ${scorePasses(c, x, [['K', 'kv', 'q', 's'], ['V', 'vv', 'g', 't']], 'kr', R, (acc, r, k) => `${acc}${r}_${k}`)}
     ${R.map((r) => C.map((k) => `let ds${r}_${k} = select(0.0, exp2(s${r}_${k} - lse${r}) * (t${r}_${k} - dl${r}), j0 + ${k}u < u.S && (u.causal == 0u || j0 + ${k}u <= i${r}));`).join(' ')).join('\n    ')}
     ${accumulatePass(x, 'K', 'kr', 'kv', 'dq', R, C, (r, k) => `ds${r}_${k}`)}
+    ${x.tileEnd}
   }
   ${R.map(
     (r) => `if (i${r} < u.L) {
@@ -252,6 +273,7 @@ export const attentionDkvWgsl = (c: AttentionTileConfig): string => {
 @group(0) @binding(6) var<storage, read> DELTA: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dK: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dV: array<f32>;
+${x.tiles(['Q', 'dO'])}
 ${ENTRY(c)}
   let qb = ${x.base('u.L')};
   let kb = bh * u.S * D;
@@ -262,7 +284,7 @@ ${ENTRY(c)}
   var iStart = 0u;
   if (u.causal != 0u) { iStart = block0; }
   for (var i0 = iStart; i0 < u.L; i0 += ${c.tile}u) {
-    ${x.setup('qr', 'qb', 'i0', 'u.L')}
+    ${x.setup('qr', 'qb', 'i0', 'u.L', ['Q', 'dO'])}
     ${x.scalarSetup('lsel', (row) => `LSE[bh * u.L + ${row}] * LOG2E`, 'i0', 'u.L')}
     ${x.scalarSetup('dll', (row) => `DELTA[bh * u.L + ${row}]`, 'i0', 'u.L')}
     ${R.map((r) => `let lse${r} = ${x.scalarAt('lsel', r)}; let dl${r} = ${x.scalarAt('dll', r)};`).join(' ')}
@@ -272,6 +294,7 @@ ${ENTRY(c)}
     // one stream per loop (dO for dV, then Q for dK): half the values live at a time
     ${accumulatePass(x, 'dO', 'qr', 'gv', 'dv', C, R, (k, r) => `p${r}_${k}`)}
     ${accumulatePass(x, 'Q', 'qr', 'qv', 'dk', C, R, (k, r) => `ds${r}_${k}`)}
+    ${x.tileEnd}
   }
   ${C.map(
     (k) => `if (j${k} < u.S) {

@@ -7,7 +7,7 @@ import { ShapeError, ValueError, fmtShape } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
 import { device as currentDevice } from '../../engine/device';
 import { compileAsync, filled, nearestPow2, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneOptions, type TuneResult, type Tunable } from '../tune';
-import { attentionDkvWgsl, attentionDqWgsl, attentionForwardWgsl, type AttentionTileConfig } from './attention.wgsl';
+import { attentionDkvWgsl, attentionDqWgsl, attentionForwardWgsl, vec4Rows, type AttentionTileConfig } from './attention.wgsl';
 
 /** Largest head dim: an invocation of the key-side kernel keeps 4·D floats per owned row in private arrays. */
 export const ATTENTION_MAX_D = 128;
@@ -21,6 +21,8 @@ export interface AttentionVariant {
   lanes: 1 | 4 | 8;
   /** Unrolled head-dim loops (attention.wgsl.ts headLoop). */
   unroll?: boolean;
+  /** With lanes 1: tiles staged in workgroup memory (attention.wgsl.ts, shared mode), for real GPUs. */
+  shared?: boolean;
   forward: Tile; // own: query rows per invocation, tile: keys per tile
   dq: Tile; // own: query rows, tile: keys
   dkv: Tile; // own: key rows per invocation, tile: query rows per tile
@@ -42,6 +44,8 @@ export const ATTENTION_VARIANTS: readonly AttentionVariant[] = [
   // unrolled head-dim loops (SwiftShader keeps the rows in registers), 4-key tiles to keep the bodies small: a tuner
   // candidate on SwiftShader only (its kernels compile for ~5 s forward and ~10 s backward at D 64 there, minutes on lavapipe)
   { name: 'subgroup4-u4', lanes: 4, unroll: true, forward: { own: 4, tile: 4, wg: 16 }, dq: { own: 4, tile: 4, wg: 16 }, dkv: { own: 2, tile: 4, wg: 16 } },
+  // tiles of 16 rows staged in workgroup memory by 64 lanes, one owned row each: for real GPUs only
+  { name: 'shared-r1', lanes: 1, shared: true, forward: { own: 1, tile: 16, wg: 64 }, dq: { own: 1, tile: 16, wg: 64 }, dkv: { own: 1, tile: 16, wg: 64 } },
   // one row per invocation: 4× the invocations of subgroup-r4, for GPUs with more cores than B·H·L/4 rows fill
   { name: 'subgroup-r1', lanes: 8, forward: { own: 1, tile: 16, wg: 64 }, dq: { own: 1, tile: 16, wg: 64 }, dkv: { own: 1, tile: 16, wg: 64 } },
   { name: 'plain-r4', lanes: 1, forward: { own: 4, tile: 8, wg: 32 }, dq: { own: 4, tile: 4, wg: 32 }, dkv: { own: 4, tile: 4, wg: 32 } },
@@ -68,25 +72,43 @@ export function subgroupsSupported(dev: Device, D: number, lanes = 8): boolean {
 }
 
 /** Whether this device runs `v` at head dim D. */
-export const variantRuns = (dev: Device, v: AttentionVariant, D: number): boolean => v.lanes === 1 || subgroupsSupported(dev, D, v.lanes);
+export const variantRuns = (dev: Device, v: AttentionVariant, D: number): boolean =>
+  v.shared ? D % 4 === 0 && sharedBytes(v, D) <= dev.limits.maxComputeWorkgroupStorageSize : v.lanes === 1 || subgroupsSupported(dev, D, v.lanes);
 
-/** Whether the tuner (and the bench) times `v` here: it runs, and unrolled variants only on SwiftShader, where they pay for their compile. */
-export const variantWorthTiming = (dev: Device, v: AttentionVariant, D: number): boolean => variantRuns(dev, v, D) && (!v.unroll || isSwiftShader(dev));
+/** Workgroup memory of a shared variant's largest kernel: two staged tiles of D floats per row. */
+const sharedBytes = (v: AttentionVariant, D: number) => Math.max(v.forward.tile, v.dq.tile, v.dkv.tile) * D * 2 * 4;
 
 /**
- * On a real GPU subgroup-r1 where it runs (an H200 at B·H 8, L 256, D 64: forward + backward 1.11 ms against
- * subgroup-r4's 1.33, bench/attention-quick.ts); elsewhere the first variant of ATTENTION_VARIANTS this device runs:
- * the widest subgroup sharing it offers, else plain.
+ * Whether the tuner (and the bench) times `v` here: it runs, unrolled variants only on SwiftShader (where they pay for
+ * their compile) and workgroup-memory ones only on real GPUs (CPU drivers emulate barriers slowly).
+ */
+export const variantWorthTiming = (dev: Device, v: AttentionVariant, D: number): boolean =>
+  variantRuns(dev, v, D) && (!v.unroll || isSwiftShader(dev)) && (!v.shared || !dev.isCpu);
+
+/**
+ * On a real GPU shared-r1 where it runs, else subgroup-r1 (an H200 at B·H 8, L 256, D 64, bench/attention-quick.ts:
+ * forward + backward 0.82 ms, 1.13 and subgroup-r4's 1.47; composed matmul + softmax + matmul 1.01); elsewhere the
+ * first variant of ATTENTION_VARIANTS this device runs that is not for real GPUs: the widest subgroup sharing it
+ * offers, else plain.
  */
 export function pickAttentionVariant(dev: Device, D: number): AttentionVariant {
-  const onGpu = dev.isCpu ? undefined : ATTENTION_VARIANTS.find((v) => v.name === 'subgroup-r1' && variantRuns(dev, v, D));
-  return onGpu ?? ATTENTION_VARIANTS.find((v) => variantRuns(dev, v, D))!;
+  const runs = (name: string) => ATTENTION_VARIANTS.find((v) => v.name === name && variantRuns(dev, v, D));
+  if (!dev.isCpu) {
+    const onGpu = runs('shared-r1') ?? runs('subgroup-r1');
+    if (onGpu) return onGpu;
+  }
+  return ATTENTION_VARIANTS.find((v) => !v.shared && variantRuns(dev, v, D))!;
 }
 
 function resolveVariant(dev: Device, v: AttentionVariant | string | undefined, D: number): AttentionVariant {
   if (v === undefined) return pickAttentionVariant(dev, D);
   const found = typeof v === 'string' ? ATTENTION_VARIANTS.find((x) => x.name === v) : v;
   if (!found) throw new ValueError(`attention: unknown variant "${v}"; known: ${ATTENTION_VARIANTS.map((x) => x.name).join(', ')}`);
+  if (!variantRuns(dev, found, D) && found.shared) {
+    throw new ValueError(
+      `attention: variant "${found.name}" needs a head dim divisible by 4 (D = ${D}) and ${sharedBytes(found, D)} bytes of workgroup memory (this adapter: ${dev.limits.maxComputeWorkgroupStorageSize}); use ${pickAttentionVariant(dev, D).name} or another variant this adapter runs`,
+    );
+  }
   if (!variantRuns(dev, found, D)) {
     throw new ValueError(
       `attention: variant "${found.name}" needs the subgroups feature with subgroups of ≥ ${found.lanes} lanes (this adapter: ${subgroupMinSize(dev) || 'none'}) and a head dim divisible by 4 (D = ${D}); use ${pickAttentionVariant(dev, D).name} or another variant this adapter runs`,
@@ -130,7 +152,7 @@ export function attentionTunable(dev: Device, pass: Pass, d: Dims, causal: boole
       const fwd = pass === 'backward' ? attentionForward(q, k, v, { ...o, variant: pickAttentionVariant(dev, d.D) }) : null;
       const dOut = filled(dev, [d.BH, d.L, d.D], 0.0625);
       const kernelsOf = (variant: AttentionVariant) => {
-        const c = (t: Tile): AttentionTileConfig => ({ ...t, d: d.D, lanes: variant.lanes, unroll: variant.unroll });
+        const c = (t: Tile): AttentionTileConfig => ({ ...t, d: d.D, lanes: variant.lanes, unroll: variant.unroll, shared: variant.shared });
         return pass === 'forward' ? [cached('attention forward', c(variant.forward), attentionForwardWgsl)] : [cached('attention dq', c(variant.dq), attentionDqWgsl), cached('attention dkv', c(variant.dkv), attentionDkvWgsl)];
       };
       return {
@@ -180,7 +202,7 @@ function workgroups(maxWg: number, blocks: number, BH: number): [number, number,
   return [blocks, Math.ceil(BH / z), z];
 }
 
-const uniforms = (d: Dims, o: AttentionKernelOptions, v: AttentionVariant) => [d.L, d.S, d.BH, o.causal ? 1 : 0, f32bits(o.scale), f32bits(o.scale * Math.LOG2E), v.lanes > 1 ? d.D / 4 : d.D, 0];
+const uniforms = (d: Dims, o: AttentionKernelOptions, v: AttentionVariant) => [d.L, d.S, d.BH, o.causal ? 1 : 0, f32bits(o.scale), f32bits(o.scale * Math.LOG2E), vec4Rows(v) ? d.D / 4 : d.D, 0];
 
 /**
  * Forward: out [..., L, D] and lse [..., L] (natural log of Σ_j exp(score_ij)). Shapes are validated by the caller
@@ -194,7 +216,7 @@ export function attentionForward(q: Tensor, k: Tensor, v: Tensor, o: AttentionKe
   if (out.size === 0) return { out, lse };
   const dev = q.device;
   const variant = variantFor(dev, 'forward', d, o);
-  const c: AttentionTileConfig = { ...variant.forward, d: d.D, lanes: variant.lanes, unroll: variant.unroll };
+  const c: AttentionTileConfig = { ...variant.forward, d: d.D, lanes: variant.lanes, unroll: variant.unroll, shared: variant.shared };
   dev.dispatch(cached('attention forward', c, attentionForwardWgsl), {
     buffers: [q.buffer, k.buffer, v.buffer, out.buffer, lse.buffer],
     uniforms: uniforms(d, o, variant),
@@ -220,7 +242,7 @@ export function attentionBackward(
   const maxWg = dev.limits.maxComputeWorkgroupsPerDimension;
   const u = uniforms(d, o, variant);
   const delta = Tensor.empty(lse.shape, dev);
-  const cq: AttentionTileConfig = { ...variant.dq, d: d.D, lanes: variant.lanes, unroll: variant.unroll };
+  const cq: AttentionTileConfig = { ...variant.dq, d: d.D, lanes: variant.lanes, unroll: variant.unroll, shared: variant.shared };
   dev.dispatch(cached('attention dq', cq, attentionDqWgsl), {
     buffers: [q.buffer, k.buffer, v.buffer, out.buffer, dOut.buffer, lse.buffer, dq.buffer, delta.buffer],
     uniforms: u,
@@ -228,7 +250,7 @@ export function attentionBackward(
   });
   if (dk && dv) {
     // with L = 0 this only zeroes dK and dV
-    const ckv: AttentionTileConfig = { ...variant.dkv, d: d.D, lanes: variant.lanes, unroll: variant.unroll };
+    const ckv: AttentionTileConfig = { ...variant.dkv, d: d.D, lanes: variant.lanes, unroll: variant.unroll, shared: variant.shared };
     dev.dispatch(cached('attention dkv', ckv, attentionDkvWgsl), {
       buffers: [q.buffer, k.buffer, v.buffer, dOut.buffer, lse.buffer, delta.buffer, dk.buffer, dv.buffer],
       uniforms: u,

@@ -57,7 +57,7 @@ describe('attention forward, every variant', () => {
   }
 
   it('plain variants take any head dim (D = 6, 13); large scores stay finite', async () => {
-    for (const variant of ATTENTION_VARIANTS.filter((v) => v.lanes === 1)) {
+    for (const variant of ATTENTION_VARIANTS.filter((v) => v.lanes === 1 && !v.shared)) {
       for (const c of [[2, 1, 9, 9, 6, true, undefined], [1, 1, 5, 11, 13, false, 0.2]] as Case[]) {
         const [q, k, v] = inputs(c, 5);
         const out = os.attention(fromHost(q), fromHost(k), fromHost(v), { causal: c[5], scale: c[6], variant });
@@ -276,6 +276,7 @@ describe('attention errors', () => {
     expectThrows(() => os.attention(q, q, q, { variant: 'nope' }), os.ValueError, 'unknown variant "nope"', ATTENTION_VARIANTS[0].name);
     const sg = ATTENTION_VARIANTS.find((v) => v.lanes > 1);
     if (sg) expectThrows(() => os.attention(t([1, 1, 3, 6]), t([1, 1, 3, 6]), t([1, 1, 3, 6]), { variant: sg.name }), os.ValueError, 'divisible by 4', 'D = 6');
+    expectThrows(() => os.attention(t([1, 1, 3, 6]), t([1, 1, 3, 6]), t([1, 1, 3, 6]), { variant: 'shared-r1' }), os.ValueError, 'shared-r1', 'divisible by 4', 'workgroup memory');
     expectThrows(() => new os.nn.MultiheadSelfAttention2d(6, { numHeads: 4 }), os.ValueError, 'numHeads 4', 'channels 6');
     const m = new os.nn.MultiheadSelfAttention2d(8);
     expectThrows(() => m.forward(t([1, 4, 3, 3])), os.ShapeError, '[1,4,3,3]', '[N, 8, H, W]');
