@@ -11,6 +11,7 @@
 // computed once per tap and pixel, and the innermost loop is loads and FMAs only.
 
 import { main1d } from '../grid';
+import { tileProduct } from '../matmul/matmul.wgsl';
 
 export interface ConvTile {
   tm: 1 | 2 | 4 | 8; // GEMM rows per invocation: pixels (forward, backward-data) or input channels (backward-weight)
@@ -417,13 +418,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let ok = fColReal && k < K;
       Bs[kk * ${BN}u + fo] = select(0.0, wT[select(0u, row * u.O + fCol, ok)], ok);
     }
-    workgroupBarrier();
-    for (var kk = 0u; kk < ${KT}u; kk++) {
-      ${I.map((i) => `let a${i} = As[kk * ${BM}u + lid.x + ${i * c.wgX}u];`).join(' ')}
-      ${J.map((j) => `let b${j} = Bs[kk * ${BN}u + lid.y + ${j * c.wgY}u];`).join(' ')}
-      ${I.map((i) => J.map((j) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`).join(' ')).join('\n      ')}
-    }
-    workgroupBarrier();
+    ${tileProduct(KT, I.map((i) => `kk * ${BM}u + lid.x + ${i * c.wgX}u`), J.map((j) => `kk * ${BN}u + lid.y + ${j * c.wgY}u`))}
   }
   ${J.map((j) => `let o${j} = col0 + lid.y + ${j * c.wgY}u; let bias${j} = select(0.0, bias[min(o${j}, u.O - 1u)], u.hasBias != 0u);`).join('\n  ')}
   ${I.map((i) => `{
@@ -444,7 +439,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 // the input patches [KT, BN columns] into workgroup memory, as forwardTiledWgsl does. One group only.
 export const backwardWeightTiledWgsl = (c: ConvTiledConfig): string => {
   const BM = c.wgY * c.tm, BN = c.wgX * c.tn, KT = c.kt, WG = c.wgX * c.wgY;
-  // each invocation fills the same pixel row kk of every K step (KT | WG): decode that pixel once per step
+  // each invocation fills the same pixel row fk of every K step (KT | WG): decode that pixel once per step
   if (WG % KT !== 0 || (BM * KT) % WG !== 0 || (BN * KT) % WG !== 0) throw new Error(`internal: tiled conv ${JSON.stringify(c)} does not split its tiles evenly`);
   const I = range(c.tm), J = range(c.tn), EA = range((BM * KT) / WG), EB = range((BN * KT) / WG);
   return /* wgsl */ `${HEADER}
@@ -465,30 +460,24 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let p0 = wid.z * u.chunk;
   let pEnd = min(p0 + u.chunk, P);
   let tid = lid.y * ${c.wgX}u + lid.x;
-  let kk = tid % ${KT}u; // the pixel row of every K step this invocation fills
+  let fk = tid % ${KT}u; // the pixel row of every K step this invocation fills
   // the channels (dy rows) and the (c, kh, kw) columns it fills: fixed for the whole K loop
   ${EA.map((e) => `let fo${e} = row0 + tid / ${KT}u + ${(e * WG) / KT}u; let foOk${e} = fo${e} < u.O;`).join('\n  ')}
   ${EB.map((e) => `let fr${e} = min(col0 + tid / ${KT}u + ${(e * WG) / KT}u, R - 1u); let frOk${e} = col0 + tid / ${KT}u + ${(e * WG) / KT}u < R;
   let fPlane${e} = fr${e} / kHW * HW; let fShift${e} = vec2i(vec2u(fr${e} % kHW / u.kW * u.dh, fr${e} % u.kW * u.dw)) - vec2i(u.ph, u.pw);`).join('\n  ')}
   ${I.map((i) => J.map((j) => `var acc${i}_${j} = 0.0;`).join(' ')).join('\n  ')}
   for (var t = p0; t < pEnd; t += ${KT}u) {
-    let p = t + kk; let pOk = p < pEnd; let pc = min(p, P - 1u);
+    let p = t + fk; let pOk = p < pEnd; let pc = min(p, P - 1u);
     let n = pc / OHW; let q = pc % OHW;
     let origin = vec2i(vec2u(q / u.OW, q % u.OW) * vec2u(u.sh, u.sw));
     let dyAt = n * u.O * OHW + q; let xImage = n * u.C * HW;
-    ${EA.map((e) => `As[kk * ${BM}u + tid / ${KT}u + ${(e * WG) / KT}u] = select(0.0, dy[select(0u, dyAt + fo${e} * OHW, pOk && foOk${e})], pOk && foOk${e});`).join('\n    ')}
+    ${EA.map((e) => `As[fk * ${BM}u + tid / ${KT}u + ${(e * WG) / KT}u] = select(0.0, dy[select(0u, dyAt + fo${e} * OHW, pOk && foOk${e})], pOk && foOk${e});`).join('\n    ')}
     ${EB.map((e) => `{
       let at = origin + fShift${e};
       let ok = pOk && frOk${e} && all(at >= vec2i(0)) && all(at < vec2i(i32(u.H), i32(u.W)));
-      Bs[kk * ${BN}u + tid / ${KT}u + ${(e * WG) / KT}u] = select(0.0, x[select(0u, xImage + fPlane${e} + u32(at.x) * u.W + u32(at.y), ok)], ok);
+      Bs[fk * ${BN}u + tid / ${KT}u + ${(e * WG) / KT}u] = select(0.0, x[select(0u, xImage + fPlane${e} + u32(at.x) * u.W + u32(at.y), ok)], ok);
     }`).join('\n    ')}
-    workgroupBarrier();
-    for (var k = 0u; k < ${KT}u; k++) {
-      ${I.map((i) => `let a${i} = As[k * ${BM}u + lid.y + ${i * c.wgY}u];`).join(' ')}
-      ${J.map((j) => `let b${j} = Bs[k * ${BN}u + lid.x + ${j * c.wgX}u];`).join(' ')}
-      ${I.map((i) => J.map((j) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`).join(' ')).join('\n      ')}
-    }
-    workgroupBarrier();
+    ${tileProduct(KT, I.map((i) => `kk * ${BM}u + lid.y + ${i * c.wgY}u`), J.map((j) => `kk * ${BN}u + lid.x + ${j * c.wgX}u`))}
   }
   let slice = wid.z * u.O * R;
   ${I.map((i) => `{

@@ -201,6 +201,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 
 // ---- tiled (workgroup memory) --------------------------------------------------------------------------------------
 
+/**
+ * The inner step of every workgroup-memory tiled kernel (this file's and conv2d's): a barrier after the tiles As, Bs
+ * were filled, then for each of the KT rows `kk` of the tiles acc_i_j += As[aAt(i)] · Bs[bAt(j)] over the invocation's
+ * block, then a barrier before the next fill. `aAt` / `bAt` are index expressions in `kk`.
+ */
+export function tileProduct(KT: number, aAt: string[], bAt: string[]): string {
+  return `workgroupBarrier();
+    for (var kk = 0u; kk < ${KT}u; kk++) {
+      ${aAt.map((at, i) => `let a${i} = As[${at}];`).join(' ')}
+      ${bAt.map((at, j) => `let b${j} = Bs[${at}];`).join(' ')}
+      ${aAt.map((_, i) => bAt.map((_, j) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`).join(' ')).join('\n      ')}
+    }
+    workgroupBarrier();`;
+}
+
 export function tiledWgsl(c: TiledConfig, L: MatmulLayout): string {
   const BM = c.wgY * c.tm, BN = c.wgX * c.tn, KT = c.kt, WG = c.wgX * c.wgY;
   if ((BM * KT) % WG !== 0 || (BN * KT) % WG !== 0) throw new Error(`internal: tiled matmul ${JSON.stringify(c)} does not split its tiles evenly`);
@@ -237,13 +252,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   for (var t = 0u; t < u.K; t += ${KT}u) {
     ${fillA}
     ${fillB}
-    workgroupBarrier();
-    for (var kk = 0u; kk < ${KT}u; kk++) {
-      ${rows.map((i) => `let a${i} = As[kk * ${BM}u + lid.y + ${i * c.wgY}u];`).join(' ')}
-      ${cols.map((j) => `let b${j} = Bs[kk * ${BN}u + lid.x + ${j * c.wgX}u];`).join(' ')}
-      ${rows.map((i) => cols.map((j) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`).join(' ')).join('\n      ')}
-    }
-    workgroupBarrier();
+    ${tileProduct(KT, rows.map((i) => `kk * ${BM}u + lid.y + ${i * c.wgY}u`), cols.map((j) => `kk * ${BN}u + lid.x + ${j * c.wgX}u`))}
   }
   ${storeBlock(c.tm, c.tn, (i) => `row0 + lid.y + ${i * c.wgY}u`, (j) => `col0 + lid.x + ${j * c.wgX}u`, (j) => `min(col0 + lid.x + ${j * c.wgX}u, u.N - 1u)`, (i, j) => `acc${i}_${j}`)}
 }`;
