@@ -51,11 +51,27 @@ const label = (c: Case) => `x [${c.x}] w [${c.w}] ${JSON.stringify(c.o ?? {})}${
 
 const fromHost = (h: HostTensor) => os.tensor(Float32Array.from(h.data), h.shape);
 
+interface Pending {
+  out: os.Tensor;
+  ref: HostTensor;
+  what: string;
+}
+/** Reads every pending output back (one submit for all), checks each against its reference, frees outputs and inputs. */
+async function expectAllClose(variant: string, pending: Pending[], owned: os.Tensor[]): Promise<void> {
+  const got = await Promise.all(pending.map((p) => toHost(p.out)));
+  pending.forEach((p, i) => {
+    expect(p.out.shape, p.what).toEqual(p.ref.shape);
+    expectClose(got[i], p.ref.data, { atol: 1e-4, rtol: 1e-4, shape: p.ref.shape, label: `${variant} ${p.what}` });
+    p.out.dispose();
+  });
+  owned.forEach((t) => t.dispose());
+}
+
 describe('conv2d kernels: every variant × forward / backward-data / backward-weight against the reference', () => {
   for (const variant of CONV_LANE_VARIANTS) {
     it(`variant ${variant}`, async () => {
       // issue every dispatch, then read everything back: one sync per variant
-      const pending: { out: os.Tensor; ref: HostTensor; what: string }[] = [];
+      const pending: Pending[] = [];
       const owned: os.Tensor[] = [];
       CASES.forEach((c, k) => {
         const [x, w, b] = makeInputs([c.x, c.w, [c.w[0]]], { seed: 100 + k });
@@ -75,13 +91,7 @@ describe('conv2d kernels: every variant × forward / backward-data / backward-we
         pending.push({ out: os.conv2d(X, Wt, bias, { ...engineOpts(c.o), variant }), ref: conv2dRef(x, w, c.bias ? b : undefined, c.o), what: 'os.conv2d' });
         for (let i = 1; i <= 5; i++) pending[pending.length - i].what += ` ${label(c)}`;
       });
-      const got = await Promise.all(pending.map((p) => toHost(p.out)));
-      pending.forEach((p, i) => {
-        expect(p.out.shape, p.what).toEqual(p.ref.shape);
-        expectClose(got[i], p.ref.data, { atol: 1e-4, rtol: 1e-4, shape: p.ref.shape, label: `${variant} ${p.what}` });
-        p.out.dispose();
-      });
-      owned.forEach((t) => t.dispose());
+      await expectAllClose(variant, pending, owned);
     });
   }
 
@@ -145,7 +155,7 @@ const TILED_CASES: Case[] = [
 
 for (const variant of ['p16x8', 't64x64'] as const) describe(`conv2d forward over a transposed weight copy (${variant})`, () => {
   it('forward, backward-data and backward-weight against the reference on odd shapes, through the dispatcher and os.conv2d', async () => {
-    const pending: { out: os.Tensor; ref: HostTensor; what: string }[] = [];
+    const pending: Pending[] = [];
     const owned: os.Tensor[] = [];
     (variant === 'p16x8' ? SHARED_CASES : TILED_CASES).forEach((c, k) => {
       const [x, w, b] = makeInputs([c.x, c.w, [c.w[0]]], { seed: 300 + k });
@@ -160,19 +170,13 @@ for (const variant of ['p16x8', 't64x64'] as const) describe(`conv2d forward ove
       const DY = fromHost(dy), BX = fromHost(bx);
       owned.push(DY, BX);
       pending.push({ out: conv2dBackwardData(DY, Wt, c.bias ? BX : undefined, geomOf(c.o), [c.x[2], c.x[3]], { variant, matmul1x1: false }), ref: backwardDataWithBias(dy, w, c, c.bias ? bx : undefined), what: `backward-data ${label(c)}` });
-      // backward-weight: t64x64's split-K kernel (one slice on the small cases, several on the 64-channel one); p16x8 takes the default tile
+      // backward-weight: t64x64's split-K kernel (one slice but on the last case's 1,296 pixels); p16x8 takes the default tile
       pending.push({ out: conv2dBackwardWeight(X, DY, geomOf(c.o), [c.w[2], c.w[3]], { variant, matmul1x1: false }), ref: conv2dBackwardWeightRef(x, dy, c.w, c.o), what: `backward-weight ${label(c)}` });
     });
-    const got = await Promise.all(pending.map((p) => toHost(p.out)));
-    pending.forEach((p, i) => {
-      expect(p.out.shape, p.what).toEqual(p.ref.shape);
-      expectClose(got[i], p.ref.data, { atol: 1e-4, rtol: 1e-4, shape: p.ref.shape, label: `${variant} ${p.what}` });
-      p.out.dispose();
-    });
-    owned.forEach((t) => t.dispose());
+    await expectAllClose(variant, pending, owned);
   });
 
-  it('gradients (its backward passes take their default tiles) against finite differences', async () => {
+  it('gradients against finite differences (backward passes take the variant where they can, default tiles elsewhere)', async () => {
     const cases: Case[] = [{ x: [2, 3, 3, 3], w: [4, 3, 3, 3], o: { padding: 1 }, bias: true }, { x: [1, 5, 7, 5], w: [4, 5, 3, 3], o: { stride: 2, padding: 1 } }];
     for (const [k, c] of cases.entries()) {
       const shapes = c.bias ? [c.x, c.w, [c.w[0]]] : [c.x, c.w];
