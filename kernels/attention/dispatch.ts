@@ -58,6 +58,9 @@ export interface AttentionKernelOptions {
   variant?: AttentionVariant | string;
 }
 
+/** One kernel's config: a pass's tile of the variant, with the head dim and the variant's mode. */
+const configOf = (v: AttentionVariant, t: Tile, D: number): AttentionTileConfig => ({ ...t, d: D, lanes: v.lanes, unroll: v.unroll, shared: v.shared });
+
 const kernels = new Map<string, Kernel>();
 function cached(label: string, config: AttentionTileConfig, gen: (c: AttentionTileConfig) => string): Kernel {
   const key = `${label} ${JSON.stringify(config)}`;
@@ -152,7 +155,7 @@ export function attentionTunable(dev: Device, pass: Pass, d: Dims, causal: boole
       const fwd = pass === 'backward' ? attentionForward(q, k, v, { ...o, variant: pickAttentionVariant(dev, d.D) }) : null;
       const dOut = filled(dev, [d.BH, d.L, d.D], 0.0625);
       const kernelsOf = (variant: AttentionVariant) => {
-        const c = (t: Tile): AttentionTileConfig => ({ ...t, d: d.D, lanes: variant.lanes, unroll: variant.unroll, shared: variant.shared });
+        const c = (t: Tile) => configOf(variant, t, d.D);
         return pass === 'forward' ? [cached('attention forward', c(variant.forward), attentionForwardWgsl)] : [cached('attention dq', c(variant.dq), attentionDqWgsl), cached('attention dkv', c(variant.dkv), attentionDkvWgsl)];
       };
       return {
@@ -216,7 +219,7 @@ export function attentionForward(q: Tensor, k: Tensor, v: Tensor, o: AttentionKe
   if (out.size === 0) return { out, lse };
   const dev = q.device;
   const variant = variantFor(dev, 'forward', d, o);
-  const c: AttentionTileConfig = { ...variant.forward, d: d.D, lanes: variant.lanes, unroll: variant.unroll, shared: variant.shared };
+  const c = configOf(variant, variant.forward, d.D);
   dev.dispatch(cached('attention forward', c, attentionForwardWgsl), {
     buffers: [q.buffer, k.buffer, v.buffer, out.buffer, lse.buffer],
     uniforms: uniforms(d, o, variant),
@@ -242,7 +245,7 @@ export function attentionBackward(
   const maxWg = dev.limits.maxComputeWorkgroupsPerDimension;
   const u = uniforms(d, o, variant);
   const delta = Tensor.empty(lse.shape, dev);
-  const cq: AttentionTileConfig = { ...variant.dq, d: d.D, lanes: variant.lanes, unroll: variant.unroll, shared: variant.shared };
+  const cq = configOf(variant, variant.dq, d.D);
   dev.dispatch(cached('attention dq', cq, attentionDqWgsl), {
     buffers: [q.buffer, k.buffer, v.buffer, out.buffer, dOut.buffer, lse.buffer, dq.buffer, delta.buffer],
     uniforms: u,
@@ -250,7 +253,7 @@ export function attentionBackward(
   });
   if (dk && dv) {
     // with L = 0 this only zeroes dK and dV
-    const ckv: AttentionTileConfig = { ...variant.dkv, d: d.D, lanes: variant.lanes, unroll: variant.unroll, shared: variant.shared };
+    const ckv = configOf(variant, variant.dkv, d.D);
     dev.dispatch(cached('attention dkv', ckv, attentionDkvWgsl), {
       buffers: [q.buffer, k.buffer, v.buffer, dOut.buffer, lse.buffer, delta.buffer, dk.buffer, dv.buffer],
       uniforms: u,

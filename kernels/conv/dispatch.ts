@@ -223,7 +223,7 @@ const sharedConfig = (O: number): ConvSharedConfig => ({ tm: 16, tn: 8, wg: O > 
 const TILED: ConvTiledConfig = { tm: 4, tn: 4, wgX: 16, wgY: 16, kt: 16 };
 const TILED_WEIGHT: Kernel = { code: backwardWeightTiledWgsl(TILED), label: `conv2d backward-weight tiled ${JSON.stringify(TILED)}` };
 const wtKernels = new Map<string, Kernel>();
-/** The wT layout's kernel for O written channels, and its workgroups [channel blocks or pixel blocks, …] per dispatch. */
+/** The forward kernel of a wT layout for O written channels (p16x8 sizes its workgroup by O). */
 function wtKernelFor(v: ConvWTVariant, O: number): Kernel {
   const key = v === 'p16x8' ? `shared ${JSON.stringify(sharedConfig(O))}` : `tiled ${JSON.stringify(TILED)}`;
   let k = wtKernels.get(key);
