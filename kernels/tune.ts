@@ -313,10 +313,9 @@ async function measureAndStore<C>(dev: Device, t: Tunable<C>): Promise<TuneResul
 
 // ---- the API families use ------------------------------------------------------------------------------------------
 
-/** Compiles a kernel off the main thread (a TuneJob's prepare); the later synchronous compile hits the driver's and Dawn's caches. */
+/** Compiles a kernel off the main thread (a TuneJob's prepare); the device keeps the pipeline, so its first dispatch does not compile it again. */
 export async function compileAsync(dev: Device, k: Kernel): Promise<void> {
-  const gpu = dev.gpu;
-  await gpu.createComputePipelineAsync({ layout: 'auto', compute: { module: gpu.createShaderModule({ code: k.code, label: k.label }), entryPoint: 'main' }, label: k.label });
+  await dev.compileAsync(k);
 }
 
 /** Below this much work (FLOPs) dispatch overhead dominates: families use their heuristic without tuning. */
