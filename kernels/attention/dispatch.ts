@@ -21,8 +21,10 @@ export interface AttentionVariant {
   lanes: 1 | 4 | 8;
   /** Unrolled head-dim loops (attention.wgsl.ts headLoop). */
   unroll?: boolean;
-  /** With lanes 1: tiles staged in workgroup memory (attention.wgsl.ts, shared mode), for real GPUs. */
+  /** With lanes 1: tiles staged in workgroup memory (attention.wgsl.ts, shared mode). */
   shared?: boolean;
+  /** Made for real GPUs: CPU drivers run it (tests do) but never pick or time it. */
+  forGpu?: boolean;
   forward: Tile; // own: query rows per invocation, tile: keys per tile
   dq: Tile; // own: query rows, tile: keys
   dkv: Tile; // own: key rows per invocation, tile: query rows per tile
@@ -45,9 +47,9 @@ export const ATTENTION_VARIANTS: readonly AttentionVariant[] = [
   // candidate on SwiftShader only (its kernels compile for ~5 s forward and ~10 s backward at D 64 there, minutes on lavapipe)
   { name: 'subgroup4-u4', lanes: 4, unroll: true, forward: { own: 4, tile: 4, wg: 16 }, dq: { own: 4, tile: 4, wg: 16 }, dkv: { own: 2, tile: 4, wg: 16 } },
   // tiles of 16 rows staged in workgroup memory by 64 lanes, one owned row each: for real GPUs only
-  { name: 'shared-r1', lanes: 1, shared: true, forward: { own: 1, tile: 16, wg: 64 }, dq: { own: 1, tile: 16, wg: 64 }, dkv: { own: 1, tile: 16, wg: 64 } },
+  { name: 'shared-r1', lanes: 1, shared: true, forGpu: true, forward: { own: 1, tile: 16, wg: 64 }, dq: { own: 1, tile: 16, wg: 64 }, dkv: { own: 1, tile: 16, wg: 64 } },
   // one row per invocation: 4× the invocations of subgroup-r4, for GPUs with more cores than B·H·L/4 rows fill
-  { name: 'subgroup-r1', lanes: 8, forward: { own: 1, tile: 16, wg: 64 }, dq: { own: 1, tile: 16, wg: 64 }, dkv: { own: 1, tile: 16, wg: 64 } },
+  { name: 'subgroup-r1', lanes: 8, forGpu: true, forward: { own: 1, tile: 16, wg: 64 }, dq: { own: 1, tile: 16, wg: 64 }, dkv: { own: 1, tile: 16, wg: 64 } },
   { name: 'plain-r4', lanes: 1, forward: { own: 4, tile: 8, wg: 32 }, dq: { own: 4, tile: 4, wg: 32 }, dkv: { own: 4, tile: 4, wg: 32 } },
 ];
 
@@ -83,10 +85,11 @@ const sharedBytes = (v: AttentionVariant, D: number) => Math.max(v.forward.tile,
 
 /**
  * Whether the tuner (and the bench) times `v` here: it runs, unrolled variants only on SwiftShader (where they pay for
- * their compile) and workgroup-memory ones only on real GPUs (CPU drivers emulate barriers slowly).
+ * their compile) and those made for real GPUs only there (on lavapipe subgroup-r1 ran 1.7× slower than subgroup-r4,
+ * and CPU drivers emulate shared-r1's barriers slowly).
  */
 export const variantWorthTiming = (dev: Device, v: AttentionVariant, D: number): boolean =>
-  variantRuns(dev, v, D) && (!v.unroll || isSwiftShader(dev)) && (!v.shared || !dev.isCpu);
+  variantRuns(dev, v, D) && (!v.unroll || isSwiftShader(dev)) && (!v.forGpu || !dev.isCpu);
 
 /**
  * On a real GPU shared-r1 where it runs, else subgroup-r1 (an H200 at B·H 8, L 256, D 64, bench/attention-quick.ts:
@@ -100,7 +103,7 @@ export function pickAttentionVariant(dev: Device, D: number): AttentionVariant {
     const onGpu = runs('shared-r1') ?? runs('subgroup-r1');
     if (onGpu) return onGpu;
   }
-  return ATTENTION_VARIANTS.find((v) => !v.shared && variantRuns(dev, v, D))!;
+  return ATTENTION_VARIANTS.find((v) => !v.forGpu && variantRuns(dev, v, D))!;
 }
 
 function resolveVariant(dev: Device, v: AttentionVariant | string | undefined, D: number): AttentionVariant {
