@@ -271,32 +271,36 @@ export class Device {
   pipeline(kernel: Kernel): GPUComputePipeline {
     let p = this.pipelines.get(kernel.code);
     if (!p) {
-      const module = this.gpu.createShaderModule({ code: kernel.code, label: kernel.label });
-      void module.getCompilationInfo().then((info) => {
-        const errs = info.messages.filter((m) => m.type === 'error');
-        if (errs.length) {
-          const lines = kernel.code.split('\n');
-          const msg = errs.map((m) => `  ${m.lineNum}:${m.linePos} ${m.message}\n    ${lines[m.lineNum - 1] ?? ''}`).join('\n');
-          this.pendingError ??= new DeviceError(`internal: kernel "${kernel.label}" failed to compile:\n${msg}`);
-        }
-      });
-      p = this.gpu.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel.label });
+      p = this.gpu.createComputePipeline(this.pipelineDescriptor(kernel));
       this.pipelines.set(kernel.code, p);
     }
     return p;
   }
 
+  /** The kernel's shader module (compile errors surface at the next sync, with the offending lines) in a pipeline descriptor. */
+  private pipelineDescriptor(kernel: Kernel): GPUComputePipelineDescriptor {
+    const module = this.gpu.createShaderModule({ code: kernel.code, label: kernel.label });
+    void module.getCompilationInfo().then((info) => {
+      const errs = info.messages.filter((m) => m.type === 'error');
+      if (errs.length) {
+        const lines = kernel.code.split('\n');
+        const msg = errs.map((m) => `  ${m.lineNum}:${m.linePos} ${m.message}\n    ${lines[m.lineNum - 1] ?? ''}`).join('\n');
+        this.pendingError ??= new DeviceError(`internal: kernel "${kernel.label}" failed to compile:\n${msg}`);
+      }
+    });
+    return { layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel.label };
+  }
+
   /**
-   * Compiles a kernel without blocking the main thread (createComputePipelineAsync) and keeps the pipeline for
-   * pipeline(): Dawn does not reuse an async-created pipeline for a later synchronous create, which compiled it again
+   * Compiles a kernel without blocking the main thread (createComputePipelineAsync; tuners warm candidates up with it)
+   * and keeps the pipeline for pipeline(): Dawn does not reuse an async-created pipeline for a later synchronous create, which compiled it again
    * (5.1 s more for an unrolled attention kernel on SwiftShader).
    */
   async compileAsync(kernel: Kernel): Promise<void> {
     if (this.pipelines.has(kernel.code)) return;
     let job = this.compiling.get(kernel.code);
     if (!job) {
-      const module = this.gpu.createShaderModule({ code: kernel.code, label: kernel.label });
-      job = this.gpu.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel.label });
+      job = this.gpu.createComputePipelineAsync(this.pipelineDescriptor(kernel));
       this.compiling.set(kernel.code, job);
     }
     try {

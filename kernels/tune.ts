@@ -17,7 +17,7 @@
 // Disk cache (Node only; the browser keeps winners in memory): `$ONESTEP_TUNE_CACHE` or `~/.cache/onestep`, file
 // `tune-<adapter-hash>.json`, written atomically; node modules load through dynamic imports whose specifiers are
 // variables, so browser bundles never see node:fs.
-import { device, type Device, type Kernel } from '../engine/device';
+import { device, type Device } from '../engine/device';
 import { Tensor } from '../engine/tensor';
 
 export type TuneMode = 'off' | 'cached' | 'background';
@@ -26,7 +26,7 @@ export type TuneMode = 'off' | 'cached' | 'background';
 export interface TuneJob<C> {
   /** Records one unit of work for candidate `c` (dispatches only; the tuner submits and waits). */
   run(c: C): void;
-  /** Compiles `c` without blocking the main thread (createComputePipelineAsync); the tuner awaits it first. */
+  /** Compiles `c` without blocking the main thread (Device.compileAsync, which keeps the pipeline); the tuner awaits it first. */
   prepare?(c: C): Promise<void>;
   /** Frees the job's inputs. */
   dispose(): void;
@@ -313,10 +313,6 @@ async function measureAndStore<C>(dev: Device, t: Tunable<C>): Promise<TuneResul
 
 // ---- the API families use ------------------------------------------------------------------------------------------
 
-/** Compiles a kernel off the main thread (a TuneJob's prepare); the device keeps the pipeline, so its first dispatch does not compile it again. */
-export async function compileAsync(dev: Device, k: Kernel): Promise<void> {
-  await dev.compileAsync(k);
-}
 
 /** Below this much work (FLOPs) dispatch overhead dominates: families use their heuristic without tuning. */
 export const TUNE_MIN_FLOPS = 2 ** 24;

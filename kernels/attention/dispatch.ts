@@ -6,7 +6,7 @@ import { f32bits, isSwiftShader, subgroupMinSize, type Device, type Kernel } fro
 import { ShapeError, ValueError, fmtShape } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
 import { device as currentDevice } from '../../engine/device';
-import { compileAsync, filled, nearestPow2, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneOptions, type TuneResult, type Tunable } from '../tune';
+import { filled, nearestPow2, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneOptions, type TuneResult, type Tunable } from '../tune';
 import { attentionDkvWgsl, attentionDqWgsl, attentionForwardWgsl, vec4Rows, type AttentionTileConfig } from './attention.wgsl';
 
 /** Largest head dim: an invocation of the key-side kernel keeps 4·D floats per owned row in private arrays. */
@@ -173,7 +173,7 @@ export function attentionTunable(dev: Device, pass: Pass, d: Dims, causal: boole
           }
         },
         prepare: async (variant) => {
-          for (const kern of kernelsOf(variant)) await compileAsync(dev, kern);
+          for (const kern of kernelsOf(variant)) await dev.compileAsync(kern);
         },
         dispose: () => {
           for (const t of [q, k, v, dOut, fwd?.out, fwd?.lse]) t?.dispose();

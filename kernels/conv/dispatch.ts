@@ -9,7 +9,7 @@ import { grid1d } from '../grid';
 import { gather } from '../layout/dispatch';
 import { reduce } from '../reduce/dispatch';
 import { matmulKernel } from '../matmul/dispatch';
-import { compileAsync, filled, nearestPow2, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneOptions, type TuneResult, type Tunable } from '../tune';
+import { filled, nearestPow2, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneOptions, type TuneResult, type Tunable } from '../tune';
 import { device as currentDevice } from '../../engine/device';
 import { backwardWeightTiledWgsl, biasAddWgsl, convWgsl, forwardSharedWgsl, forwardTiledWgsl, type ConvConfig, type ConvKernelKind, type ConvSharedConfig, type ConvTiledConfig, type ConvTile } from './conv2d.wgsl';
 
@@ -175,10 +175,10 @@ export function convTunable(dev: Device, s: ConvShape): Tunable<ConvVariant> {
       return {
         run: (v) => run(v).dispose(),
         prepare: (v) => {
-          if (isWT(v)) return compileAsync(dev, s.kind === 'backwardWeight' ? TILED_WEIGHT : wtKernelFor(v, wtChannels(s).written));
+          if (isWT(v)) return dev.compileAsync(s.kind === 'backwardWeight' ? TILED_WEIGHT : wtKernelFor(v, wtChannels(s).written));
           const tile = CONV_TILES[v];
-          if (s.kind !== 'backwardWeight') return compileAsync(dev, kernelFor(dev, tile, s.kind));
-          return compileAsync(dev, kernelFor(dev, { ...tile, wg: WEIGHT_WG }, weightRowsKind({}, s.w[1])));
+          if (s.kind !== 'backwardWeight') return dev.compileAsync(kernelFor(dev, tile, s.kind));
+          return dev.compileAsync(kernelFor(dev, { ...tile, wg: WEIGHT_WG }, weightRowsKind({}, s.w[1])));
         },
         dispose: () => (x.dispose(), w.dispose(), dy.dispose()),
       };

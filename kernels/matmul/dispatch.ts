@@ -8,7 +8,7 @@ import { Tensor } from '../../engine/tensor';
 import { broadcastShapes } from '../elementwise/dispatch';
 import { gather } from '../layout/dispatch';
 import { stridesOf } from '../grid';
-import { compileAsync, filled, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneJob, type TuneOptions, type TuneResult, type Tunable } from '../tune';
+import { filled, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneJob, type TuneOptions, type TuneResult, type Tunable } from '../tune';
 import { FLAG_NO_SUBGROUP_PATH, matmulWgsl, type MatmulConfig, type MatmulLayout, type OperandMode, type OperandType, type RegisterConfig } from './matmul.wgsl';
 
 export type { MatmulConfig, MatmulLayout, OperandMode, RegisterConfig, SubgroupConfig, TiledConfig } from './matmul.wgsl';
@@ -206,7 +206,7 @@ export function matmulTunable(dev: Device, s: MatmulShape): Tunable<MatmulConfig
       const A = filled(dev, aShape, 0.5), B = filled(dev, bShape, 0.25);
       return {
         run: (c) => matmulKernel(A, B, { transA: s.transA, transB: s.transB, config: c }).dispose(),
-        prepare: (c) => compileAsync(dev, matmulKernelFor(c, matmulLayout(c, s))),
+        prepare: (c) => dev.compileAsync(matmulKernelFor(c, matmulLayout(c, s))),
         dispose: () => (A.dispose(), B.dispose()),
       };
     },

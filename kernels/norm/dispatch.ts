@@ -3,7 +3,7 @@
 // SiLU) that also saves mean and rstd per row. Backward: one fused kernel for grad x (per row, from the saved stats)
 // that also leaves per-channel partial sums, and one small kernel that turns them into grad weight and grad bias.
 import { device as currentDevice, f32bits, type Device, type Kernel } from '../../engine/device';
-import { compileAsync, filled, nearestPow2, pick, tune, tuningMode, type TuneOptions, type TuneResult, type Tunable } from '../tune';
+import { filled, nearestPow2, pick, tune, tuningMode, type TuneOptions, type TuneResult, type Tunable } from '../tune';
 import { internal } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
 import { grid1d } from '../grid';
@@ -92,7 +92,7 @@ export function normTunable(dev: Device, pass: Pass, d: NormDims, affine: boolea
         },
         prepare: (variant) => {
           const p = plan(dev, d, 1e-5, { weight: affine, bias: affine, silu, variant, perChannel: pass === 'backward' && affine });
-          return compileAsync(dev, pass === 'forward' ? forwardKernel(p.cfg) : backwardKernel({ ...p.cfg, dx: true, partials: affine }));
+          return dev.compileAsync(pass === 'forward' ? forwardKernel(p.cfg) : backwardKernel({ ...p.cfg, dx: true, partials: affine }));
         },
         dispose: () => {
           for (const t of [x, dy, w, b, stats]) t?.dispose();

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as os from '../../engine';
 import { expectClose } from '../helpers';
-import { adapterHash, cachedWinner, clearTuneCache, compileAsync, pick, setTuneCacheDir, setTuning, tune, tuneCacheEntries, tuningMode, whenTuned, type Tunable } from '../../kernels/tune';
+import { adapterHash, cachedWinner, clearTuneCache, pick, setTuneCacheDir, setTuning, tune, tuneCacheEntries, tuningMode, whenTuned, type Tunable } from '../../kernels/tune';
 import { matmulConfigId, matmulShapeKey, pickMatmulConfig, tuneMatmul, matmulKernel, type MatmulShape } from '../../kernels/matmul/dispatch';
 import { convShapeKey, convTunable, tuneConv, type ConvShape } from '../../kernels/conv/dispatch';
 import { attentionShapeKey, attentionTunable, subgroupsSupported, tuneAttention } from '../../kernels/attention/dispatch';
@@ -54,7 +54,7 @@ describe('tuner', () => {
     const k = { code: `@group(0) @binding(1) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[0] = ${value}.0; }`, label: 'tune test: compileAsync' };
     const y = os.zeros([1]); // (its fill kernel compiles here, before the count)
     const before = dev().pipelineCount;
-    await Promise.all([compileAsync(dev(), k), compileAsync(dev(), k)]); // twice at once: one pipeline
+    await Promise.all([dev().compileAsync(k), dev().compileAsync(k)]); // twice at once: one pipeline
     expect(dev().pipelineCount).toBe(before + 1);
     dev().dispatch(k, { buffers: [y.buffer], workgroups: [1] });
     expect(dev().pipelineCount).toBe(before + 1);
