@@ -36,7 +36,8 @@ const rows: [string, Tunable<unknown>][] = [
 ];
 
 const ms = (x: number | null | undefined) => (x == null ? 'n/a' : x.toFixed(2));
-console.log(`adapter: ${dev.adapterLabel}\n| kernel | candidates | heuristic (untuned) | ms | tuned winner | ms | untuned ÷ tuned |\n|---|---|---|---|---|---|---|`);
+const clock = dev.features.has('timestamp-query') ? 'GPU timestamps' : 'submit-to-done wall time';
+console.log(`adapter: ${dev.adapterLabel}; kernel ms per call by ${clock}\n| kernel | candidates | heuristic (untuned) | ms | tuned winner | ms | untuned ÷ tuned |\n|---|---|---|---|---|---|---|`);
 for (const [label, t] of rows) {
   const r = await tune(dev, t, { force: true });
   const heuristic = t.id(t.heuristic);

@@ -2,7 +2,10 @@
 // number of dispatches per step and the GPU time per kernel family (os.profile), for the MNIST-teacher config or one
 // given as JSON. Compare with the PyTorch mirror on this CPU: python3 interop/pytorch/check.py time MODEL BATCH REPS.
 // Run: npx esbuild bench/unet-step.ts --bundle --platform=node --format=esm --external:webgpu \
-//        --outfile=/tmp/unet-step.mjs && ONESTEP_ADAPTER=lavapipe node /tmp/unet-step.mjs [--batch=64] [--profile]
+//        --outfile=/tmp/unet-step.mjs && ONESTEP_ADAPTER=lavapipe node /tmp/unet-step.mjs [--batch=64] [--profile] [--tune]
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as os from '../engine';
 import { EDMDenoiser, edmLoss } from '../models/edm';
 import { UNet, UNET_DEFAULTS } from '../models/unet';
@@ -24,19 +27,38 @@ const step = () => {
   opt.step();
   opt.zeroGrad();
 };
-for (let i = 0; i < 3; i++) step();
-await os.sync();
-const times: number[] = [];
-const d0 = os.memory().dispatches;
-for (let i = 0; i < reps; i++) {
+const measure = async () => {
+  for (let i = 0; i < 3; i++) step();
+  await os.sync();
+  const times: number[] = [];
+  const d0 = os.memory().dispatches;
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    step();
+    await os.sync();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { msMedian: +times[reps >> 1].toFixed(1), msMin: +times[0].toFixed(1), dispatchesPerStep: Math.round((os.memory().dispatches - d0) / reps), samplesPerSec: +((1000 * batch) / times[reps >> 1]).toFixed(0) };
+};
+const tuneToo = process.argv.includes('--tune');
+// --tune: what a first run on this adapter pays and gains. From an empty cache (heuristics only), every shape class
+// the step uses is timed, then the step is measured again with the winners.
+if (tuneToo) os.setTuneCacheDir(mkdtempSync(join(tmpdir(), 'onestep-unet-tune-')));
+const out: Record<string, unknown> = { config, params, batch, tuning: os.tuningMode(), ...(await measure()) };
+if (tuneToo) {
+  os.setTuning('background');
   const t0 = performance.now();
   step();
-  await os.sync();
-  times.push(performance.now() - t0);
+  await os.whenTuned();
+  os.setTuning('cached');
+  const seconds = +((performance.now() - t0) / 1000).toFixed(1);
+  // per class: the heuristic's and the winner's kernel ms (one call), where they differ
+  const at = (r: os.TuneResult, id: string) => r.timings.find((x) => x.id === id)?.ms ?? NaN;
+  const log = os.tuneLog().map((r) => ({ class: `${r.family}|${r.key}`, heuristic: r.heuristic, heuristicMs: +at(r, r.heuristic).toPrecision(3), winner: r.winner, winnerMs: +at(r, r.winner).toPrecision(3) }));
+  const changed = log.filter((r) => r.winner !== r.heuristic);
+  out.tune = { seconds, clock: os.tuneLog()[0]?.clock, classes: log.length, changed: changed.length, changedClasses: changed, after: await measure() };
 }
-times.sort((a, b) => a - b);
-const m0 = os.memory();
-const out: Record<string, unknown> = { config, params, batch, msMedian: +times[reps >> 1].toFixed(1), msMin: +times[0].toFixed(1), dispatchesPerStep: Math.round((m0.dispatches - d0) / reps), samplesPerSec: +((1000 * batch) / times[reps >> 1]).toFixed(0) };
 if (process.argv.includes('--profile')) {
   const p = await os.profile(async () => step());
   out.profile = p;

@@ -365,13 +365,20 @@ export class Device {
 
   private profiler: Profiler | null = null;
 
+  /** Whether a profile() is in progress (its dispatches get timestamps). */
+  get profiling(): boolean {
+    return this.profiler !== null;
+  }
+
   /**
    * Runs fn with every dispatch timed by GPU timestamps (each in its own pass, so totals include a little pass
    * overhead) and returns milliseconds per kernel label, slowest first. Needs the adapter's `timestamp-query`.
    */
   async profile(fn: () => unknown | Promise<unknown>): Promise<{ label: string; ms: number; count: number }[]> {
     if (!this.features.has('timestamp-query')) throw new DeviceError(`profile: ${this.adapterLabel} has no timestamp-query feature`);
+    if (this.profiler) throw new DeviceError('profile: another profile() is in progress on this device; await it first (profiles do not nest)');
     await this.sync();
+    if (this.profiler) throw new DeviceError('profile: another profile() is in progress on this device; await it first (profiles do not nest)');
     const prof = new Profiler(this.gpu);
     this.profiler = prof;
     try {

@@ -19,7 +19,7 @@ export { ADAPTER_CHOICES, type AdapterChoice } from './adapter';
  * setTuneCacheDir). Modes: 'cached' (default: use known winners, never time anything implicitly), 'background' (a miss
  * queues a tuning job that runs between your awaits; `ONESTEP_TUNE=1`), 'off' (heuristics only; the default under
  * vitest). Warm up explicitly with `await os.tuneMatmul({M, N, K})`, `await os.tuneConv({kind, x, w, …})`, `await os.tuneAttention({pass, BH, L, D})`, `await os.tuneNorm({pass, dims})` (or `os.tune(os.device(), tunable)` for a family
- * of your own) and `await os.whenTuned()`; `os.tuneCacheEntries()` lists the winners known for this adapter.
+ * of your own) and `await os.whenTuned()`; `os.tuneCacheEntries()` lists the winners known for this adapter, `os.tuneLog()` what this process timed.
  */
 export {
   setTuning,
@@ -29,6 +29,7 @@ export {
   clearTuneCache,
   setTuneCacheDir,
   tuneCacheEntries,
+  tuneLog,
   type TuneMode,
   type Tunable,
   type TuneJob,

@@ -5,8 +5,10 @@
 // Design: ops stay synchronous. `pick()` returns the cached winner for the shape class, else the heuristic; in
 // 'background' mode a miss also queues a tuning job that runs between the caller's awaits (one job at a time), so later
 // calls of that class get the winner. A job compiles each candidate (createComputePipelineAsync first, so the main
-// thread is not blocked where the driver compiles at pipeline creation), then times them round-robin, submit-to-done
-// with `await dev.sync()`: samples during which someone else dispatched are dropped, the best clean sample decides,
+// thread is not blocked where the driver compiles at pipeline creation), then times them round-robin: by GPU
+// timestamps where the adapter has timestamp-query (kernel time only: on a real GPU a 20 µs kernel costs more to issue
+// than to run, so submit-to-done wall time ranked small kernels by host noise), else submit-to-done with
+// `await dev.sync()`. Samples during which someone else dispatched are dropped, the best clean sample decides,
 // hopeless candidates stop early. Between steps it yields with an unref'd timer, so a finished program exits instead of
 // waiting for a half-timed class. `await tune(...)` (or a family wrapper such as `tuneMatmul`) tunes explicitly and
 // `await whenTuned()` waits for queued jobs: warm-up paths and benches use these.
@@ -53,8 +55,10 @@ export interface TuneResult {
   family: string;
   key: string;
   winner: string;
+  heuristic: string; // what runs untuned
   timings: TuneTiming[]; // empty when the winner came from the cache
   cached: boolean;
+  clock?: 'gpu' | 'wall'; // how the timings were taken: GPU timestamps or submit-to-done wall time
 }
 
 /** Part of the adapter hash: bump when kernels change so that old winners are ignored. */
@@ -237,9 +241,22 @@ interface Entry<C> {
   dropped: boolean;
 }
 
+/** Timestamps time kernels alone; an active os.profile owns the timestamp machinery, so then the wall clock does. */
+const gpuClock = (dev: Device) => dev.features.has('timestamp-query') && !dev.profiling;
+
 /** One sample: ms per run, and whether someone else dispatched meanwhile (the device's dispatch counter moved). */
 async function sample<C>(dev: Device, job: TuneJob<C>, e: Entry<C>): Promise<{ ms: number; clean: boolean }> {
   await tick();
+  if (gpuClock(dev)) {
+    let ours = 0;
+    const rows = await dev.profile(() => {
+      const d0 = dev.dispatches;
+      for (let r = 0; r < e.runs; r++) job.run(e.c);
+      ours = dev.dispatches - d0;
+    });
+    const timed = rows.reduce((n, x) => n + x.count, 0);
+    return { ms: rows.reduce((t, x) => t + x.ms, 0) / e.runs, clean: timed === ours };
+  }
   await dev.sync(); // drain work queued by others
   const d0 = dev.dispatches;
   const t0 = performance.now();
@@ -253,6 +270,7 @@ async function measure<C>(dev: Device, t: Tunable<C>): Promise<TuneResult> {
   const heuristicId = t.id(t.heuristic);
   const timings: TuneTiming[] = [];
   const live: Entry<C>[] = [];
+  const clock = gpuClock(dev) ? 'gpu' : 'wall';
   const job = t.job();
   try {
     // compile and warm up every candidate (the heuristic first), sizing each sample from the first run
@@ -297,15 +315,23 @@ async function measure<C>(dev: Device, t: Tunable<C>): Promise<TuneResult> {
     timings.push({ id: e.id, ms: Number.isFinite(ms) ? ms : null, note: e.clean.length === 0 ? 'no clean sample: timed with other work' : undefined });
     if (ms < best) (best = ms), (winner = e.id);
   }
-  return { family: t.family, key: t.key, winner, timings, cached: false };
+  return { family: t.family, key: t.key, winner, heuristic: heuristicId, timings, cached: false, clock };
 }
 
 /** The best clean sample (the least disturbed by load), else the best polluted one. */
 const bestOf = (e: Entry<unknown>) => Math.min(...(e.clean.length ? e.clean : e.polluted), Infinity);
 
+const log: TuneResult[] = [];
+
+/** Every class timed in this process, oldest first (explicit and background jobs): what was compared, how, and won. */
+export function tuneLog(): readonly TuneResult[] {
+  return log;
+}
+
 async function measureAndStore<C>(dev: Device, t: Tunable<C>): Promise<TuneResult> {
   const st = stateOf(dev);
   const r = await measure(dev, t);
+  log.push(r);
   st.winners.set(slotOf(t), r.winner);
   await save(st);
   return r;
@@ -360,7 +386,7 @@ export async function tune<C>(dev: Device, tunable: Tunable<C>, o: TuneOptions =
   const st = stateOf(dev);
   await load(st);
   const known = st.winners.get(slotOf(t));
-  if (known !== undefined && !o.force) return { family: t.family, key: t.key, winner: known, timings: [], cached: true };
+  if (known !== undefined && !o.force) return { family: t.family, key: t.key, winner: known, heuristic: t.id(t.heuristic), timings: [], cached: true };
   return explicitly(() => enqueue(() => measureAndStore(dev, t)));
 }
 

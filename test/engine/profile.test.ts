@@ -24,4 +24,21 @@ describe('os.profile', () => {
     await os.sync();
     expect(os.memory().submits - before).toBe(1);
   });
+
+  it('profiles do not nest: a second one while the first runs is refused, naming the fix', async () => {
+    if (!os.device().features.has('timestamp-query')) return; // the first test checks the refusal without the feature
+    const a = os.randn([16, 16], { seed: 3 });
+    const inner: Promise<unknown>[] = [];
+    const rows = await os.profile(async () => {
+      expect(os.device().profiling).toBe(true);
+      inner.push(os.profile(() => os.add(a, a).dispose()).then(() => null, (e: Error) => e));
+      os.add(a, a).dispose();
+    });
+    const err = await inner[0];
+    expect(err).toBeInstanceOf(os.DeviceError);
+    expect((err as Error).message).toMatch(/profiles do not nest/);
+    expect(rows.reduce((n, r) => n + r.count, 0)).toBe(1);
+    expect(os.device().profiling).toBe(false);
+    a.dispose();
+  });
 });

@@ -89,6 +89,25 @@ describe('tuner', () => {
     const saved = JSON.parse(readFileSync(file, 'utf8'));
     expect(saved.winners['test|k1']).toBe('fast');
     expect(saved.adapter).toBe(dev().adapterLabel);
+    // kernel time by GPU timestamps where the adapter has them; tuneLog keeps what was timed
+    expect(r.clock).toBe(dev().features.has('timestamp-query') ? 'gpu' : 'wall');
+    expect(r.heuristic).toBe('slow');
+    expect(os.tuneLog().at(-1)).toBe(r);
+  });
+
+  it('times by wall clock while an os.profile runs (the profile owns the timestamps), and the profile sees only its own work', async () => {
+    if (!dev().features.has('timestamp-query')) return; // wall clock always: the test above checks that
+    setTuning('cached');
+    let r: Awaited<ReturnType<typeof tune<string>>> | null = null;
+    const a = os.ones([8, 8]);
+    const rows = await os.profile(async () => {
+      os.add(a, a).dispose();
+      r = await tune(dev(), fake('k-profiled'));
+    });
+    expect(r!.clock).toBe('wall');
+    expect(r!.winner).toBe('fast');
+    expect(rows.find((x) => x.label.startsWith('elementwise add'))?.count).toBe(1);
+    a.dispose();
   });
 
   it("'off' returns the heuristic even when a winner is cached; 'cached' never tunes by itself", async () => {
