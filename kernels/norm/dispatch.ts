@@ -172,6 +172,8 @@ export interface NormBackwardOptions extends NormOptions {
   needX?: boolean;
   needWeight?: boolean;
   needBias?: boolean;
+  /** Lanes per channel in the grad-weight/bias sum (default: 1 on CPU drivers, 64 on GPUs). */
+  weightGradLanes?: 1 | 64;
 }
 
 /**
@@ -202,8 +204,9 @@ export function normBackward(
   dev.dispatch(kernel, { buffers, uniforms: p.uniforms, workgroups: p.workgroups });
   if (!P) return { dx, dw: null, db: null };
   const dw = Tensor.empty([C], dev), db = Tensor.empty([C], dev);
-  const wk = cached('wgrad', normWeightGradWgsl, 'norm grad weight/bias');
-  dev.dispatch(wk, { buffers: [P.buffer, dw.buffer, db.buffer], uniforms: [C, d.N, p.ST, 0], workgroups: grid1d(dev, C, 64) });
+  const lanes = o.weightGradLanes ?? (dev.isCpu ? 1 : 64);
+  const wk = cached(`wgrad ${lanes}`, () => normWeightGradWgsl(lanes), `norm grad weight/bias (${lanes} lanes per channel)`);
+  dev.dispatch(wk, { buffers: [P.buffer, dw.buffer, db.buffer], uniforms: [C, d.N, p.ST, 0], workgroups: lanes === 1 ? grid1d(dev, C, 64) : grid1d(dev, C, 1) });
   P.dispose();
   if (!needW) dw.dispose();
   if (!needB) db.dispose();
