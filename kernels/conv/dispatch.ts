@@ -141,11 +141,21 @@ function wtBlocker(dev: Device, s: ConvShape, v: ConvWTVariant): string | null {
  * The heuristic. On CPU drivers lanes own pixels (by column count), except the pixels-shared layout on SwiftShader
  * from 8 channels read on (bench/conv-quick.ts there: forward 70–122% of the same-size matmul at UNet shapes against
  * 52–67% for s8x32; below 4 channels it only runs its plain tail, and on lavapipe it loses to s8x32 by 1.3–2×).
- * On a real GPU the workgroup-memory tiles where they run, else the narrow tiles that won there (an H200 at N8
- * 64→64 32² 3×3: s8x4 2.5× s8x32 forward and backward-data, r4x8 4.7× s8x32 backward-weight; bench/tune-report.ts).
+ * On a real GPU the workgroup-memory tiles where they run (the split-K backward-weight beat the register tiles
+ * 15–300× at every UNet shape on an H100), else the narrow tiles that won there (an H200 at N8 64→64 32² 3×3: s8x4
+ * 2.5× s8x32 forward and backward-data, r4x8 4.7× s8x32 backward-weight; bench/tune-report.ts). But a forward or
+ * backward-data that writes ≤ 32 channels over ≥ 16,384 pixels leaves the 64-channel tile half empty: r4x8 ran
+ * 1.2–5× faster there (32→16 channels over 131,072 pixels: 0.29 vs 0.87 ms; bench/unet-step.ts --tune on an H100,
+ * GPU timestamps).
  */
 function heuristicConvVariant(dev: Device, s: ConvShape): ConvVariant {
-  if (!dev.isCpu) return !wtBlocker(dev, s, 't64x64') ? 't64x64' : s.kind === 'backwardWeight' ? 'r4x8' : 's8x4';
+  if (!dev.isCpu) {
+    const pixels = s.kind === 'backwardData' ? s.x[0] * s.x[2] * s.x[3] : s.x[0] * s.out[0] * s.out[1];
+    const tiled = !wtBlocker(dev, s, 't64x64');
+    if (s.kind === 'backwardWeight') return tiled ? 't64x64' : 'r4x8';
+    if (wtChannels(s).written <= 32 && pixels >= 16384) return 'r4x8';
+    return tiled ? 't64x64' : 's8x4';
+  }
   if (isSwiftShader(dev) && !wtBlocker(dev, s, 'p16x8') && wtChannels(s).read >= 8) return 'p16x8';
   return pickConvVariant(convColumns(s));
 }
