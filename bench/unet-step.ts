@@ -30,21 +30,35 @@ const step = () => {
 const measure = async () => {
   for (let i = 0; i < 3; i++) step();
   await os.sync();
-  const times: number[] = [];
+  const times: number[] = [], issue: number[] = [];
   const d0 = os.memory().dispatches;
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
     step();
+    issue.push(performance.now() - t0);
     await os.sync();
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
-  return { msMedian: +times[reps >> 1].toFixed(1), msMin: +times[0].toFixed(1), dispatchesPerStep: Math.round((os.memory().dispatches - d0) / reps), samplesPerSec: +((1000 * batch) / times[reps >> 1]).toFixed(0) };
+  issue.sort((a, b) => a - b);
+  const dispatchesPerStep = Math.round((os.memory().dispatches - d0) / reps);
+  // kernel time of one step by GPU timestamps (each dispatch in its own pass; best of 3): what tuning changes, without
+  // the host's noise
+  let gpuMs: number | null = null, kernels: Record<string, number> = {};
+  if (os.device().features.has('timestamp-query')) {
+    for (let i = 0; i < 3; i++) {
+      const rows = await os.profile(() => step());
+      const ms = rows.reduce((t, r) => t + r.ms, 0);
+      if (ms < (gpuMs ?? Infinity)) (gpuMs = +ms.toFixed(2)), (kernels = Object.fromEntries(rows.map((r) => [`${r.label} ×${r.count}`, +r.ms.toFixed(3)])));
+    }
+  }
+  return { gpuMs, kernels, issueMsMedian: +issue[reps >> 1].toFixed(1), msMedian: +times[reps >> 1].toFixed(1), msMin: +times[0].toFixed(1), dispatchesPerStep, samplesPerSec: +((1000 * batch) / times[reps >> 1]).toFixed(0) };
 };
 const tuneToo = process.argv.includes('--tune');
 // --tune: what a first run on this adapter pays and gains. From an empty cache (heuristics only), every shape class
 // the step uses is timed, then the step is measured again with the winners.
-if (tuneToo) os.setTuneCacheDir(mkdtempSync(join(tmpdir(), 'onestep-unet-tune-')));
+// (ONESTEP_TUNE_CACHE names the folder instead, e.g. to compare tuned and untuned steps in separate processes later)
+if (tuneToo && !process.env.ONESTEP_TUNE_CACHE) os.setTuneCacheDir(mkdtempSync(join(tmpdir(), 'onestep-unet-tune-')));
 const out: Record<string, unknown> = { config, params, batch, tuning: os.tuningMode(), ...(await measure()) };
 if (tuneToo) {
   os.setTuning('background');
@@ -57,7 +71,8 @@ if (tuneToo) {
   const at = (r: os.TuneResult, id: string) => r.timings.find((x) => x.id === id)?.ms ?? NaN;
   const log = os.tuneLog().map((r) => ({ class: `${r.family}|${r.key}`, heuristic: r.heuristic, heuristicMs: +at(r, r.heuristic).toPrecision(3), winner: r.winner, winnerMs: +at(r, r.winner).toPrecision(3) }));
   const changed = log.filter((r) => r.winner !== r.heuristic);
-  out.tune = { seconds, clock: os.tuneLog()[0]?.clock, classes: log.length, changed: changed.length, changedClasses: changed, after: await measure() };
+  const timings = Object.fromEntries(os.tuneLog().map((r) => [`${r.family}|${r.key}`, Object.fromEntries(r.timings.map((x) => [x.id, x.ms === null ? null : +x.ms.toPrecision(3)]))]));
+  out.tune = { seconds, clock: os.tuneLog()[0]?.clock, classes: log.length, changed: changed.length, changedClasses: changed, after: await measure(), timings };
 }
 if (process.argv.includes('--profile')) {
   const p = await os.profile(async () => step());

@@ -135,6 +135,11 @@ const TINY_MNK = 32 ** 3;
  * dozens of small odd shapes, each a fresh layout.
  */
 const SUBGROUP_MIN_MNK = 64 ** 3;
+/**
+ * …unless a batch makes it real work: a UNet step's 1×1 convolutions are products like 128×64×32 in batches of 64,
+ * where s16x8s8 / s32x8s8 ran 1.5–2.5× faster than r4x8 on lavapipe (bench/unet-step.ts --tune, GPU timestamps).
+ */
+const SUBGROUP_MIN_BATCHED_MNK = 2 ** 22;
 
 /**
  * Used until the tuner knows better (and always with tuning off): thin tiles keep tiny products parallel and cheap to
@@ -149,7 +154,8 @@ export function heuristicMatmulConfig(dev: Device, s: MatmulShape): MatmulConfig
   const { M, N, K } = s;
   if (dev.isCpu && dev.features.has('subgroups')) {
     if (M < 8 || M * N * K <= TINY_MNK) return name('r1x4');
-    return name(M < 16 || M * N * K <= SUBGROUP_MIN_MNK ? 'r4x8' : isSwiftShader(dev) ? 's16x8b4' : 's16x8s8');
+    const small = M * N * K <= SUBGROUP_MIN_MNK && M * N * K * s.batch < SUBGROUP_MIN_BATCHED_MNK;
+    return name(M < 16 || small ? 'r4x8' : isSwiftShader(dev) ? 's16x8b4' : 's16x8s8');
   }
   if (!dev.isCpu) {
     // Outputs count with the batch: at a UNet step's batched products (64×64×32 in batches of 64, K from 16) on an H100
