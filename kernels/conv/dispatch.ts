@@ -157,6 +157,10 @@ function heuristicConvVariant(dev: Device, s: ConvShape): ConvVariant {
     return tiled ? 't64x64' : 's8x4';
   }
   if (isSwiftShader(dev) && !wtBlocker(dev, s, 'p16x8') && wtChannels(s).read >= 8) return 'p16x8';
+  // backward-weight's GEMM has (input channel, tap) rows: with ≤ 288 of them (32 channels 3×3, 1×1 from ≤ 64 channels
+  // on) and ≥ 10 output channels, s4x16 ran 1.2–2× faster than s8x32 on both CPU drivers at UNet shapes
+  // (bench/unet-step.ts --tune, GPU timestamps; from 576 rows s8x32 led or tied)
+  if (s.kind === 'backwardWeight' && (s.w[1] * s.w[2] * s.w[3] <= 288) && convColumns(s) >= 10) return 's4x16';
   return pickConvVariant(convColumns(s));
 }
 
