@@ -1,6 +1,7 @@
 // engine/device.ts: the GPU runtime under every op: one open command encoder that many dispatches share, a pipeline
-// cache keyed by WGSL source, per-dispatch uniforms packed into one buffer per submit, a size-bucketed buffer pool,
-// and readbacks whose waits sleep instead of spinning a core (Node).
+// cache keyed by WGSL source, per-dispatch uniforms packed into one buffer per submit (bound at a dynamic offset), a
+// size-bucketed buffer pool that hands buffers out in a fixed order, bind groups cached by pipeline and buffers (so a
+// training step's repeat every step), and readbacks whose waits sleep instead of spinning a core (Node).
 import { findAdapter, isCpuAdapter, type AdapterChoice } from './adapter';
 import { DeviceError, DeviceLostError, DisposedError, OutOfMemoryError, fmtShape, internal } from './errors';
 
@@ -41,6 +42,7 @@ export interface MemoryStats {
 const SUBMITS_WITHOUT_WAIT_WARNING = 200;
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
 const UNIFORM_BATCH_BYTES = 1 << 20; // one uniform buffer per submit; a fuller batch submits early
+const BIND_GROUP_CACHE = 8192; // a UNet training step binds ~650 distinct groups
 const STORAGE_USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST (constants: GPUBufferUsage may not exist yet)
 const MAP_READ = 0x01, COPY_DST = 0x08, UNIFORM = 0x40;
 
@@ -120,12 +122,24 @@ export class Device {
   private pendingCommands = 0;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly compiling = new Map<string, Promise<GPUComputePipeline>>();
-  // getBindGroupLayout makes a new wrapper per call (~1.3 µs through Dawn in Node): one per pipeline
-  private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
+  /** Per pipeline: its explicit bind-group layout, a number for cache keys, whether binding 0 is the uniform slot. */
+  private readonly layouts = new WeakMap<GPUComputePipeline, { layout: GPUBindGroupLayout; no: number; uniform: boolean }>();
+  /** Bind-group layouts by signature (e.g. 'u r r w'): pipelines with the same bindings share one. */
+  private readonly layoutsBySignature = new Map<string, { layout: GPUBindGroupLayout; pipelineLayout: GPUPipelineLayout }>();
+  /**
+   * Bind groups by pipeline, uniform size and buffers. createBindGroup costs ~15 µs through Dawn in Node, a third of a
+   * dispatch's host time; with the uniform slot as a dynamic offset and the pool handing out buffers in a fixed order,
+   * every bind group of a training step repeats from the step before.
+   */
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly dynamicOffset = new Uint32Array(1);
   private uniformHost = new Uint32Array(UNIFORM_BATCH_BYTES / 4);
   private uniformUsed = 0;
   private uniformBuf: GPUBuffer | null = null;
+  /** Free buffers per size class, highest creation number first: alloc takes the lowest (see release). */
   private readonly free = new Map<number, GPUBuffer[]>();
+  private readonly bufferNumbers = new WeakMap<GPUBuffer, number>();
+  private buffersCreated = 0;
   private readonly stagingFree = new Map<number, GPUBuffer[]>();
   private pendingError: Error | null = null;
   /** Why the device was lost (`destroyed: …`, `unknown: …`), once it was; every later op throws DeviceLostError. */
@@ -227,6 +241,7 @@ export class Device {
   private createStorage(bytes: number, size: number): GPUBuffer {
     this.gpu.pushErrorScope('out-of-memory');
     const buf = this.gpu.createBuffer({ size, usage: STORAGE_USAGE });
+    this.bufferNumbers.set(buf, this.buffersCreated++);
     const state: AllocState = {
       requested: bytes, sizeClass: size, bytesInUse: this.bytesInUse, bytesPooled: this.bytesPooled, liveTensors: this.liveTensors,
       maxBufferSize: this.limits.maxBufferSize, maxStorageBufferBindingSize: this.limits.maxStorageBufferBindingSize,
@@ -247,12 +262,23 @@ export class Device {
     if (this.destroyed) return;
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));
-    list.push(buf);
+    // Kept sorted, so that alloc hands out the free buffer created first whatever order buffers came back in: a
+    // training step then gets the same buffers for the same tensors every step (a stack permuted them from step to
+    // step), and its bind groups repeat (see bindGroup).
+    const n = this.bufferNumbers.get(buf) ?? -1;
+    let lo = 0, hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.bufferNumbers.get(list[mid]) ?? -1) > n) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, buf);
     this.bytesPooled += size;
   }
 
   /** Frees every pooled buffer (the pool refills on demand). */
   trimPool(): void {
+    this.bindGroups.clear(); // they hold the buffers destroyed below
     for (const list of this.free.values()) for (const b of list) b.destroy();
     this.free.clear();
     this.bytesPooled = 0;
@@ -271,14 +297,46 @@ export class Device {
   pipeline(kernel: Kernel): GPUComputePipeline {
     let p = this.pipelines.get(kernel.code);
     if (!p) {
-      p = this.gpu.createComputePipeline(this.pipelineDescriptor(kernel));
-      this.pipelines.set(kernel.code, p);
+      const layout = this.layoutOf(kernel);
+      p = this.gpu.createComputePipeline(this.pipelineDescriptor(kernel, layout.pipelineLayout));
+      this.keep(kernel, p, layout);
     }
     return p;
   }
 
+  private pipelinesMade = 0;
+  private keep(kernel: Kernel, p: GPUComputePipeline, l: { layout: GPUBindGroupLayout; uniform: boolean }): void {
+    this.pipelines.set(kernel.code, p);
+    this.layouts.set(p, { layout: l.layout, uniform: l.uniform, no: this.pipelinesMade++ });
+  }
+
+  /**
+   * The bind-group layout the kernel declares (group 0; binding 0 may be the uniform slot, which binds at a dynamic
+   * offset). Explicit rather than 'auto' because auto layouts have no dynamic offsets; every declared binding must
+   * then be bound, used or not.
+   */
+  private layoutOf(kernel: Kernel): { layout: GPUBindGroupLayout; pipelineLayout: GPUPipelineLayout; uniform: boolean } {
+    const decl = /@binding\((\d+)\)\s*var<\s*(uniform|storage)\s*(?:,\s*(read_write|read))?\s*>/g;
+    const kinds: string[] = [];
+    for (const m of kernel.code.matchAll(decl)) kinds[Number(m[1])] = m[2] === 'uniform' ? 'u' : m[3] === 'read_write' ? 'w' : 'r';
+    const signature = kinds.map((k, i) => `${i}${k}`).join(' ');
+    let known = this.layoutsBySignature.get(signature);
+    if (!known) {
+      const entries: GPUBindGroupLayoutEntry[] = [];
+      kinds.forEach((k, binding) => {
+        if (!k) return;
+        const buffer: GPUBufferBindingLayout = k === 'u' ? { type: 'uniform', hasDynamicOffset: true } : { type: k === 'w' ? 'storage' : 'read-only-storage' };
+        entries.push({ binding, visibility: 4 /* GPUShaderStage.COMPUTE */, buffer });
+      });
+      const layout = this.gpu.createBindGroupLayout({ entries, label: signature });
+      known = { layout, pipelineLayout: this.gpu.createPipelineLayout({ bindGroupLayouts: [layout] }) };
+      this.layoutsBySignature.set(signature, known);
+    }
+    return { ...known, uniform: kinds[0] === 'u' };
+  }
+
   /** The kernel's shader module (compile errors surface at the next sync, with the offending lines) in a pipeline descriptor. */
-  private pipelineDescriptor(kernel: Kernel): GPUComputePipelineDescriptor {
+  private pipelineDescriptor(kernel: Kernel, layout: GPUPipelineLayout): GPUComputePipelineDescriptor {
     const module = this.gpu.createShaderModule({ code: kernel.code, label: kernel.label });
     void module.getCompilationInfo().then((info) => {
       const errs = info.messages.filter((m) => m.type === 'error');
@@ -288,7 +346,7 @@ export class Device {
         this.pendingError ??= new DeviceError(`internal: kernel "${kernel.label}" failed to compile:\n${msg}`);
       }
     });
-    return { layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel.label };
+    return { layout, compute: { module, entryPoint: 'main' }, label: kernel.label };
   }
 
   /**
@@ -298,17 +356,23 @@ export class Device {
    */
   async compileAsync(kernel: Kernel): Promise<void> {
     if (this.pipelines.has(kernel.code)) return;
+    const layout = this.layoutOf(kernel);
     let job = this.compiling.get(kernel.code);
     if (!job) {
-      job = this.gpu.createComputePipelineAsync(this.pipelineDescriptor(kernel));
+      job = this.gpu.createComputePipelineAsync(this.pipelineDescriptor(kernel, layout.pipelineLayout));
       this.compiling.set(kernel.code, job);
     }
     try {
       const p = await job;
-      if (!this.pipelines.has(kernel.code)) this.pipelines.set(kernel.code, p);
+      if (!this.pipelines.has(kernel.code)) this.keep(kernel, p, layout);
     } finally {
       this.compiling.delete(kernel.code);
     }
+  }
+
+  /** Bind groups cached (diagnostics: in a steady training loop this stops growing after the first steps). */
+  get bindGroupCount(): number {
+    return this.bindGroups.size;
   }
 
   get pipelineCount(): number {
@@ -318,6 +382,29 @@ export class Device {
   // One buffer serves every submit: its writeBuffer is queued after the previous submit and before this one.
   private uniformBuffer(): GPUBuffer {
     return (this.uniformBuf ??= this.gpu.createBuffer({ size: UNIFORM_BATCH_BYTES, usage: UNIFORM | COPY_DST }));
+  }
+
+  private bufferNumber(buf: GPUBuffer): number {
+    let n = this.bufferNumbers.get(buf);
+    if (n === undefined) this.bufferNumbers.set(buf, (n = this.buffersCreated++));
+    return n;
+  }
+
+  /** The cached bind group for these buffers (binding 0: the uniform buffer at a dynamic offset, when the kernel has one). */
+  private bindGroup(info: { layout: GPUBindGroupLayout; no: number; uniform: boolean }, uniformBytes: number, buffers: readonly GPUBuffer[]): GPUBindGroup {
+    let key = `${info.no}:${uniformBytes}`;
+    for (const b of buffers) key += `,${this.bufferNumber(b)}`;
+    let bg = this.bindGroups.get(key);
+    if (!bg) {
+      const entries: GPUBindGroupEntry[] = [];
+      if (uniformBytes) entries.push({ binding: 0, resource: { buffer: this.uniformBuffer(), offset: 0, size: uniformBytes } });
+      buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+      bg = this.gpu.createBindGroup({ layout: info.layout, entries });
+      // a destroyed buffer's groups are never looked up again (numbers are not reused): bound the map, oldest out
+      if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.delete(this.bindGroups.keys().next().value!);
+      this.bindGroups.set(key, bg);
+    }
+    return bg;
   }
 
   /** Records one dispatch into the open compute pass. Nothing runs until a flush. */
@@ -331,19 +418,17 @@ export class Device {
     }
     if (args.uniforms && this.uniformUsed + UNIFORM_SLOT > UNIFORM_BATCH_BYTES) this.flush();
     const pipeline = this.pipeline(kernel);
-    const entries: GPUBindGroupEntry[] = [];
+    const info = this.layouts.get(pipeline)!;
+    let uniformBytes = 0;
     if (args.uniforms) {
       const words = args.uniforms;
       if (words.length * 4 > UNIFORM_SLOT) throw internal(`${kernel.label}: ${words.length} uniform words exceed one ${UNIFORM_SLOT}-byte slot`);
+      if (!info.uniform) throw internal(`${kernel.label}: uniforms given, but the kernel declares no var<uniform> at binding 0`);
       const base = this.uniformUsed / 4;
       for (let i = 0; i < words.length; i++) this.uniformHost[base + i] = words[i];
-      entries.push({ binding: 0, resource: { buffer: this.uniformBuffer(), offset: this.uniformUsed, size: Math.max(16, Math.ceil(words.length / 4) * 16) } });
-      this.uniformUsed += UNIFORM_SLOT;
-    }
-    args.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
-    let layout = this.layouts.get(pipeline);
-    if (!layout) this.layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
-    const bindGroup = this.gpu.createBindGroup({ layout, entries });
+      uniformBytes = Math.max(16, Math.ceil(words.length / 4) * 16);
+    } else if (info.uniform) throw internal(`${kernel.label}: the kernel declares a var<uniform> at binding 0, but no uniforms were given`);
+    const bindGroup = this.bindGroup(info, uniformBytes, args.buffers);
     if (this.profiler) {
       // profiling: one pass per dispatch, timestamps around it
       this.endPass();
@@ -355,7 +440,11 @@ export class Device {
       this.pass = this.encoder.beginComputePass();
     }
     this.pass!.setPipeline(pipeline);
-    this.pass!.setBindGroup(0, bindGroup);
+    if (uniformBytes) {
+      this.dynamicOffset[0] = this.uniformUsed;
+      this.pass!.setBindGroup(0, bindGroup, this.dynamicOffset, 0, 1);
+      this.uniformUsed += UNIFORM_SLOT;
+    } else this.pass!.setBindGroup(0, bindGroup);
     this.pass!.dispatchWorkgroups(x, y, z);
     if (this.profiler) this.endPass();
     this.pendingCommands++;
