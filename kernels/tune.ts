@@ -70,8 +70,9 @@ const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
 function envMode(): TuneMode {
   // Implicit background tuning is opt-in. Measured inside a training run (train-teacher, mnist16, batch 64, lavapipe)
-  // it tuned 5 of ~66 classes in 150 steps, its samples polluted by the loop's own dispatches, and slowed the first
-  // steps; while the heuristics sit within 0–3% of the winners at UNet shapes on lavapipe and an H100 (RESULTS.md).
+  // it tuned 3–5 of ~53 classes in 150 steps (a job advances only while the loop awaits, and each sample needs
+  // several turns) and slowed the first steps; while the heuristics sit within 0–3% of the winners at UNet shapes on
+  // lavapipe and an H100 (RESULTS.md).
   // By default winners come only from explicit tune() calls (and, in Node, their disk cache).
   if (!isNode) return 'cached';
   const v = process.env.ONESTEP_TUNE?.toLowerCase();
