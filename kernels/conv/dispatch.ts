@@ -112,10 +112,12 @@ export interface ConvShape {
 
 /** Shape class: kind, channels, kernel and geometry exactly; the GEMM's pixel count to the nearest power of two. */
 export function convShapeKey(s: ConvShape): string {
-  const [N, C, H, W] = s.x, [O, , kH, kW] = s.w, g = s.geom;
-  const pixels = s.kind === 'backwardData' ? N * H * W : N * s.out[0] * s.out[1];
-  return `${s.kind} c${C}o${O}k${kH}x${kW}s${g.stride.join('x')}p${g.padding.join('x')}d${g.dilation.join('x')}g${g.groups}px${nearestPow2(pixels)}`;
+  const [, C] = s.x, [O, , kH, kW] = s.w, g = s.geom;
+  return `${s.kind} c${C}o${O}k${kH}x${kW}s${g.stride.join('x')}p${g.padding.join('x')}d${g.dilation.join('x')}g${g.groups}px${nearestPow2(convPixels(s))}`;
 }
+
+/** The pixels a pass runs over: the input's in backward-data, the output's otherwise. */
+const convPixels = (s: ConvShape) => (s.kind === 'backwardData' ? s.x[0] * s.x[2] * s.x[3] : s.x[0] * s.out[0] * s.out[1]);
 
 const convFlops = (s: ConvShape) => 2 * s.x[0] * s.out[0] * s.out[1] * s.w[0] * s.w[1] * s.w[2] * s.w[3];
 
@@ -150,17 +152,16 @@ function wtBlocker(dev: Device, s: ConvShape, v: ConvWTVariant): string | null {
  */
 function heuristicConvVariant(dev: Device, s: ConvShape): ConvVariant {
   if (!dev.isCpu) {
-    const pixels = s.kind === 'backwardData' ? s.x[0] * s.x[2] * s.x[3] : s.x[0] * s.out[0] * s.out[1];
     const tiled = !wtBlocker(dev, s, 't64x64');
     if (s.kind === 'backwardWeight') return tiled ? 't64x64' : 'r4x8';
-    if (wtChannels(s).written <= 32 && pixels >= 16384) return 'r4x8';
+    if (wtChannels(s).written <= 32 && convPixels(s) >= 16384) return 'r4x8';
     return tiled ? 't64x64' : 's8x4';
   }
   if (isSwiftShader(dev) && !wtBlocker(dev, s, 'p16x8') && wtChannels(s).read >= 8) return 'p16x8';
   // backward-weight's GEMM has (input channel, tap) rows: with ≤ 288 of them (32 channels 3×3, 1×1 from ≤ 64 channels
   // on) and ≥ 10 output channels, s4x16 ran 1.2–2× faster than s8x32 on both CPU drivers at UNet shapes
   // (bench/unet-step.ts --tune, GPU timestamps; from 576 rows s8x32 led or tied)
-  if (s.kind === 'backwardWeight' && (s.w[1] * s.w[2] * s.w[3] <= 288) && convColumns(s) >= 10) return 's4x16';
+  if (s.kind === 'backwardWeight' && s.w[1] * s.w[2] * s.w[3] <= 288 && convColumns(s) >= 10) return 's4x16';
   return pickConvVariant(convColumns(s));
 }
 

@@ -160,8 +160,8 @@ export function heuristicMatmulConfig(dev: Device, s: MatmulShape): MatmulConfig
   if (!dev.isCpu) {
     // Outputs count with the batch: at a UNet step's batched products (64×64×32 in batches of 64, K from 16) on an H100
     // t4x4w16 was the fastest or within 20% in 34 of 36 classes, 1.6–3.1× faster than r4x8 where the per-product
-    // sizes had picked it (r1x4 elsewhere; bench/unet-step.ts --tune, GPU timestamps). An H200: t4x4w16 16.4 TFLOP/s at 1024³; r8x8v4 17.2 vs 13.9 at
-    // 2048³ and 22–24 vs 17–18 at 4096³ (bench/matmul-quick.ts).
+    // sizes had picked it (r1x4 elsewhere; bench/unet-step.ts --tune, GPU timestamps). An H200: t4x4w16 16.4 TFLOP/s
+    // at 1024³; r8x8v4 17.2 vs 13.9 at 2048³ and 22–24 vs 17–18 at 4096³ (bench/matmul-quick.ts).
     const outputs = M * N * s.batch;
     if (M < 8 || outputs <= 64 * 64) return name('r1x4');
     if (M < 16 || outputs < 256 * 256) return name('r4x8');
