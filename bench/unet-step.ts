@@ -1,8 +1,10 @@
-// bench/unet-step.ts: one EDM training step of the UNet (forward, backward, Adam) on the current adapter, with the
-// number of dispatches per step and the GPU time per kernel family (os.profile), for the MNIST-teacher config or one
-// given as JSON. Compare with the PyTorch mirror on this CPU: python3 interop/pytorch/check.py time MODEL BATCH REPS.
+// bench/unet-step.ts: one EDM training step of the UNet (forward, backward, Adam) on the current adapter: wall and
+// host-issue ms per step, dispatches per step, and GPU ms per step and per kernel label (os.profile, where the adapter
+// has timestamps), for UNET_DEFAULTS or a config given as JSON. `--tune` adds what tuning the step's shape classes
+// costs and buys (below). Compare with the PyTorch mirror: python3 interop/pytorch/check.py time MODEL BATCH REPS.
 // Run: npx esbuild bench/unet-step.ts --bundle --platform=node --format=esm --external:webgpu \
-//        --outfile=/tmp/unet-step.mjs && ONESTEP_ADAPTER=lavapipe node /tmp/unet-step.mjs [--batch=64] [--profile] [--tune]
+//        --outfile=/tmp/unet-step.mjs && ONESTEP_ADAPTER=lavapipe node /tmp/unet-step.mjs [--batch=64] [--reps=10]
+//        [--config=JSON] [--tune]
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,9 +75,5 @@ if (tuneToo) {
   const changed = log.filter((r) => r.winner !== r.heuristic);
   const timings = Object.fromEntries(os.tuneLog().map((r) => [`${r.family}|${r.key}`, Object.fromEntries(r.timings.map((x) => [x.id, x.ms === null ? null : +x.ms.toPrecision(3)]))]));
   out.tune = { seconds, clock: os.tuneLog()[0]?.clock, classes: log.length, changed: changed.length, changedClasses: changed, after: await measure(), timings };
-}
-if (process.argv.includes('--profile')) {
-  const p = await os.profile(async () => step());
-  out.profile = p;
 }
 console.log(JSON.stringify(out, null, 1));
