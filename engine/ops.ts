@@ -9,7 +9,7 @@ import { castTo } from '../kernels/cast/dispatch';
 import { binary, broadcastShapes, fusedElementwise, unary, where as whereKernel } from '../kernels/elementwise/dispatch';
 import type { BinaryOp, UnaryOp } from '../kernels/elementwise/ops';
 import { normAxes, reduce, softmaxAlong, type ReduceOp } from '../kernels/reduce/dispatch';
-import { filled, gather, scatterInto } from '../kernels/layout/dispatch';
+import { embed, filled, gather, scatterInto } from '../kernels/layout/dispatch';
 import { stridesOf } from '../kernels/grid';
 import { matmulKernel } from '../kernels/matmul/dispatch';
 import { random } from '../kernels/random/dispatch';
@@ -484,11 +484,7 @@ export function slice(x: Tensor, starts: readonly number[], ends?: readonly numb
   const offset = st.reduce((p, v, d) => p + v * s[d], 0);
   const strides = s.map((v, d) => v * sp[d]);
   const out = gather(x, shape, strides, offset);
-  record('slice', out, [x], (g) => {
-    const gx = filled(x.shape, 0);
-    scatterInto(gx, g, strides, offset);
-    return [gx];
-  });
+  record('slice', out, [x], (g) => [embed(g, x.shape, st, sp, 0)]);
   return out;
 }
 const clampIndex = (i: number, n: number) => Math.min(n, Math.max(0, i < 0 ? i + n : i));
@@ -556,10 +552,9 @@ export function pad(x: Tensor, padding: readonly number[], value = 0): Tensor {
   }
   if ([...before, ...after].some((p) => !Number.isInteger(p) || p < 0)) throw new ValueError(`pad: padding ${JSON.stringify(padding)} must be non-negative integers (use slice to crop)`);
   const shape = x.shape.map((n, d) => n + before[d] + after[d]);
-  const out = filled(shape, value);
+  const out = embed(x, shape, before, shape.map(() => 1), value);
   const os = stridesOf(shape);
   const offset = before.reduce((p, v, d) => p + v * os[d], 0);
-  scatterInto(out, x, os, offset);
   record('pad', out, [x], (g) => [gather(g, x.shape, os, offset)]);
   return out;
 }

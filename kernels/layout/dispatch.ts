@@ -1,6 +1,7 @@
 // kernels/layout/dispatch.ts: moving values without arithmetic. `gather` reads a strided window of a buffer into a new
 // contiguous tensor (permute, expand, slice); `scatter` writes a contiguous tensor into a strided window of another
-// (cat, pad, slice backward); `fill` sets every element.
+// (cat); `embed` makes a tensor that holds one tensor in a strided window and a constant elsewhere, in one pass (pad,
+// slice backward); `fill` sets every element.
 import { f32bits, type Kernel } from '../../engine/device';
 import { ShapeError, fmtShape } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
@@ -65,6 +66,61 @@ export function gather(src: Tensor, shape: readonly number[], strides: readonly 
 /** Writes src (contiguous, of `shape`) into dst at dst[offset + Σ i_d·strides_d], in place. */
 export function scatterInto(dst: Tensor, src: Tensor, strides: readonly number[], offset = 0): void {
   stridedDispatch('scatter', src, dst, src.shape, strides, offset);
+}
+
+function embedKernel(ndim: number): Kernel {
+  const key = `embed:${ndim}`;
+  let k = kernels.get(key);
+  if (k) return k;
+  const vecs = MAX_DIMS / 4;
+  const at = (a: string) => `u.${a}[d / 4][d % 4]`;
+  const code = /* wgsl */ `
+struct U { n: u32, v: f32, pad0: u32, pad1: u32, shape: array<vec4u, ${vecs}>, start: array<vec4u, ${vecs}>, step: array<vec4u, ${vecs}>, window: array<vec4u, ${vecs}> }
+@group(0) @binding(0) var<uniform> u: U;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+${main1d()}
+  if (i >= u.n) { return; }
+  // dst[c] = src[(c - start) / step] where every coordinate lands on the window, else v
+  var rem = i;
+  var k = 0u;
+  var stride = 1u;
+  var inside = true;
+  for (var d = ${ndim - 1}; d >= 0; d--) {
+    let c = rem % ${at('shape')};
+    rem /= ${at('shape')};
+    let q = c - ${at('start')};
+    inside = inside && c >= ${at('start')} && q % ${at('step')} == 0u && q / ${at('step')} < ${at('window')};
+    k += (q / ${at('step')}) * stride;
+    stride *= ${at('window')};
+  }
+  if (inside) { dst[i] = src[k]; } else { dst[i] = u.v; }
+}`;
+  k = { code, label: `embed (${ndim}-d)` };
+  kernels.set(key, k);
+  return k;
+}
+
+/**
+ * A new tensor of `shape` that holds src at the window of coordinates start_d + i_d·step_d (i over src's shape) and v
+ * everywhere else: pad's forward and slice's backward in one pass (a fill and a scatter before).
+ */
+export function embed(src: Tensor, shape: readonly number[], start: readonly number[], step: readonly number[], v: number): Tensor {
+  if (src.ndim !== shape.length || start.length !== shape.length || step.length !== shape.length) {
+    throw new ShapeError(`embed: ${fmtShape(src.shape)} into ${fmtShape(shape)} needs one start and step per dim (got ${start.length} and ${step.length})`);
+  }
+  if (shape.length > MAX_DIMS) throw new ShapeError(`embed: ${fmtShape(shape)} has ${shape.length} dims; at most ${MAX_DIMS}`);
+  const out = Tensor.empty(shape, src.device);
+  const n = shapeProduct(shape);
+  if (n === 0) return out;
+  const dims = shape.length || 1;
+  const dev = src.device;
+  dev.dispatch(embedKernel(dims), {
+    buffers: [src.buffer, out.buffer],
+    uniforms: [n, f32bits(v), 0, 0, ...padDims(shape.length ? shape : [1], 1), ...padDims(start), ...padDims(step, 1), ...padDims(shape.length ? src.shape : [1], 1)],
+    workgroups: grid1d(dev, n),
+  });
+  return out;
 }
 
 let fillKernel: Kernel | null = null;

@@ -30,6 +30,21 @@ export function scatterRef(dst: Float64Array, src: HostTensor, strides: readonly
   }
 }
 
+/** A tensor of `shape` holding v, except src at coordinates start_d + i_d·step_d: the reference of `embed`. */
+export function embedRef(src: HostTensor, shape: readonly number[], start: readonly number[], step: readonly number[], v: number): HostTensor {
+  const data = new Float64Array(sizeOf(shape)).fill(v);
+  const strides = stridesRef(shape);
+  for (let i = 0; i < src.data.length; i++) {
+    let rem = i, o = 0;
+    for (let d = src.shape.length - 1; d >= 0; d--) {
+      o += (start[d] + (rem % src.shape[d]) * step[d]) * strides[d];
+      rem = Math.floor(rem / src.shape[d]);
+    }
+    data[o] = src.data[i];
+  }
+  return { data, shape: [...shape] };
+}
+
 const normDim = (d: number, ndim: number) => (d < 0 ? d + ndim : d);
 
 /** torch.Tensor.reshape (one -1 is inferred). */

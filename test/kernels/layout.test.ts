@@ -1,11 +1,12 @@
 // test/kernels/layout.test.ts: shape ops (reshape flatten squeeze unsqueeze permute transpose expand cat stack split slice
-// pad) and the gather / scatter kernels of kernels/layout/dispatch.ts, forward against kernels/layout/reference.ts.
+// pad) and the gather / scatter / embed kernels of kernels/layout/dispatch.ts, forward against kernels/layout/reference.ts.
 // Backward: test/engine/grad.test.ts.
 import { describe, it, expect } from 'vitest';
 import * as os from '../../engine';
-import { filled, gather, scatterInto } from '../../kernels/layout/dispatch';
+import { embed, filled, gather, scatterInto } from '../../kernels/layout/dispatch';
+import { fmtShape } from '../../engine/errors';
 import {
-  catRef, expandRef, flattenRef, gatherRef, padRef, permuteRef, reshapeRef, scatterRef, sliceRef, splitRef, squeezeRef, stackRef, transposeRef,
+  catRef, embedRef, expandRef, flattenRef, gatherRef, padRef, permuteRef, reshapeRef, scatterRef, sliceRef, splitRef, squeezeRef, stackRef, transposeRef,
   unsqueezeRef,
 } from '../../kernels/layout/reference';
 import { reduceRef } from '../../kernels/reduce/reference';
@@ -150,6 +151,40 @@ describe('slice / split / cat / stack / pad', () => {
     expectThrows(() => os.pad(x, [1, 1, 1, 1, 1, 1]), os.ShapeError);
     expectThrows(() => os.pad(x, [-1, 0]), os.ValueError);
     x.dispose();
+  });
+});
+
+describe('embed (pad forward, slice backward)', () => {
+  it('matches the reference: odd shapes, starts, steps, a fill value, 0-d and empty windows', async () => {
+    const cases: [number[], number[], number[], number[], number][] = [
+      [[17], [3], [2], [2], 0], // window [2, 4, 6]
+      [[1], [1], [0], [1], 5],
+      [[5, 17], [2, 4], [1, 3], [2, 3], -1.5],
+      [[3, 5, 7], [3, 2, 3], [0, 1, 0], [1, 2, 3], 0.25],
+      [[33, 70], [33, 70], [0, 0], [1, 1], 9], // the whole tensor: no fill left
+      [[4, 6], [0, 2], [1, 0], [1, 1], 2], // empty window: all fill
+      [[], [], [], [], 0],
+    ];
+    let seed = 7;
+    for (const [shape, win, start, step, v] of cases) {
+      const [src] = makeInputs([win], { seed: seed++ });
+      const t = fromHost(src);
+      const out = embed(t, shape, start, step, v);
+      expectClose(await toHost(out), embedRef(src, shape, start, step, v).data, { atol: 0, rtol: 0, shape, label: `embed ${fmtShape(win)} into ${fmtShape(shape)} at ${start} step ${step}` });
+      t.dispose();
+      out.dispose();
+    }
+  });
+  it('pad and slice backward take one dispatch each', async () => {
+    const x = os.randn([3, 5], { seed: 1 }).requiresGrad_();
+    const d0 = os.memory().dispatches;
+    const y = os.pad(x, [1, 2]);
+    expect(os.memory().dispatches - d0).toBe(1);
+    const s = os.slice(x, [1, 0], [3, 5], [1, 2]), g = os.onesLike(s);
+    const d1 = os.memory().dispatches;
+    s.backward(g);
+    expect(os.memory().dispatches - d1).toBe(1);
+    for (const t of [x, y, s, g]) t.dispose();
   });
 });
 
