@@ -325,7 +325,8 @@ function wtConv(v: ConvWTVariant, x: Tensor, wT: Tensor, bias: Tensor | undefine
   const max = dev.limits.maxComputeWorkgroupsPerDimension;
   const pixels = y.shape[0] * y.shape[2] * y.shape[3];
   // pixel blocks split over two grid dimensions: p16x8 (y, z) under channel blocks in x; t64x64 (x, z) with channel blocks in y
-  const [pixelBlock, channelBlock] = v === 'p16x8' ? [sharedConfig(O).tm, sharedConfig(O).wg * sharedConfig(O).tn] : [TILED.wgX * TILED.tm, TILED.wgY * TILED.tn];
+  const sc = sharedConfig(O);
+  const [pixelBlock, channelBlock] = v === 'p16x8' ? [sc.tm, sc.wg * sc.tn] : [TILED.wgX * TILED.tm, TILED.wgY * TILED.tn];
   const blocks = Math.ceil(pixels / pixelBlock), z = Math.ceil(blocks / max), channels = Math.ceil(O / channelBlock);
   dev.dispatch(wtKernelFor(v, O), {
     buffers: [x.buffer, wT.buffer, bias?.buffer ?? wT.buffer, y.buffer],
