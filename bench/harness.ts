@@ -152,6 +152,20 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/** The first validation or internal error the device raised while `fn` ran (its first line), or null. */
+async function gpuErrorOf(device: GPUDevice | undefined, fn: () => Promise<void>): Promise<string | null> {
+  if (!device) {
+    await fn();
+    return null;
+  }
+  device.pushErrorScope('internal');
+  device.pushErrorScope('validation');
+  await fn();
+  const [validation, internal] = [await device.popErrorScope(), await device.popErrorScope()];
+  const err = validation ?? internal;
+  return err ? err.message.split('\n')[0] : null;
+}
+
 async function callN(r: Runner, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await r.run();
   await r.wait();
@@ -163,8 +177,10 @@ async function callN(r: Runner, n: number): Promise<void> {
  */
 export async function measure(r: Runner, o: MeasureOptions): Promise<Measured> {
   let t0 = now();
-  await callN(r, 1); // compile
+  const failed = await gpuErrorOf(r.device, () => callN(r, 1)); // compile
   const first = now() - t0;
+  // a call the device rejected did no work: timing it would credit the engine with work it never did
+  if (failed) return { ok: false, note: `failed: the device rejected its work (${failed})` };
   if (first > o.budgetMs) return { ok: false, note: `not timed: the first (compiling) call took ${(first / 1000).toFixed(1)} s, over the ${(o.budgetMs / 1000).toFixed(0)} s this row may take in this suite (run --suite full)` };
   t0 = now();
   await callN(r, 1); // warm-up, and an estimate of one call
