@@ -153,6 +153,14 @@ describe('binary ops forward with broadcasting', () => {
     });
   }
 
+  it('same-shape operands over many workgroups: every invocation covers several vec4s a grid apart, odd tail', async () => {
+    // 70·1031 = 72,170 elements: 18,043 vec4s (the last one partial) over 18 workgroups
+    for (const [op, gpu, initA, initB] of BIN_CASES.filter(([op]) => op === 'add' || op === 'div')) {
+      await checkOp(`${op} [70,1031]`, [[70, 1031], [70, 1031]], (a, b) => gpu(a, b), (a, b) => binaryRef(op, a, b), { init: [initA, initB], atol: 1e-6, rtol: 2e-6 });
+    }
+    await checkOp('silu [70,1031]', [[70, 1031]], os.silu, u('silu'), { init: [-6, 6], atol: 2e-6, rtol: 2e-6 });
+  });
+
   it('method forms broadcast the same way', async () => {
     const a = os.tensor([[1], [2], [3]]), b = os.tensor([[10, 20, 30, 40]]);
     const y = a.add(b).mul(2).sub(a).div(b).pow(2).maximum(0.01).minimum(100);
