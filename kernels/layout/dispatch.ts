@@ -68,12 +68,14 @@ export function scatterInto(dst: Tensor, src: Tensor, strides: readonly number[]
   stridedDispatch('scatter', src, dst, src.shape, strides, offset);
 }
 
-function embedKernel(ndim: number): Kernel {
-  const key = `embed:${ndim}`;
+/** The embed kernel over `ndim` dims; `unit`: every step is 1 (pad, slices without steps), no divisions by steps. */
+function embedKernel(ndim: number, unit: boolean): Kernel {
+  const key = `embed:${ndim}:${unit}`;
   let k = kernels.get(key);
   if (k) return k;
   const vecs = MAX_DIMS / 4;
   const at = (a: string) => `u.${a}[d / 4][d % 4]`;
+  const stepped = (q: string) => (unit ? q : `${q} / ${at('step')}`);
   const code = /* wgsl */ `
 struct U { n: u32, v: f32, pad0: u32, pad1: u32, shape: array<vec4u, ${vecs}>, start: array<vec4u, ${vecs}>, step: array<vec4u, ${vecs}>, window: array<vec4u, ${vecs}> }
 @group(0) @binding(0) var<uniform> u: U;
@@ -90,13 +92,13 @@ ${main1d()}
     let c = rem % ${at('shape')};
     rem /= ${at('shape')};
     let q = c - ${at('start')};
-    inside = inside && c >= ${at('start')} && q % ${at('step')} == 0u && q / ${at('step')} < ${at('window')};
-    k += (q / ${at('step')}) * stride;
+    inside = inside && c >= ${at('start')}${unit ? '' : ` && q % ${at('step')} == 0u`} && ${stepped('q')} < ${at('window')};
+    k += ${stepped('q')} * stride;
     stride *= ${at('window')};
   }
   if (inside) { dst[i] = src[k]; } else { dst[i] = u.v; }
 }`;
-  k = { code, label: `embed (${ndim}-d)` };
+  k = { code, label: `embed (${ndim}-d${unit ? '' : ', steps'})` };
   kernels.set(key, k);
   return k;
 }
@@ -113,14 +115,40 @@ export function embed(src: Tensor, shape: readonly number[], start: readonly num
   const out = Tensor.empty(shape, src.device);
   const n = shapeProduct(shape);
   if (n === 0) return out;
-  const dims = shape.length || 1;
+  const m = mergeEmbedDims(shape, src.shape, start, step);
   const dev = src.device;
-  dev.dispatch(embedKernel(dims), {
+  dev.dispatch(embedKernel(m.shape.length, m.step.every((s) => s === 1)), {
     buffers: [src.buffer, out.buffer],
-    uniforms: [n, f32bits(v), 0, 0, ...padDims(shape.length ? shape : [1], 1), ...padDims(start), ...padDims(step, 1), ...padDims(shape.length ? src.shape : [1], 1)],
+    uniforms: [n, f32bits(v), 0, 0, ...padDims(m.shape, 1), ...padDims(m.start), ...padDims(m.step, 1), ...padDims(m.window, 1)],
     workgroups: grid1d(dev, n),
   });
   return out;
+}
+
+/**
+ * Fewer dims for embed's index arithmetic (a division or two per dim and element): a dim merges into the one outside
+ * it when the window covers it whole (start 0, step 1) and the outer dim's step is 1. Slice backward along dim 0 of
+ * [3, 16, 2, 64, 32] (attention's q, k, v) becomes one dim of 196,608 with a window of 65,536; padding the last two
+ * dims of [8, 4, 9, 9] leaves [32, 9, 9].
+ */
+export function mergeEmbedDims(shape: readonly number[], window: readonly number[], start: readonly number[], step: readonly number[]) {
+  const m = { shape: [] as number[], window: [] as number[], start: [] as number[], step: [] as number[] };
+  for (let d = 0; d < shape.length; d++) {
+    const last = m.shape.length - 1;
+    const whole = start[d] === 0 && step[d] === 1 && window[d] === shape[d];
+    if (last >= 0 && whole && m.step[last] === 1) {
+      m.shape[last] *= shape[d];
+      m.window[last] *= shape[d];
+      m.start[last] *= shape[d];
+    } else {
+      m.shape.push(shape[d]);
+      m.window.push(window[d]);
+      m.start.push(start[d]);
+      m.step.push(step[d]);
+    }
+  }
+  if (!m.shape.length) return { shape: [1], window: [1], start: [0], step: [1] };
+  return m;
 }
 
 let fillKernel: Kernel | null = null;

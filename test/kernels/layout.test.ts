@@ -3,7 +3,7 @@
 // Backward: test/engine/grad.test.ts.
 import { describe, it, expect } from 'vitest';
 import * as os from '../../engine';
-import { embed, filled, gather, scatterInto } from '../../kernels/layout/dispatch';
+import { embed, filled, gather, mergeEmbedDims, scatterInto } from '../../kernels/layout/dispatch';
 import { fmtShape } from '../../engine/errors';
 import {
   catRef, embedRef, expandRef, flattenRef, gatherRef, padRef, permuteRef, reshapeRef, scatterRef, sliceRef, splitRef, squeezeRef, stackRef, transposeRef,
@@ -164,6 +164,12 @@ describe('embed (pad forward, slice backward)', () => {
       [[33, 70], [33, 70], [0, 0], [1, 1], 9], // the whole tensor: no fill left
       [[4, 6], [0, 2], [1, 0], [1, 1], 2], // empty window: all fill
       [[], [], [], [], 0],
+      // merged dims (mergeEmbedDims): whole trailing dims fold into the sliced one …
+      [[3, 4, 2, 7, 5], [1, 4, 2, 7, 5], [2, 0, 0, 0, 0], [1, 1, 1, 1, 1], 0],
+      [[4, 5, 6], [4, 2, 6], [0, 1, 0], [1, 1, 1], 3],
+      // … but not into a stepped one, and a stepped inner dim stays apart
+      [[6, 4, 3], [3, 4, 3], [1, 0, 0], [2, 1, 1], -2],
+      [[2, 3, 9], [2, 3, 4], [0, 0, 1], [1, 1, 2], 1],
     ];
     let seed = 7;
     for (const [shape, win, start, step, v] of cases) {
@@ -175,6 +181,13 @@ describe('embed (pad forward, slice backward)', () => {
       out.dispose();
     }
   });
+  it('merges dims its window covers whole into the dim outside them, unless that dim is stepped', () => {
+    expect(mergeEmbedDims([3, 16, 2, 64, 32], [1, 16, 2, 64, 32], [2, 0, 0, 0, 0], [1, 1, 1, 1, 1])).toEqual({ shape: [196608], window: [65536], start: [131072], step: [1] });
+    expect(mergeEmbedDims([8, 4, 9, 9], [8, 4, 7, 7], [0, 0, 1, 1], [1, 1, 1, 1])).toEqual({ shape: [32, 9, 9], window: [32, 7, 7], start: [0, 1, 1], step: [1, 1, 1] });
+    expect(mergeEmbedDims([6, 4, 3], [3, 4, 3], [1, 0, 0], [2, 1, 1])).toEqual({ shape: [6, 12], window: [3, 12], start: [1, 0], step: [2, 1] });
+    expect(mergeEmbedDims([], [], [], [])).toEqual({ shape: [1], window: [1], start: [0], step: [1] });
+  });
+
   it('pad and slice backward take one dispatch each', async () => {
     const x = os.randn([3, 5], { seed: 1 }).requiresGrad_();
     const d0 = os.memory().dispatches;
