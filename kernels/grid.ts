@@ -57,15 +57,47 @@ export function coalesce(shape: readonly number[], strides: readonly (readonly n
   return { shape: outShape, strides: outStrides };
 }
 
-/** WGSL: turns a linear output index into an input offset, given `shape` and strides arrays of vec4<u32>. */
-export const offsetFn = (name: string, strides: string, ndim: number): string => /* wgsl */ `
-fn ${name}(i: u32) -> u32 {
-  var rem = i;
-  var off = 0u;
+/** Consecutive output elements each invocation of a strided kernel handles (see stridedWalk). */
+export const STRIDED_RUN = 4;
+
+/**
+ * WGSL for a strided kernel over `u.n` output elements of shape `u.shape`, with one strides array `u.<field>` (vec4<u32>
+ * words) per operand: `decls` goes at module scope, `main` after main1d's header. Invocation i handles the run of
+ * elements e = i·STRIDED_RUN … (contiguous in the output), and `body` sees each operand's offset as `p.<name>`. The
+ * full decode (a division and a modulo per dim, for all operands at once) runs at the start of a run and where the
+ * innermost coordinate wraps; otherwise each offset steps by its innermost stride. CPU drivers have no vector integer
+ * division, so this is most of a strided kernel's time there.
+ */
+export function stridedWalk(ndim: number, operands: readonly (readonly [name: string, field: string])[], body: string): { decls: string; main: string } {
+  const at = (field: string, d: string) => `u.${field}[${d} / 4][${d} % 4]`;
+  const inner = `${ndim - 1}u`;
+  const decls = /* wgsl */ `
+struct Walk { coord: u32, ${operands.map(([nm]) => `${nm}: u32`).join(', ')} }
+fn walkTo(e: u32) -> Walk {
+  var w: Walk;
+  var rem = e;
   for (var d = ${ndim - 1}; d >= 0; d--) {
-    let n = u.shape[d / 4][d % 4];
-    off += (rem % n) * u.${strides}[d / 4][d % 4];
-    rem /= n;
+    var c = rem; // the outermost coordinate is what remains
+    if (d > 0) { c = rem % ${at('shape', 'd')}; rem /= ${at('shape', 'd')}; }
+    ${operands.map(([nm, f]) => `w.${nm} += c * ${at(f, 'd')};`).join(' ')}
+    if (d == ${ndim - 1}) { w.coord = c; }
   }
-  return off;
+  return w;
 }`;
+  const main = /* wgsl */ `
+  let e0 = i * ${STRIDED_RUN}u;
+  if (e0 >= u.n) { return; }
+  let nInner = ${at('shape', inner)};
+  var p = walkTo(e0);
+  for (var e = e0; e < min(u.n, e0 + ${STRIDED_RUN}u); e++) {
+    if (e > e0) {
+      p.coord += 1u;
+      if (p.coord == nInner) { p = walkTo(e); } else { ${operands.map(([nm, f]) => `p.${nm} += ${at(f, inner)};`).join(' ')} }
+    }
+    ${body}
+  }`;
+  return { decls, main };
+}
+
+/** Workgroups for a strided kernel over n output elements (stridedWalk). */
+export const stridedGrid = (dev: Device, n: number): [number, number] => grid1d(dev, Math.ceil(n / STRIDED_RUN));

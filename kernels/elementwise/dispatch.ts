@@ -3,7 +3,7 @@
 import { f32bits, type Device, type Kernel } from '../../engine/device';
 import { ShapeError, fmtShape } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
-import { MAX_DIMS, WG, coalesce, grid1d, main1d, offsetFn, padDims, stridesOf } from '../grid';
+import { MAX_DIMS, WG, coalesce, grid1d, main1d, padDims, stridedGrid, stridedWalk, stridesOf } from '../grid';
 import { BINARY, UNARY, WGSL_MATH, type BinaryOp, type UnaryOp } from './ops';
 
 /** Broadcast result of two or more shapes, PyTorch rules; the error names the op. */
@@ -83,6 +83,8 @@ function stridedKernel(arity: number, expr: string, label: string, ndim: number,
   let k = flatKernels.get(key);
   if (!k) {
     const vecs = MAX_DIMS / 4;
+    const walk = stridedWalk(ndim, names.map((nm) => [nm, `s_${nm}`] as const), /* wgsl */ `${names.map((nm) => `let ${nm} = in_${nm}[p.${nm}];`).join(' ')}
+    out[e] = ${expr};`);
     const code = /* wgsl */ `
 struct U { n: u32, pad0: u32, pad1: u32, pad2: u32, shape: array<vec4u, ${vecs}>,
   ${names.map((nm) => `s_${nm}: array<vec4u, ${vecs}>`).join(', ')} }
@@ -90,11 +92,9 @@ struct U { n: u32, pad0: u32, pad1: u32, pad2: u32, shape: array<vec4u, ${vecs}>
 ${names.map((nm, j) => `@group(0) @binding(${j + 1}) var<storage, read> in_${nm}: array<f32>;`).join('\n')}
 @group(0) @binding(${arity + 1}) var<storage, read_write> out: array<f32>;
 ${WGSL_MATH}
-${names.map((nm) => offsetFn(`off_${nm}`, `s_${nm}`, ndim)).join('\n')}
+${walk.decls}
 ${main1d()}
-  if (i >= u.n) { return; }
-  ${names.map((nm) => `let ${nm} = in_${nm}[off_${nm}(i)];`).join(' ')}
-  out[i] = ${expr};
+${walk.main}
 }`;
     k = { code, label: `elementwise ${label} (broadcast, ${ndim}-d)` };
     flatKernels.set(key, k);
@@ -142,7 +142,7 @@ function nary(op: string, expr: string, inputs: Tensor[], names = NAMES[inputs.l
   dev.dispatch(stridedKernel(arity, expr, op, ndim, names), {
     buffers: [...inputs.map((t) => t.buffer), out.buffer],
     uniforms: [n, 0, 0, 0, ...padDims(shape, 1), ...strides.flatMap((s) => padDims(s))],
-    workgroups: grid1d(dev, n),
+    workgroups: stridedGrid(dev, n),
   });
   return out;
 }

@@ -5,7 +5,7 @@
 import { f32bits, type Kernel } from '../../engine/device';
 import { ShapeError, fmtShape } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
-import { MAX_DIMS, coalesce, grid1d, main1d, padDims, stridesOf } from '../grid';
+import { MAX_DIMS, coalesce, grid1d, main1d, padDims, stridedGrid, stridedWalk, stridesOf } from '../grid';
 
 const kernels = new Map<string, Kernel>();
 
@@ -14,24 +14,15 @@ function stridedKernel(kind: 'gather' | 'scatter', ndim: number): Kernel {
   let k = kernels.get(key);
   if (k) return k;
   const vecs = MAX_DIMS / 4;
+  // p.win: the element's offset in the strided window
+  const walk = stridedWalk(ndim, [['win', 'strides']], kind === 'gather' ? 'dst[e] = src[u.offset + p.win];' : 'dst[u.offset + p.win] = src[e];');
   const code = /* wgsl */ `
 struct U { n: u32, offset: u32, pad0: u32, pad1: u32, shape: array<vec4u, ${vecs}>, strides: array<vec4u, ${vecs}> }
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-fn stridedOffset(i: u32) -> u32 {
-  var rem = i;
-  var off = u.offset;
-  for (var d = ${ndim - 1}; d >= 0; d--) {
-    let n = u.shape[d / 4][d % 4];
-    off += (rem % n) * u.strides[d / 4][d % 4];
-    rem /= n;
-  }
-  return off;
-}
-${main1d()}
-  if (i >= u.n) { return; }
-  ${kind === 'gather' ? 'dst[i] = src[stridedOffset(i)];' : 'dst[stridedOffset(i)] = src[i];'}
+${walk.decls}
+${main1d()}${walk.main}
 }`;
   k = { code, label: `${kind} (${ndim}-d)` };
   kernels.set(key, k);
@@ -50,7 +41,7 @@ function stridedDispatch(kind: 'gather' | 'scatter', src: Tensor, dst: Tensor, s
   dev.dispatch(stridedKernel(kind, dims.length), {
     buffers: [src.buffer, dst.buffer],
     uniforms: [n, offset, 0, 0, ...padDims(dims, 1), ...padDims(winStrides)],
-    workgroups: grid1d(dev, n),
+    workgroups: stridedGrid(dev, n),
   });
 }
 
@@ -88,9 +79,10 @@ ${main1d()}
   var k = 0u;
   var stride = 1u;
   var inside = true;
+  // dims from the innermost out; the outermost coordinate is what remains (no division)
   for (var d = ${ndim - 1}; d >= 0; d--) {
-    let c = rem % ${at('shape')};
-    rem /= ${at('shape')};
+    var c = rem;
+    if (d > 0) { c = rem % ${at('shape')}; rem /= ${at('shape')}; }
     let q = c - ${at('start')};
     inside = inside && c >= ${at('start')}${unit ? '' : ` && q % ${at('step')} == 0u`} && ${stepped('q')} < ${at('window')};
     k += ${stepped('q')} * stride;
