@@ -69,19 +69,22 @@ export const STRIDED_RUN = 4;
  * division, so this is most of a strided kernel's time there.
  */
 export function stridedWalk(ndim: number, operands: readonly (readonly [name: string, field: string])[], body: string): { decls: string; main: string } {
-  const at = (field: string, d: string) => `u.${field}[${d} / 4][${d} % 4]`;
-  const inner = `${ndim - 1}u`;
+  // constant indices into the uniform arrays (SwiftShader reads one at a loop-variable index per lane)
+  const at = (field: string, d: number) => `u.${field}[${d >> 2}][${d & 3}]`;
+  const inner = ndim - 1;
+  // one block per dim, innermost first; the outermost coordinate is what remains (no division)
+  const dims = Array.from({ length: ndim }, (_, i) => ndim - 1 - i)
+    .map((d) => `{
+    let c = ${d > 0 ? `rem % ${at('shape', d)}; rem /= ${at('shape', d)}` : 'rem'};
+    ${operands.map(([nm, f]) => `w.${nm} += c * ${at(f, d)};`).join(' ')}${d === inner ? ' w.coord = c;' : ''}
+  }`)
+    .join('\n  ');
   const decls = /* wgsl */ `
 struct Walk { coord: u32, ${operands.map(([nm]) => `${nm}: u32`).join(', ')} }
 fn walkTo(e: u32) -> Walk {
   var w: Walk;
   var rem = e;
-  for (var d = ${ndim - 1}; d >= 0; d--) {
-    var c = rem; // the outermost coordinate is what remains
-    if (d > 0) { c = rem % ${at('shape', 'd')}; rem /= ${at('shape', 'd')}; }
-    ${operands.map(([nm, f]) => `w.${nm} += c * ${at(f, 'd')};`).join(' ')}
-    if (d == ${ndim - 1}) { w.coord = c; }
-  }
+  ${dims}
   return w;
 }`;
   const main = /* wgsl */ `

@@ -65,8 +65,18 @@ function embedKernel(ndim: number, unit: boolean): Kernel {
   let k = kernels.get(key);
   if (k) return k;
   const vecs = MAX_DIMS / 4;
-  const at = (a: string) => `u.${a}[d / 4][d % 4]`;
-  const stepped = (q: string) => (unit ? q : `${q} / ${at('step')}`);
+  // one block per dim, innermost first, with constant indices into the uniform arrays (SwiftShader reads a uniform
+  // array at a loop-variable index per lane); the outermost coordinate is what remains (no division)
+  const at = (a: string, d: number) => `u.${a}[${d >> 2}][${d & 3}]`;
+  const stepped = (q: string, d: number) => (unit ? q : `${q} / ${at('step', d)}`);
+  const dims = Array.from({ length: ndim }, (_, i) => ndim - 1 - i)
+    .map((d) => `{
+    let c = ${d > 0 ? `rem % ${at('shape', d)}; rem /= ${at('shape', d)}` : 'rem'};
+    let q = c - ${at('start', d)};
+    inside = inside && c >= ${at('start', d)}${unit ? '' : ` && q % ${at('step', d)} == 0u`} && ${stepped('q', d)} < ${at('window', d)};
+    k += ${stepped('q', d)} * stride;${d > 0 ? `\n    stride *= ${at('window', d)};` : ''}
+  }`)
+    .join('\n  ');
   const code = /* wgsl */ `
 struct U { n: u32, v: f32, pad0: u32, pad1: u32, shape: array<vec4u, ${vecs}>, start: array<vec4u, ${vecs}>, step: array<vec4u, ${vecs}>, window: array<vec4u, ${vecs}> }
 @group(0) @binding(0) var<uniform> u: U;
@@ -79,15 +89,7 @@ ${main1d()}
   var k = 0u;
   var stride = 1u;
   var inside = true;
-  // dims from the innermost out; the outermost coordinate is what remains (no division)
-  for (var d = ${ndim - 1}; d >= 0; d--) {
-    var c = rem;
-    if (d > 0) { c = rem % ${at('shape')}; rem /= ${at('shape')}; }
-    let q = c - ${at('start')};
-    inside = inside && c >= ${at('start')}${unit ? '' : ` && q % ${at('step')} == 0u`} && ${stepped('q')} < ${at('window')};
-    k += ${stepped('q')} * stride;
-    stride *= ${at('window')};
-  }
+  ${dims}
   if (inside) { dst[i] = src[k]; } else { dst[i] = u.v; }
 }`;
   k = { code, label: `embed (${ndim}-d${unit ? '' : ', steps'})` };
