@@ -5,7 +5,7 @@
 // other load on a shared machine hits them alike; in brackets the median process CPU time per call (the software
 // adapters run on this process's threads, so CPU time is less sensitive to other load than wall time).
 // Run: npx esbuild bench/attention-quick.ts --bundle --platform=node --format=esm --external:webgpu \
-//        --outfile=/tmp/attn-quick.mjs && ONESTEP_ADAPTER=lavapipe node /tmp/attn-quick.mjs
+//        --outfile=/tmp/attn-quick.mjs && ONESTEP_ADAPTER=lavapipe node /tmp/attn-quick.mjs [--variants=a,b]
 import * as os from '../engine';
 import { ATTENTION_VARIANTS, variantWorthTiming } from '../kernels/attention/dispatch';
 
@@ -14,6 +14,8 @@ await os.init();
 const arg = (name: string, dflt: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt);
 const [B, H, L, D] = [arg('B', 2), arg('H', 4), arg('L', 256), arg('D', 64)];
 const causal = process.argv.includes('--causal');
+// `--variants=subgroup-r4,plain-r4`: only these fused variants (default: every one worth timing here)
+const only = process.argv.find((a) => a.startsWith('--variants='))?.split('=')[1].split(',');
 const shape = [B, H, L, D];
 const q = os.randn(shape, { seed: 1 }), k = os.randn(shape, { seed: 2 }), v = os.randn(shape, { seed: 3 }), gOut = os.randn(shape, { seed: 4 });
 const scale = 1 / Math.sqrt(D);
@@ -82,7 +84,7 @@ const impls: [string, Impl][] = [
   ['composed matmul + softmax + matmul', composed],
   ['fused os.attention (default)', fused()],
   // the variants this adapter runs (subgroup ones need subgroups of at least their lane count)
-  ...ATTENTION_VARIANTS.filter((x) => variantWorthTiming(os.device(), x, D)).map((x): [string, Impl] => [`fused os.attention (${x.name})`, fused(x.name)]),
+  ...ATTENTION_VARIANTS.filter((x) => variantWorthTiming(os.device(), x, D) && (!only || only.includes(x.name))).map((x): [string, Impl] => [`fused os.attention (${x.name})`, fused(x.name)]),
 ];
 const best: { fwd?: Timing; bwd?: Timing; both?: Timing }[] = impls.map(() => ({}));
 for (let round = 0; round < 2; round++) {
