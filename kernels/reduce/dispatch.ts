@@ -35,11 +35,26 @@ const kernels = new Map<string, Kernel>();
  */
 type KernelVariant = 'thread' | 'thread4' | 'workgroup';
 
-function reduceKernel(op: ReduceOp, variant: KernelVariant): Kernel {
-  const key = `${op}:${variant}`;
+/**
+ * WGSL: the offset of linear index `name`'s argument over `dims` dims of u.<shape> and u.<strides>, one block per dim
+ * with constant indices into the uniform arrays (SwiftShader reads one at a loop-variable index per lane); the
+ * outermost coordinate is what remains (no division).
+ */
+function offsetFn(name: string, shape: string, strides: string, dims: number): string {
+  const at = (f: string, d: number) => `u.${f}[${d >> 2}][${d & 3}]`;
+  const body = Array.from({ length: dims }, (_, i) => dims - 1 - i)
+    .map((d) => (d > 0 ? `off += (rem % ${at(shape, d)}) * ${at(strides, d)}; rem /= ${at(shape, d)};` : `off += rem * ${at(strides, d)};`))
+    .join('\n  ');
+  return `fn ${name}(i: u32) -> u32 {\n  var rem = i; var off = 0u;\n  ${body}\n  return off;\n}`;
+}
+
+/** The kernel for `nKept` kept and `nRed` (≥ 1) reduced dims (after plan() merged them): both baked in. */
+function reduceKernel(op: ReduceOp, variant: KernelVariant, nKept: number, nRed: number): Kernel {
+  const key = `${op}:${variant}:${nKept}:${nRed}`;
   let k = kernels.get(key);
   if (k) return k;
   const vecs = MAX_DIMS / 4;
+  const last = `[${(nRed - 1) >> 2}][${(nRed - 1) & 3}]`;
   const header = /* wgsl */ `
 struct U { nOut: u32, nRed: u32, scale: f32, nKept: u32, nRedDims: u32, parts: u32, chunk: u32, p2: u32,
   keptShape: array<vec4u, ${vecs}>, keptStrides: array<vec4u, ${vecs}>, redShape: array<vec4u, ${vecs}>, redStrides: array<vec4u, ${vecs}> }
@@ -47,22 +62,8 @@ struct U { nOut: u32, nRed: u32, scale: f32, nKept: u32, nRedDims: u32, parts: u
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 ${WGSL_MATH}
-fn keptOffset(o: u32) -> u32 {
-  var rem = o; var off = 0u;
-  for (var d = i32(u.nKept) - 1; d >= 0; d--) {
-    let n = u.keptShape[d / 4][d % 4];
-    off += (rem % n) * u.keptStrides[d / 4][d % 4]; rem /= n;
-  }
-  return off;
-}
-fn redOffset(r: u32) -> u32 {
-  var rem = r; var off = 0u;
-  for (var d = i32(u.nRedDims) - 1; d >= 0; d--) {
-    let n = u.redShape[d / 4][d % 4];
-    off += (rem % n) * u.redStrides[d / 4][d % 4]; rem /= n;
-  }
-  return off;
-}`;
+${offsetFn('keptOffset', 'keptShape', 'keptStrides', nKept)}
+${offsetFn('redOffset', 'redShape', 'redStrides', nRed)}`;
   const lanes = ['x', 'y', 'z', 'w'];
   // both thread kernels: invocation i reduces chunk i % parts of output i / parts (parts = 1: all of it), from r to r1
   const chunkOf = /* wgsl */ `
@@ -71,14 +72,13 @@ ${main1d()}
   let o = i / u.parts;
   let r1 = min((i % u.parts + 1u) * u.chunk, u.nRed);
   let base = keptOffset(o);
-  let last = u.nRedDims - 1u;
-  let innerN = u.redShape[last / 4u][last % 4u];
+  let innerN = u.redShape${last};
   var r = (i % u.parts) * u.chunk;`;
   const code =
     variant === 'thread'
       ? /* wgsl */ `${header}
 ${chunkOf}
-  let innerS = u.redStrides[last / 4u][last % 4u];
+  let innerS = u.redStrides${last};
   var acc: f32 = ${INIT[op]};
   while (r < r1) {
     // one contiguous run of the innermost reduced dim: the offset steps by its stride
@@ -205,7 +205,7 @@ function dispatchReduce(op: ReduceOp, v: 'thread' | 'workgroup', x: Tensor, axes
   const workgroups: [number, number] = v === 'thread' ? grid1d(dev, nOut * parts) : grid1d(dev, nOut, 1);
   const inner = red[red.length - 1];
   const vec4 = v === 'thread' && inner[1] === 1 && inner[0] % 4 === 0 && chunk % 4 === 0;
-  dev.dispatch(reduceKernel(op, vec4 ? 'thread4' : v), { buffers: [x.buffer, out.buffer], uniforms, workgroups });
+  dev.dispatch(reduceKernel(op, vec4 ? 'thread4' : v, kept.length, red.length), { buffers: [x.buffer, out.buffer], uniforms, workgroups });
 }
 
 // ---- softmax along one axis: one invocation per row ---------------------------------------------------------------
