@@ -3,27 +3,16 @@
 // buffer it submits is invalid and does nothing, and wall clock credited it with 100 GB/s on a 2-core CPU.
 import { describe, expect, it } from 'vitest';
 import * as os from '../engine';
-import { measure, type Runner } from '../bench/harness';
+import { pipelineOf, rawRunner } from '../bench/engines/raw';
+import { measure } from '../bench/harness';
 
 const OPTS = { runs: 10, minRunMs: 1, maxReps: 4, budgetMs: 20_000, useTimestamps: true };
 
 /** A runner that dispatches an empty kernel over `groups` workgroups on the engine's device. */
-function emptyDispatches(groups: number): Runner {
+const emptyDispatches = (groups: number) => {
   const gpu = os.device().gpu;
-  const pipeline = gpu.createComputePipeline({ layout: 'auto', compute: { module: gpu.createShaderModule({ code: '@compute @workgroup_size(1) fn main() {}' }), entryPoint: 'main' } });
-  return {
-    device: gpu,
-    run() {
-      const enc = gpu.createCommandEncoder();
-      const pass = enc.beginComputePass();
-      pass.setPipeline(pipeline);
-      pass.dispatchWorkgroups(groups);
-      pass.end();
-      gpu.queue.submit([enc.finish()]);
-    },
-    wait: () => gpu.queue.onSubmittedWorkDone(),
-  };
-}
+  return rawRunner(gpu, pipelineOf(gpu, '@compute @workgroup_size(1) fn main() {}', 'empty'), [], [groups, 1, 1]);
+};
 
 describe('bench measure()', () => {
   it('reports a row the device rejected as failed, naming the error, instead of timing it', async () => {

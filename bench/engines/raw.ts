@@ -73,12 +73,12 @@ function gpuBuffer(dev: GPUDevice, data: Float32Array | Uint32Array | number, us
   return buf;
 }
 
-function pipelineOf(dev: GPUDevice, code: string, label: string): GPUComputePipeline {
+export function pipelineOf(dev: GPUDevice, code: string, label: string): GPUComputePipeline {
   return dev.createComputePipeline({ layout: 'auto', compute: { module: dev.createShaderModule({ code, label }), entryPoint: 'main' }, label });
 }
 
 /** One dispatch (or `count`) per call, each call its own submit, as an engine would. */
-function rawRunner(dev: GPUDevice, pipeline: GPUComputePipeline, buffers: GPUBuffer[], groups: [number, number, number], count = 1): Runner {
+export function rawRunner(dev: GPUDevice, pipeline: GPUComputePipeline, buffers: GPUBuffer[], groups: [number, number, number], count = 1): Runner {
   const bind = dev.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: buffers.map((buffer, i) => ({ binding: i, resource: { buffer } })) });
   return {
     device: dev,
