@@ -57,6 +57,22 @@ export function coalesce(shape: readonly number[], strides: readonly (readonly n
   return { shape: outShape, strides: outStrides };
 }
 
+/**
+ * WGSL: element [d] of a vec4<u32> uniform array u.<field> with d a constant (SwiftShader resolves a uniform array read
+ * at a loop-variable index per lane, so kernels bake their dim count in and index with constants).
+ */
+export const uniformAt = (field: string, d: number): string => `u.${field}[${d >> 2}][${d & 3}]`;
+
+/**
+ * WGSL: splits the linear index in the var `rem` into coordinates over the `ndim` dims of u.<shape>, innermost first:
+ * one block per dim in which `c` is that dim's coordinate and `use(d)` runs. The outermost coordinate is what remains
+ * (no division).
+ */
+export const decodeDims = (ndim: number, shape: string, use: (d: number) => string): string =>
+  Array.from({ length: ndim }, (_, i) => ndim - 1 - i)
+    .map((d) => `{\n    let c = ${d > 0 ? `rem % ${uniformAt(shape, d)}; rem /= ${uniformAt(shape, d)}` : 'rem'};\n    ${use(d)}\n  }`)
+    .join('\n  ');
+
 /** Consecutive output elements each invocation of a strided kernel handles (see stridedWalk). */
 export const STRIDED_RUN = 4;
 
@@ -69,16 +85,9 @@ export const STRIDED_RUN = 4;
  * division, so this is most of a strided kernel's time there.
  */
 export function stridedWalk(ndim: number, operands: readonly (readonly [name: string, field: string])[], body: string): { decls: string; main: string } {
-  // constant indices into the uniform arrays (SwiftShader reads one at a loop-variable index per lane)
-  const at = (field: string, d: number) => `u.${field}[${d >> 2}][${d & 3}]`;
+  const at = uniformAt;
   const inner = ndim - 1;
-  // one block per dim, innermost first; the outermost coordinate is what remains (no division)
-  const dims = Array.from({ length: ndim }, (_, i) => ndim - 1 - i)
-    .map((d) => `{
-    let c = ${d > 0 ? `rem % ${at('shape', d)}; rem /= ${at('shape', d)}` : 'rem'};
-    ${operands.map(([nm, f]) => `w.${nm} += c * ${at(f, d)};`).join(' ')}${d === inner ? ' w.coord = c;' : ''}
-  }`)
-    .join('\n  ');
+  const dims = decodeDims(ndim, 'shape', (d) => `${operands.map(([nm, f]) => `w.${nm} += c * ${at(f, d)};`).join(' ')}${d === inner ? ' w.coord = c;' : ''}`);
   const decls = /* wgsl */ `
 struct Walk { coord: u32, ${operands.map(([nm]) => `${nm}: u32`).join(', ')} }
 fn walkTo(e: u32) -> Walk {

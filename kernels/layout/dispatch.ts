@@ -5,7 +5,7 @@
 import { f32bits, type Kernel } from '../../engine/device';
 import { ShapeError, fmtShape } from '../../engine/errors';
 import { Tensor } from '../../engine/tensor';
-import { MAX_DIMS, coalesce, grid1d, main1d, padDims, stridedGrid, stridedWalk, stridesOf } from '../grid';
+import { MAX_DIMS, coalesce, decodeDims, grid1d, main1d, padDims, stridedGrid, stridedWalk, stridesOf, uniformAt } from '../grid';
 
 const kernels = new Map<string, Kernel>();
 
@@ -65,18 +65,11 @@ function embedKernel(ndim: number, unit: boolean): Kernel {
   let k = kernels.get(key);
   if (k) return k;
   const vecs = MAX_DIMS / 4;
-  // one block per dim, innermost first, with constant indices into the uniform arrays (SwiftShader reads a uniform
-  // array at a loop-variable index per lane); the outermost coordinate is what remains (no division)
-  const at = (a: string, d: number) => `u.${a}[${d >> 2}][${d & 3}]`;
+  const at = uniformAt;
   const stepped = (q: string, d: number) => (unit ? q : `${q} / ${at('step', d)}`);
-  const dims = Array.from({ length: ndim }, (_, i) => ndim - 1 - i)
-    .map((d) => `{
-    let c = ${d > 0 ? `rem % ${at('shape', d)}; rem /= ${at('shape', d)}` : 'rem'};
-    let q = c - ${at('start', d)};
+  const dims = decodeDims(ndim, 'shape', (d) => `let q = c - ${at('start', d)};
     inside = inside && c >= ${at('start', d)}${unit ? '' : ` && q % ${at('step', d)} == 0u`} && ${stepped('q', d)} < ${at('window', d)};
-    k += ${stepped('q', d)} * stride;${d > 0 ? `\n    stride *= ${at('window', d)};` : ''}
-  }`)
-    .join('\n  ');
+    k += ${stepped('q', d)} * stride;${d > 0 ? ` stride *= ${at('window', d)};` : ''}`);
   const code = /* wgsl */ `
 struct U { n: u32, v: f32, pad0: u32, pad1: u32, shape: array<vec4u, ${vecs}>, start: array<vec4u, ${vecs}>, step: array<vec4u, ${vecs}>, window: array<vec4u, ${vecs}> }
 @group(0) @binding(0) var<uniform> u: U;

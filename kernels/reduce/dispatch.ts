@@ -2,7 +2,7 @@
 // and softmax / logSoftmax with their backward along one axis.
 import { f32bits, type Kernel } from '../../engine/device';
 import { Tensor } from '../../engine/tensor';
-import { MAX_DIMS, grid1d, main1d, padDims, stridesOf } from '../grid';
+import { MAX_DIMS, decodeDims, grid1d, main1d, padDims, stridesOf, uniformAt } from '../grid';
 import { WGSL_MATH } from '../elementwise/ops';
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'sumSquares';
@@ -35,18 +35,9 @@ const kernels = new Map<string, Kernel>();
  */
 type KernelVariant = 'thread' | 'thread4' | 'workgroup';
 
-/**
- * WGSL: the offset of linear index `name`'s argument over `dims` dims of u.<shape> and u.<strides>, one block per dim
- * with constant indices into the uniform arrays (SwiftShader reads one at a loop-variable index per lane); the
- * outermost coordinate is what remains (no division).
- */
-function offsetFn(name: string, shape: string, strides: string, dims: number): string {
-  const at = (f: string, d: number) => `u.${f}[${d >> 2}][${d & 3}]`;
-  const body = Array.from({ length: dims }, (_, i) => dims - 1 - i)
-    .map((d) => (d > 0 ? `off += (rem % ${at(shape, d)}) * ${at(strides, d)}; rem /= ${at(shape, d)};` : `off += rem * ${at(strides, d)};`))
-    .join('\n  ');
-  return `fn ${name}(i: u32) -> u32 {\n  var rem = i; var off = 0u;\n  ${body}\n  return off;\n}`;
-}
+/** WGSL: the offset of linear index i over `dims` dims of u.<shape> and u.<strides> (constant indices, grid.ts). */
+const offsetFn = (name: string, shape: string, strides: string, dims: number): string =>
+  `fn ${name}(i: u32) -> u32 {\n  var rem = i; var off = 0u;\n  ${decodeDims(dims, shape, (d) => `off += c * ${uniformAt(strides, d)};`)}\n  return off;\n}`;
 
 /** The kernel for `nKept` kept and `nRed` (≥ 1) reduced dims (after plan() merged them): both baked in. */
 function reduceKernel(op: ReduceOp, variant: KernelVariant, nKept: number, nRed: number): Kernel {
@@ -54,9 +45,8 @@ function reduceKernel(op: ReduceOp, variant: KernelVariant, nKept: number, nRed:
   let k = kernels.get(key);
   if (k) return k;
   const vecs = MAX_DIMS / 4;
-  const last = `[${(nRed - 1) >> 2}][${(nRed - 1) & 3}]`;
   const header = /* wgsl */ `
-struct U { nOut: u32, nRed: u32, scale: f32, nKept: u32, nRedDims: u32, parts: u32, chunk: u32, p2: u32,
+struct U { nOut: u32, nRed: u32, scale: f32, p0: u32, p1: u32, parts: u32, chunk: u32, p2: u32,
   keptShape: array<vec4u, ${vecs}>, keptStrides: array<vec4u, ${vecs}>, redShape: array<vec4u, ${vecs}>, redStrides: array<vec4u, ${vecs}> }
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -72,13 +62,13 @@ ${main1d()}
   let o = i / u.parts;
   let r1 = min((i % u.parts + 1u) * u.chunk, u.nRed);
   let base = keptOffset(o);
-  let innerN = u.redShape${last};
+  let innerN = ${uniformAt('redShape', nRed - 1)};
   var r = (i % u.parts) * u.chunk;`;
   const code =
     variant === 'thread'
       ? /* wgsl */ `${header}
 ${chunkOf}
-  let innerS = u.redStrides${last};
+  let innerS = ${uniformAt('redStrides', nRed - 1)};
   var acc: f32 = ${INIT[op]};
   while (r < r1) {
     // one contiguous run of the innermost reduced dim: the offset steps by its stride
@@ -197,7 +187,7 @@ function dispatchReduce(op: ReduceOp, v: 'thread' | 'workgroup', x: Tensor, axes
   if (runs.length === 0 && nRed !== 1) throw new Error('internal: reduce plan lost its reduced dims');
   const red = runs.length ? runs : [[1, 0]]; // nothing to reduce (size-1 axes): one run of length 1
   const uniforms = [
-    nOut, nRed, f32bits(scale), kept.length, red.length, parts, chunk, 0,
+    nOut, nRed, f32bits(scale), 0, 0, parts, chunk, 0,
     ...padDims(kept.map((k) => k[0]), 1), ...padDims(kept.map((k) => k[1])),
     ...padDims(red.map((k) => k[0]), 1), ...padDims(red.map((k) => k[1])),
   ];
