@@ -465,9 +465,13 @@ export class Device {
    */
   async profile(fn: () => unknown | Promise<unknown>): Promise<{ label: string; ms: number; count: number }[]> {
     if (!this.features.has('timestamp-query')) throw new DeviceError(`profile: ${this.adapterLabel} has no timestamp-query feature`);
-    if (this.profiler) throw new DeviceError('profile: another profile() is in progress on this device; await it first (profiles do not nest)');
+    // checked again after the sync: another profile may have started while it was awaited
+    const busy = () => {
+      if (this.profiler) throw new DeviceError('profile: another profile() is in progress on this device; await it first (profiles do not nest)');
+    };
+    busy();
     await this.sync();
-    if (this.profiler) throw new DeviceError('profile: another profile() is in progress on this device; await it first (profiles do not nest)');
+    busy();
     const prof = new Profiler(this.gpu);
     this.profiler = prof;
     try {

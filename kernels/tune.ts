@@ -342,7 +342,6 @@ async function measureAndStore<C>(dev: Device, t: Tunable<C>): Promise<TuneResul
 
 // ---- the API families use ------------------------------------------------------------------------------------------
 
-
 /** Below this much work (FLOPs) dispatch overhead dominates: families use their heuristic without tuning. */
 export const TUNE_MIN_FLOPS = 2 ** 24;
 

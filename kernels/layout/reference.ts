@@ -34,14 +34,7 @@ export function scatterRef(dst: Float64Array, src: HostTensor, strides: readonly
 export function embedRef(src: HostTensor, shape: readonly number[], start: readonly number[], step: readonly number[], v: number): HostTensor {
   const data = new Float64Array(sizeOf(shape)).fill(v);
   const strides = stridesRef(shape);
-  for (let i = 0; i < src.data.length; i++) {
-    let rem = i, o = 0;
-    for (let d = src.shape.length - 1; d >= 0; d--) {
-      o += (start[d] + (rem % src.shape[d]) * step[d]) * strides[d];
-      rem = Math.floor(rem / src.shape[d]);
-    }
-    data[o] = src.data[i];
-  }
+  scatterRef(data, src, strides.map((s, d) => s * step[d]), start.reduce((o, s, d) => o + s * strides[d], 0));
   return { data, shape: [...shape] };
 }
 
