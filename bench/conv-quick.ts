@@ -9,6 +9,7 @@
 import * as os from '../engine';
 import { CONV_LANE_VARIANTS, CONV_VARIANTS, conv2dBackwardData, conv2dBackwardWeight, conv2dForward, type ConvGeometry, type ConvVariant } from '../kernels/conv/dispatch';
 import { MATMUL_TILES, matmulKernel, pickMatmulTile } from '../kernels/matmul/dispatch';
+import type { DeviceArray } from '../runtime';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,7 +36,7 @@ interface Timing {
   cpu: number[];
 }
 /** ms of wall clock and of process CPU per call, over `reps` calls in one submit. */
-async function once(fn: () => os.Tensor, reps: number): Promise<{ wall: number; cpu: number }> {
+async function once(fn: () => DeviceArray, reps: number): Promise<{ wall: number; cpu: number }> {
   const c0 = process.cpuUsage(), t0 = performance.now();
   for (let i = 0; i < reps; i++) fn().dispose();
   await os.sync();
@@ -53,7 +54,7 @@ for (const [N, C, H, W, O] of SHAPES) {
   const flop = 2 * M * O * K;
   const mmName = (t: object) => JSON.stringify(t).replace(/[{}"]/g, '');
   const mmTile = mmName(pickMatmulTile(M, O, K));
-  const fns: [string, () => os.Tensor][] = [[`matmul (engine pick: ${mmTile})`, () => matmulKernel(a, b)]];
+  const fns: [string, () => DeviceArray][] = [[`matmul (engine pick: ${mmTile})`, () => matmulKernel(a, b)]];
   for (const tile of MATMUL_TILES) if (mmName(tile) !== mmTile) fns.push([`matmul ${mmName(tile)}`, () => matmulKernel(a, b, { config: tile })]);
   // every tile (p16x8 is forward-only), or the dispatcher's own pick (no variant: its heuristic, as tests and a fresh install run)
   const variants = (all: readonly ConvVariant[]): (ConvVariant | undefined)[] => (ALL ? [...all] : [undefined]);

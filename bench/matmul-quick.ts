@@ -9,6 +9,7 @@
 import * as os from '../engine';
 import { MATMUL_VARIANTS, heuristicMatmulConfig, matmulConfigId, matmulKernel, resolveMatmulConfig, tuneMatmul } from '../kernels/matmul/dispatch';
 import { setTuning } from '../kernels/tune';
+import type { DeviceArray } from '../runtime';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -27,7 +28,7 @@ setTuning('cached'); // nothing tunes behind the bench's back; the "tuned" row t
 const dev = os.device();
 
 /** ms of wall clock and of process CPU per call, over `reps` calls in one submit. */
-async function once(fn: () => os.Tensor, reps: number): Promise<{ wall: number; cpu: number }> {
+async function once(fn: () => DeviceArray, reps: number): Promise<{ wall: number; cpu: number }> {
   const c0 = process.cpuUsage(), t0 = performance.now();
   for (let i = 0; i < reps; i++) fn().dispose();
   await os.sync();
@@ -42,7 +43,7 @@ for (const n of SIZES) {
   const a = os.randn([n, n], { seed: 1 }), b = os.randn([n, n], { seed: 2 });
   const gf = (ms: number) => (2 * n ** 3) / ms / 1e6;
   const variants = MATMUL_VARIANTS.filter((v) => !ONLY || ONLY.has(v.name));
-  const timed: { name: string; fn: () => os.Tensor; reps: number; wall: number[]; cpu: number[]; note?: string }[] = [];
+  const timed: { name: string; fn: () => DeviceArray; reps: number; wall: number[]; cpu: number[]; note?: string }[] = [];
   for (const v of variants) {
     const ran = resolveMatmulConfig(v.config, dev.features);
     const note = ran !== v.config ? `runs as ${matmulConfigId(ran)} (no subgroups)` : undefined;

@@ -7,7 +7,7 @@
 //        --outfile=/tmp/norm-quick.mjs && ONESTEP_ADAPTER=lavapipe node /tmp/norm-quick.mjs
 import { loadavg } from 'node:os';
 import * as os from '../engine';
-import type { Kernel } from '../engine/device';
+import type { Kernel } from '../runtime';
 import { grid1d, main1d } from '../kernels/grid';
 import { NORM_VARIANTS, normBackward, normForward, pickNormVariant, type NormDims } from '../kernels/norm/dispatch';
 

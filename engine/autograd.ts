@@ -1,9 +1,80 @@
-// engine/autograd.ts: reverse-mode backward over the recorded graph. The tape, not the ops, sums a gradient back to
-// its input's shape (broadcasting) and adds up the gradients of a tensor used twice.
-import { GradError, ShapeError, fmtShape, internal } from './errors';
-import { Tensor, keep, noGrad, releaseNode, tidy, type GraphNode } from './tensor';
+// engine/autograd.ts: the autograd graph and reverse-mode backward. Ops are recorded in one place (engine/ops/op.ts,
+// `apply`), as GraphNodes holding their inputs and a need-aware backward rule. The tape, not the ops, sums a gradient
+// back to its input's shape (broadcasting) and adds up the gradients of a tensor used twice.
+import { GradError, ShapeError, fmtShape, internal } from '../runtime/errors';
+import { Tensor, keep, tidy } from './tensor';
 
-/** Hooks set by engine/ops.ts (autograd needs a few ops; ops need record()). */
+// ---- grad mode ----------------------------------------------------------------------------------------------------
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn with gradient recording off (sampling, EMA updates, evaluation). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Sets grad mode, returns the previous one (for code that cannot use a callback). */
+export function setGradEnabled(on: boolean): boolean {
+  const prev = gradEnabled;
+  gradEnabled = on;
+  return prev;
+}
+
+// ---- the graph ----------------------------------------------------------------------------------------------------
+
+/** The gradients a node's rule returns, one per input (null: not needed, or not differentiable). */
+export type Grads = (Tensor | null)[];
+
+/** One recorded op: how `out` was made, and the rule that maps its gradient back to `inputs`. */
+export class GraphNode {
+  /** Set once a backward pass without retainGraph has released the saved inputs. */
+  freed = false;
+  constructor(
+    readonly op: string,
+    public inputs: Tensor[],
+    /** Which inputs need a gradient (the rule computes only those). */
+    readonly need: boolean[],
+    public backward: (g: Tensor) => Grads,
+  ) {}
+
+  /** Drops the node's hold on its inputs (after backward, or when its output dies unused). */
+  release(): void {
+    if (this.freed) return;
+    this.freed = true;
+    const inputs = this.inputs;
+    this.inputs = [];
+    this.backward = () => {
+      throw internal(`backward through freed node ${this.op}`);
+    };
+    for (const t of inputs) t.dropGraphRef();
+  }
+}
+
+/**
+ * Attaches a graph node to `out` if grad mode is on and any of the first `differentiable` inputs requires grad (the
+ * rest are saved for the backward, never differentiated). Returns whether it did.
+ */
+export function record(op: string, out: Tensor, inputs: Tensor[], backward: (g: Tensor, need: boolean[]) => Grads, differentiable = inputs.length): boolean {
+  if (!gradEnabled) return false;
+  const need = inputs.map((t, i) => i < differentiable && t.requiresGrad);
+  if (!need.some(Boolean)) return false;
+  for (const t of inputs) t.addGraphRef();
+  out.node = new GraphNode(op, inputs, need, (g) => backward(g, need));
+  out.requiresGrad = true;
+  return true;
+}
+
+/** Hooks set by engine/ops (autograd needs a few ops; ops need record()). */
 export const autogradOps = {
   sumTo: null as unknown as (g: Tensor, shape: readonly number[]) => Tensor,
   add: null as unknown as (a: Tensor, b: Tensor) => Tensor,
@@ -93,10 +164,7 @@ export function backward(root: Tensor, gradOut?: Tensor, opts: BackwardOptions =
       node.inputs.forEach((x, i) => {
         const gi = gs[i];
         if (!gi) return;
-        if (!node.need[i]) {
-          if (gi !== g) gi.dispose();
-          return;
-        }
+        if (!node.need[i]) throw internal(`${node.op} backward computed the gradient of input ${i}, which nobody needs`);
         const owned = gi === g ? g.viewAs(g.shape) : gi;
         const shaped = owned.shape.join(',') === x.shape.join(',') ? owned : autogradOps.sumTo(owned, x.shape);
         if (shaped !== owned) owned.dispose();
@@ -105,6 +173,6 @@ export function backward(root: Tensor, gradOut?: Tensor, opts: BackwardOptions =
       g.dispose();
     }
     for (const g of grads.values()) g.dispose();
-    if (!opts.retainGraph) for (const node of visited) releaseNode(node);
+    if (!opts.retainGraph) for (const node of visited) node.release();
   });
 }

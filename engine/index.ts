@@ -1,18 +1,12 @@
 // engine/index.ts: the package root, `import * as os from 'onestep'` (DESIGN §2).
 import './methods';
-import { device, init as initDevice, type InitOptions, type MemoryStats } from './device';
+import { device, init as initDevice, type InitOptions, type MemoryStats } from '../runtime';
 
-export { Tensor, noGrad, tidy, keep, isGradEnabled, setGradEnabled, DTYPES, type DType } from './tensor';
-export { backward, type BackwardOptions } from './autograd';
+export { Tensor, tidy, keep, DTYPES, type DType } from './tensor';
+export { backward, noGrad, isGradEnabled, setGradEnabled, type BackwardOptions } from './autograd';
 export * from './ops';
-export * from './norm';
-export * from './conv';
-export * from './pool';
-export * from './attention';
-export * from './cast';
-export * from './errors';
-export { device, hasDevice, shutdown, f32bits, gpuWait, setWaitMode, Device, type InitOptions, type MemoryStats } from './device';
-export { ADAPTER_CHOICES, type AdapterChoice } from './adapter';
+export * from '../runtime/errors';
+export { device, hasDevice, shutdown, f32bits, gpuWait, setWaitMode, Device, ADAPTER_CHOICES, type AdapterChoice, type InitOptions, type MemoryStats } from '../runtime';
 /**
  * Kernel autotuning (kernels/tune.ts): kernels with several variants (matmul, conv2d, attention, norm) time candidates per shape class and
  * cache the winner per adapter, in memory and in Node on disk (`$ONESTEP_TUNE_CACHE` or `~/.cache/onestep`, see

@@ -1,7 +1,7 @@
 // engine/methods.ts: the op functions as Tensor methods (x.add(y).mul(2).sum().backward()).
 import { backward, type BackwardOptions } from './autograd';
 import * as ops from './ops';
-import { cast } from './cast';
+import { cast } from './ops/cast';
 import { Tensor } from './tensor';
 
 type TL = ops.TensorLike;

@@ -1,6 +1,6 @@
 // kernels/grid.ts: shared pieces of every kernel: a 1-D index over a 2-D grid of workgroups (so more than
 // 65,535 × 256 elements fit one dispatch) and the shape-to-strides helpers.
-import type { Device } from '../engine/device';
+import type { Device } from '../runtime';
 
 export const WG = 256;
 

@@ -19,8 +19,7 @@
 // Disk cache (Node only; the browser keeps winners in memory): `$ONESTEP_TUNE_CACHE` or `~/.cache/onestep`, file
 // `tune-<adapter-hash>.json`, written atomically; node modules load through dynamic imports whose specifiers are
 // variables, so browser bundles never see node:fs.
-import { device, type Device } from '../engine/device';
-import { Tensor } from '../engine/tensor';
+import { device, type Device, DeviceArray } from '../runtime';
 
 export type TuneMode = 'off' | 'cached' | 'background';
 
@@ -349,8 +348,8 @@ export const TUNE_MIN_FLOPS = 2 ** 24;
 export const nearestPow2 = (n: number): number => 2 ** Math.round(Math.log2(Math.max(1, n)));
 
 /** A tensor of `shape` holding `v` everywhere (tuning inputs: no denormals or NaNs to skew CPU drivers). */
-export function filled(dev: Device, shape: number[], v: number): Tensor {
-  const t = Tensor.empty(shape, dev);
+export function filled(dev: Device, shape: number[], v: number): DeviceArray {
+  const t = DeviceArray.alloc(shape, dev);
   dev.write(t.buffer, new Float32Array(t.size).fill(v));
   return t;
 }

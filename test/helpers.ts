@@ -4,6 +4,7 @@
 // check is exact to ~1e-9 and free of float32 GPU noise (STYLE §9).
 import * as os from '../engine';
 import type { HostTensor } from '../kernels/elementwise/reference';
+import type { DeviceArray } from '../runtime';
 
 export type { HostTensor } from '../kernels/elementwise/reference';
 
@@ -108,7 +109,7 @@ export function expectShape(actual: readonly number[], expected: readonly number
 }
 
 /** The tensor's values as float64. */
-export async function toHost(t: os.Tensor): Promise<Float64Array> {
+export async function toHost(t: DeviceArray): Promise<Float64Array> {
   return Float64Array.from(await t.data());
 }
 
@@ -116,7 +117,7 @@ export async function toHost(t: os.Tensor): Promise<Float64Array> {
 export const fromHost = (x: HostTensor, requiresGrad = false): os.Tensor => os.tensor(Float32Array.from(x.data), x.shape, { requiresGrad });
 
 /** Compares a GPU tensor with a host reference: shape and values. */
-export async function expectTensor(t: os.Tensor, ref: HostTensor, o: CloseOptions = {}): Promise<void> {
+export async function expectTensor(t: DeviceArray, ref: HostTensor, o: CloseOptions = {}): Promise<void> {
   expectShape(t.shape, ref.shape, o.label);
   expectClose(await toHost(t), ref.data, { ...o, shape: ref.shape });
 }
@@ -144,7 +145,8 @@ export interface CheckOpOptions {
   seed?: number;
 }
 
-type Outs = os.Tensor | os.Tensor[];
+/** What the function under test returns: engine tensors, or arrays straight from a kernel. */
+type Outs = DeviceArray | DeviceArray[];
 type RefOuts = HostTensor | HostTensor[];
 export type GpuFn = (...xs: os.Tensor[]) => Outs;
 export type RefFn = (...xs: HostTensor[]) => RefOuts;
@@ -188,7 +190,7 @@ export async function gradcheck(name: string, inputs: HostTensor[], gpuFn: GpuFn
 
 async function runCheck(name: string, inputs: HostTensor[], gpuFn: GpuFn, refFn: RefFn, need: boolean[], o: CheckOpOptions): Promise<void> {
   const leaves = inputs.map((x, i) => fromHost(x, need[i]));
-  const disposeLater: os.Tensor[] = [...leaves];
+  const disposeLater: DeviceArray[] = [...leaves];
   try {
     const outs = asList(os.tidy(() => gpuFn(...leaves)));
     disposeLater.push(...outs);
@@ -204,7 +206,7 @@ async function runCheck(name: string, inputs: HostTensor[], gpuFn: GpuFn, refFn:
     const weights = refs.map((r) => wr.array(r.data.length, -1, 1));
     const wT = weights.map((w, k) => os.tensor(Float32Array.from(w), refs[k].shape));
     disposeLater.push(...wT);
-    const live = outs.map((t, k) => [t, k] as const).filter(([t]) => t.size > 0 && t.requiresGrad);
+    const live = outs.map((t, k) => [t as os.Tensor, k] as const).filter(([t]) => t.size > 0 && t.requiresGrad);
     if (live.length > 0) {
       const loss = os.tidy(() => live.map(([t, k]) => os.sum(os.mul(t, wT[k]))).reduce((a, b) => os.add(a, b)));
       disposeLater.push(loss);

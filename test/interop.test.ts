@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as os from '../engine';
 import * as m from '../models';
-import { castTo, hasShaderF16 } from '../kernels/cast/dispatch';
+import { hasShaderF16 } from '../kernels/cast/dispatch';
 import { expectClose } from './helpers';
 
 const root = join(__dirname, '..');
@@ -88,8 +88,8 @@ describe('PyTorch mirror', () => {
     // specials, subnormals, ties, overflow, and 4,099 values over f16's range and past it
     const specials = [0, -0, 65504, 65519, 65520, -1e6, Infinity, -Infinity, NaN, 2 ** -24, 2 ** -25, 3 * 2 ** -26, 1e-9, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 2049, 2051];
     const x = os.tensor(Float32Array.from([...specials, ...Array.from({ length: 4099 }, (_, i) => Math.sin(i * 12.9898) * 2 ** ((i % 48) - 28))]));
-    const state: Record<string, os.Tensor> = { packed_f32: x, packed_f16: castTo(x, 'f16', { nativeF16: false }) };
-    if (hasShaderF16(os.device())) Object.assign(state, { native_f32: x, native_f16: castTo(x, 'f16', { nativeF16: true }) });
+    const state: Record<string, os.Tensor> = { packed_f32: x, packed_f16: os.cast(x, 'f16', { nativeF16: false }) };
+    if (hasShaderF16(os.device())) Object.assign(state, { native_f32: x, native_f16: os.cast(x, 'f16', { nativeF16: true }) });
     writeFileSync(join(dir, 'half.safetensors'), await os.io.saveSafetensors(state));
     py('half', join(dir, 'half.safetensors'));
     for (const t of new Set(Object.values(state))) t.dispose();

@@ -15,7 +15,7 @@
 // output is random per process; we write metadata keys sorted (any order reads back the same).
 // This module assumes a little-endian host (every platform WebGPU runs on).
 
-import { halvesToFloats } from '../half';
+import { halvesToFloats } from '../../runtime/half';
 import { FormatError, ValueError, fmtShape, preview, quote } from '../errors';
 
 export type SafetensorsDtype =

@@ -2,11 +2,10 @@
 // training/networks.py, UNetBlock): x + proj(attention(qkv(GroupNorm(x)))) on NCHW feature maps, attending over the
 // L = H·W positions. Parameter names and shapes match that block (norm2 → `norm`, qkv, proj), so weights load from a
 // PyTorch mirror that follows the head layout documented at `multiheadSelfAttention2d`.
-import { attention } from '../attention';
 import { ShapeError, ValueError, fmtShape } from '../errors';
-import { groupNorm } from '../norm';
 import * as ops from '../ops';
-import { Tensor, noGrad, tidy } from '../tensor';
+import { noGrad } from '../autograd';
+import { Tensor, tidy } from '../tensor';
 import { Conv2d } from './conv';
 import { Module } from './module';
 import { GroupNorm } from './norm';
@@ -44,12 +43,12 @@ export function multiheadSelfAttention2d(x: Tensor, w: MultiheadSelfAttention2dW
   const heads = o.numHeads, ch = C / heads, L = H * W;
   if (!Number.isInteger(ch)) throw new ShapeError(`MultiheadSelfAttention2d: ${C} channels do not split into ${heads} heads`);
   return tidy(() => {
-    const h = ops.reshape(groupNorm(x, o.groups, w.normWeight, w.normBias, o.eps), [N, C, L]);
+    const h = ops.reshape(ops.groupNorm(x, o.groups, w.normWeight, w.normBias, o.eps), [N, C, L]);
     const qkv = ops.add(ops.matmul(ops.reshape(w.qkvWeight, [3 * C, C]), h), ops.reshape(w.qkvBias, [3 * C, 1])); // [N, 3C, L]
     // [N, heads, ch, 3, L] → [3, N, heads, L, ch]: one copy, then q, k, v are its three slabs
     const parts = ops.split(ops.permute(ops.reshape(qkv, [N, heads, ch, 3, L]), [3, 0, 1, 4, 2]), 1, 0);
     const [q, k, v] = parts.map((t) => ops.reshape(t, [N, heads, L, ch]));
-    const a = attention(q, k, v, { scale: 1 / Math.sqrt(ch) }); // [N, heads, L, ch]
+    const a = ops.attention(q, k, v, { scale: 1 / Math.sqrt(ch) }); // [N, heads, L, ch]
     const aC = ops.reshape(ops.permute(a, [0, 1, 3, 2]), [N, C, L]); // channel head·ch + c
     const y = ops.add(ops.matmul(ops.reshape(w.projWeight, [C, C]), aC), ops.reshape(w.projBias, [C, 1]));
     return ops.add(x, ops.reshape(y, x.shape));

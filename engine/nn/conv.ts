@@ -1,6 +1,6 @@
 // engine/nn/conv.ts: Conv2d and ConvTranspose2d with torch.nn's parameter names, shapes and default init
 // (kaiming_uniform(a=√5): weight and bias U(±1/√fanIn), fanIn = weight.shape[1]·kH·kW).
-import { conv2d, convTranspose2d } from '../conv';
+import { conv2d, convTranspose2d } from '../ops';
 import { ValueError } from '../errors';
 import { Tensor } from '../tensor';
 import { Module } from './module';

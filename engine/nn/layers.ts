@@ -1,8 +1,8 @@
 // engine/nn/layers.ts: the basic layers; parameter names, shapes and default inits match torch.nn.
 import { ValueError } from '../errors';
 import * as ops from '../ops';
-import { layerNorm } from '../norm';
-import { Tensor, noGrad, tidy } from '../tensor';
+import { noGrad } from '../autograd';
+import { Tensor, tidy } from '../tensor';
 import { Module } from './module';
 
 /** U(−bound, bound) from the global RNG (torch's kaiming_uniform(a=√5) gives bound = 1/√fanIn for Linear/Conv). */
@@ -47,7 +47,7 @@ export class LayerNorm extends Module {
     this.bias = affine ? this.param(ops.zeros(this.normalizedShape)) : null;
   }
   forward(x: Tensor): Tensor {
-    return layerNorm(x, this.normalizedShape, this.weight ?? undefined, this.bias ?? undefined, this.opts.eps ?? 1e-5);
+    return ops.layerNorm(x, this.normalizedShape, this.weight ?? undefined, this.bias ?? undefined, this.opts.eps ?? 1e-5);
   }
 }
 

@@ -2,7 +2,8 @@
 // match PyTorch's (`layers.0.weight`), so weights move between the two through safetensors.
 import { StateDictError, fmtShape } from '../errors';
 import { assign } from '../ops';
-import { Tensor, keep, noGrad } from '../tensor';
+import { noGrad } from '../autograd';
+import { Tensor, keep } from '../tensor';
 
 const PARAMS = new WeakSet<Tensor>();
 

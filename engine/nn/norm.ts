@@ -2,7 +2,6 @@
 // init (ones, zeros). LayerNorm lives in ./layers.ts; both run the fused kernels of kernels/norm/.
 import { ShapeError, ValueError, fmtShape } from '../errors';
 import * as ops from '../ops';
-import { groupNorm } from '../norm';
 import type { Tensor } from '../tensor';
 import { Module } from './module';
 
@@ -34,6 +33,6 @@ export class GroupNorm extends Module {
     if (x.ndim < 2 || x.shape[1] !== this.numChannels) {
       throw new ShapeError(`GroupNorm: input ${fmtShape(x.shape)} has ${x.ndim < 2 ? 'no channel dim' : `${x.shape[1]} channels`} but the module was built for ${this.numChannels} ([N, ${this.numChannels}, ...])`);
     }
-    return groupNorm(x, this.numGroups, this.weight ?? undefined, this.bias ?? undefined, this.eps, opts);
+    return ops.groupNorm(x, this.numGroups, this.weight ?? undefined, this.bias ?? undefined, this.eps, opts);
   }
 }

@@ -2,10 +2,7 @@
 // scaled_dot_product_attention on [..., L, D] queries and [..., S, D] keys/values): a flash-style forward that saves
 // only the log-sum-exp per query row, and a FlashAttention-2 backward in two kernels (dQ and Δ over key tiles, then
 // dK/dV over query tiles) that recomputes the scores, so no L×S matrix and no atomics.
-import { f32bits, isSwiftShader, subgroupMinSize, type Device, type Kernel } from '../../engine/device';
-import { ShapeError, ValueError, fmtShape } from '../../engine/errors';
-import { Tensor } from '../../engine/tensor';
-import { device as currentDevice } from '../../engine/device';
+import { f32bits, isSwiftShader, subgroupMinSize, type Device, type Kernel, ShapeError, ValueError, fmtShape, DeviceArray, device as currentDevice } from '../../runtime';
 import { filled, nearestPow2, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneOptions, type TuneResult, type Tunable } from '../tune';
 import { attentionDkvWgsl, attentionDqWgsl, attentionForwardWgsl, vec4Rows, type AttentionTileConfig } from './attention.wgsl';
 
@@ -130,7 +127,7 @@ export interface AttentionDims {
   D: number; // head dim
 }
 type Dims = AttentionDims;
-const dimsOf = (q: Tensor, k: Tensor): Dims => {
+const dimsOf = (q: DeviceArray, k: DeviceArray): Dims => {
   const D = q.shape[q.ndim - 1], L = q.shape[q.ndim - 2], S = k.shape[k.ndim - 2];
   return { BH: q.shape.slice(0, -2).reduce((a, b) => a * b, 1), L, S, D };
 };
@@ -214,11 +211,11 @@ const uniforms = (d: Dims, o: AttentionKernelOptions, v: AttentionVariant) => [d
  * Forward: out [..., L, D] and lse [..., L] (natural log of Σ_j exp(score_ij)). Shapes are validated by the caller
  * (engine/attention.ts): q [..., L, D], k and v [..., S, D] with the same leading dims, S ≥ 1, D ≤ ATTENTION_MAX_D.
  */
-export function attentionForward(q: Tensor, k: Tensor, v: Tensor, o: AttentionKernelOptions): { out: Tensor; lse: Tensor } {
+export function attentionForward(q: DeviceArray, k: DeviceArray, v: DeviceArray, o: AttentionKernelOptions): { out: DeviceArray; lse: DeviceArray } {
   const d = dimsOf(q, k);
   if (d.D > ATTENTION_MAX_D) throw new ShapeError(`attention: head dim ${d.D} of q ${fmtShape(q.shape)} exceeds ${ATTENTION_MAX_D}; use more heads of a smaller dim`);
-  const out = Tensor.empty(q.shape, q.device);
-  const lse = Tensor.empty(q.shape.slice(0, -1), q.device);
+  const out = DeviceArray.alloc(q.shape, q.device);
+  const lse = DeviceArray.alloc(q.shape.slice(0, -1), q.device);
   if (out.size === 0) return { out, lse };
   const dev = q.device;
   const variant = variantFor(dev, 'forward', d, o);
@@ -236,18 +233,18 @@ export function attentionForward(q: Tensor, k: Tensor, v: Tensor, o: AttentionKe
  * key-side kernel then). Δ = rowsum(dOut ∘ out) is a temporary written by the dq kernel.
  */
 export function attentionBackward(
-  q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dOut: Tensor, o: AttentionKernelOptions & { keys?: boolean },
-): { dq: Tensor; dk: Tensor | null; dv: Tensor | null } {
+  q: DeviceArray, k: DeviceArray, v: DeviceArray, out: DeviceArray, lse: DeviceArray, dOut: DeviceArray, o: AttentionKernelOptions & { keys?: boolean },
+): { dq: DeviceArray; dk: DeviceArray | null; dv: DeviceArray | null } {
   const d = dimsOf(q, k);
   const dev = q.device;
   const keys = o.keys ?? true;
-  const dq = Tensor.empty(q.shape, dev);
-  const dk = keys ? Tensor.empty(k.shape, dev) : null, dv = keys ? Tensor.empty(v.shape, dev) : null;
+  const dq = DeviceArray.alloc(q.shape, dev);
+  const dk = keys ? DeviceArray.alloc(k.shape, dev) : null, dv = keys ? DeviceArray.alloc(v.shape, dev) : null;
   if (d.BH === 0 || d.D === 0 || (d.L === 0 && !keys)) return { dq, dk, dv };
   const variant = variantFor(dev, 'backward', d, o);
   const maxWg = dev.limits.maxComputeWorkgroupsPerDimension;
   const u = uniforms(d, o, variant);
-  const delta = Tensor.empty(lse.shape, dev);
+  const delta = DeviceArray.alloc(lse.shape, dev);
   const cq = configOf(variant, variant.dq, d.D);
   dev.dispatch(cached('attention dq', cq, attentionDqWgsl), {
     buffers: [q.buffer, k.buffer, v.buffer, out.buffer, dOut.buffer, lse.buffer, dq.buffer, delta.buffer],

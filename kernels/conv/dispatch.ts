@@ -2,15 +2,12 @@
 // ./conv2d.wgsl.ts; 1×1 convolutions through matmul); matches torch.nn.functional.conv2d and its gradients.
 // convTranspose2d (engine/conv.ts) is conv2dBackwardData forward and conv2d + conv2dBackwardWeight backward.
 // Shapes are validated by engine/conv.ts; here they are only derived.
-import { isSwiftShader, subgroupMinSize, type Device, type Kernel } from '../../engine/device';
-import { ShapeError, ValueError, fmtShape, internal } from '../../engine/errors';
-import { Tensor } from '../../engine/tensor';
+import { isSwiftShader, subgroupMinSize, type Device, type Kernel, ShapeError, ValueError, fmtShape, internal, DeviceArray, device as currentDevice } from '../../runtime';
 import { grid1d } from '../grid';
 import { gather } from '../layout/dispatch';
 import { reduce } from '../reduce/dispatch';
 import { matmulKernel } from '../matmul/dispatch';
 import { filled, nearestPow2, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneOptions, type TuneResult, type Tunable } from '../tune';
-import { device as currentDevice } from '../../engine/device';
 import { backwardWeightTiledWgsl, biasAddWgsl, convWgsl, forwardSharedWgsl, forwardTiledWgsl, type ConvConfig, type ConvKernelKind, type ConvSharedConfig, type ConvTiledConfig, type ConvTile } from './conv2d.wgsl';
 
 export type { ConvTile, ConvKernelKind } from './conv2d.wgsl';
@@ -265,14 +262,14 @@ const isPointwise = (k: readonly number[], inHW: readonly number[], outHW: reado
   inHW[0] === outHW[0] && inHW[1] === outHW[1];
 
 /** In place: y[n, c, …] += bias[c]. */
-function addBias(y: Tensor, bias: Tensor): void {
+function addBias(y: DeviceArray, bias: DeviceArray): void {
   const [, C, H, W] = y.shape;
   const dev = y.device;
   dev.dispatch(BIAS_ADD, { buffers: [bias.buffer, y.buffer], uniforms: [y.size, C, H * W, 0], workgroups: grid1d(dev, y.size) });
 }
 
 /** Views `t` as `shape`, runs fn, disposes the views. */
-function withViews<T>(ts: [Tensor, readonly number[]][], fn: (...views: Tensor[]) => T): T {
+function withViews<T>(ts: [DeviceArray, readonly number[]][], fn: (...views: DeviceArray[]) => T): T {
   const views = ts.map(([t, s]) => t.viewAs(s));
   try {
     return fn(...views);
@@ -282,7 +279,7 @@ function withViews<T>(ts: [Tensor, readonly number[]][], fn: (...views: Tensor[]
 }
 
 /** y = conv2d(x, w) + b: x [N, C, H, W], w [O, C/G, kH, kW], b [O] → y [N, O, outHW…]. */
-export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | undefined, geom: ConvGeometry, outHW: readonly [number, number], o: ConvDispatchOptions = {}): Tensor {
+export function conv2dForward(x: DeviceArray, w: DeviceArray, bias: DeviceArray | undefined, geom: ConvGeometry, outHW: readonly [number, number], o: ConvDispatchOptions = {}): DeviceArray {
   const [N, C, H, W] = x.shape, [O, , kH, kW] = w.shape;
   if (x.ndim !== 4 || w.ndim !== 4 || w.shape[1] * geom.groups !== C) throw internal(`conv2dForward: x ${fmtShape(x.shape)}, w ${fmtShape(w.shape)}, groups ${geom.groups}`);
   const yShape = [N, O, outHW[0], outHW[1]];
@@ -293,7 +290,7 @@ export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | undefined, ge
     if (bias) addBias(y, bias);
     return y;
   }
-  const y = Tensor.empty(yShape, x.device);
+  const y = DeviceArray.alloc(yShape, x.device);
   if (y.size === 0) return y;
   const oG = O / geom.groups;
   const dev = x.device;
@@ -319,7 +316,7 @@ export function conv2dForward(x: Tensor, w: Tensor, bias: Tensor | undefined, ge
  * disposes): the p16x8 / t64x64 forward, and with `flipTaps` the stride-1 backward-data (x = dy, y = dx, geom the
  * flipped kernel's).
  */
-function wtConv(v: ConvWTVariant, x: Tensor, wT: Tensor, bias: Tensor | undefined, y: Tensor, geom: ConvGeometry, flipTaps: boolean): void {
+function wtConv(v: ConvWTVariant, x: DeviceArray, wT: DeviceArray, bias: DeviceArray | undefined, y: DeviceArray, geom: ConvGeometry, flipTaps: boolean): void {
   const [kH, kW, , O] = wT.shape;
   const dev = x.device;
   const max = dev.limits.maxComputeWorkgroupsPerDimension;
@@ -340,7 +337,7 @@ function wtConv(v: ConvWTVariant, x: Tensor, wT: Tensor, bias: Tensor | undefine
  * dx = ∂⟨y, dy⟩/∂x for y = conv2d(x, w) (+ bias[c] on dx, which makes it convTranspose2d's forward):
  * dy [N, O, OH, OW], w [O, C/G, kH, kW] → dx [N, C, inHW…].
  */
-export function conv2dBackwardData(dy: Tensor, w: Tensor, bias: Tensor | undefined, geom: ConvGeometry, inHW: readonly [number, number], o: ConvDispatchOptions = {}): Tensor {
+export function conv2dBackwardData(dy: DeviceArray, w: DeviceArray, bias: DeviceArray | undefined, geom: ConvGeometry, inHW: readonly [number, number], o: ConvDispatchOptions = {}): DeviceArray {
   const [N, O, OH, OW] = dy.shape, [, cG, kH, kW] = w.shape;
   const C = cG * geom.groups;
   if (dy.ndim !== 4 || w.ndim !== 4 || w.shape[0] !== O) throw internal(`conv2dBackwardData: dy ${fmtShape(dy.shape)}, w ${fmtShape(w.shape)}`);
@@ -352,7 +349,7 @@ export function conv2dBackwardData(dy: Tensor, w: Tensor, bias: Tensor | undefin
     if (bias) addBias(dx, bias);
     return dx;
   }
-  const dx = Tensor.empty(xShape, dy.device);
+  const dx = DeviceArray.alloc(xShape, dy.device);
   if (dx.size === 0) return dx;
   const dev = dy.device;
   const variant = variantFor(dev, o, { kind: 'backwardData', x: xShape, w: w.shape, out: [OH, OW], geom });
@@ -376,12 +373,12 @@ export function conv2dBackwardData(dy: Tensor, w: Tensor, bias: Tensor | undefin
 }
 
 /** dw = ∂⟨y, dy⟩/∂w for y = conv2d(x, w): x [N, C, H, W], dy [N, O, OH, OW] → dw [O, C/G, kH, kW]. */
-export function conv2dBackwardWeight(x: Tensor, dy: Tensor, geom: ConvGeometry, kHW: readonly [number, number], o: ConvDispatchOptions = {}): Tensor {
+export function conv2dBackwardWeight(x: DeviceArray, dy: DeviceArray, geom: ConvGeometry, kHW: readonly [number, number], o: ConvDispatchOptions = {}): DeviceArray {
   const [N, C] = x.shape, O = dy.shape[1];
   if (x.ndim !== 4 || dy.ndim !== 4 || dy.shape[0] !== N) throw internal(`conv2dBackwardWeight: x ${fmtShape(x.shape)}, dy ${fmtShape(dy.shape)}`);
   const cG = C / geom.groups, oG = O / geom.groups;
   const [kH, kW] = kHW;
-  const dw = Tensor.empty([O, cG, kH, kW], x.device);
+  const dw = DeviceArray.alloc([O, cG, kH, kW], x.device);
   if (dw.size === 0) return dw;
   // an empty batch still runs: the K loop is empty and every dw is written as 0
   const dev = x.device;
@@ -408,7 +405,7 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, geom: ConvGeometry, 
  * pixels, sized so that the grid has ≥ 256 workgroups where the pixels allow (≥ 256 pixels a slice), then one sum over
  * the slices; one slice writes dw directly.
  */
-function tiledBackwardWeight(x: Tensor, dy: Tensor, geom: ConvGeometry, dw: Tensor): Tensor {
+function tiledBackwardWeight(x: DeviceArray, dy: DeviceArray, geom: ConvGeometry, dw: DeviceArray): DeviceArray {
   const dev = x.device;
   const [O, C, kH, kW] = dw.shape, [N, , OH, OW] = dy.shape;
   const R = C * kH * kW, P = N * OH * OW;
@@ -416,7 +413,7 @@ function tiledBackwardWeight(x: Tensor, dy: Tensor, geom: ConvGeometry, dw: Tens
   const wanted = Math.max(1, Math.min(Math.ceil(256 / blocks), Math.ceil(P / 256)));
   const chunk = TILED.kt * Math.max(1, Math.ceil(P / (TILED.kt * wanted)));
   const slices = Math.max(1, Math.ceil(P / chunk));
-  const out = slices === 1 ? dw : Tensor.empty([slices, O, C, kH, kW], dev);
+  const out = slices === 1 ? dw : DeviceArray.alloc([slices, O, C, kH, kW], dev);
   dev.dispatch(TILED_WEIGHT, {
     buffers: [x.buffer, dy.buffer, out.buffer],
     uniforms: uniforms(x.shape, dy.shape, [kH, kW], geom, false, false, chunk),

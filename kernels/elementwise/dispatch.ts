@@ -1,8 +1,6 @@
 // kernels/elementwise/dispatch.ts: unary, binary (NumPy/PyTorch broadcasting) and ternary `where` on the GPU.
 // Same-shape operands take a flat kernel; broadcasting ones a strided kernel over dims merged by `coalesce`.
-import { f32bits, type Device, type Kernel } from '../../engine/device';
-import { ShapeError, fmtShape } from '../../engine/errors';
-import { Tensor } from '../../engine/tensor';
+import { f32bits, type Device, type Kernel, ShapeError, fmtShape, DeviceArray } from '../../runtime';
 import { MAX_DIMS, WG, coalesce, grid1d, main1d, padDims, stridedGrid, stridedWalk, stridesOf } from '../grid';
 import { BINARY, UNARY, WGSL_MATH, type BinaryOp, type UnaryOp } from './ops';
 
@@ -103,8 +101,8 @@ ${walk.main}
 }
 
 /** out = f(x) elementwise, with up to two scalar parameters. */
-export function unary(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
-  const out = Tensor.empty(x.shape, x.device);
+export function unary(op: UnaryOp, x: DeviceArray, p0 = 0, p1 = 0): DeviceArray {
+  const out = DeviceArray.alloc(x.shape, x.device);
   const n = x.size;
   if (n === 0) return out;
   const n4 = Math.ceil(n / 4);
@@ -117,10 +115,10 @@ export function unary(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
 }
 
 /** The generic n-ary path: flat when every operand has the output's shape, else strided. */
-function nary(op: string, expr: string, inputs: Tensor[], names = NAMES[inputs.length]): Tensor {
+function nary(op: string, expr: string, inputs: DeviceArray[], names = NAMES[inputs.length]): DeviceArray {
   const outShape = broadcastShapes(op, ...inputs.map((t) => t.shape));
   const dev = inputs[0].device;
-  const out = Tensor.empty(outShape, dev);
+  const out = DeviceArray.alloc(outShape, dev);
   const n = out.size;
   if (n === 0) return out;
   const arity = inputs.length;
@@ -148,12 +146,12 @@ function nary(op: string, expr: string, inputs: Tensor[], names = NAMES[inputs.l
 }
 
 /** out = f(a, b) with broadcasting. */
-export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+export function binary(op: BinaryOp, a: DeviceArray, b: DeviceArray): DeviceArray {
   return nary(op, BINARY[op].wgsl, [a, b]);
 }
 
 /** out = c != 0 ? a : b, with broadcasting over all three. */
-export function where(c: Tensor, a: Tensor, b: Tensor): Tensor {
+export function where(c: DeviceArray, a: DeviceArray, b: DeviceArray): DeviceArray {
   return nary('where', 'select(b, a, c != 0.0)', [c, a, b]);
 }
 
@@ -161,7 +159,7 @@ export function where(c: Tensor, a: Tensor, b: Tensor): Tensor {
  * A custom fused elementwise expression over 1–4 broadcast inputs named a, b, c, d (one dispatch). The expression is
  * WGSL over f32 and may call the WGSL_MATH helpers; the kernel is cached by its source.
  */
-export function fusedElementwise(label: string, expr: string, inputs: Tensor[]): Tensor {
+export function fusedElementwise(label: string, expr: string, inputs: DeviceArray[]): DeviceArray {
   if (inputs.length < 1 || inputs.length > 4) throw new ShapeError(`${label}: fused elementwise takes 1–4 inputs, got ${inputs.length}`);
   return nary(label, expr, inputs, ['a', 'b', 'c', 'd'].slice(0, inputs.length));
 }

@@ -2,9 +2,7 @@
 // contiguous tensor (permute, expand, slice); `scatter` writes a contiguous tensor into a strided window of another
 // (cat); `embed` makes a tensor that holds one tensor in a strided window and a constant elsewhere, in one pass (pad,
 // slice backward); `fill` sets every element.
-import { f32bits, type Kernel } from '../../engine/device';
-import { ShapeError, fmtShape } from '../../engine/errors';
-import { Tensor } from '../../engine/tensor';
+import { f32bits, type Kernel, ShapeError, fmtShape, DeviceArray } from '../../runtime';
 import { MAX_DIMS, coalesce, decodeDims, grid1d, main1d, padDims, stridedGrid, stridedWalk, stridesOf, uniformAt } from '../grid';
 
 const kernels = new Map<string, Kernel>();
@@ -29,7 +27,7 @@ ${main1d()}${walk.main}
   return k;
 }
 
-function stridedDispatch(kind: 'gather' | 'scatter', src: Tensor, dst: Tensor, shape: readonly number[], strides: readonly number[], offset: number): void {
+function stridedDispatch(kind: 'gather' | 'scatter', src: DeviceArray, dst: DeviceArray, shape: readonly number[], strides: readonly number[], offset: number): void {
   const n = shapeProduct(shape);
   if (n === 0) return;
   const merged = coalesce(shape, [strides, stridesOf(shape)]);
@@ -48,14 +46,14 @@ function stridedDispatch(kind: 'gather' | 'scatter', src: Tensor, dst: Tensor, s
 const shapeProduct = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 /** A new contiguous tensor of `shape` whose element at index (i…) is src[offset + Σ i_d·strides_d]. */
-export function gather(src: Tensor, shape: readonly number[], strides: readonly number[], offset = 0): Tensor {
-  const out = Tensor.empty(shape, src.device);
+export function gather(src: DeviceArray, shape: readonly number[], strides: readonly number[], offset = 0): DeviceArray {
+  const out = DeviceArray.alloc(shape, src.device);
   stridedDispatch('gather', src, out, shape, strides, offset);
   return out;
 }
 
 /** Writes src (contiguous, of `shape`) into dst at dst[offset + Σ i_d·strides_d], in place. */
-export function scatterInto(dst: Tensor, src: Tensor, strides: readonly number[], offset = 0): void {
+export function scatterInto(dst: DeviceArray, src: DeviceArray, strides: readonly number[], offset = 0): void {
   stridedDispatch('scatter', src, dst, src.shape, strides, offset);
 }
 
@@ -94,12 +92,12 @@ ${main1d()}
  * A new tensor of `shape` that holds src at the window of coordinates start_d + i_d·step_d (i over src's shape) and v
  * everywhere else: pad's forward and slice's backward in one pass (a fill and a scatter before).
  */
-export function embed(src: Tensor, shape: readonly number[], start: readonly number[], step: readonly number[], v: number): Tensor {
+export function embed(src: DeviceArray, shape: readonly number[], start: readonly number[], step: readonly number[], v: number): DeviceArray {
   if (src.ndim !== shape.length || start.length !== shape.length || step.length !== shape.length) {
     throw new ShapeError(`embed: ${fmtShape(src.shape)} into ${fmtShape(shape)} needs one start and step per dim (got ${start.length} and ${step.length})`);
   }
   if (shape.length > MAX_DIMS) throw new ShapeError(`embed: ${fmtShape(shape)} has ${shape.length} dims; at most ${MAX_DIMS}`);
-  const out = Tensor.empty(shape, src.device);
+  const out = DeviceArray.alloc(shape, src.device);
   const n = shapeProduct(shape);
   if (n === 0) return out;
   const m = mergeEmbedDims(shape, src.shape, start, step);
@@ -140,7 +138,7 @@ export function mergeEmbedDims(shape: readonly number[], window: readonly number
 
 let fillKernel: Kernel | null = null;
 /** Sets every element of t to v, in place. */
-export function fillInto(t: Tensor, v: number): void {
+export function fillInto(t: DeviceArray, v: number): void {
   if (t.size === 0) return;
   fillKernel ??= {
     label: 'fill',
@@ -156,8 +154,8 @@ ${main1d()}
 }
 
 /** A new tensor filled with v. */
-export function filled(shape: readonly number[], v: number): Tensor {
-  const t = Tensor.empty(shape);
+export function filled(shape: readonly number[], v: number): DeviceArray {
+  const t = DeviceArray.alloc(shape);
   fillInto(t, v);
   return t;
 }

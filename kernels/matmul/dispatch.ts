@@ -2,9 +2,7 @@
 // torch.matmul on [..., M, K] @ [..., K, N] (batch dims broadcast). Picks a variant (kernels/tune.ts: the tuned winner
 // for the shape class, else a heuristic), derives how each operand is read (vec4 where the shape allows, else scalar
 // through runtime strides) and dispatches.
-import { device, hasShaderF16, isSwiftShader, type Device, type Kernel } from '../../engine/device';
-import { ShapeError, fmtShape } from '../../engine/errors';
-import { Tensor } from '../../engine/tensor';
+import { device, hasShaderF16, isSwiftShader, type Device, type Kernel, ShapeError, fmtShape, DeviceArray } from '../../runtime';
 import { broadcastShapes } from '../elementwise/dispatch';
 import { gather } from '../layout/dispatch';
 import { stridesOf } from '../grid';
@@ -46,7 +44,7 @@ export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
   /** [N], added to every row of C. */
-  bias?: Tensor;
+  bias?: DeviceArray;
   /** Force a variant (tests and the bench run every one): a name from MATMUL_VARIANTS, a full config, or register
    * tile fields ({tm, tn, wgX, wgY}) over the r8x8 defaults. Unset: the tuner's winner or the heuristic. */
   config?: string | MatmulConfig | Partial<Omit<RegisterConfig, 'kind'>>;
@@ -94,7 +92,7 @@ export function resolveMatmulConfig(spec: MatmulOptions['config'], features: Rea
 const F32_OPERANDS = { aType: 'f32', bType: 'f32' } as const;
 
 /** How an f16 tensor is read here: natively with shader-f16 (unless `packed` forces the pairs-in-words path), else packed. */
-export const operandType = (t: Tensor, dev: Device, packed = false): OperandType => (t.dtype === 'f32' ? 'f32' : hasShaderF16(dev) && !packed ? 'f16' : 'f16packed');
+export const operandType = (t: DeviceArray, dev: Device, packed = false): OperandType => (t.dtype === 'f32' ? 'f32' : hasShaderF16(dev) && !packed ? 'f16' : 'f16packed');
 
 /** How each operand is read for this config and shape: vec4 where the contiguous dim allows, else strided scalars; and stored (f32 unless given). */
 export function matmulLayout(c: MatmulConfig, s: Pick<MatmulShape, 'M' | 'N' | 'K' | 'transA' | 'transB'>, types: { aType: OperandType; bType: OperandType } = F32_OPERANDS): MatmulLayout {
@@ -247,7 +245,7 @@ export async function tuneMatmul(
 
 // ---- dispatch ------------------------------------------------------------------------------------------------------
 
-export function matmulKernel(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tensor {
+export function matmulKernel(a: DeviceArray, b: DeviceArray, o: MatmulOptions = {}): DeviceArray {
   const transA = !!o.transA, transB = !!o.transB;
   if (a.ndim < 2 || b.ndim < 2) throw new ShapeError(`matmul: operands need ≥ 2 dims here, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
   const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
@@ -262,7 +260,7 @@ export function matmulKernel(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tenso
   const batchShape = broadcastShapes('matmul (batch dims)', a.shape.slice(0, -2), b.shape.slice(0, -2));
   const batch = batchShape.reduce((p, d) => p * d, 1);
   // operands whose batch dims need real broadcasting (not just all-or-nothing) are expanded first
-  const fit = (t: Tensor): [Tensor, number] => {
+  const fit = (t: DeviceArray): [DeviceArray, number] => {
     const tb = t.shape.slice(0, -2).reduce((p, d) => p * d, 1);
     if (tb === batch) return [t, t.shape.at(-1)! * t.shape.at(-2)!];
     if (tb === 1) return [t, 0];
@@ -276,7 +274,7 @@ export function matmulKernel(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tenso
   const [A, aBatch] = fit(a);
   const [B, bBatch] = fit(b);
   if (o.bias && (o.bias.ndim !== 1 || o.bias.shape[0] !== N)) throw new ShapeError(`matmul: bias has shape ${fmtShape(o.bias.shape)}, expected [${N}]`);
-  const out = Tensor.empty([...batchShape, M, N], a.device);
+  const out = DeviceArray.alloc([...batchShape, M, N], a.device);
   if (out.size > 0) {
     const dev = a.device;
     const shape: MatmulShape = { M, N, K, batch, transA, transB };
@@ -286,7 +284,7 @@ export function matmulKernel(a: Tensor, b: Tensor, o: MatmulOptions = {}): Tenso
     const [sAm, sAk] = transA ? [1, M] : [K, 1];
     const [sBk, sBn] = transB ? [1, K] : [N, 1];
     // without a bias, B stands in at binding 3 (never read: hasBias = 0; two read-only bindings may alias)
-    const raw = (t: Tensor) => t.storageOrThrow('matmul').buffer; // f16 operands too
+    const raw = (t: DeviceArray) => t.rawBuffer('matmul'); // f16 operands too
     const biasBuf = o.bias?.buffer ?? raw(B);
     const types = { aType: operandType(A, dev, o.packedF16), bType: operandType(B, dev, o.packedF16) };
     dev.dispatch(matmulKernelFor(config, matmulLayout(config, shape, types)), {

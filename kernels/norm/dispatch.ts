@@ -2,10 +2,8 @@
 // torch.nn.functional.group_norm and layer_norm. Forward: one fused kernel (statistics, normalise, affine, optional
 // SiLU) that also saves mean and rstd per row. Backward: one fused kernel for grad x (per row, from the saved stats)
 // that also leaves per-channel partial sums, and one small kernel that turns them into grad weight and grad bias.
-import { device as currentDevice, f32bits, type Device, type Kernel } from '../../engine/device';
+import { device as currentDevice, f32bits, type Device, type Kernel, internal, DeviceArray } from '../../runtime';
 import { filled, nearestPow2, pick, tune, tuningMode, type TuneOptions, type TuneResult, type Tunable } from '../tune';
-import { internal } from '../../engine/errors';
-import { Tensor } from '../../engine/tensor';
 import { grid1d } from '../grid';
 import {
   NORM_VARIANTS, NORM_WG, normBackwardWgsl, normForwardWgsl, normWeightGradWgsl,
@@ -73,7 +71,7 @@ export function normTunable(dev: Device, pass: Pass, d: NormDims, affine: boolea
       const x = filled(dev, [n], 0.5), dy = filled(dev, [n], 0.25);
       const w = affine ? filled(dev, [C], 1) : undefined, b = affine ? filled(dev, [C], 0) : undefined;
       // the backward pass times against saved statistics; the forward pass needs none
-      let stats: Tensor | null = null;
+      let stats: DeviceArray | null = null;
       if (pass === 'backward') {
         const f = normForward(x, d, w, b, 1e-5, { silu, variant: pickNormVariant(d, dev.isCpu) });
         f.y.dispose();
@@ -150,11 +148,11 @@ function plan(dev: Device, d: NormDims, eps: number, o: { weight: boolean; bias:
 }
 
 /** y = act((x − mean)·rstd·γ + β) per row, and stats [N, G, 2] = (mean, rstd) per row. One dispatch. */
-export function normForward(x: Tensor, d: NormDims, weight: Tensor | undefined, bias: Tensor | undefined, eps: number, o: NormOptions = {}): { y: Tensor; stats: Tensor } {
+export function normForward(x: DeviceArray, d: NormDims, weight: DeviceArray | undefined, bias: DeviceArray | undefined, eps: number, o: NormOptions = {}): { y: DeviceArray; stats: DeviceArray } {
   const dev = x.device;
   if (d.N * d.G * d.Cg * d.S !== x.size) throw internal(`norm: dims ${JSON.stringify(d)} do not cover ${x.size} elements`);
-  const y = Tensor.empty(x.shape, dev);
-  const stats = Tensor.empty([d.N, d.G, 2], dev);
+  const y = DeviceArray.alloc(x.shape, dev);
+  const stats = DeviceArray.alloc([d.N, d.G, 2], dev);
   if (x.size === 0) return { y, stats };
   const variant = variantFor(dev, 'forward', d, !!weight || !!bias, o);
   const p = plan(dev, d, eps, { weight: !!weight, bias: !!bias, silu: !!o.silu, variant, perChannel: false });
@@ -181,12 +179,12 @@ export interface NormBackwardOptions extends NormOptions {
  * One dispatch for dx; one more when grad weight or bias is asked for.
  */
 export function normBackward(
-  dy: Tensor, x: Tensor, stats: Tensor, d: NormDims, weight: Tensor | undefined, bias: Tensor | undefined, o: NormBackwardOptions = {},
-): { dx: Tensor | null; dw: Tensor | null; db: Tensor | null } {
+  dy: DeviceArray, x: DeviceArray, stats: DeviceArray, d: NormDims, weight: DeviceArray | undefined, bias: DeviceArray | undefined, o: NormBackwardOptions = {},
+): { dx: DeviceArray | null; dw: DeviceArray | null; db: DeviceArray | null } {
   const dev = x.device;
   const needX = o.needX ?? true, needW = !!weight && (o.needWeight ?? true), needB = !!bias && (o.needBias ?? true);
   const C = d.G * d.Cg;
-  const dx = needX ? Tensor.empty(x.shape, dev) : null;
+  const dx = needX ? DeviceArray.alloc(x.shape, dev) : null;
   const partials = needW || needB;
   if (x.size === 0 || (!needX && !partials)) {
     return { dx, dw: needW ? zerosOf([C], dev) : null, db: needB ? zerosOf([C], dev) : null };
@@ -195,7 +193,7 @@ export function normBackward(
   const p = plan(dev, d, 0, { weight: !!weight, bias: !!bias, silu: !!o.silu, variant, perChannel: partials });
   const cfg: NormBackwardConfig = { ...p.cfg, dx: needX, partials };
   const kernel = backwardKernel(cfg);
-  const P = partials ? Tensor.empty([d.N, C, p.ST, 2], dev) : null;
+  const P = partials ? DeviceArray.alloc([d.N, C, p.ST, 2], dev) : null;
   const buffers = [x.buffer, dy.buffer, stats.buffer];
   if (weight) buffers.push(weight.buffer);
   if (bias) buffers.push(bias.buffer);
@@ -203,7 +201,7 @@ export function normBackward(
   if (P) buffers.push(P.buffer);
   dev.dispatch(kernel, { buffers, uniforms: p.uniforms, workgroups: p.workgroups });
   if (!P) return { dx, dw: null, db: null };
-  const dw = Tensor.empty([C], dev), db = Tensor.empty([C], dev);
+  const dw = DeviceArray.alloc([C], dev), db = DeviceArray.alloc([C], dev);
   const lanes = o.weightGradLanes ?? (dev.isCpu ? 1 : 64);
   const wk = cached(`wgrad ${lanes}`, () => normWeightGradWgsl(lanes), `norm grad weight/bias (${lanes} lanes per channel)`);
   dev.dispatch(wk, { buffers: [P.buffer, dw.buffer, db.buffer], uniforms: [C, d.N, p.ST, 0], workgroups: lanes === 1 ? grid1d(dev, C, 64) : grid1d(dev, C, 1) });
@@ -225,8 +223,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (i < u.n) { o[i] = 0.0; }
 }`,
 };
-function zerosOf(shape: number[], dev: Tensor['device']): Tensor {
-  const t = Tensor.empty(shape, dev);
+function zerosOf(shape: number[], dev: DeviceArray['device']): DeviceArray {
+  const t = DeviceArray.alloc(shape, dev);
   if (t.size) dev.dispatch(zerosKernel, { buffers: [t.buffer], uniforms: [t.size, 0, 0, 0], workgroups: grid1d(dev, t.size, 64) });
   return t;
 }

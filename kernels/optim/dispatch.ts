@@ -2,9 +2,7 @@
 // AdamW (torch.optim.Adam / AdamW), SGD with momentum / Nesterov (torch.optim.SGD), the EMA lerp, and the two small
 // kernels of gradient clipping by global norm (torch.nn.utils.clip_grad_norm_). Ground truth: ./reference.ts.
 // These write straight into the tensors' buffers: no outputs are allocated and no autograd is recorded.
-import { f32bits, type Device, type Kernel } from '../../engine/device';
-import { ShapeError, fmtShape } from '../../engine/errors';
-import type { Tensor } from '../../engine/tensor';
+import { f32bits, type Device, type Kernel, ShapeError, fmtShape, type DeviceArray } from '../../runtime';
 import { grid1d, main1d } from '../grid';
 
 // ---- Adam / AdamW -------------------------------------------------------------------------------------------------
@@ -48,7 +46,7 @@ ${main1d()}
 }`,
 };
 
-function checkSame(op: string, p: Tensor, others: Record<string, Tensor>): Device {
+function checkSame(op: string, p: DeviceArray, others: Record<string, DeviceArray>): Device {
   for (const [name, t] of Object.entries(others)) {
     if (t.size !== p.size) throw new ShapeError(`${op}: ${name} ${fmtShape(t.shape)} does not match parameter ${fmtShape(p.shape)}`);
     if (t.device !== p.device) throw new ShapeError(`${op}: ${name} lives on another device than its parameter ${fmtShape(p.shape)}`);
@@ -57,7 +55,7 @@ function checkSame(op: string, p: Tensor, others: Record<string, Tensor>): Devic
 }
 
 /** One fused Adam/AdamW step: reads p, g, m, v and writes p, m, v in place. One dispatch. */
-export function adamStep(p: Tensor, g: Tensor, m: Tensor, v: Tensor, a: AdamStepArgs): void {
+export function adamStep(p: DeviceArray, g: DeviceArray, m: DeviceArray, v: DeviceArray, a: AdamStepArgs): void {
   const dev = checkSame('adam', p, { grad: g, exp_avg: m, exp_avg_sq: v });
   const n = p.size;
   if (n === 0) return;
@@ -117,7 +115,7 @@ ${
 }
 
 /** One fused SGD step in place; `buf` is the momentum buffer (null when momentum = 0). One dispatch. */
-export function sgdStep(p: Tensor, g: Tensor, buf: Tensor | null, a: SgdStepArgs): void {
+export function sgdStep(p: DeviceArray, g: DeviceArray, buf: DeviceArray | null, a: SgdStepArgs): void {
   const dev = checkSame('sgd', p, buf ? { grad: g, momentum_buffer: buf } : { grad: g });
   const n = p.size;
   if (n === 0) return;
@@ -144,7 +142,7 @@ ${main1d()}
 };
 
 /** ema ← decay·ema + (1 − decay)·src, in place. One dispatch. */
-export function emaUpdate(ema: Tensor, src: Tensor, decay: number): void {
+export function emaUpdate(ema: DeviceArray, src: DeviceArray, decay: number): void {
   const dev = checkSame('ema', ema, { param: src });
   const n = ema.size;
   if (n === 0) return;
@@ -169,7 +167,7 @@ fn main() {
 };
 
 /** norm[0] = sqrt(Σ partials[0..count)): the global norm from the per-gradient sums of squares. One dispatch. */
-export function normFromPartials(partials: Tensor, count: number, norm: Tensor): void {
+export function normFromPartials(partials: DeviceArray, count: number, norm: DeviceArray): void {
   partials.device.dispatch(NORM, { buffers: [partials.buffer, norm.buffer], uniforms: [count, 0, 0, 0], workgroups: [1] });
 }
 
@@ -188,7 +186,7 @@ ${main1d()}
 };
 
 /** g ← g · min(1, maxNorm / (norm + eps)), reading the norm from its buffer (no readback). One dispatch. */
-export function clipScale(g: Tensor, norm: Tensor, maxNorm: number, eps: number): void {
+export function clipScale(g: DeviceArray, norm: DeviceArray, maxNorm: number, eps: number): void {
   const n = g.size;
   if (n === 0) return;
   g.device.dispatch(CLIP_SCALE, { buffers: [norm.buffer, g.buffer], uniforms: [n, f32bits(maxNorm), f32bits(eps), 0], workgroups: grid1d(g.device, n) });

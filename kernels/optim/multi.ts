@@ -19,9 +19,7 @@
 // barriers (16 partial sums of 16, then one of 16): CPU drivers emulate barriers slowly, GPUs dislike long serial
 // loops. Ground truth: ./reference.ts (the same rules as the per-tensor kernels of ./dispatch.ts, which these match
 // bit for bit, except the clipping norm's order of summation).
-import { f32bits, type Device, type Kernel } from '../../engine/device';
-import { ShapeError, fmtShape, internal } from '../../engine/errors';
-import { Tensor } from '../../engine/tensor';
+import { f32bits, type Device, type Kernel, ShapeError, fmtShape, internal, DeviceArray } from '../../runtime';
 import type { AdamStepArgs } from './dispatch';
 
 const WG = 256;
@@ -183,11 +181,11 @@ function dispatchGroup(dev: Device, spec: MultiSpec, segs: Segment[], shared: GP
   return end;
 }
 
-function checkSegments(op: string, dev: Device, tensors: Tensor[][]): void {
+function checkSegments(op: string, dev: Device, tensors: DeviceArray[][]): void {
   for (const row of tensors) {
     const p = row[0];
     for (const t of row) {
-      const buf = t.storageOrThrow(op).buffer;
+      const buf = t.rawBuffer(op);
       if (t.size !== p.size) throw new ShapeError(`${op}: ${fmtShape(t.shape)} does not match parameter ${fmtShape(p.shape)}`);
       if (t.device !== dev) throw new ShapeError(`${op}: tensor ${fmtShape(t.shape)} lives on another device than the others`);
       if (buf.size < vec4s(t.size) * 16) throw internal(`${op}: buffer of ${buf.size} bytes under a ${fmtShape(t.shape)} tensor is not padded to vec4`);
@@ -228,10 +226,10 @@ export type MultiAdamArgs = Omit<AdamStepArgs, 'step'>;
 
 /** One tensor of a multi-tensor Adam step: its 1-based step count (after the increment) sets its bias corrections. */
 export interface AdamItem {
-  param: Tensor;
-  grad: Tensor;
-  expAvg: Tensor;
-  expAvgSq: Tensor;
+  param: DeviceArray;
+  grad: DeviceArray;
+  expAvg: DeviceArray;
+  expAvgSq: DeviceArray;
   step: number;
 }
 
@@ -291,10 +289,10 @@ export interface MultiSgdArgs {
 }
 
 export interface SgdItem {
-  param: Tensor;
-  grad: Tensor;
+  param: DeviceArray;
+  grad: DeviceArray;
   /** Momentum buffer (null when momentum = 0: then every item must have none). */
-  buf: Tensor | null;
+  buf: DeviceArray | null;
   /** This item's first momentum step. */
   first: boolean;
 }
@@ -330,7 +328,7 @@ const EMA: MultiSpec = {
 };
 
 /** ema_i ← decay·ema_i + (1 − decay)·src_i for every pair; ⌈pairs / K⌉ dispatches. */
-export function emaUpdateMulti(pairs: readonly [ema: Tensor, src: Tensor][], decay: number): number {
+export function emaUpdateMulti(pairs: readonly [ema: DeviceArray, src: DeviceArray][], decay: number): number {
   if (pairs.length === 0) return 0;
   const dev = pairs[0][0].device;
   checkSegments('ema', dev, pairs.map(([e, s]) => [e, s]));
@@ -395,7 +393,7 @@ const CLIP_SCALE: MultiSpec = {
  * writes ‖g‖ (the L2 norm of all of them together) into `norm` (a 1-element tensor). No readback. Dispatches: one
  * sum-of-squares pass and one scale pass per group of K gradients (2 for up to 14 tensors on 16 storage bindings).
  */
-export function clipGradNormMulti(grads: readonly Tensor[], maxNorm: number, eps: number, norm: Tensor): number {
+export function clipGradNormMulti(grads: readonly DeviceArray[], maxNorm: number, eps: number, norm: DeviceArray): number {
   const live = grads.filter((g) => g.size > 0);
   const dev = norm.device;
   checkSegments('clipGradNorm', dev, live.map((g) => [g]));
@@ -408,7 +406,7 @@ export function clipGradNormMulti(grads: readonly Tensor[], maxNorm: number, eps
   const total = segs.reduce((s, x) => s + vec4s(x.n), 0);
   const ept = Math.max(eptFor(dev, segs), Math.ceil(total / (WG * TARGET_PARTIALS)));
   const count = segs.reduce((s, x) => s + groupsOf(x.n, ept), 0);
-  const partials = Tensor.empty([count], dev);
+  const partials = DeviceArray.alloc([count], dev);
   let dispatches = 0;
   let base = 0;
   for (const g of planGroups(segs, maxSegments(dev, 1, 1), [partials.buffer])) {

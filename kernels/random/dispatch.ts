@@ -1,7 +1,6 @@
 // kernels/random/dispatch.ts: counter-based random numbers (Philox4x32-10, Salmon et al. 2011). Element i of a draw
 // with (seed, stream) is a pure function of (seed, stream, i): the same on every adapter, in Node and the browser.
-import type { Kernel } from '../../engine/device';
-import { Tensor } from '../../engine/tensor';
+import { type Kernel, DeviceArray } from '../../runtime';
 import { grid1d, main1d } from '../grid';
 
 /** WGSL Philox4x32-10: 4 random u32 words from a 128-bit counter and a 64-bit key. */
@@ -70,8 +69,8 @@ ${main1d()}
 }
 
 /** Fills a new tensor with draws of `dist` for (seed, stream). */
-export function random(dist: Distribution, shape: readonly number[], seed: number, stream: number): Tensor {
-  const out = Tensor.empty(shape);
+export function random(dist: Distribution, shape: readonly number[], seed: number, stream: number): DeviceArray {
+  const out = DeviceArray.alloc(shape);
   if (out.size === 0) return out;
   const dev = out.device;
   dev.dispatch(randomKernel(dist), {

@@ -1,7 +1,6 @@
 // kernels/reduce/dispatch.ts: sum / max / min / sum of squares over any set of axes (torch.sum(dim, keepdim)),
 // and softmax / logSoftmax with their backward along one axis.
-import { f32bits, type Kernel } from '../../engine/device';
-import { Tensor } from '../../engine/tensor';
+import { f32bits, type Kernel, DeviceArray } from '../../runtime';
 import { MAX_DIMS, decodeDims, grid1d, main1d, padDims, stridesOf, uniformAt } from '../grid';
 import { WGSL_MATH } from '../elementwise/ops';
 
@@ -118,13 +117,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   return k;
 }
 
-/** Normalised, sorted, deduplicated axes; negative axes count from the end. */
-export function normAxes(ndim: number, axes: number | readonly number[] | undefined): number[] {
-  if (axes === undefined) return Array.from({ length: ndim }, (_, i) => i);
-  const list = typeof axes === 'number' ? [axes] : [...axes];
-  return [...new Set(list.map((a) => (a < 0 ? a + ndim : a)))].sort((a, b) => a - b);
-}
-
 /** Splits dims into kept and reduced runs, merging neighbours that are contiguous. */
 function plan(shape: readonly number[], axes: readonly number[]) {
   const strides = stridesOf(shape);
@@ -157,15 +149,15 @@ function splitParts(nOut: number, nRed: number): number {
 }
 
 /** Reduces `x` over `axes`; the output has the kept dims (keepdim adds back 1s). `scale` multiplies the result. */
-export function reduce(op: ReduceOp, x: Tensor, axes: readonly number[], keepdim: boolean, scale = 1, variant?: ReduceVariant): Tensor {
+export function reduce(op: ReduceOp, x: DeviceArray, axes: readonly number[], keepdim: boolean, scale = 1, variant?: ReduceVariant): DeviceArray {
   const outShape = keepdim ? x.shape.map((n, d) => (axes.includes(d) ? 1 : n)) : x.shape.filter((_, d) => !axes.includes(d));
   const nOut = outShape.reduce((p, d) => p * d, 1);
-  if (nOut === 0) return Tensor.empty(outShape, x.device);
+  if (nOut === 0) return DeviceArray.alloc(outShape, x.device);
   const nRed = axes.reduce((p, d) => p * x.shape[d], 1);
   const v = variant ?? pickReduceVariant(nOut, nRed, x.device.isCpu);
   if (v === 'split' && nRed > 1) {
     const parts = splitParts(nOut, nRed);
-    const partial = Tensor.empty([nOut, parts], x.device);
+    const partial = DeviceArray.alloc([nOut, parts], x.device);
     dispatchReduce(op, 'thread', x, axes, partial, 1, parts, Math.ceil(nRed / parts));
     const merged = reduce(MERGE_OP[op], partial, [1], false, scale, 'thread'); // [nOut]
     partial.dispose();
@@ -173,14 +165,14 @@ export function reduce(op: ReduceOp, x: Tensor, axes: readonly number[], keepdim
     merged.dispose();
     return out;
   }
-  const out = Tensor.empty(outShape, x.device);
+  const out = DeviceArray.alloc(outShape, x.device);
   dispatchReduce(op, v === 'split' ? 'thread' : v, x, axes, out, scale, 1, nRed);
   return out;
 }
 
 const MERGE_OP: Record<ReduceOp, ReduceOp> = { sum: 'sum', sumSquares: 'sum', max: 'max', min: 'min' };
 
-function dispatchReduce(op: ReduceOp, v: 'thread' | 'workgroup', x: Tensor, axes: readonly number[], out: Tensor, scale: number, parts: number, chunk: number): void {
+function dispatchReduce(op: ReduceOp, v: 'thread' | 'workgroup', x: DeviceArray, axes: readonly number[], out: DeviceArray, scale: number, parts: number, chunk: number): void {
   const nOut = out.size / parts;
   const nRed = axes.reduce((p, d) => p * x.shape[d], 1);
   const { kept, red: runs } = plan(x.shape, axes);
@@ -248,8 +240,8 @@ ${main1d(64)}
 }
 
 /** softmax / logSoftmax of x along `axis` (forward), or their backward given the forward output y and gradient g. */
-export function softmaxAlong(kind: SoftmaxKind, x: Tensor, axis: number, g?: Tensor): Tensor {
-  const out = Tensor.empty(x.shape, x.device);
+export function softmaxAlong(kind: SoftmaxKind, x: DeviceArray, axis: number, g?: DeviceArray): DeviceArray {
+  const out = DeviceArray.alloc(x.shape, x.device);
   if (x.size === 0) return out;
   const len = x.shape[axis];
   const inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);

@@ -2,7 +2,7 @@
 // the buffer pool's fixed hand-out order that lets a training loop's bind groups repeat step after step.
 import { describe, expect, it } from 'vitest';
 import * as os from '../../engine';
-import type { Kernel } from '../../engine/device';
+import type { Kernel } from '../../runtime';
 
 const addUniform: Kernel = {
   label: 'test: y[0] += u.v',

@@ -7,7 +7,8 @@
 // the scope, the answer becomes an OutOfMemoryError, and the next sync point throws it.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as os from '../../engine';
-import { fmtBytes, outOfMemoryMessage } from '../../engine/device';
+import { fmtBytes } from '../../runtime/errors';
+import { outOfMemoryMessage } from '../../runtime/buffer-pool';
 import { setDevWarnings } from '../../engine/tensor';
 
 describe('allocation limits and out of memory', () => {

@@ -6,9 +6,9 @@
 // errors.
 import { describe, expect, it } from 'vitest';
 import * as os from '../../engine';
-import { sizeClass } from '../../engine/device';
+import { sizeClass } from '../../runtime/buffer-pool';
 import { multiheadSelfAttention2d } from '../../engine/nn/attention';
-import { isSwiftShader } from '../../engine/device';
+import { isSwiftShader } from '../../runtime';
 import { ATTENTION_VARIANTS, attentionForward, attentionTunable, pickAttentionVariant } from '../../kernels/attention/dispatch';
 import { attentionBackwardRef, attentionRef } from '../../kernels/attention/reference';
 import type { HostTensor } from '../../kernels/elementwise/reference';

@@ -4,7 +4,7 @@
 // through a cast, and the errors for ops that compute in f32 (matmul with f16 operands: test/kernels/matmul.test.ts).
 import { describe, expect, it } from 'vitest';
 import * as os from '../../engine';
-import { floatToHalf, halfToFloat, HALF_MAX } from '../../engine/half';
+import { floatToHalf, halfToFloat, HALF_MAX } from '../../runtime/half';
 import { decodeSafetensors } from '../../engine/io/safetensors';
 import { castTo, hasShaderF16 } from '../../kernels/cast/dispatch';
 import { roundToHalf } from '../../kernels/cast/reference';

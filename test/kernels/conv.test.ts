@@ -15,6 +15,7 @@ import {
   type ConvTransposeRefOptions,
 } from '../../kernels/conv/reference';
 import { checkOp, expectClose, expectThrows, makeInputs, toHost, type HostTensor } from '../helpers';
+import type { DeviceArray } from '../../runtime';
 
 interface Case {
   x: number[];
@@ -52,12 +53,12 @@ const label = (c: Case) => `x [${c.x}] w [${c.w}] ${JSON.stringify(c.o ?? {})}${
 const fromHost = (h: HostTensor) => os.tensor(Float32Array.from(h.data), h.shape);
 
 interface Pending {
-  out: os.Tensor;
+  out: DeviceArray;
   ref: HostTensor;
   what: string;
 }
 /** Reads every pending output back (one submit for all), checks each against its reference, frees outputs and inputs. */
-async function expectAllClose(variant: string, pending: Pending[], owned: os.Tensor[]): Promise<void> {
+async function expectAllClose(variant: string, pending: Pending[], owned: DeviceArray[]): Promise<void> {
   const got = await Promise.all(pending.map((p) => toHost(p.out)));
   pending.forEach((p, i) => {
     expect(p.out.shape, p.what).toEqual(p.ref.shape);
@@ -72,7 +73,7 @@ describe('conv2d kernels: every variant × forward / backward-data / backward-we
     it(`variant ${variant}`, async () => {
       // issue every dispatch, then read everything back: one sync per variant
       const pending: Pending[] = [];
-      const owned: os.Tensor[] = [];
+      const owned: DeviceArray[] = [];
       CASES.forEach((c, k) => {
         const [x, w, b] = makeInputs([c.x, c.w, [c.w[0]]], { seed: 100 + k });
         const outHW = conv2dOutHW(c.x, c.w, c.o);
@@ -156,7 +157,7 @@ const TILED_CASES: Case[] = [
 for (const variant of ['p16x8', 't64x64'] as const) describe(`conv2d forward over a transposed weight copy (${variant})`, () => {
   it('forward, backward-data and backward-weight against the reference on odd shapes, through the dispatcher and os.conv2d', async () => {
     const pending: Pending[] = [];
-    const owned: os.Tensor[] = [];
+    const owned: DeviceArray[] = [];
     (variant === 'p16x8' ? SHARED_CASES : TILED_CASES).forEach((c, k) => {
       const [x, w, b] = makeInputs([c.x, c.w, [c.w[0]]], { seed: 300 + k });
       const X = fromHost(x), Wt = fromHost(w), B = fromHost(b);

@@ -21,6 +21,7 @@ import {
 import { linearRef, matmulRef } from '../../kernels/matmul/reference';
 import { roundToHalf } from '../../kernels/cast/reference';
 import { checkOp, expectClose, expectThrows, rng, toHost } from '../helpers';
+import type { DeviceArray } from '../../runtime';
 
 const DIMS = [1, 3, 17, 33, 65];
 /** Every M and N with a K that cycles through DIMS: 25 triples, each dim value met with every other. */
@@ -40,10 +41,10 @@ const TRANS: [boolean, boolean][] = [[false, false], [true, false], [false, true
 const SLOW_COMPILE = 360_000;
 
 interface Pending {
-  out: os.Tensor;
+  out: DeviceArray;
   ref: Float64Array;
   label: string;
-  tensors: os.Tensor[];
+  tensors: DeviceArray[];
 }
 
 /** Runs every (shape, trans) case for one variant: all dispatches first, then one readback round. */

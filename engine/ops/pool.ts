@@ -1,12 +1,47 @@
-// engine/pool.ts: avgPool2d and upsampleNearest2d (torch.nn.functional.avg_pool2d with count_include_pad = True and
+// engine/ops/pool.ts: avgPool2d and upsampleNearest2d (torch.nn.functional.avg_pool2d with count_include_pad = True and
 // ceil_mode = False; F.interpolate(mode='nearest', scale_factor=s) for integer s). Each is one kernel with a backward
 // kernel (kernels/pool/). Inputs are [N, C, H, W] or [C, H, W].
-import { ShapeError, ValueError, fmtShape } from './errors';
-import { checkInputs } from './ops';
-import { Tensor, record } from './tensor';
 import {
   avgPool2dBackward, avgPool2dForward, pooledSize, upsampleNearest2dBackward, upsampleNearest2dForward, type Pool2dGeometry,
-} from '../kernels/pool/dispatch';
+} from '../../kernels/pool/dispatch';
+import { ShapeError, ValueError, fmtShape } from '../../runtime/errors';
+import { Tensor } from '../tensor';
+import { apply, type OpDef } from './op';
+import { checkInputs } from './validate';
+
+const spatial = (x: readonly number[]) => x.slice(-2) as [number, number];
+
+export const POOL_OPS = {
+  // the mean of each kernel window (padded zeros count)
+  avgPool2d: {
+    inputs: ['x'], family: 'pool',
+    shape: ([x], g) => [...x.slice(0, -2), ...spatial(x).map((n, d) => pooledSize(n, g.kernel[d], g.stride[d], g.padding[d]))],
+    forward: ([x], g) => avgPool2dForward(x, g),
+    backward: (gy, { inputs: [x], attrs }) => [avgPoolGrad(gy, { ...attrs, inHW: spatial(x.shape) })],
+  } satisfies OpDef<Pool2dGeometry>,
+  // each window's gradient spread evenly over the window
+  avgPool2dGrad: {
+    inputs: ['dy'], family: 'pool', backward: null,
+    shape: ([dy], a) => [...dy.slice(0, -2), ...a.inHW],
+    forward: ([dy], a) => avgPool2dBackward(dy, a.inHW, a),
+  } satisfies OpDef<Pool2dGeometry & { inHW: [number, number] }>,
+  // out[…, h, w] = x[…, ⌊h / sh⌋, ⌊w / sw⌋]
+  upsampleNearest2d: {
+    inputs: ['x'], family: 'pool',
+    shape: ([x], a) => [...x.slice(0, -2), x.at(-2)! * a.scale[0], x.at(-1)! * a.scale[1]],
+    forward: ([x], a) => upsampleNearest2dForward(x, a.scale),
+    backward: (gy, { attrs }) => [upsampleGrad(gy, attrs)],
+  } satisfies OpDef<{ scale: [number, number] }>,
+  // Σ of each output block's gradient
+  upsampleNearest2dGrad: {
+    inputs: ['dy'], family: 'pool', backward: null,
+    shape: ([dy], a) => [...dy.slice(0, -2), dy.at(-2)! / a.scale[0], dy.at(-1)! / a.scale[1]],
+    forward: ([dy], a) => upsampleNearest2dBackward(dy, a.scale),
+  } satisfies OpDef<{ scale: [number, number] }>,
+};
+
+const avgPoolGrad = (gy: Tensor, a: Pool2dGeometry & { inHW: [number, number] }): Tensor => apply('avgPool2dGrad', POOL_OPS.avgPool2dGrad, [gy], a);
+const upsampleGrad = (gy: Tensor, a: { scale: [number, number] }): Tensor => apply('upsampleNearest2dGrad', POOL_OPS.upsampleNearest2dGrad, [gy], a);
 
 type Pair = number | readonly [number, number];
 
@@ -40,9 +75,7 @@ export function avgPool2d(x: Tensor, kernelSize: Pair, stride?: Pair, padding: P
   if (Ho < 1 || Wo < 1) {
     throw new ShapeError(`${op}: input ${fmtShape(x.shape)} is smaller than the kernel [${g.kernel}] (padding [${g.padding}]), so the output would be empty; use a smaller kernel or more padding`);
   }
-  const out = avgPool2dForward(x, g);
-  record(op, out, [x], (gy) => [avgPool2dBackward(gy, [H, W], g)]);
-  return out;
+  return apply(op, POOL_OPS.avgPool2d, [x], g);
 }
 
 /** Nearest-neighbour upsampling by integer factors: out[..., h, w] = x[..., ⌊h / sh⌋, ⌊w / sw⌋]. */
@@ -51,7 +84,5 @@ export function upsampleNearest2d(x: Tensor, scale: Pair): Tensor {
   checkInputs(op, x);
   checkImage(op, x);
   const s = pairOf(op, 'scale', scale, 1);
-  const out = upsampleNearest2dForward(x, s);
-  record(op, out, [x], (gy) => [upsampleNearest2dBackward(gy, s)]);
-  return out;
+  return apply(op, POOL_OPS.upsampleNearest2d, [x], { scale: s });
 }

@@ -1,4 +1,4 @@
-// engine/adapter.ts: finds a WebGPU adapter: navigator.gpu in the browser, Dawn (npm `webgpu`) in Node.
+// runtime/adapter.ts: finds a WebGPU adapter: navigator.gpu in the browser, Dawn (npm `webgpu`) in Node.
 // Node order: a real GPU, then Mesa lavapipe, then SwiftShader; ONESTEP_ADAPTER=system|lavapipe|swiftshader forces one.
 import { DeviceError } from './errors';
 

@@ -1,4 +1,4 @@
-// engine/half.ts: IEEE 754 binary16 ("f16", torch.float16) on the host: bits to number and number to bits with
+// runtime/half.ts: IEEE 754 binary16 ("f16", torch.float16) on the host: bits to number and number to bits with
 // round-to-nearest-even, as torch's .half() rounds. Used by f16 tensors' data(), safetensors and the cast tests.
 
 /** IEEE half bits → number: sign · 2^(e−15) · (1 + m/1024); subnormals 2^−24 · m; e = 31 is inf/NaN. */

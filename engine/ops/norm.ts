@@ -1,10 +1,11 @@
-// engine/norm.ts: groupNorm and layerNorm (torch.nn.functional.group_norm / layer_norm, biased variance) as fused
+// engine/ops/norm.ts: groupNorm and layerNorm (torch.nn.functional.group_norm / layer_norm, biased variance) as fused
 // kernels: one forward dispatch (stats, normalise, affine, optional SiLU) that saves mean and rstd per row, and a
 // backward of one dispatch for grad x plus one for grad weight/bias (kernels/norm/).
-import { ShapeError, ValueError, fmtShape } from './errors';
-import { checkInputs } from './ops';
-import { Tensor, record } from './tensor';
-import { normBackward, normForward, type NormDims, type NormVariant } from '../kernels/norm/dispatch';
+import { normBackward, normForward, type NormDims, type NormVariant } from '../../kernels/norm/dispatch';
+import { ShapeError, ValueError, fmtShape } from '../../runtime/errors';
+import { Tensor } from '../tensor';
+import { apply, type OpDef } from './op';
+import { checkInputs, sameShape } from './validate';
 
 export interface NormOpOptions {
   /** y = silu(norm(x)·γ + β) in the same kernel (the GroupNorm → SiLU of a ResBlock); the backward includes it. */
@@ -13,29 +14,51 @@ export interface NormOpOptions {
   variant?: NormVariant;
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 const sizeOf = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 function checkEps(op: string, eps: number): void {
   if (!Number.isFinite(eps) || eps < 0) throw new ValueError(`${op}: eps must be a finite number ≥ 0, got ${eps}`);
 }
 
-/** The fused op on x viewed as rows of `dims`; γ, β hold one value per channel (flat G·Cg). */
+/** x viewed as rows of `dims` (γ, β one value per channel, flat G·Cg), which of γ and β are given, and the options. */
+export interface NormAttrs {
+  dims: NormDims;
+  eps: number;
+  weight: boolean;
+  bias: boolean;
+  silu: boolean;
+  variant?: NormVariant;
+}
+
+export const NORM_OPS = {
+  // y = act((x − mean)·rstd·γ + β) per row; saves (mean, rstd) per row for the backward
+  norm: {
+    inputs: ['x', 'weight?', 'bias?'], family: 'norm',
+    shape: ([x]) => x,
+    forward: ([x, ...affine], a) => {
+      const [w, b] = [a.weight ? affine[0] : undefined, a.bias ? affine[a.weight ? 1 : 0] : undefined];
+      const { y, stats } = normForward(x, a.dims, w, b, a.eps, a);
+      return { out: y, saved: [stats] };
+    },
+    // one dispatch for dx, one for the γ/β sums, each only when needed
+    backward: (g, { inputs: [x, ...affine], saved: [stats], attrs: a, need }) => {
+      const [w, b] = [a.weight ? affine[0] : undefined, a.bias ? affine[a.weight ? 1 : 0] : undefined];
+      const needW = a.weight && need[1], needB = a.bias && need[a.weight ? 2 : 1];
+      const { dx, dw, db } = normBackward(g, x, stats, a.dims, w, b, { ...a, needX: need[0], needWeight: needW, needBias: needB });
+      const grads: (Tensor | null)[] = [dx && Tensor.adopt(dx)];
+      if (w) grads.push(dw && Tensor.adopt(dw.viewAs(w.shape)));
+      if (b) grads.push(db && Tensor.adopt(db.viewAs(b.shape)));
+      dw?.dispose();
+      db?.dispose();
+      return grads;
+    },
+  } satisfies OpDef<NormAttrs>,
+};
+
+/** The fused op on x viewed as rows of `dims`. */
 function fusedNorm(op: string, x: Tensor, dims: NormDims, weight: Tensor | undefined, bias: Tensor | undefined, eps: number, o: NormOpOptions): Tensor {
-  const { y, stats } = normForward(x, dims, weight, bias, eps, o);
-  const needX = x.requiresGrad, needW = !!weight?.requiresGrad, needB = !!bias?.requiresGrad;
-  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : []), stats];
-  record(op, y, inputs, (g) => {
-    const { dx, dw, db } = normBackward(g, x, stats, dims, weight, bias, { ...o, needX, needWeight: needW, needBias: needB });
-    const grads: (Tensor | null)[] = [dx];
-    if (weight) grads.push(dw && dw.viewAs(weight.shape));
-    if (bias) grads.push(db && db.viewAs(bias.shape));
-    grads.push(null); // stats: saved for the backward, never differentiated
-    return grads;
-  });
-  // the graph node (if any) holds stats until it is released; without one this frees it now
-  stats.dispose();
-  return y;
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  return apply(op, NORM_OPS.norm, inputs, { dims, eps, weight: !!weight, bias: !!bias, silu: !!o.silu, variant: o.variant });
 }
 
 /**

@@ -1,12 +1,14 @@
-// engine/conv.ts: conv2d and convTranspose2d with their backward rules; torch.nn.functional.conv2d / conv_transpose2d
+// engine/ops/conv.ts: conv2d and convTranspose2d with their backward rules; torch.nn.functional.conv2d / conv_transpose2d
 // semantics (NCHW, an unbatched [C, H, W] input too). Kernels: kernels/conv/ (implicit GEMMs; 1×1 through matmul).
 // conv2d: forward, dx = backward-data, dw = backward-weight, db = Σ over (n, h, w).
 // convTranspose2d is conv2d's adjoint: forward = backward-data, dx = conv2d forward, dw = backward-weight (roles swapped).
-import { ShapeError, ValueError, fmtShape } from './errors';
-import { checkInputs, reshape } from './ops';
-import { Tensor, record, tidy } from './tensor';
-import { conv2dBackwardData, conv2dBackwardWeight, conv2dForward, convOutputSize, type ConvGeometry, type ConvVariant } from '../kernels/conv/dispatch';
-import { reduce } from '../kernels/reduce/dispatch';
+import { conv2dBackwardData, conv2dBackwardWeight, conv2dForward, convOutputSize, type ConvGeometry, type ConvVariant } from '../../kernels/conv/dispatch';
+import { ShapeError, ValueError, fmtShape } from '../../runtime/errors';
+import { Tensor, tidy } from '../tensor';
+import { apply, type OpDef } from './op';
+import { sum } from './reduce';
+import { reshape } from './shape';
+import { checkInputs } from './validate';
 
 /** One number for both axes, or [height, width]. */
 type Pair = number | readonly [number, number];
@@ -63,8 +65,55 @@ function checkBias(op: string, b: Tensor | undefined, channels: number, w: Tenso
   }
 }
 
+/** A convolution's geometry, the output size and the kernel tile, resolved by the public functions. */
+export interface ConvAttrs {
+  geom: ConvGeometry;
+  /** Output height and width. */
+  outHW: [number, number];
+  /** The weight's kernel height and width. */
+  kHW: [number, number];
+  variant?: ConvVariant;
+}
+
+const inputsOf = (x: Tensor, w: Tensor, b: Tensor | undefined) => (b ? [x, w, b] : [x, w]);
 /** Gradient of a per-channel bias: Σ over batch and pixels. */
-const biasGrad = (g: Tensor): Tensor => reduce('sum', g, [0, 2, 3], false);
+const biasGrad = (g: Tensor): Tensor => sum(g, [0, 2, 3]);
+
+export const CONV_OPS = {
+  // y[n, o] = b[o] + Σ_c x[n, g·C/G + c] ⋆ w[o, c]; dx is the transposed convolution of g, dw its own kernel
+  conv2d: {
+    inputs: ['x', 'w', 'b?'], family: 'conv',
+    shape: ([x, w], a) => [x[0], w[0], ...a.outHW],
+    forward: ([x, w, b], a) => conv2dForward(x, w, b, a.geom, a.outHW, { variant: a.variant }),
+    backward: (g, { inputs: [x, w, b], attrs: a, need }) => [
+      need[0] ? convOf('convTranspose2d', [g, w], { ...a, outHW: [x.shape[2], x.shape[3]] }) : null,
+      need[1] ? convOf('conv2dWeightGrad', [x, g], a) : null,
+      b && need[2] ? biasGrad(g) : null,
+    ],
+  } satisfies OpDef<ConvAttrs>,
+  // conv2d's adjoint: x [N, Cin, H, W], w [Cin, Cout/G, kH, kW]; dx is the convolution of g, dw the weight kernel with roles swapped
+  convTranspose2d: {
+    inputs: ['x', 'w', 'b?'], family: 'conv',
+    shape: ([x, w], a) => [x[0], w[1] * a.geom.groups, ...a.outHW],
+    forward: ([x, w, b], a) => conv2dBackwardData(x, w, b, a.geom, a.outHW, { variant: a.variant }),
+    backward: (g, { inputs: [x, w, b], attrs: a, need }) => [
+      need[0] ? convOf('conv2d', [g, w], { ...a, outHW: [x.shape[2], x.shape[3]] }) : null,
+      need[1] ? convOf('conv2dWeightGrad', [g, x], a) : null,
+      b && need[2] ? biasGrad(g) : null,
+    ],
+  } satisfies OpDef<ConvAttrs>,
+  // ∂conv2d/∂w from the input x and the output gradient dy: [O, C/G, kH, kW]
+  conv2dWeightGrad: {
+    inputs: ['x', 'dy'], family: 'conv', backward: null,
+    shape: ([x, dy], a) => [dy[1], x[1] / a.geom.groups, ...a.kHW],
+    forward: ([x, dy], a) => conv2dBackwardWeight(x, dy, a.geom, a.kHW, { variant: a.variant }),
+  } satisfies OpDef<ConvAttrs>,
+};
+
+/** Applies a conv entry to resolved attributes. */
+function convOf(name: 'conv2d' | 'convTranspose2d' | 'conv2dWeightGrad', inputs: Tensor[], a: ConvAttrs): Tensor {
+  return apply(name, CONV_OPS[name] as OpDef<ConvAttrs>, inputs, a);
+}
 
 /**
  * y[n, o] = b[o] + Σ_c x[n, g·C/G + c] ⋆ w[o, c] (torch.nn.functional.conv2d): x [N, C, H, W], w [O, C/groups, kH, kW],
@@ -109,14 +158,7 @@ function conv2dBatched(x: Tensor, w: Tensor, b: Tensor | undefined, opts: Conv2d
     );
   }
   const geom: ConvGeometry = { stride, padding: before, dilation, groups };
-  const k = { variant: opts.variant };
-  const y = conv2dForward(x, w, b, geom, outHW, k);
-  const need = [x.requiresGrad, w.requiresGrad, !!b?.requiresGrad];
-  return record(op, y, b ? [x, w, b] : [x, w], (g) => [
-    need[0] ? conv2dBackwardData(g, w, undefined, geom, [H, W], k) : null,
-    need[1] ? conv2dBackwardWeight(x, g, geom, [kH, kW], k) : null,
-    ...(b ? [need[2] ? biasGrad(g) : null] : []),
-  ]);
+  return convOf(op, inputsOf(x, w, b), { geom, outHW, kHW: [kH, kW], variant: opts.variant });
 }
 
 /**
@@ -153,12 +195,5 @@ function convTranspose2dBatched(x: Tensor, w: Tensor, b: Tensor | undefined, opt
   }
   // the conv2d whose adjoint this is: input [N, Cout, OH, OW] → output x [N, Cin, H, W], weight w as [O = Cin, C/G = Cout/G, …]
   const geom: ConvGeometry = { stride, padding, dilation, groups };
-  const k = { variant: opts.variant };
-  const y = conv2dBackwardData(x, w, b, geom, outHW, k);
-  const need = [x.requiresGrad, w.requiresGrad, !!b?.requiresGrad];
-  return record(op, y, b ? [x, w, b] : [x, w], (g) => [
-    need[0] ? conv2dForward(g, w, undefined, geom, [H, W], k) : null,
-    need[1] ? conv2dBackwardWeight(g, x, geom, [kH, kW], k) : null,
-    ...(b ? [need[2] ? biasGrad(g) : null] : []),
-  ]);
+  return convOf(op, inputsOf(x, w, b), { geom, outHW, kHW: [kH, kW], variant: opts.variant });
 }

@@ -1,11 +1,12 @@
-// engine/attention.ts: scaled dot-product attention as one fused, differentiable op; matches
+// engine/ops/attention.ts: scaled dot-product attention as one fused, differentiable op; matches
 // torch.nn.functional.scaled_dot_product_attention(q, k, v, scale=…, is_causal=…) on [B, H, L, D] tensors.
 // Forward and backward are the flash-style kernels of kernels/attention/: the only saved intermediate is the
 // log-sum-exp per query row ([B, H, L]); no L×S matrix is ever stored.
-import { ShapeError, ValueError, fmtShape } from './errors';
-import { checkInputs } from './ops';
-import { Tensor, record } from './tensor';
-import { ATTENTION_MAX_D, attentionBackward, attentionForward, type AttentionVariant } from '../kernels/attention/dispatch';
+import { ATTENTION_MAX_D, attentionBackward, attentionForward, type AttentionVariant } from '../../kernels/attention/dispatch';
+import { ShapeError, ValueError, fmtShape } from '../../runtime/errors';
+import { Tensor } from '../tensor';
+import { apply, type OpDef } from './op';
+import { checkInputs } from './validate';
 
 export interface AttentionOptions {
   /** Multiplies q·kᵀ before the softmax; default 1/√D. */
@@ -15,6 +16,33 @@ export interface AttentionOptions {
   /** Force a kernel variant from ATTENTION_VARIANTS (tests, bench); default: the tuner's winner for the shape class when known, else chosen for the adapter. */
   variant?: AttentionVariant | string;
 }
+
+export interface AttentionAttrs {
+  scale: number;
+  causal: boolean;
+  variant?: AttentionVariant | string;
+}
+
+export const ATTENTION_OPS = {
+  // out = softmax(q·kᵀ·scale)·v, saving only the log-sum-exp per query row; the backward recomputes the scores
+  attention: {
+    inputs: ['q', 'k', 'v'], family: 'attention',
+    shape: ([q]) => q,
+    forward: ([q, k, v], a) => {
+      const { out, lse } = attentionForward(q, k, v, a);
+      return { out, saved: [lse] };
+    },
+    // dq always (one kernel); dk and dv together (a second kernel) when either is needed
+    backward: (g, { inputs: [q, k, v], out, saved: [lse], attrs, need }) => {
+      const { dq, dk, dv } = attentionBackward(q, k, v, out, lse, g, { ...attrs, keys: need[1] || need[2] });
+      const wrap = (t: typeof dq | null, wanted: boolean) => {
+        if (t && !wanted) t.dispose();
+        return t && wanted ? Tensor.adopt(t) : null;
+      };
+      return [wrap(dq, need[0]), wrap(dk, need[1]), wrap(dv, need[2])];
+    },
+  } satisfies OpDef<AttentionAttrs>,
+};
 
 /**
  * out = softmax(q·kᵀ·scale (+ causal mask))·v over the last two dims, for q [B, H, L, D] and k, v [B, H, S, D]
@@ -39,14 +67,5 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   if (S === 0 && L > 0 && B * H * D > 0) throw new ShapeError(`${op}: k and v have no rows (${shapes}); a softmax over zero keys is undefined`);
   const scale = opts.scale ?? 1 / Math.sqrt(D);
   if (!Number.isFinite(scale)) throw new ValueError(`${op}: scale must be a finite number, got ${scale}`);
-  const ko = { scale, causal: !!opts.causal, variant: opts.variant };
-  const { out, lse } = attentionForward(q, k, v, ko);
-  const needKV = k.requiresGrad || v.requiresGrad;
-  // lse rides along as a non-differentiable input: the graph node keeps it alive until its backward has run
-  record(op, out, [q, k, v, lse], (g) => {
-    const { dq, dk, dv } = attentionBackward(q, k, v, out, lse, g, { ...ko, keys: needKV });
-    return [dq, dk, dv, null];
-  });
-  lse.dispose();
-  return out;
+  return apply(op, ATTENTION_OPS.attention, [q, k, v], { scale, causal: !!opts.causal, variant: opts.variant });
 }

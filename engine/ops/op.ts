@@ -1,0 +1,81 @@
+// engine/ops/op.ts: what an op is, and the one place ops run. Every op is an OpDef in the table (engine/ops/table.ts):
+// its inputs, its shape rule, the kernel family that runs it, its forward (kernels on DeviceArrays) and its backward
+// (written with ops, told which input gradients are needed). `apply` runs the forward, wraps the outputs as tensors,
+// and records the node on the tape: no op can forget to record, and a missing backward is a type error.
+import { DeviceArray, type DType } from '../../runtime';
+import { fmtShape, internal } from '../../runtime/errors';
+import { isGradEnabled, record, type Grads } from '../autograd';
+import { Tensor } from '../tensor';
+
+/** The kernels/<family>/ folder that runs an op (bench rows and tests use the same names). */
+export type Family =
+  | 'elementwise' | 'reduce' | 'layout' | 'matmul' | 'conv' | 'norm' | 'attention' | 'pool' | 'random' | 'cast' | 'view';
+
+/** A forward's result: the output, plus tensors saved for the backward only (norm statistics, log-sum-exp). */
+export interface Outputs {
+  out: DeviceArray;
+  saved: DeviceArray[];
+}
+
+/** What a backward rule sees. */
+export interface BackwardContext<A> {
+  inputs: Tensor[];
+  out: Tensor;
+  saved: Tensor[];
+  attrs: A;
+  /** need[i]: whether input i's gradient is wanted; return null where it is not (autograd checks). */
+  need: boolean[];
+}
+
+export interface OpDef<A = void> {
+  /** The tensor inputs' names, in order: `bias?` may be absent (only at the end), `xs...` is a list (cat). */
+  inputs: readonly string[];
+  family: Family;
+  /** The output's shape from the inputs' shapes and the attributes (apply checks the forward against it). */
+  shape: (inputs: readonly (readonly number[])[], attrs: A) => readonly number[];
+  /** The output's dtype; f32 when absent. */
+  dtype?: (inputs: readonly DType[], attrs: A) => DType;
+  /** Runs the kernels. Inputs are validated by the op's public function before it calls apply. */
+  forward: (inputs: DeviceArray[], attrs: A) => DeviceArray | Outputs;
+  /** The vector-Jacobian product, or null for ops with no gradient (comparisons, random draws, creation). */
+  backward: ((g: Tensor, c: BackwardContext<A>) => Grads) | null;
+}
+
+/** Observes every op applied (the compiler's tracer); null when nothing traces. */
+export interface OpObserver {
+  applied(name: string, def: OpDef<any>, inputs: readonly Tensor[], attrs: unknown, out: Tensor, saved: readonly Tensor[]): void;
+}
+let observer: OpObserver | null = null;
+
+/** Installs an observer of every apply (returns the previous one). */
+export function observeOps(o: OpObserver | null): OpObserver | null {
+  const prev = observer;
+  observer = o;
+  return prev;
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Runs op `name` on `inputs`: forward, wrap, record. Saved tensors live as long as the graph node needs them. */
+export function apply<A>(name: string, def: OpDef<A>, inputs: Tensor[], attrs: A): Tensor {
+  const r = def.forward(inputs, attrs);
+  const { out, saved } = r instanceof DeviceArray ? { out: r, saved: [] } : r;
+  const want = def.shape(inputs.map((t) => t.shape), attrs);
+  if (!sameShape(out.shape, want)) throw internal(`${name}: the forward made ${fmtShape(out.shape)} but the shape rule says ${fmtShape(want)}`);
+  const t = Tensor.adopt(out);
+  const kept = saved.map((s) => Tensor.adopt(s));
+  if (def.backward && isGradEnabled()) {
+    const backward = def.backward;
+    const all = [...inputs, ...kept];
+    record(name, t, all, (g, need) => {
+      // a rule lists every input its op can take (`bias?`); entries past the ones given must be null
+      const gs = backward(g, { inputs, out: t, saved: kept, attrs, need: need.slice(0, inputs.length) });
+      if (gs.slice(inputs.length).some(Boolean)) throw internal(`${name} backward returned a gradient for an input it was not given`);
+      return [...gs.slice(0, inputs.length), ...kept.map(() => null)];
+    }, inputs.length);
+  }
+  observer?.applied(name, def, inputs, attrs, t, kept);
+  // the graph node (if any) holds the saved tensors until it is released; without one this frees them now
+  for (const s of kept) s.dispose();
+  return t;
+}

@@ -1,0 +1,355 @@
+// runtime/device.ts: the GPU device under every kernel: one open command encoder that many dispatches share, submitted
+// only when something must run (a readback, a sync, a full uniform batch). The pieces it composes each live in their
+// own file: the buffer pool, the pipeline cache, the bind-group cache, the uniform batch, the profiler, the wait.
+import { isCpuAdapter } from './adapter';
+import { BindGroupCache } from './bind-groups';
+import { BufferPool, sizeClass } from './buffer-pool';
+import { DeviceError, DeviceLostError, fmtShape, internal } from './errors';
+import { PipelineCache, type Kernel } from './pipelines';
+import { Profiler, type ProfileRow } from './profiler';
+import { UniformBatch, uniformBytes } from './uniforms';
+import { gpuWait, isNode } from './wait';
+
+export interface DispatchArgs {
+  /** Storage buffers in binding order 1, 2, …; binding 0 is the uniform block when `uniforms` is given. */
+  buffers: GPUBuffer[];
+  /** Raw 32-bit words of the kernel's uniform struct (use `f32bits` for floats). */
+  uniforms?: ArrayLike<number>;
+  workgroups: [number, number?, number?];
+}
+
+export interface MemoryStats {
+  liveTensors: number;
+  bytesInUse: number;
+  bytesPooled: number;
+  /** Kernel dispatches since init. */
+  dispatches: number;
+  /** Queue submits since init. */
+  submits: number;
+}
+
+/** Measured: ~1,000 submits (70 dispatches each) without an await crashed dawn.node; warn well before. */
+const SUBMITS_WITHOUT_WAIT_WARNING = 200;
+const MAP_READ = 0x01, COPY_DST = 0x08;
+
+const f32view = new Float32Array(1), u32view = new Uint32Array(f32view.buffer);
+/** Bit pattern of a float, for the uniform word list. */
+export function f32bits(x: number): number {
+  f32view[0] = x;
+  return u32view[0];
+}
+
+/** Test hook: ONESTEP_TEST_LOSE_DEVICE_AT_SUBMIT=N destroys each new device at its N-th submit (device-loss tests of the CLI). */
+const loseAtSubmit = (): number => {
+  const v = typeof process !== 'undefined' ? Number(process.env?.ONESTEP_TEST_LOSE_DEVICE_AT_SUBMIT) : NaN;
+  return Number.isInteger(v) && v > 0 ? v : 0;
+};
+
+/** SwiftShader (Chromium's CPU Vulkan): kernel picks differ from lavapipe's (4-lane subgroups, SSE registers). */
+export const isSwiftShader = (dev: Device): boolean => /swiftshader/i.test(`${dev.adapterLabel} ${dev.adapterInfo.description}`);
+
+/** Whether the device has shader-f16 (native f16 in WGSL); without it f16 data is read from packed pairs. */
+export const hasShaderF16 = (dev: Device): boolean => dev.features.has('shader-f16');
+
+/** The adapter's smallest subgroup when the device has the `subgroups` feature, else 0. */
+export const subgroupMinSize = (dev: Device): number => (dev.features.has('subgroups') ? (dev.gpu.adapterInfo?.subgroupMinSize ?? 0) : 0);
+
+export class Device {
+  readonly gpu: GPUDevice;
+  readonly adapterLabel: string;
+  readonly adapterInfo: { vendor: string; architecture: string; device: string; description: string; backend: string };
+  readonly isCpu: boolean;
+  readonly features: ReadonlySet<string>;
+  readonly limits: GPUSupportedLimits;
+  readonly id: number;
+
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pendingCommands = 0;
+  private readonly pool: BufferPool;
+  private readonly pipelines: PipelineCache;
+  private readonly bindGroups: BindGroupCache;
+  private readonly uniforms: UniformBatch;
+  private readonly dynamicOffset = new Uint32Array(1);
+  private readonly stagingFree = new Map<number, GPUBuffer[]>();
+  private profiler: Profiler | null = null;
+  private pendingError: Error | null = null;
+  /** Why the device was lost (`destroyed: …`, `unknown: …`), once it was; every later op throws DeviceLostError. */
+  lostReason: string | null = null;
+  private destroyed = false;
+  private readonly loseAt = loseAtSubmit();
+  private submitsSinceWait = 0;
+  private warnedNoWait = false;
+
+  dispatches = 0;
+  submits = 0;
+  liveTensors = 0;
+
+  private static nextId = 1;
+
+  constructor(gpu: GPUDevice, adapter: GPUAdapter | null, label: string, backend: string) {
+    this.gpu = gpu;
+    this.id = Device.nextId++;
+    this.adapterLabel = label;
+    const i = adapter?.info;
+    this.adapterInfo = {
+      vendor: i?.vendor ?? '',
+      architecture: i?.architecture ?? '',
+      device: i?.device ?? '',
+      description: i?.description ?? label,
+      backend,
+    };
+    this.isCpu = adapter ? isCpuAdapter(adapter) : false;
+    this.features = new Set(gpu.features as unknown as Iterable<string>);
+    this.limits = gpu.limits;
+    const report = (e: Error) => void (this.pendingError ??= e);
+    this.pool = new BufferPool(gpu, report, () => this.liveTensors);
+    this.pipelines = new PipelineCache(gpu, report);
+    this.bindGroups = new BindGroupCache(gpu, this.pool);
+    this.uniforms = new UniformBatch(gpu);
+    gpu.onuncapturederror = (ev: GPUUncapturedErrorEvent) => report(new DeviceError(`WebGPU error: ${ev.error.message}`));
+    void gpu.lost.then((info) => {
+      if (info.reason === 'destroyed' && this.destroyed) return; // os.init() / os.shutdown() retired it on purpose
+      this.lostReason = info.message ? `${info.reason}: ${info.message}` : String(info.reason);
+    });
+  }
+
+  destroy(owned: boolean): void {
+    this.destroyed = true;
+    if (owned) this.gpu.destroy();
+  }
+
+  /** The error every op throws once the device is lost. */
+  lostError(): DeviceLostError {
+    return new DeviceLostError(
+      this.lostReason ?? 'unknown',
+      `device lost: ${this.lostReason}. The GPU device was lost (driver reset or crash, out of memory, or destroyed) and every tensor on it ` +
+        'is gone; restart: call os.init() for a new device and recreate your tensors (from a checkpoint, if you have one)',
+    );
+  }
+
+  /** Throws if the device is lost or was retired by os.init()/os.shutdown(); allocations and dispatches call it. */
+  private checkUsable(): void {
+    if (this.lostReason !== null) throw this.lostError();
+    if (this.destroyed) {
+      throw new DeviceError(`device #${this.id} was shut down (os.init() replaced it, or os.shutdown()); its tensors are gone: create them again on the current device`);
+    }
+  }
+
+  /** Throws a recorded WebGPU error or device loss; called at every sync point. */
+  checkHealthy(): void {
+    if (this.lostReason !== null) throw this.lostError();
+    if (this.pendingError) {
+      const e = this.pendingError;
+      this.pendingError = null;
+      throw e;
+    }
+  }
+
+  // ---- buffers --------------------------------------------------------------------------------------------------
+
+  get bytesInUse(): number {
+    return this.pool.bytesInUse;
+  }
+  get bytesPooled(): number {
+    return this.pool.bytesPooled;
+  }
+
+  /** A storage buffer of at least `bytes`, from the pool when one of its size class is free. */
+  alloc(bytes: number): GPUBuffer {
+    this.checkUsable();
+    return this.pool.alloc(bytes);
+  }
+
+  /** Back to the pool. Safe while queued commands still use it: later commands run after them. */
+  release(buf: GPUBuffer): void {
+    this.pool.release(buf, this.destroyed);
+  }
+
+  /** Frees every pooled buffer (the pool refills on demand). */
+  trimPool(): void {
+    this.bindGroups.clear(); // they hold the buffers destroyed below
+    this.pool.trim();
+  }
+
+  /** Writes host data into a buffer, ordered after every command recorded so far. */
+  write(buf: GPUBuffer, data: ArrayBufferView, offsetBytes = 0): void {
+    if (this.lostReason !== null) throw this.lostError();
+    // queue.writeBuffer runs before the not-yet-submitted encoder; a recycled buffer may still be read there.
+    if (this.pendingCommands > 0) this.flush();
+    this.gpu.queue.writeBuffer(buf, offsetBytes, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  // ---- kernels --------------------------------------------------------------------------------------------------
+
+  pipeline(kernel: Kernel): GPUComputePipeline {
+    return this.pipelines.get(kernel);
+  }
+
+  /** Compiles a kernel off the main thread (tuners warm candidates up with it); pipeline() then finds it. */
+  compileAsync(kernel: Kernel): Promise<void> {
+    return this.pipelines.compileAsync(kernel);
+  }
+
+  /** Bind groups cached (diagnostics: in a steady training loop this stops growing after the first steps). */
+  get bindGroupCount(): number {
+    return this.bindGroups.size;
+  }
+
+  get pipelineCount(): number {
+    return this.pipelines.size;
+  }
+
+  /** Records one dispatch into the open compute pass. Nothing runs until a flush. */
+  dispatch(kernel: Kernel, args: DispatchArgs): void {
+    if (this.lostReason !== null) throw this.lostError();
+    const [x, y = 1, z = 1] = args.workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxWg || y > maxWg || z > maxWg) {
+      throw internal(`${kernel.label}: dispatch ${fmtShape([x, y, z])} exceeds ${maxWg} workgroups per dimension`);
+    }
+    if (args.uniforms && !this.uniforms.hasRoom) this.flush();
+    const pipeline = this.pipelines.get(kernel);
+    const info = this.pipelines.infoOf(pipeline);
+    const words = args.uniforms;
+    if (words && words.length * 4 > 256) throw internal(`${kernel.label}: ${words.length} uniform words exceed one 256-byte slot`);
+    if (!!words !== info.uniform) {
+      throw internal(`${kernel.label}: ${words ? 'uniforms given, but the kernel declares no var<uniform> at binding 0' : 'the kernel declares a var<uniform> at binding 0, but no uniforms were given'}`);
+    }
+    const ubytes = words ? uniformBytes(words.length) : 0;
+    const bindGroup = this.bindGroups.get(info, words ? this.uniforms.buffer : null, ubytes, args.buffers);
+    const pass = this.openPass(kernel.label);
+    pass.setPipeline(pipeline);
+    if (words) {
+      this.dynamicOffset[0] = this.uniforms.push(words);
+      pass.setBindGroup(0, bindGroup, this.dynamicOffset, 0, 1);
+    } else pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler) this.endPass();
+    this.pendingCommands++;
+    this.dispatches++;
+    if (this.profiler?.full) this.flush();
+  }
+
+  /** The compute pass to record into: shared by every dispatch, or one per dispatch with timestamps while profiling. */
+  private openPass(label: string): GPUComputePassEncoder {
+    this.encoder ??= this.gpu.createCommandEncoder();
+    if (this.profiler) {
+      this.endPass();
+      const slot = this.profiler.next(label);
+      this.pass = this.encoder.beginComputePass({ timestampWrites: { querySet: this.profiler.querySet, beginningOfPassWriteIndex: slot, endOfPassWriteIndex: slot + 1 } });
+    } else this.pass ??= this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  /** Whether a profile() is in progress (its dispatches get timestamps). */
+  get profiling(): boolean {
+    return this.profiler !== null;
+  }
+
+  /** Runs fn with every dispatch timed by GPU timestamps; milliseconds per kernel label, slowest first. Needs `timestamp-query`. */
+  async profile(fn: () => unknown | Promise<unknown>): Promise<ProfileRow[]> {
+    if (!this.features.has('timestamp-query')) throw new DeviceError(`profile: ${this.adapterLabel} has no timestamp-query feature`);
+    // checked again after the sync: another profile may have started while it was awaited
+    const busy = () => {
+      if (this.profiler) throw new DeviceError('profile: another profile() is in progress on this device; await it first (profiles do not nest)');
+    };
+    busy();
+    await this.sync();
+    busy();
+    const prof = new Profiler(this.gpu);
+    this.profiler = prof;
+    try {
+      await fn();
+      this.flush();
+    } finally {
+      this.profiler = null;
+    }
+    return prof.collect((buf, bytes) => this.read(buf, bytes));
+  }
+
+  /** Records a buffer copy (ends the open compute pass). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    if (bytes === 0) return;
+    this.endPass();
+    this.encoder ??= this.gpu.createCommandEncoder();
+    this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.pendingCommands++;
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  /** Submits everything recorded so far in one queue submit. */
+  flush(): void {
+    this.checkHealthy();
+    if (!this.encoder) return;
+    this.endPass();
+    this.profiler?.resolve(this.encoder);
+    this.uniforms.upload();
+    this.gpu.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.pendingCommands = 0;
+    this.submits++;
+    if (this.submits === this.loseAt) this.gpu.destroy();
+    if (++this.submitsSinceWait === SUBMITS_WITHOUT_WAIT_WARNING && isNode && !this.warnedNoWait) {
+      this.warnedNoWait = true;
+      process.stderr.write(
+        `onestep: ${SUBMITS_WITHOUT_WAIT_WARNING} submits without awaiting the GPU. Dawn (Node) frees finished work only between ` +
+          'event-loop turns, and a long synchronous loop eventually crashes it: await os.sync() or a readback (loss.item()) every few dozen steps.\n',
+      );
+    }
+  }
+
+  /**
+   * Waits for the GPU only when `maxSubmits` or more submits are outstanding: cheap to call every step of a long
+   * loop. Dawn (Node) frees finished work only while the host waits; an MNIST DMD2 run that went 50 iterations
+   * (≈ 300 submits of heavy work) without a wait crashed it.
+   */
+  async relieve(maxSubmits = 64): Promise<void> {
+    if (this.submitsSinceWait >= maxSubmits) await this.sync();
+  }
+
+  /** Waits until the GPU has finished all submitted work. */
+  async sync(): Promise<void> {
+    this.flush();
+    await gpuWait(this.gpu.queue.onSubmittedWorkDone());
+    this.submitsSinceWait = 0;
+    this.checkHealthy();
+  }
+
+  /** Reads `bytes` from a buffer back to the host (one submit, one wait). */
+  async read(buf: GPUBuffer, bytes: number, offsetBytes = 0): Promise<ArrayBuffer> {
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    const cls = sizeClass(size);
+    const staging = this.stagingFree.get(cls)?.pop() ?? this.gpu.createBuffer({ size: cls, usage: MAP_READ | COPY_DST });
+    this.copy(buf, offsetBytes, staging, 0, Math.ceil(bytes / 4) * 4);
+    this.flush();
+    try {
+      await gpuWait(staging.mapAsync(1 /* GPUMapMode.READ */, 0, size));
+    } catch (e) {
+      // a device lost during the wait rejects the map (Dawn: with an empty message); report the loss instead
+      await Promise.race([this.gpu.lost, new Promise((r) => setTimeout(r, 100))]);
+      this.checkHealthy();
+      throw new DeviceError(`read: mapping a ${bytes}-byte readback failed (${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message || 'no message'}); the device may be unusable: call os.init() for a new one`);
+    }
+    this.submitsSinceWait = 0;
+    this.checkHealthy();
+    const out = staging.getMappedRange(0, size).slice(0, bytes);
+    staging.unmap();
+    let list = this.stagingFree.get(cls);
+    if (!list) this.stagingFree.set(cls, (list = []));
+    if (list.length < 4) list.push(staging);
+    else staging.destroy();
+    return out;
+  }
+
+  memory(): MemoryStats {
+    return { liveTensors: this.liveTensors, bytesInUse: this.bytesInUse, bytesPooled: this.bytesPooled, dispatches: this.dispatches, submits: this.submits };
+  }
+}
