@@ -48,5 +48,5 @@ export function fused(label: string, expr: string, inputs: Tensor[], backward?: 
   if (!backward && isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
     throw new GradError(`${label}: this fused op has no backward rule but an input requires grad; detach the input or give a backward`);
   }
-  return apply(label, FUSED_OPS.fused, inputs, { label, expr, rule: backward });
+  return apply('fused', FUSED_OPS.fused, inputs, { label, expr, rule: backward });
 }

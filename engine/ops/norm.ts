@@ -58,7 +58,7 @@ export const NORM_OPS = {
 /** The fused op on x viewed as rows of `dims`. */
 function fusedNorm(op: string, x: Tensor, dims: NormDims, weight: Tensor | undefined, bias: Tensor | undefined, eps: number, o: NormOpOptions): Tensor {
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  return apply(op, NORM_OPS.norm, inputs, { dims, eps, weight: !!weight, bias: !!bias, silu: !!o.silu, variant: o.variant });
+  return apply('norm', NORM_OPS.norm, inputs, { dims, eps, weight: !!weight, bias: !!bias, silu: !!o.silu, variant: o.variant });
 }
 
 /**
