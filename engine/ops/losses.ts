@@ -1,7 +1,8 @@
 // engine/ops/losses.ts: mseLoss and crossEntropy (torch.nn.functional semantics) as table entries, and the
 // composites beside them (oneHot, dropout).
 import { binary, fusedElementwise } from '../../kernels/elementwise/dispatch';
-import { reduce, softmaxAlong } from '../../kernels/reduce/dispatch';
+import { reduce } from '../../kernels/reduce/dispatch';
+import { softmaxAlong } from '../../kernels/softmax/dispatch';
 import { shapeSize } from '../../runtime';
 import { ShapeError, ValueError, fmtShape } from '../../runtime/errors';
 import { Tensor, tidy } from '../tensor';

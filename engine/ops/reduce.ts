@@ -1,6 +1,7 @@
 // engine/ops/reduce.ts: reductions over axes with keepdim (sum, mean, max, min, var), softmax and logSoftmax along an
 // axis, and sumTo (the inverse of broadcasting, which the tape uses). torch semantics: var uses Bessel's correction.
-import { reduce, softmaxAlong } from '../../kernels/reduce/dispatch';
+import { reduce } from '../../kernels/reduce/dispatch';
+import { softmaxAlong } from '../../kernels/softmax/dispatch';
 import { ShapeError, ValueError, fmtShape } from '../../runtime/errors';
 import { Tensor, tidy } from '../tensor';
 import { div, eq, mul, square, sub } from './elementwise';

@@ -1,5 +1,4 @@
-// kernels/reduce/dispatch.ts: sum / max / min / sum of squares over any set of axes (torch.sum(dim, keepdim)),
-// and softmax / logSoftmax with their backward along one axis.
+// kernels/reduce/dispatch.ts: sum / max / min / sum of squares over any set of axes (torch.sum(dim, keepdim)).
 import { f32bits, type Kernel, DeviceArray } from '../../runtime';
 import { MAX_DIMS, decodeDims, grid1d, main1d, padDims, stridesOf, uniformAt } from '../grid';
 import { WGSL_MATH } from '../elementwise/ops';
@@ -188,68 +187,4 @@ function dispatchReduce(op: ReduceOp, v: 'thread' | 'workgroup', x: DeviceArray,
   const inner = red[red.length - 1];
   const vec4 = v === 'thread' && inner[1] === 1 && inner[0] % 4 === 0 && chunk % 4 === 0;
   dev.dispatch(reduceKernel(op, vec4 ? 'thread4' : v, kept.length, red.length), { buffers: [x.buffer, out.buffer], uniforms, workgroups });
-}
-
-// ---- softmax along one axis: one invocation per row ---------------------------------------------------------------
-
-type SoftmaxKind = 'softmax' | 'logSoftmax' | 'softmaxGrad' | 'logSoftmaxGrad';
-
-function softmaxKernel(kind: SoftmaxKind): Kernel {
-  let k = kernels.get(kind);
-  if (k) return k;
-  const backward = kind.endsWith('Grad');
-  const body: Record<SoftmaxKind, string> = {
-    softmax: `
-  var m = -inf_();
-  for (var j = 0u; j < u.len; j++) { m = max(m, x[base + j * u.inner]); }
-  var s = 0.0;
-  for (var j = 0u; j < u.len; j++) { s += exp(x[base + j * u.inner] - m); }
-  let inv = 1.0 / s;
-  for (var j = 0u; j < u.len; j++) { let o = base + j * u.inner; out[o] = exp(x[o] - m) * inv; }`,
-    logSoftmax: `
-  var m = -inf_();
-  for (var j = 0u; j < u.len; j++) { m = max(m, x[base + j * u.inner]); }
-  var s = 0.0;
-  for (var j = 0u; j < u.len; j++) { s += exp(x[base + j * u.inner] - m); }
-  let lse = m + log(s);
-  for (var j = 0u; j < u.len; j++) { let o = base + j * u.inner; out[o] = x[o] - lse; }`,
-    // x = softmax output y, g = incoming gradient: dx = y·(g − Σ g·y)
-    softmaxGrad: `
-  var s = 0.0;
-  for (var j = 0u; j < u.len; j++) { let o = base + j * u.inner; s += g[o] * x[o]; }
-  for (var j = 0u; j < u.len; j++) { let o = base + j * u.inner; out[o] = x[o] * (g[o] - s); }`,
-    // x = logSoftmax output: dx = g − exp(y)·Σ g
-    logSoftmaxGrad: `
-  var s = 0.0;
-  for (var j = 0u; j < u.len; j++) { s += g[base + j * u.inner]; }
-  for (var j = 0u; j < u.len; j++) { let o = base + j * u.inner; out[o] = g[o] - exp(x[o]) * s; }`,
-  };
-  const code = /* wgsl */ `
-struct U { rows: u32, len: u32, inner: u32, pad: u32 }
-@group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-${backward ? '@group(0) @binding(2) var<storage, read> g: array<f32>;\n@group(0) @binding(3)' : '@group(0) @binding(2)'} var<storage, read_write> out: array<f32>;
-${WGSL_MATH}
-${main1d(64)}
-  if (i >= u.rows) { return; }
-  let base = (i / u.inner) * u.len * u.inner + i % u.inner;${body[kind]}
-}`;
-  k = { code, label: kind };
-  kernels.set(kind, k);
-  return k;
-}
-
-/** softmax / logSoftmax of x along `axis` (forward), or their backward given the forward output y and gradient g. */
-export function softmaxAlong(kind: SoftmaxKind, x: DeviceArray, axis: number, g?: DeviceArray): DeviceArray {
-  const out = DeviceArray.alloc(x.shape, x.device);
-  if (x.size === 0) return out;
-  const len = x.shape[axis];
-  const inner = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const rows = x.size / len;
-  x.device.dispatch(softmaxKernel(kind), {
-    buffers: g ? [x.buffer, g.buffer, out.buffer] : [x.buffer, out.buffer],
-    uniforms: [rows, len, inner, 0],
-    workgroups: grid1d(x.device, rows, 64),
-  });
-  return out;
 }

@@ -3,6 +3,7 @@
 // crossEntropy). Ground truth for test/kernels/reduce.test.ts and test/engine/grad.test.ts.
 import { BINARY } from '../elementwise/ops';
 import { asHost, mapRef, sizeOf, stridesRef, type HostLike, type HostTensor } from '../elementwise/reference';
+import { logSoftmaxRef } from '../softmax/reference';
 
 export type ReduceRefOp = 'sum' | 'mean' | 'max' | 'min' | 'sumSquares';
 
@@ -72,7 +73,7 @@ export function varRef(x: HostLike, axes?: number | readonly number[], keepdim =
 }
 
 /** Calls fn(row) on each 1-D line of x along `axis` (a strided view: read with row.get/row.set). */
-function alongAxis(shape: readonly number[], axis: number, fn: (get: (j: number) => number, set: (j: number, v: number) => void) => void, src: Float64Array, dst: Float64Array): void {
+export function alongAxis(shape: readonly number[], axis: number, fn: (get: (j: number) => number, set: (j: number, v: number) => void) => void, src: Float64Array, dst: Float64Array): void {
   const len = shape[axis];
   const inner = sizeOf(shape.slice(axis + 1));
   const outer = sizeOf(shape.slice(0, axis));
@@ -87,43 +88,11 @@ function alongAxis(shape: readonly number[], axis: number, fn: (get: (j: number)
   }
 }
 
-const normAxis = (ndim: number, axis: number) => {
+export const normAxis = (ndim: number, axis: number) => {
   const a = axis < 0 ? axis + ndim : axis;
   if (a < 0 || a >= ndim) throw new Error(`axis ${axis} out of range for ${ndim} dims`);
   return a;
 };
-
-/** log Σ exp along axis, stable. */
-function lseRow(get: (j: number) => number, len: number): number {
-  let m = -Infinity;
-  for (let j = 0; j < len; j++) m = Math.max(m, get(j));
-  if (m === -Infinity) return -Infinity;
-  let s = 0;
-  for (let j = 0; j < len; j++) s += Math.exp(get(j) - m);
-  return m + Math.log(s);
-}
-
-export function softmaxRef(x: HostLike, axis = -1): HostTensor {
-  const t = asHost(x);
-  const a = normAxis(t.shape.length, axis), len = t.shape[a];
-  const out = new Float64Array(t.data.length);
-  alongAxis(t.shape, a, (get, set) => {
-    const lse = lseRow(get, len);
-    for (let j = 0; j < len; j++) set(j, Math.exp(get(j) - lse));
-  }, t.data, out);
-  return { data: out, shape: [...t.shape] };
-}
-
-export function logSoftmaxRef(x: HostLike, axis = -1): HostTensor {
-  const t = asHost(x);
-  const a = normAxis(t.shape.length, axis), len = t.shape[a];
-  const out = new Float64Array(t.data.length);
-  alongAxis(t.shape, a, (get, set) => {
-    const lse = lseRow(get, len);
-    for (let j = 0; j < len; j++) set(j, get(j) - lse);
-  }, t.data, out);
-  return { data: out, shape: [...t.shape] };
-}
 
 // ---- composites --------------------------------------------------------------------------------------------------
 

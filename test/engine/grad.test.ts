@@ -17,7 +17,8 @@ import { linearRef, matmulRef } from '../../kernels/matmul/reference';
 import { groupNormRef } from '../../kernels/norm/reference';
 import { avgPool2dRef, upsampleNearest2dRef } from '../../kernels/pool/reference';
 import { randomRef } from '../../kernels/random/dispatch';
-import { crossEntropyRef, layerNormRef, logSoftmaxRef, mseLossRef, reduceRef, softmaxRef, varRef, type ReductionRef } from '../../kernels/reduce/reference';
+import { crossEntropyRef, layerNormRef, mseLossRef, reduceRef, type ReductionRef } from '../../kernels/reduce/reference';
+import { logSoftmaxRef, softmaxRef } from '../../kernels/softmax/reference';
 import { checkOp, expectClose, expectThrows, makeInputs, rng, toHost, type InitSpec, type Rng } from '../helpers';
 
 const G = { grads: true } as const;
