@@ -1,8 +1,6 @@
 // engine/optim/clip.ts: gradient clipping by global L2 norm (torch.nn.utils.clip_grad_norm_), entirely on the GPU:
 // no readback, so a training step never waits for it.
-import { clipScale, normFromPartials } from '../../kernels/optim/dispatch';
-import { clipGradNormMulti } from '../../kernels/optim/multi';
-import { reduce } from '../../kernels/reduce/dispatch';
+import { clipGradNorm as clipKernel } from '../../kernels/optim/dispatch';
 import { ValueError } from '../errors';
 import { Tensor } from '../tensor';
 import { zeros } from '../ops';
@@ -13,8 +11,7 @@ import { checkForeach, foreachEnabled } from './optimizer';
  * returns ‖g‖ as a 0-d tensor (`await norm.item()` to log it). Parameters without a gradient are skipped.
  * Dispatches (foreach, the default): 2 for up to 14 gradients on an adapter with 16 storage bindings per stage (a
  * sum-of-squares pass writing per-workgroup partials, then a scale pass whose workgroups add the partials up
- * themselves), 2 more per further 14. With `foreach: false` (or setForeach(false)): N sum-of-squares reductions,
- * 1 kernel adding them up (after N 4-byte copies into one buffer; none when N = 1), and N scale kernels.
+ * themselves), 2 more per further 14. With `foreach: false` (or setForeach(false)): the same passes, one gradient each.
  */
 export function clipGradNorm(params: Iterable<Tensor> | Tensor[], maxNorm: number, eps = 1e-6, opts: { foreach?: boolean } = {}): Tensor {
   if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm)) throw new ValueError(`clipGradNorm: maxNorm must be a number, got ${maxNorm}`);
@@ -28,21 +25,7 @@ export function clipGradNorm(params: Iterable<Tensor> | Tensor[], maxNorm: numbe
     g.storageOrThrow('clipGradNorm');
     if (g.device !== dev) throw new ValueError('clipGradNorm: gradients live on different devices');
   }
-  if (foreach) {
-    const norm = Tensor.empty([], dev);
-    clipGradNormMulti(grads, maxNorm, eps, norm);
-    return norm;
-  }
-  const sums = grads.map((g) => reduce('sumSquares', g, g.shape.map((_, d) => d), false));
-  let partials = sums[0];
-  if (sums.length > 1) {
-    partials = Tensor.empty([sums.length], dev);
-    sums.forEach((s, k) => dev.copy(s.buffer, 0, partials.buffer, 4 * k, 4));
-  }
   const norm = Tensor.empty([], dev);
-  normFromPartials(partials, sums.length, norm);
-  for (const g of grads) clipScale(g, norm, maxNorm, eps);
-  for (const s of sums) s.dispose();
-  partials.dispose();
+  clipKernel(grads, maxNorm, eps, norm, { perTensor: !foreach });
   return norm;
 }

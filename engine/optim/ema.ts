@@ -2,7 +2,6 @@
 // shadow ← decay·shadow + (1 − decay)·p, in a few multi-tensor dispatches (or one per tensor with foreach: false); the decay may be fixed or given per update
 // (EDM's half-life schedule, see edmEmaDecay).
 import { emaUpdate } from '../../kernels/optim/dispatch';
-import { emaUpdateMulti } from '../../kernels/optim/multi';
 import { ShapeError, ValueError, fmtShape } from '../errors';
 import { Tensor, keep } from '../tensor';
 import { checkForeach, checkNumber, checkParams, copyValues, foreachEnabled } from './optimizer';
@@ -62,8 +61,7 @@ export class EMA {
   /** shadow ← decay·shadow + (1 − decay)·p for every parameter; `decay` overrides the default for this call only. */
   update(decay: number = this.decayValue): void {
     checkNumber('EMA.update', 'decay', decay, 0, 1 + Number.EPSILON);
-    if (this.foreach ?? foreachEnabled()) emaUpdateMulti(this.params.map((p, i) => [this.shadow[i], p]), decay);
-    else this.params.forEach((p, i) => emaUpdate(this.shadow[i], p, decay));
+    emaUpdate(this.params.map((p, i) => [this.shadow[i], p]), decay, { perTensor: !(this.foreach ?? foreachEnabled()) });
     this.count++;
   }
 

@@ -46,7 +46,7 @@ let foreachDefault = true;
 
 /**
  * The default of `foreach` for every optimizer, EMA and clipGradNorm that is not given one: true (the default) updates
- * all tensors of a step in a few multi-tensor dispatches (kernels/optim/multi.ts); false goes back to one dispatch per
+ * all tensors of a step in a few multi-tensor dispatches (kernels/optim/dispatch.ts); false goes back to one dispatch per
  * tensor, like torch's `foreach=False` (for comparison and debugging: the updates are bit-identical; clipGradNorm's
  * norm is summed in another order, so it may differ in the last bits).
  */
@@ -134,13 +134,8 @@ export abstract class Optimizer<D extends OptimizerDefaults = OptimizerDefaults>
   /** The state slots this optimizer keeps per parameter (torch names). */
   protected abstract slotNames(): readonly string[];
 
-  /** Records the update of one parameter (in place, no autograd, no readback). `step` counts from 1. */
-  protected abstract update(index: number, p: Tensor, g: Tensor, step: number): void;
-
-  /** Records the updates of several parameters at once (the foreach path); the default calls update() per item. */
-  protected updateMany(items: StepItem[]): void {
-    for (const it of items) this.update(it.index, it.param, it.grad, it.step);
-  }
+  /** Records the update of these parameters (in place, no autograd, no readback); `perTensor`: one per dispatch. */
+  protected abstract update(items: StepItem[], perTensor: boolean): void;
 
   get lr(): number {
     return this.currentLr;
@@ -166,8 +161,7 @@ export abstract class Optimizer<D extends OptimizerDefaults = OptimizerDefaults>
     });
     this.stepCount++;
     for (const it of items) this.paramSteps[it.index] = it.step;
-    if (this.foreach ?? foreachDefault) this.updateMany(items);
-    else for (const it of items) this.update(it.index, it.param, it.grad, it.step);
+    this.update(items, !(this.foreach ?? foreachDefault));
   }
 
   /** Disposes and clears every parameter's .grad (backward accumulates into .grad, so call this between steps). */

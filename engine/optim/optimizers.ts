@@ -1,8 +1,7 @@
 // engine/optim/optimizers.ts: SGD, Adam and AdamW with torch.optim's update rules and defaults. A step updates all
-// parameters in a few multi-tensor dispatches (kernels/optim/multi.ts; `foreach`), or with `foreach: false` one fused
-// kernel dispatch per parameter (kernels/optim/dispatch.ts).
+// parameters in a few multi-tensor dispatches (kernels/optim/dispatch.ts; `foreach`), or with `foreach: false` the
+// same kernel once per parameter.
 import { adamStep, sgdStep } from '../../kernels/optim/dispatch';
-import { adamStepMulti, sgdStepMulti } from '../../kernels/optim/multi';
 import { ValueError } from '../errors';
 import type { Tensor } from '../tensor';
 import { Optimizer, checkForeach, checkNumber, withDefaults, type StepItem } from './optimizer';
@@ -40,18 +39,13 @@ export class SGD extends Optimizer<Required<Omit<SGDOptions, 'foreach'>>> {
     return this.defaults.momentum !== 0 ? ['momentum_buffer'] : [];
   }
 
-  protected override updateMany(items: StepItem[]): void {
+  protected update(items: StepItem[], perTensor: boolean): void {
     const { momentum, dampening, weightDecay, nesterov } = this.defaults;
-    sgdStepMulti(
-      items.map((it) => ({ param: it.param, grad: it.grad, buf: momentum !== 0 ? this.slot('momentum_buffer', it.index) : null, first: it.step === 1 })),
+    sgdStep(
+      items.map((it) => ({ param: it.param, grad: it.grad, buf: momentum !== 0 ? this.slot('momentum_buffer', it.index) : null, step: it.step })),
       { lr: this.lr, momentum, dampening, weightDecay, nesterov },
+      { perTensor },
     );
-  }
-
-  protected update(i: number, p: Tensor, g: Tensor, step: number): void {
-    const { momentum, dampening, weightDecay, nesterov } = this.defaults;
-    const buf = momentum !== 0 ? this.slot('momentum_buffer', i) : null;
-    sgdStep(p, g, buf, { lr: this.lr, momentum, dampening, weightDecay, nesterov, first: step === 1 });
   }
 }
 
@@ -95,19 +89,13 @@ export class Adam extends Optimizer<AdamDefaults> {
     return ['exp_avg', 'exp_avg_sq'];
   }
 
-  protected override updateMany(items: StepItem[]): void {
+  protected update(items: StepItem[], perTensor: boolean): void {
     const { betas, eps, weightDecay } = this.defaults;
-    adamStepMulti(
+    adamStep(
       items.map((it) => ({ param: it.param, grad: it.grad, expAvg: this.slot('exp_avg', it.index), expAvgSq: this.slot('exp_avg_sq', it.index), step: it.step })),
       { lr: this.lr, beta1: betas[0], beta2: betas[1], eps, weightDecay, decoupled: this.decoupled },
+      { perTensor },
     );
-  }
-
-  protected update(i: number, p: Tensor, g: Tensor, step: number): void {
-    const { betas, eps, weightDecay } = this.defaults;
-    adamStep(p, g, this.slot('exp_avg', i), this.slot('exp_avg_sq', i), {
-      lr: this.lr, beta1: betas[0], beta2: betas[1], eps, weightDecay, decoupled: this.decoupled, step,
-    });
   }
 }
 

@@ -1,18 +1,7 @@
 // kernels/optim/reference.ts: float64 plain-TS updates with the exact rules of torch.optim.Adam / AdamW / SGD, the EMA
 // lerp and torch.nn.utils.clip_grad_norm_; the ground truth for test/kernels/optim.test.ts. Each mutates its arrays
-// in place, like the kernels in ./dispatch.ts.
-
-export interface AdamRefArgs {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** AdamW (decoupled decay) when true, Adam (L2 added to the gradient) when false. */
-  decoupled: boolean;
-  /** 1-based step count after the increment. */
-  step: number;
-}
+// in place, like the kernels in ./dispatch.ts, and takes the same arguments (./args.ts).
+import type { AdamArgs, SgdArgs, Step } from './args';
 
 /**
  * torch.optim.Adam(W) single-tensor step:
@@ -20,8 +9,8 @@ export interface AdamRefArgs {
  *   m ← m + (1 − β1)(g − m)      v ← β2·v + (1 − β2)·g²
  *   p ← p − lr/(1 − β1ᵗ) · m / (sqrt(v)/sqrt(1 − β2ᵗ) + eps)
  */
-export function adamRef(p: Float64Array, g: ArrayLike<number>, m: Float64Array, v: Float64Array, a: AdamRefArgs): void {
-  const bc1 = 1 - a.beta1 ** a.step, bc2 = 1 - a.beta2 ** a.step;
+export function adamRef(p: Float64Array, g: ArrayLike<number>, m: Float64Array, v: Float64Array, a: AdamArgs, step: Step): void {
+  const bc1 = 1 - a.beta1 ** step, bc2 = 1 - a.beta2 ** step;
   const stepSize = a.lr / bc1, bc2Sqrt = Math.sqrt(bc2);
   for (let i = 0; i < p.length; i++) {
     let pi = p[i];
@@ -33,25 +22,15 @@ export function adamRef(p: Float64Array, g: ArrayLike<number>, m: Float64Array, 
   }
 }
 
-export interface SgdRefArgs {
-  lr: number;
-  momentum: number;
-  dampening: number;
-  weightDecay: number;
-  nesterov: boolean;
-  /** First step with momentum: buf ← d_p (torch clones it) instead of blending. */
-  first: boolean;
-}
-
 /**
  * torch.optim.SGD step: d = g + wd·p; with momentum: buf ← d (first step) or μ·buf + (1 − dampening)·d,
  * then d ← d + μ·buf (Nesterov) or d ← buf; finally p ← p − lr·d.
  */
-export function sgdRef(p: Float64Array, g: ArrayLike<number>, buf: Float64Array | null, a: SgdRefArgs): void {
+export function sgdRef(p: Float64Array, g: ArrayLike<number>, buf: Float64Array | null, a: SgdArgs, step: Step): void {
   for (let i = 0; i < p.length; i++) {
     let d = g[i] + a.weightDecay * p[i];
     if (buf && a.momentum !== 0) {
-      buf[i] = a.first ? d : a.momentum * buf[i] + (1 - a.dampening) * d;
+      buf[i] = step === 1 ? d : a.momentum * buf[i] + (1 - a.dampening) * d;
       d = a.nesterov ? d + a.momentum * buf[i] : buf[i];
     }
     p[i] -= a.lr * d;

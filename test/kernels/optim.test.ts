@@ -1,10 +1,10 @@
-// test/kernels/optim.test.ts: the fused optimiser kernels (kernels/optim/dispatch.ts) and their multi-tensor versions
-// (kernels/optim/multi.ts) against the float64 torch rules in kernels/optim/reference.ts, on sizes off every workgroup
-// multiple, over several steps, with and without decay; the multi-tensor planner's grouping and aliasing rules.
+// test/kernels/optim.test.ts: the fused optimiser kernels (kernels/optim/dispatch.ts), one tensor per dispatch and many,
+// against the float64 torch rules in kernels/optim/reference.ts, on sizes off every workgroup multiple, over several
+// steps, with and without decay; the multi-tensor planner's grouping and aliasing rules.
 import { describe, it, expect } from 'vitest';
 import * as os from '../../engine';
-import { adamStep, clipScale, emaUpdate, normFromPartials, sgdStep } from '../../kernels/optim/dispatch';
-import { adamStepMulti, clipGradNormMulti, emaUpdateMulti, maxSegments, planGroups, sgdStepMulti } from '../../kernels/optim/multi';
+import { adamStep, clipGradNorm, emaUpdate, sgdStep } from '../../kernels/optim/dispatch';
+import { maxSegments, planGroups } from '../../kernels/optim/segments';
 import { adamRef, clipGradNormRef, emaRef, sgdRef } from '../../kernels/optim/reference';
 
 const SIZES = [1, 3, 17, 33, 65, 1000];
@@ -53,11 +53,11 @@ describe('kernels/optim adam', () => {
         for (let step = 1; step <= STEPS; step++) {
           const g0 = randomF32(n, n * 131 + step, 0.5);
           const g = os.tensor(g0);
-          const args = { lr: c.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: c.weightDecay, decoupled: c.decoupled, step };
+          const args = { lr: c.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: c.weightDecay, decoupled: c.decoupled };
           const before = os.memory().dispatches;
-          adamStep(p, g, m, v, args);
+          adamStep([{ param: p, grad: g, expAvg: m, expAvgSq: v, step }], args, { perTensor: true });
           expect(os.memory().dispatches - before).toBe(1);
-          adamRef(pr, g0, mr, vr, args);
+          adamRef(pr, g0, mr, vr, args, step);
           g.dispose();
         }
         expectClose(await p.data(), pr, 1e-6, `${c.name} p (n=${n})`);
@@ -89,9 +89,9 @@ describe('kernels/optim sgd', () => {
         for (let step = 1; step <= STEPS; step++) {
           const g0 = randomF32(n, n * 17 + step);
           const g = os.tensor(g0);
-          const args = { lr: 0.05, momentum: c.momentum, dampening: c.dampening, weightDecay: c.weightDecay, nesterov: c.nesterov, first: step === 1 };
-          sgdStep(p, g, buf, args);
-          sgdRef(pr, g0, br, args);
+          const args = { lr: 0.05, momentum: c.momentum, dampening: c.dampening, weightDecay: c.weightDecay, nesterov: c.nesterov };
+          sgdStep([{ param: p, grad: g, buf, step }], args, { perTensor: true });
+          sgdRef(pr, g0, br, args, step);
           g.dispose();
         }
         expectClose(await p.data(), pr, 1e-6, `SGD ${c.name} p (n=${n})`);
@@ -112,7 +112,7 @@ describe('kernels/optim ema and clipping', () => {
       for (const [k, decay] of [0.9, 0.999, 0.5, 0].entries()) {
         const p0 = randomF32(n, n * 5 + k);
         const p = os.tensor(p0);
-        emaUpdate(ema, p, decay);
+        emaUpdate([[ema, p]], decay, { perTensor: true });
         emaRef(er, p0, decay);
         p.dispose();
       }
@@ -121,24 +121,20 @@ describe('kernels/optim ema and clipping', () => {
     }
   });
 
-  it('the norm kernel adds partial sums of squares; the scale kernel clips by min(1, max/(norm + eps))', async () => {
-    const partials = os.tensor([9, 16, 0, 0.25]);
+  it('clipping one tensor per dispatch: two passes per gradient, the norm and the scaled grads as torch', async () => {
+    const host = SIZES.map((n) => randomF32(n, n + 99));
+    const gs = host.map((x) => os.tensor(x));
+    const ref = host.map((x) => Float64Array.from(x));
+    const want = clipGradNormRef(ref, 1);
     const norm = os.zeros([]);
-    normFromPartials(partials, 3, norm); // only the first 3 count
-    expect(await norm.item()).toBeCloseTo(5, 6);
-    for (const n of SIZES) {
-      const g0 = randomF32(n, n + 99);
-      for (const maxNorm of [1, 10]) {
-        const g = os.tensor(g0);
-        clipScale(g, norm, maxNorm, 1e-6);
-        const coef = Math.min(1, maxNorm / (5 + 1e-6));
-        expectClose(await g.data(), Float64Array.from(g0, (x) => x * coef), 1e-6, `clip scale (n=${n}, max ${maxNorm})`);
-        g.dispose();
-      }
-    }
-    partials.dispose();
-    norm.dispose();
+    const before = os.memory().dispatches;
+    expect(clipGradNorm(gs, 1, 1e-6, norm, { perTensor: true })).toBe(2 * SIZES.length);
+    expect(os.memory().dispatches - before).toBe(2 * SIZES.length);
+    expect(Math.abs((await norm.item()) - want) / want).toBeLessThan(1e-6);
+    for (let k = 0; k < gs.length; k++) expectClose(await gs[k].data(), ref[k], 1e-6, `clip (n=${SIZES[k]})`);
+    [...gs, norm].forEach((t) => t.dispose());
   });
+
 });
 
 // ---- multi-tensor kernels ------------------------------------------------------------------------------------------
@@ -173,11 +169,11 @@ describe('kernels/optim multi-tensor', () => {
         const gs = grads.map((g) => os.tensor(g, [g.length]));
         const args = { lr: c.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: c.weightDecay, decoupled: c.decoupled };
         const before = os.memory().dispatches;
-        const d = adamStepMulti(active.map((k, j) => ({ param: p[k], grad: gs[j], expAvg: m[k], expAvgSq: v[k], step: ++ref[k].step })), args);
+        const d = adamStep(active.map((k, j) => ({ param: p[k], grad: gs[j], expAvg: m[k], expAvgSq: v[k], step: ++ref[k].step })), args);
         const nonEmpty = active.filter((k) => MULTI_SIZES[k] > 0).length;
         expect(d).toBe(Math.ceil(nonEmpty / K));
         expect(os.memory().dispatches - before).toBe(d);
-        active.forEach((k, j) => adamRef(ref[k].p, grads[j], ref[k].m, ref[k].v, { ...args, step: ref[k].step }));
+        active.forEach((k, j) => adamRef(ref[k].p, grads[j], ref[k].m, ref[k].v, args, ref[k].step));
         gs.forEach((g) => g.dispose());
       }
       for (let k = 0; k < n; k++) {
@@ -199,8 +195,8 @@ describe('kernels/optim multi-tensor', () => {
         const grads = active.map((k) => randomF32(MULTI_SIZES[k], 700 * step + k));
         const gs = grads.map((g) => os.tensor(g, [g.length]));
         const args = { lr: 0.05, momentum: c.momentum, dampening: c.dampening, weightDecay: c.weightDecay, nesterov: c.nesterov };
-        sgdStepMulti(active.map((k, j) => ({ param: p[k], grad: gs[j], buf: bufs ? bufs[k] : null, first: ++ref[k].step === 1 })), args);
-        active.forEach((k, j) => sgdRef(ref[k].p, grads[j], ref[k].b, { ...args, first: ref[k].step === 1 }));
+        sgdStep(active.map((k, j) => ({ param: p[k], grad: gs[j], buf: bufs ? bufs[k] : null, step: ++ref[k].step })), args);
+        active.forEach((k, j) => sgdRef(ref[k].p, grads[j], ref[k].b, args, ref[k].step));
         gs.forEach((g) => g.dispose());
       }
       for (let k = 0; k < p.length; k++) {
@@ -217,7 +213,7 @@ describe('kernels/optim multi-tensor', () => {
     for (const [r, decay] of [0.9, 0.999, 0].entries()) {
       const src = MULTI_SIZES.map((sz, k) => randomF32(sz, 90 + 10 * r + k));
       const ts = src.map((x) => os.tensor(x, [x.length]));
-      emaUpdateMulti(ema.map((e, k) => [e, ts[k]]), decay);
+      emaUpdate(ema.map((e, k) => [e, ts[k]]), decay);
       ref.forEach((e, k) => emaRef(e, src[k], decay));
       ts.forEach((t) => t.dispose());
     }
@@ -240,7 +236,7 @@ describe('kernels/optim multi-tensor', () => {
         const want = clipGradNormRef(ref, maxNorm);
         const norm = os.zeros([]);
         const before = os.memory().dispatches;
-        const d = clipGradNormMulti(gs, maxNorm, 1e-6, norm);
+        const d = clipGradNorm(gs, maxNorm, 1e-6, norm);
         expect(os.memory().dispatches - before).toBe(d);
         const live = sizes.filter((sz) => sz > 0).length;
         expect(d, what).toBe(2 * Math.ceil(live / K));
@@ -253,7 +249,7 @@ describe('kernels/optim multi-tensor', () => {
       }
     }
     const norm = os.full([], 7), empty = os.zeros([0]);
-    expect(clipGradNormMulti([empty], 1, 1e-6, norm)).toBe(0);
+    expect(clipGradNorm([empty], 1, 1e-6, norm)).toBe(0);
     expect(await norm.item()).toBe(0);
     [norm, empty].forEach((t) => t.dispose());
   });
