@@ -1,6 +1,6 @@
 // kernels/grid.ts: shared pieces of every kernel: a 1-D index over a 2-D grid of workgroups (so more than
 // 65,535 × 256 elements fit one dispatch) and the shape-to-strides helpers.
-import type { Device } from '../runtime';
+import { ShapeError, fmtShape, type Device } from '../runtime';
 
 export const WG = 256;
 
@@ -28,6 +28,25 @@ export function stridesOf(shape: readonly number[]): number[] {
     acc *= shape[d];
   }
   return s;
+}
+
+/** Broadcast result of two or more shapes, PyTorch rules (right-aligned, sizes equal or 1); the error names the op. */
+export function broadcastShapes(op: string, ...shapes: (readonly number[])[]): number[] {
+  const nd = Math.max(...shapes.map((s) => s.length));
+  const out: number[] = [];
+  for (let i = 0; i < nd; i++) {
+    let d = 1;
+    for (const s of shapes) {
+      const v = s[s.length - nd + i] ?? 1;
+      if (v === 1) continue;
+      if (d !== 1 && v !== d) {
+        throw new ShapeError(`${op}: shapes ${shapes.map(fmtShape).join(' and ')} cannot broadcast (dim ${i - nd}: ${d} vs ${v}); make the sizes equal or 1`);
+      }
+      d = v;
+    }
+    out.push(d);
+  }
+  return out;
 }
 
 /** Maximum dims a strided kernel handles (after merging dims that are contiguous in every operand). */

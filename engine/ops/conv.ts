@@ -39,24 +39,36 @@ function pairOf(op: string, name: string, v: Pair | undefined, dflt: number, min
   return p;
 }
 
+const inputsOf = (x: Tensor, w: Tensor, b: Tensor | undefined) => (b ? [x, w, b] : [x, w]);
+
 function groupsOf(op: string, g: number | undefined): number {
   const groups = g ?? 1;
   if (!Number.isInteger(groups) || groups < 1) throw new ValueError(`${op}: groups must be a positive integer, got ${groups}`);
   return groups;
 }
 
-/** Runs fn on a batch of one when x is unbatched [C, H, W]; returns [C', H', W']. */
-function batched(op: string, x: Tensor, fn: (x4: Tensor) => Tensor): Tensor {
-  if (x.ndim === 4) return fn(x);
-  if (x.ndim !== 3) throw new ShapeError(`${op}: input must be [N, C, H, W] (or unbatched [C, H, W]), got ${fmtShape(x.shape)}`);
-  return tidy(() => {
-    const y = fn(reshape(x, [1, ...x.shape]));
-    return reshape(y, y.shape.slice(1));
-  });
+interface SharedGeometry {
+  groups: number;
+  stride: [number, number];
+  dilation: [number, number];
 }
 
-function checkWeight(op: string, w: Tensor, layout: string): void {
+/**
+ * What conv2d and convTranspose2d check alike (live inputs, the weight's rank, groups dividing the input channels,
+ * stride and dilation), then `fn` on x as a batch: an unbatched [C, H, W] input runs as a batch of one.
+ */
+function convolve(op: string, x: Tensor, w: Tensor, b: Tensor | undefined, opts: Conv2dOptions | ConvTranspose2dOptions, layout: string, fn: (x4: Tensor, g: SharedGeometry) => Tensor): Tensor {
+  checkInputs(op, ...inputsOf(x, w, b));
+  if (x.ndim !== 3 && x.ndim !== 4) throw new ShapeError(`${op}: input must be [N, C, H, W] (or unbatched [C, H, W]), got ${fmtShape(x.shape)}`);
   if (w.ndim !== 4) throw new ShapeError(`${op}: weight must be ${layout}, got ${fmtShape(w.shape)}`);
+  const g: SharedGeometry = { groups: groupsOf(op, opts.groups), stride: pairOf(op, 'stride', opts.stride, 1, 1), dilation: pairOf(op, 'dilation', opts.dilation, 1, 1) };
+  const C = x.shape[x.ndim - 3];
+  if (C % g.groups !== 0) throw new ValueError(`${op}: groups ${g.groups} does not divide the ${C} input channels of ${fmtShape(x.shape)}; use a groups that divides both channel counts`);
+  if (x.ndim === 4) return fn(x, g);
+  return tidy(() => {
+    const y = fn(reshape(x, [1, ...x.shape]), g);
+    return reshape(y, y.shape.slice(1));
+  });
 }
 
 function checkBias(op: string, b: Tensor | undefined, channels: number, w: Tensor): void {
@@ -75,33 +87,30 @@ export interface ConvAttrs {
   variant?: ConvVariant;
 }
 
-const inputsOf = (x: Tensor, w: Tensor, b: Tensor | undefined) => (b ? [x, w, b] : [x, w]);
-/** Gradient of a per-channel bias: Σ over batch and pixels. */
-const biasGrad = (g: Tensor): Tensor => sum(g, [0, 2, 3]);
+/**
+ * conv2d and convTranspose2d are each other's adjoint: one's input gradient is the other applied to g (at the input's
+ * size), both weight gradients are conv2dWeightGrad (with the convolution's input and output gradient in the roles
+ * conv2d gives them), and the bias gradient is Σ over batch and pixels.
+ */
+function convDef(forward: OpDef<ConvAttrs>['forward'], outChannels: (w: readonly number[], a: ConvAttrs) => number, adjoint: 'conv2d' | 'convTranspose2d'): OpDef<ConvAttrs> {
+  const conv2dRoles = adjoint === 'convTranspose2d';
+  return {
+    inputs: ['x', 'w', 'b?'], family: 'conv',
+    shape: ([x, w], a) => [x[0], outChannels(w, a), ...a.outHW],
+    forward,
+    backward: (g, { inputs: [x, w, b], attrs: a, need }) => [
+      need[0] ? convOf(adjoint, [g, w], { ...a, outHW: [x.shape[2], x.shape[3]] }) : null,
+      need[1] ? convOf('conv2dWeightGrad', conv2dRoles ? [x, g] : [g, x], a) : null,
+      b && need[2] ? sum(g, [0, 2, 3]) : null,
+    ],
+  };
+}
 
 export const CONV_OPS = {
-  // y[n, o] = b[o] + Σ_c x[n, g·C/G + c] ⋆ w[o, c]; dx is the transposed convolution of g, dw its own kernel
-  conv2d: {
-    inputs: ['x', 'w', 'b?'], family: 'conv',
-    shape: ([x, w], a) => [x[0], w[0], ...a.outHW],
-    forward: ([x, w, b], a) => conv2dForward(x, w, b, a.geom, a.outHW, { variant: a.variant }),
-    backward: (g, { inputs: [x, w, b], attrs: a, need }) => [
-      need[0] ? convOf('convTranspose2d', [g, w], { ...a, outHW: [x.shape[2], x.shape[3]] }) : null,
-      need[1] ? convOf('conv2dWeightGrad', [x, g], a) : null,
-      b && need[2] ? biasGrad(g) : null,
-    ],
-  } satisfies OpDef<ConvAttrs>,
-  // conv2d's adjoint: x [N, Cin, H, W], w [Cin, Cout/G, kH, kW]; dx is the convolution of g, dw the weight kernel with roles swapped
-  convTranspose2d: {
-    inputs: ['x', 'w', 'b?'], family: 'conv',
-    shape: ([x, w], a) => [x[0], w[1] * a.geom.groups, ...a.outHW],
-    forward: ([x, w, b], a) => conv2dBackwardData(x, w, b, a.geom, a.outHW, { variant: a.variant }),
-    backward: (g, { inputs: [x, w, b], attrs: a, need }) => [
-      need[0] ? convOf('conv2d', [g, w], { ...a, outHW: [x.shape[2], x.shape[3]] }) : null,
-      need[1] ? convOf('conv2dWeightGrad', [g, x], a) : null,
-      b && need[2] ? biasGrad(g) : null,
-    ],
-  } satisfies OpDef<ConvAttrs>,
+  // y[n, o] = b[o] + Σ_c x[n, g·C/G + c] ⋆ w[o, c]
+  conv2d: convDef(([x, w, b], a) => conv2dForward(x, w, b, a.geom, a.outHW, { variant: a.variant }), (w) => w[0], 'convTranspose2d'),
+  // conv2d's adjoint: x [N, Cin, H, W], w [Cin, Cout/G, kH, kW]
+  convTranspose2d: convDef(([x, w, b], a) => conv2dBackwardData(x, w, b, a.geom, a.outHW, { variant: a.variant }), (w, a) => w[1] * a.geom.groups, 'conv2d'),
   // ∂conv2d/∂w from the input x and the output gradient dy: [O, C/G, kH, kW]
   conv2dWeightGrad: {
     inputs: ['x', 'dy'], family: 'conv', backward: null,
@@ -120,17 +129,12 @@ function convOf(name: 'conv2d' | 'convTranspose2d' | 'conv2dWeightGrad', inputs:
  * b [O] → y [N, O, OH, OW] with OH = ⌊(H + 2·padding − dilation·(kH − 1) − 1) / stride⌋ + 1.
  */
 export function conv2d(x: Tensor, w: Tensor, b?: Tensor, opts: Conv2dOptions = {}): Tensor {
-  checkInputs('conv2d', ...(b ? [x, w, b] : [x, w]));
-  return batched('conv2d', x, (x4) => conv2dBatched(x4, w, b, opts));
+  return convolve('conv2d', x, w, b, opts, '[outChannels, inChannels/groups, kH, kW]', (x4, g) => conv2dBatched(x4, w, b, opts, g));
 }
 
-function conv2dBatched(x: Tensor, w: Tensor, b: Tensor | undefined, opts: Conv2dOptions): Tensor {
+function conv2dBatched(x: Tensor, w: Tensor, b: Tensor | undefined, opts: Conv2dOptions, { groups, stride, dilation }: SharedGeometry): Tensor {
   const op = 'conv2d';
-  checkWeight(op, w, '[outChannels, inChannels/groups, kH, kW]');
   const [, C, H, W] = x.shape, [O, cG, kH, kW] = w.shape;
-  const groups = groupsOf(op, opts.groups);
-  const stride = pairOf(op, 'stride', opts.stride, 1, 1), dilation = pairOf(op, 'dilation', opts.dilation, 1, 1);
-  if (C % groups !== 0) throw new ValueError(`${op}: groups ${groups} does not divide the ${C} input channels of ${fmtShape(x.shape)}; use a groups that divides both channel counts`);
   if (O % groups !== 0) throw new ValueError(`${op}: groups ${groups} does not divide the ${O} output channels of weight ${fmtShape(w.shape)}`);
   if (C !== cG * groups) {
     const expects = groups === 1 ? `${cG}` : `${cG * groups} (${cG} per group × ${groups} groups)`;
@@ -166,18 +170,13 @@ function conv2dBatched(x: Tensor, w: Tensor, b: Tensor | undefined, opts: Conv2d
  * b [Cout] → y [N, Cout, OH, OW] with OH = (H − 1)·stride − 2·padding + dilation·(kH − 1) + outputPadding + 1.
  */
 export function convTranspose2d(x: Tensor, w: Tensor, b?: Tensor, opts: ConvTranspose2dOptions = {}): Tensor {
-  checkInputs('convTranspose2d', ...(b ? [x, w, b] : [x, w]));
-  return batched('convTranspose2d', x, (x4) => convTranspose2dBatched(x4, w, b, opts));
+  return convolve('convTranspose2d', x, w, b, opts, '[inChannels, outChannels/groups, kH, kW]', (x4, g) => convTranspose2dBatched(x4, w, b, opts, g));
 }
 
-function convTranspose2dBatched(x: Tensor, w: Tensor, b: Tensor | undefined, opts: ConvTranspose2dOptions): Tensor {
+function convTranspose2dBatched(x: Tensor, w: Tensor, b: Tensor | undefined, opts: ConvTranspose2dOptions, { groups, stride, dilation }: SharedGeometry): Tensor {
   const op = 'convTranspose2d';
-  checkWeight(op, w, '[inChannels, outChannels/groups, kH, kW]');
   const [, Cin, H, W] = x.shape, [wIn, coG, kH, kW] = w.shape;
-  const groups = groupsOf(op, opts.groups);
-  const stride = pairOf(op, 'stride', opts.stride, 1, 1), dilation = pairOf(op, 'dilation', opts.dilation, 1, 1);
   const padding = pairOf(op, 'padding', opts.padding, 0, 0), outPad = pairOf(op, 'outputPadding', opts.outputPadding, 0, 0);
-  if (Cin % groups !== 0) throw new ValueError(`${op}: groups ${groups} does not divide the ${Cin} input channels of ${fmtShape(x.shape)}; use a groups that divides both channel counts`);
   if (Cin !== wIn) throw new ShapeError(`${op}: input has ${Cin} channels but weight expects ${wIn} (weight ${fmtShape(w.shape)} is [inChannels, outChannels/groups, kH, kW])`);
   for (const a of [0, 1]) {
     if (outPad[a] >= stride[a] && outPad[a] >= dilation[a]) {

@@ -1,27 +1,10 @@
 // kernels/elementwise/dispatch.ts: unary, binary (NumPy/PyTorch broadcasting) and ternary `where` on the GPU.
 // Same-shape operands take a flat kernel; broadcasting ones a strided kernel over dims merged by `coalesce`.
 import { f32bits, type Device, type Kernel, ShapeError, fmtShape, DeviceArray } from '../../runtime';
-import { MAX_DIMS, WG, coalesce, grid1d, main1d, padDims, stridedGrid, stridedWalk, stridesOf } from '../grid';
-import { BINARY, UNARY, WGSL_MATH, type BinaryOp, type UnaryOp } from './ops';
+import { MAX_DIMS, WG, broadcastShapes, coalesce, grid1d, main1d, padDims, stridedGrid, stridedWalk, stridesOf } from '../grid';
 
-/** Broadcast result of two or more shapes, PyTorch rules; the error names the op. */
-export function broadcastShapes(op: string, ...shapes: (readonly number[])[]): number[] {
-  const nd = Math.max(...shapes.map((s) => s.length));
-  const out: number[] = [];
-  for (let i = 0; i < nd; i++) {
-    let d = 1;
-    for (const s of shapes) {
-      const v = s[s.length - nd + i] ?? 1;
-      if (v === 1) continue;
-      if (d !== 1 && v !== d) {
-        throw new ShapeError(`${op}: shapes ${shapes.map(fmtShape).join(' and ')} cannot broadcast (dim ${i - nd}: ${d} vs ${v}); make the sizes equal or 1`);
-      }
-      d = v;
-    }
-    out.push(d);
-  }
-  return out;
-}
+export { broadcastShapes } from '../grid';
+import { BINARY, UNARY, WGSL_MATH, type BinaryOp, type UnaryOp } from './ops';
 
 /** Strides that read `shape` as if broadcast to `outShape` (0 on broadcast dims). */
 export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {

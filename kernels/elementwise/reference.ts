@@ -1,6 +1,7 @@
 // kernels/elementwise/reference.ts: plain-TS float64 references for the elementwise kernels, with NumPy/PyTorch
 // broadcasting. The math of each function lives once, in ./ops.ts (UNARY[op].ref, BINARY[op].ref); this file only
 // walks shapes. Tests compare the GPU against these (test/kernels/elementwise.test.ts).
+import { broadcastShapes, stridesOf } from '../grid';
 import { BINARY, UNARY, type BinaryOp, type UnaryOp } from './ops';
 
 /** A host array with a row-major shape: what every reference takes and returns. */
@@ -20,39 +21,11 @@ export const asHost = (x: HostLike): HostTensor => (typeof x === 'number' ? { da
 
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** Row-major strides of a contiguous shape. */
-export function stridesRef(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    s[d] = acc;
-    acc *= shape[d];
-  }
-  return s;
-}
-
-/** Broadcast result of shapes (PyTorch rules: right-aligned, sizes equal or 1). */
-export function broadcastShapeRef(...shapes: (readonly number[])[]): number[] {
-  const nd = Math.max(0, ...shapes.map((s) => s.length));
-  const out: number[] = [];
-  for (let i = 0; i < nd; i++) {
-    let d = 1;
-    for (const s of shapes) {
-      const v = s[s.length - nd + i] ?? 1;
-      if (v === 1) continue;
-      if (d !== 1 && v !== d) throw new Error(`broadcastShapeRef: [${shapes.map((x) => `[${x}]`).join(', ')}] do not broadcast`);
-      d = v;
-    }
-    out.push(d);
-  }
-  return out;
-}
-
 /** For each flat index of `outShape`, the flat index into `shape` that broadcasting reads. */
 export function broadcastIndex(shape: readonly number[], outShape: readonly number[]): Int32Array {
   const n = sizeOf(outShape);
   const idx = new Int32Array(n);
-  const s = stridesRef(shape);
+  const s = stridesOf(shape);
   const off = outShape.length - shape.length;
   const bs = outShape.map((_, d) => (d < off || shape[d - off] === 1 ? 0 : s[d - off]));
   for (let i = 0; i < n; i++) {
@@ -70,7 +43,7 @@ export function broadcastIndex(shape: readonly number[], outShape: readonly numb
 /** Materialises x broadcast to `outShape` (torch.expand followed by a copy). */
 export function broadcastRef(x: HostLike, outShape: readonly number[]): HostTensor {
   const t = asHost(x);
-  const full = broadcastShapeRef(t.shape, outShape);
+  const full = broadcastShapes('reference', t.shape, outShape);
   if (full.join(',') !== outShape.join(',')) throw new Error(`broadcastRef: [${t.shape}] cannot broadcast to [${outShape}]`);
   const idx = broadcastIndex(t.shape, outShape);
   return { data: Float64Array.from(idx, (j) => t.data[j]), shape: [...outShape] };
@@ -79,7 +52,7 @@ export function broadcastRef(x: HostLike, outShape: readonly number[]): HostTens
 /** out[i] = fn(inputs broadcast to one shape at i). */
 export function mapRef(fn: (...v: number[]) => number, ...inputs: HostLike[]): HostTensor {
   const ts = inputs.map(asHost);
-  const shape = broadcastShapeRef(...ts.map((t) => t.shape));
+  const shape = broadcastShapes('reference', ...ts.map((t) => t.shape));
   const n = sizeOf(shape);
   const idx = ts.map((t) => broadcastIndex(t.shape, shape));
   const data = new Float64Array(n);

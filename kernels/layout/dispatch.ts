@@ -2,7 +2,7 @@
 // contiguous tensor (permute, expand, slice); `scatter` writes a contiguous tensor into a strided window of another
 // (cat); `embed` makes a tensor that holds one tensor in a strided window and a constant elsewhere, in one pass (pad,
 // slice backward); `fill` sets every element.
-import { f32bits, type Kernel, ShapeError, fmtShape, DeviceArray } from '../../runtime';
+import { DeviceArray, ShapeError, f32bits, fmtShape, shapeSize, type Kernel } from '../../runtime';
 import { MAX_DIMS, coalesce, decodeDims, grid1d, main1d, padDims, stridedGrid, stridedWalk, stridesOf, uniformAt } from '../grid';
 
 const kernels = new Map<string, Kernel>();
@@ -28,7 +28,7 @@ ${main1d()}${walk.main}
 }
 
 function stridedDispatch(kind: 'gather' | 'scatter', src: DeviceArray, dst: DeviceArray, shape: readonly number[], strides: readonly number[], offset: number): void {
-  const n = shapeProduct(shape);
+  const n = shapeSize(shape);
   if (n === 0) return;
   const merged = coalesce(shape, [strides, stridesOf(shape)]);
   // only dims contiguous in BOTH the window and the dense side may merge
@@ -43,7 +43,6 @@ function stridedDispatch(kind: 'gather' | 'scatter', src: DeviceArray, dst: Devi
   });
 }
 
-const shapeProduct = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 /** A new contiguous tensor of `shape` whose element at index (i…) is src[offset + Σ i_d·strides_d]. */
 export function gather(src: DeviceArray, shape: readonly number[], strides: readonly number[], offset = 0): DeviceArray {
@@ -98,7 +97,7 @@ export function embed(src: DeviceArray, shape: readonly number[], start: readonl
   }
   if (shape.length > MAX_DIMS) throw new ShapeError(`embed: ${fmtShape(shape)} has ${shape.length} dims; at most ${MAX_DIMS}`);
   const out = DeviceArray.alloc(shape, src.device);
-  const n = shapeProduct(shape);
+  const n = shapeSize(shape);
   if (n === 0) return out;
   const m = mergeEmbedDims(shape, src.shape, start, step);
   const dev = src.device;

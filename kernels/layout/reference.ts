@@ -1,6 +1,7 @@
 // kernels/layout/reference.ts: plain-TS references for the ops that move values without arithmetic (torch semantics):
 // strided gather, permute/transpose, expand, slice with steps, cat/stack/split, constant pad, reshape-family shapes.
-import { asHost, broadcastRef, sizeOf, stridesRef, type HostLike, type HostTensor } from '../elementwise/reference';
+import { asHost, broadcastRef, sizeOf, type HostLike, type HostTensor } from '../elementwise/reference';
+import { stridesOf } from '../grid';
 
 /** out[i…] = x[offset + Σ i_d·strides_d]: the reference of kernels/layout/dispatch.ts `gather`. */
 export function gatherRef(x: Float64Array, outShape: readonly number[], strides: readonly number[], offset = 0): HostTensor {
@@ -33,7 +34,7 @@ export function scatterRef(dst: Float64Array, src: HostTensor, strides: readonly
 /** A tensor of `shape` holding v, except src at coordinates start_d + i_d·step_d: the reference of `embed`. */
 export function embedRef(src: HostTensor, shape: readonly number[], start: readonly number[], step: readonly number[], v: number): HostTensor {
   const data = new Float64Array(sizeOf(shape)).fill(v);
-  const strides = stridesRef(shape);
+  const strides = stridesOf(shape);
   scatterRef(data, src, strides.map((s, d) => s * step[d]), start.reduce((o, s, d) => o + s * strides[d], 0));
   return { data, shape: [...shape] };
 }
@@ -71,7 +72,7 @@ export function squeezeRef(x: HostLike, dim?: number): HostTensor {
 export function permuteRef(x: HostLike, dims: readonly number[]): HostTensor {
   const t = asHost(x);
   const nd = dims.map((d) => normDim(d, t.shape.length));
-  const s = stridesRef(t.shape);
+  const s = stridesOf(t.shape);
   return gatherRef(t.data, nd.map((d) => t.shape[d]), nd.map((d) => s[d]));
 }
 export function transposeRef(x: HostLike, d0 = -2, d1 = -1): HostTensor {
@@ -97,7 +98,7 @@ export function sliceRef(x: HostLike, starts: readonly number[], ends?: readonly
   const en = t.shape.map((n, d) => clampIdx(ends?.[d] ?? n, n));
   const sp = t.shape.map((_, d) => steps?.[d] ?? 1);
   const shape = t.shape.map((_, d) => Math.max(0, Math.ceil((en[d] - st[d]) / sp[d])));
-  const s = stridesRef(t.shape);
+  const s = stridesOf(t.shape);
   return gatherRef(t.data, shape, s.map((v, d) => v * sp[d]), st.reduce((p, v, d) => p + v * s[d], 0));
 }
 
@@ -107,7 +108,7 @@ export function catRef(xs: readonly HostTensor[], dim = 0): HostTensor {
   const shape = [...xs[0].shape];
   shape[d] = xs.reduce((p, t) => p + t.shape[d], 0);
   const out = new Float64Array(sizeOf(shape));
-  const os = stridesRef(shape);
+  const os = stridesOf(shape);
   let at = 0;
   for (const t of xs) {
     scatterRef(out, t, os, at * os[d]);
@@ -150,7 +151,7 @@ export function padRef(x: HostLike, padding: readonly number[], value = 0): Host
   }
   const shape = t.shape.map((n, d) => n + before[d] + after[d]);
   const out = new Float64Array(sizeOf(shape)).fill(value);
-  const os = stridesRef(shape);
+  const os = stridesOf(shape);
   scatterRef(out, t, os, before.reduce((p, v, d) => p + v * os[d], 0));
   return { data: out, shape };
 }

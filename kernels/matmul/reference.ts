@@ -1,7 +1,8 @@
 // kernels/matmul/reference.ts: plain-TS float64 matmul with torch.matmul semantics (1-D operands promoted and the added
 // dim removed, batch dims broadcast), operands optionally stored transposed, and an optional bias [N]; plus
 // torch.nn.functional.linear. Ground truth for test/kernels/matmul.test.ts.
-import { broadcastIndex, broadcastShapeRef, sizeOf, type HostTensor } from '../elementwise/reference';
+import { broadcastIndex, sizeOf, type HostTensor } from '../elementwise/reference';
+import { broadcastShapes } from '../grid';
 
 export interface MatmulRefOptions {
   /** A is stored [..., K, M] (its last two dims transposed). */
@@ -22,7 +23,7 @@ export function matmulRef(a: ArrayLike<number>, aShape: readonly number[], b: Ar
   const [M, K] = o.transA && !A1 ? [ac, ar] : [ar, ac];
   const [Kb, N] = o.transB && !B1 ? [bc, br] : [br, bc];
   if (K !== Kb) throw new Error(`matmulRef: inner dims ${K} vs ${Kb}`);
-  const batchShape = broadcastShapeRef(as.slice(0, -2), bs.slice(0, -2));
+  const batchShape = broadcastShapes('reference', as.slice(0, -2), bs.slice(0, -2));
   const batch = sizeOf(batchShape);
   const ai = broadcastIndex(as.slice(0, -2), batchShape), bi = broadcastIndex(bs.slice(0, -2), batchShape);
   // element strides of op(A)[m, k] and op(B)[k, n] inside one matrix

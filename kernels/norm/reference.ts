@@ -1,8 +1,6 @@
 // kernels/norm/reference.ts: plain float64 group norm and layer norm (torch.nn.functional.group_norm / layer_norm,
 // biased variance, two-pass), with the optional fused SiLU, and their analytic backward. The tests' ground truth.
-import type { HostTensor } from '../elementwise/reference';
-
-const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+import { sizeOf, type HostTensor } from '../elementwise/reference';
 
 export interface GroupNormRefResult {
   y: HostTensor;

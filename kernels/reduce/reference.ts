@@ -2,8 +2,9 @@
 // dim and keepdim), softmax / logSoftmax along one axis, and the composites built from them (layerNorm, mseLoss,
 // crossEntropy). Ground truth for test/kernels/reduce.test.ts and test/engine/grad.test.ts.
 import { BINARY } from '../elementwise/ops';
-import { asHost, mapRef, sizeOf, stridesRef, type HostLike, type HostTensor } from '../elementwise/reference';
+import { asHost, mapRef, sizeOf, type HostLike, type HostTensor } from '../elementwise/reference';
 import { logSoftmaxRef } from '../softmax/reference';
+import { stridesOf } from '../grid';
 
 export type ReduceRefOp = 'sum' | 'mean' | 'max' | 'min' | 'sumSquares';
 
@@ -28,7 +29,7 @@ const COMBINE: Record<ReduceRefOp, (acc: number, v: number) => number> = {
 /** For each flat input index, the flat output index of the reduction that absorbs it. */
 function outIndex(shape: readonly number[], axes: readonly number[]): { outShapeKept: number[]; idx: Int32Array } {
   const kept = shape.map((n, d) => (axes.includes(d) ? 1 : n));
-  const ks = stridesRef(kept);
+  const ks = stridesOf(kept);
   const n = sizeOf(shape);
   const idx = new Int32Array(n);
   for (let i = 0; i < n; i++) {

@@ -12,24 +12,19 @@ function lseRow(get: (j: number) => number, len: number): number {
   return m + Math.log(s);
 }
 
-export function softmaxRef(x: HostLike, axis = -1): HostTensor {
+/** Each row along `axis` mapped by `f(value, lse)`, lse the row's log Σ exp. */
+function perRow(x: HostLike, axis: number, f: (v: number, lse: number) => number): HostTensor {
   const t = asHost(x);
   const a = normAxis(t.shape.length, axis), len = t.shape[a];
   const out = new Float64Array(t.data.length);
   alongAxis(t.shape, a, (get, set) => {
     const lse = lseRow(get, len);
-    for (let j = 0; j < len; j++) set(j, Math.exp(get(j) - lse));
+    for (let j = 0; j < len; j++) set(j, f(get(j), lse));
   }, t.data, out);
   return { data: out, shape: [...t.shape] };
 }
 
-export function logSoftmaxRef(x: HostLike, axis = -1): HostTensor {
-  const t = asHost(x);
-  const a = normAxis(t.shape.length, axis), len = t.shape[a];
-  const out = new Float64Array(t.data.length);
-  alongAxis(t.shape, a, (get, set) => {
-    const lse = lseRow(get, len);
-    for (let j = 0; j < len; j++) set(j, get(j) - lse);
-  }, t.data, out);
-  return { data: out, shape: [...t.shape] };
-}
+/** exp(x − lse) along the axis. */
+export const softmaxRef = (x: HostLike, axis = -1): HostTensor => perRow(x, axis, (v, lse) => Math.exp(v - lse));
+/** x − lse along the axis. */
+export const logSoftmaxRef = (x: HostLike, axis = -1): HostTensor => perRow(x, axis, (v, lse) => v - lse);
