@@ -1,12 +1,12 @@
 // bench/dmd-step.ts: the DMD2 iteration on 8gaussians (zoo teacher, batch 256, 3×128 MLPs, TTUR 5: one generator
 // update per 5 iterations, a fake-score update every iteration), as `onestep distill --mode dmd2` runs it: iterations
-// per second and dispatches per iteration, with the optimisers' multi-tensor path (foreach, the default) and the
-// per-parameter path (setForeach(false)) timed alternately in one process, so load from other processes hits both
-// alike. Each timed run is `--iters` iterations (a multiple of 5) then one sync; the table shows medians over rounds.
+// per second and dispatches per iteration, eager and compiled (os.compile: the trainer's `compiled` option; two
+// trainers of the same teacher) timed alternately in one process, so load from other processes hits both alike.
+// Each timed run is `--iters` iterations (a multiple of 5) then one sync; the table shows medians over rounds.
 // `--profile` adds GPU time per kernel label (os.profile) over one run of each mode.
 // Run: npx esbuild bench/dmd-step.ts --bundle --platform=node --format=esm --external:webgpu --outfile=/tmp/dmd-step.mjs
-//      && ONESTEP_ADAPTER=lavapipe node /tmp/dmd-step.mjs [--rounds 7] [--iters 50] [--modes foreach,per-param|default]
-//      [--profile] [--json FILE (every round's figures)]
+//      && ONESTEP_ADAPTER=lavapipe node /tmp/dmd-step.mjs [--rounds 7] [--iters 50] [--modes eager,compiled]
+//      [--mode dmd|dmd2] [--profile] [--json FILE (every round's figures)]
 // (An outfile outside the repo finds `webgpu` through a node_modules beside it, e.g. ln -s <repo>/node_modules /tmp/.)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -22,12 +22,12 @@ const arg = (name: string, dflt: string) => {
 };
 const ROUNDS = Number(arg('rounds', '7'));
 const ITERS = Math.max(5, Math.round(Number(arg('iters', '50')) / 5) * 5);
-const MODES = arg('modes', 'foreach,per-param').split(',') as Mode[];
+const MODES = arg('modes', 'eager,compiled').split(',') as Mode[];
+const RECIPE = arg('mode', 'dmd2') as 'dmd' | 'dmd2';
 const PROFILE = process.argv.includes('--profile');
 const JSON_OUT = arg('json', '');
-/** foreach / per-param: setForeach(true / false); default: leave the engine as it is (also runs on older trees). */
-type Mode = 'foreach' | 'per-param' | 'default';
-const setForeach = (on: boolean) => (os.optim as { setForeach?: (on: boolean) => void }).setForeach?.(on);
+/** eager: op by op; compiled: each kind of iteration one compiled step (a tree without os.compile runs it eagerly). */
+type Mode = 'eager' | 'compiled';
 
 /** The zoo teacher: next to this file's repo (bench/ or a bundle in /tmp run from the repo root). */
 function teacherPath(): string {
@@ -53,13 +53,16 @@ export interface DmdStepResult {
   submitsPerIt: number;
 }
 
-/** Builds the trainer; `run(mode, iters)` times iterations (then one sync) and counts dispatches. */
-export async function makeDmdBench(batch = 256) {
+/** Builds a trainer per mode; `run(mode, iters)` times iterations (then one sync) and counts dispatches. */
+export async function makeDmdBench(batch = 256, recipe: 'dmd' | 'dmd2' = 'dmd2') {
   const { den: teacher, meta } = await loadModel(new Uint8Array(readFileSync(teacherPath())));
-  os.manualSeed(0);
-  const tr = new DMDTrainer({ teacher, makeDenoiser: () => buildDenoiser(meta), sampleShape: [2], config: { mode: 'dmd2', batch } });
+  const pairs = recipe === 'dmd' ? { z: os.randn([5000, 2], { seed: 1 }), y: os.randn([5000, 2], { seed: 2 }) } : null;
+  const trainers = Object.fromEntries((['eager', 'compiled'] as const).map((m) => {
+    os.manualSeed(0);
+    return [m, new DMDTrainer({ teacher, makeDenoiser: () => buildDenoiser(meta), sampleShape: [2], pairs, config: { mode: recipe, batch, compiled: m === 'compiled' } as never })];
+  })) as Record<Mode, DMDTrainer>;
   const run = async (mode: Mode, iters: number): Promise<DmdStepResult> => {
-    if (mode !== 'default') setForeach(mode === 'foreach');
+    const tr = trainers[mode];
     await os.sync();
     const m0 = os.memory(), c0 = process.cpuUsage(), t0 = performance.now();
     for (let i = 0; i < iters; i++) {
@@ -68,17 +71,16 @@ export async function makeDmdBench(batch = 256) {
     }
     await os.sync();
     const ms = (performance.now() - t0) / iters, m1 = os.memory(), cpu = process.cpuUsage(c0);
-    setForeach(true);
     return { mode, itPerSec: 1000 / ms, msPerIt: ms, cpuMsPerIt: (cpu.user + cpu.system) / 1000 / iters, dispatchesPerIt: (m1.dispatches - m0.dispatches) / iters, submitsPerIt: (m1.submits - m0.submits) / iters };
   };
-  return { trainer: tr, run };
+  return { trainers, run };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const info = await os.init({ adapter: process.env.ONESTEP_ADAPTER as os.AdapterChoice | undefined, quiet: true });
-  const { run, trainer } = await makeDmdBench();
+  const { run, trainers } = await makeDmdBench(256, RECIPE);
   for (const mode of MODES) await run(mode, 10); // compile + warm up both paths
   const res = new Map<Mode, DmdStepResult[]>(MODES.map((m) => [m, []]));
   const load0 = loadavg()[0];
@@ -87,8 +89,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     const order = r % 2 === 0 ? MODES : [...MODES].reverse();
     for (const mode of order) res.get(mode)!.push(await run(mode, ITERS));
   }
-  console.log(`DMD2 iteration, 8gaussians, batch 256, TTUR 5 — ${info.adapter}; ${ROUNDS} rounds × ${ITERS} iterations; load ${load0.toFixed(1)} → ${loadavg()[0].toFixed(1)}`);
-  console.log('| optimiser path | it/s median (best) | ms/it median | CPU ms/it median | dispatches/it | submits/it |');
+  console.log(`${RECIPE.toUpperCase()} iteration, 8gaussians, batch 256 — ${info.adapter}; ${ROUNDS} rounds × ${ITERS} iterations; load ${load0.toFixed(1)} → ${loadavg()[0].toFixed(1)}`);
+  console.log('| mode | it/s median (best) | ms/it median | CPU ms/it median | dispatches/it | submits/it |');
   console.log('|---|---|---|---|---|---|');
   for (const mode of MODES) {
     const rs = res.get(mode)!;
@@ -98,15 +100,13 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ adapter: info.adapter, rounds: Object.fromEntries(res) }, null, 1));
   if (MODES.length === 2) {
     const ratios = res.get(MODES[0])!.map((x, i) => x.itPerSec / res.get(MODES[1])![i].itPerSec);
-    console.log(`\n${MODES[0]} / ${MODES[1]}: ×${median(ratios).toFixed(2)} (median of per-round ratios)`);
+    console.log(`\n${MODES[1]} / ${MODES[0]}: ×${(1 / median(ratios)).toFixed(2)} it/s (median of per-round ratios)`);
   }
   if (PROFILE) {
     for (const mode of MODES) {
-      if (mode !== 'default') setForeach(mode === 'foreach');
       const prof = await os.profile(() => {
-        for (let i = 0; i < ITERS; i++) for (const t of Object.values(trainer.step())) t?.dispose();
+        for (let i = 0; i < ITERS; i++) for (const t of Object.values(trainers[mode].step())) t?.dispose();
       });
-      setForeach(true);
       const total = prof.reduce((s, p) => s + p.ms, 0);
       console.log(`\nGPU time per iteration, ${mode}: ${(total / ITERS).toFixed(2)} ms (timestamps around each dispatch)`);
       console.log('| kernel | ms/it | dispatches/it |');

@@ -28,11 +28,12 @@ export interface DMDConfig {
   ganWeight: number; // DMD2 GAN head: weight of the generator's loss softplus(−D(G(z))) (DMD2 ImageNet: 3e-3; 0 = off)
   ganDWeight: number; // weight of the head's loss softplus(D(fake)) + softplus(−D(real)) in the fake-score update (1e-2)
   seed: number;
+  compiled: boolean; // run each kind of iteration as a compiled step (os.compile): same results, far fewer dispatches
 }
 
 export const DMD_DEFAULTS: Record<'dmd' | 'dmd2', DMDConfig> = {
-  dmd: { mode: 'dmd', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 1, regWeight: 0.25, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, seed: 0 },
-  dmd2: { mode: 'dmd2', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 5, regWeight: 0, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, seed: 0 },
+  dmd: { mode: 'dmd', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 1, regWeight: 0.25, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, seed: 0, compiled: false },
+  dmd2: { mode: 'dmd2', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 5, regWeight: 0, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, seed: 0, compiled: false },
 };
 
 /** DMD's regression set: noises z_i and the teacher's deterministic (Heun) samples y_i = ODE(z_i). */
@@ -80,6 +81,9 @@ export class DMDTrainer {
   private readonly pairs: RegressionPairs | null;
   private readonly sampleShape: number[];
   iteration = 0;
+  /** The two kinds of iteration, compiled when cfg.compiled. */
+  private readonly generatorIteration: () => DMDLosses;
+  private readonly fakeIteration: () => DMDLosses;
 
   constructor(o: { teacher: EDMDenoiser; makeDenoiser: DenoiserFactory; sampleShape: readonly number[]; pairs?: RegressionPairs | null; realData?: RealData | null; config?: Partial<DMDConfig> }) {
     const mode = o.config?.mode ?? 'dmd2';
@@ -102,10 +106,13 @@ export class DMDTrainer {
     this.rng = new HostRng(c.seed);
     this.optG = new os.optim.AdamW(this.generator.parameters(), { lr: c.lr, betas: c.betas, weightDecay: c.weightDecay });
     this.optF = new os.optim.AdamW(this.fake.parameters(), { lr: c.fakeLr, betas: c.betas, weightDecay: c.weightDecay });
-    this.ema = c.emaDecay > 0 ? new os.optim.EMA(this.generator.parameters(), { decay: c.emaDecay }) : null;
+    this.ema = c.emaDecay > 0 ? new os.optim.EMA(this.generator.parameters(), { decay: c.emaDecay, warmup: true }) : null;
     this.realData = o.realData ?? null;
     this.head = c.ganWeight > 0 ? new GanHead(this.fake.net.bottleneckShape) : null;
     this.optH = this.head ? new os.optim.AdamW(this.head.parameters(), { lr: c.fakeLr, betas: c.betas, weightDecay: c.weightDecay }) : null;
+    const gen = () => this.generatorIterationEager(), fake = () => this.fakeIterationEager();
+    this.generatorIteration = c.compiled ? os.compile(gen) : gen;
+    this.fakeIteration = c.compiled ? os.compile(fake) : fake;
   }
 
   /** GAN logits [B] of images x: the head on the fake score's bottleneck at x + σ·ε, σ from the full Karras grid. */
@@ -117,11 +124,16 @@ export class DMDTrainer {
     });
   }
 
-  /** σ per sample: Karras grid levels drawn uniformly from [lo, hi] (host RNG, so resume replays the stream). */
+  /**
+   * σ per sample: Karras grid levels drawn uniformly from [lo, hi] (host RNG, so resume replays the stream; a dynamic
+   * region, so a compiled step draws afresh at every call).
+   */
   private drawSigmas(lo: number, hi: number, n = this.cfg.batch): Tensor {
-    const s = new Float32Array(n);
-    for (let i = 0; i < s.length; i++) s[i] = this.grid[lo + this.rng.int(hi - lo + 1)];
-    return os.tensor(s, [s.length]);
+    return os.dynamic(() => {
+      const s = new Float32Array(n);
+      for (let i = 0; i < s.length; i++) s[i] = this.grid[lo + this.rng.int(hi - lo + 1)];
+      return os.tensor(s, [s.length]);
+    });
   }
 
   /** G(z, y) = D_G(σ_g·z; σ_g, y). */
@@ -158,69 +170,100 @@ export class DMDTrainer {
   private randomLabels(): Tensor | null {
     const K = this.generator.labelDim;
     if (K === 0) return null;
-    const idx = Array.from({ length: this.cfg.batch }, () => this.rng.int(K));
-    return os.tidy(() => os.oneHot(os.tensor(Float32Array.from(idx)), K));
+    return os.dynamic(() => {
+      const idx = Array.from({ length: this.cfg.batch }, () => this.rng.int(K));
+      return os.tidy(() => os.oneHot(os.tensor(Float32Array.from(idx)), K));
+    });
   }
 
-  /** One iteration: a generator update every `ttur`-th iteration, a fake-score update every iteration. */
+  /**
+   * One iteration: a generator update every `ttur`-th iteration, a fake-score update every iteration (DMD-SPEC §9,
+   * step 4). With `compiled`, each of the two kinds of iteration is one compiled step (os.compile).
+   */
   step(): DMDLosses {
-    const c = this.cfg;
-    const genStep = this.iteration % c.ttur === 0;
+    const genStep = this.iteration % this.cfg.ttur === 0;
     this.iteration++;
-    const z = os.randn([c.batch, ...this.sampleShape]);
-    const labels = this.randomLabels();
-    const losses: DMDLosses = { fake: null as unknown as Tensor };
-    let x: Tensor;
-    if (genStep) {
-      x = this.generate(z, labels);
-      const g = os.tidy(() => {
-        const { loss, gradNorm } = this.dmLoss(x, labels);
-        let total = loss;
-        let reg: Tensor | undefined;
-        if (c.regWeight > 0 && this.pairs) {
-          reg = this.regressionLoss();
-          total = os.add(total, os.mul(reg, c.regWeight));
-        }
-        let ganG: Tensor | undefined;
-        if (this.head) {
-          // the gradient flows through the fake score and the head into x, but neither learns from this loss
-          this.fake.requiresGrad_(false);
-          this.head.requiresGrad_(false);
-          try {
-            ganG = ganGeneratorLoss(this.discriminate(x, labels));
-            total = os.add(total, os.mul(ganG, c.ganWeight));
-            total.backward();
-          } finally {
-            this.fake.requiresGrad_(true);
-            this.head.requiresGrad_(true);
-          }
-        } else total.backward();
-        return { dm: loss, reg, gradNorm, ganG };
-      });
-      Object.assign(losses, g);
-      os.optim.clipGradNorm(this.generator.parameters(), c.gradClip).dispose();
-      this.optG.step();
-      this.generator.zeroGrad();
-      // EMA with warm-up (decay min(β, (1+t)/(10+t))): a short run is not dragged back to the collapsed init
-      const t = this.optG.steps;
-      this.ema?.update(Math.min(c.emaDecay, (1 + t) / (10 + t)));
-    } else x = os.noGrad(() => this.generate(z, labels));
-    // the fake score learns the generator's current distribution from the samples of this iteration (pre-update)
+    return genStep ? this.generatorIteration() : this.fakeIteration();
+  }
+
+  /** Both updates on one batch: the generator's from G(z), then the fake score's from the same (pre-update) samples. */
+  private generatorIterationEager(): DMDLosses {
+    const { z, labels } = this.drawLatents();
+    const x = this.generate(z, labels);
+    const g = this.generatorUpdate(x, labels);
     const x0 = x.detach();
     x.dispose();
-    const f = os.tidy(() => {
+    const f = this.fakeScoreUpdate(x0, labels);
+    for (const t of [x0, z, labels]) t?.dispose();
+    return { ...g, ...f };
+  }
+
+  /** The fake score's update alone, on fresh generator samples. */
+  private fakeIterationEager(): DMDLosses {
+    const { z, labels } = this.drawLatents();
+    const x0 = os.noGrad(() => this.generate(z, labels));
+    const f = this.fakeScoreUpdate(x0, labels);
+    for (const t of [x0, z, labels]) t?.dispose();
+    return f;
+  }
+
+  /** z ~ N(0, I) and, for a class-conditional generator, random one-hot labels. */
+  private drawLatents(): { z: Tensor; labels: Tensor | null } {
+    return { z: os.randn([this.cfg.batch, ...this.sampleShape]), labels: this.randomLabels() };
+  }
+
+  /**
+   * The generator update on its samples x = G(z): the DM loss (+ λ_reg · regression, + GAN weight · softplus(−D(x))),
+   * backward into G only, clipping, AdamW, and the EMA (warmed up: min(β, (1+t)/(10+t))).
+   */
+  generatorUpdate(x: Tensor, labels: Tensor | null): Omit<DMDLosses, 'fake' | 'ganD'> {
+    const c = this.cfg;
+    const losses = os.tidy(() => {
+      const { loss, gradNorm } = this.dmLoss(x, labels);
+      let total = loss;
+      let reg: Tensor | undefined;
+      if (c.regWeight > 0 && this.pairs) {
+        reg = this.regressionLoss();
+        total = os.add(total, os.mul(reg, c.regWeight));
+      }
+      let ganG: Tensor | undefined;
+      if (this.head) {
+        // the gradient flows through the fake score and the head into x, but neither learns from this loss
+        this.fake.requiresGrad_(false);
+        this.head.requiresGrad_(false);
+        try {
+          ganG = ganGeneratorLoss(this.discriminate(x, labels));
+          total = os.add(total, os.mul(ganG, c.ganWeight));
+          total.backward();
+        } finally {
+          this.fake.requiresGrad_(true);
+          this.head.requiresGrad_(true);
+        }
+      } else total.backward();
+      return { dm: loss, reg, gradNorm, ganG };
+    });
+    os.optim.clipGradNorm(this.generator.parameters(), c.gradClip).dispose();
+    this.optG.step();
+    this.generator.zeroGrad();
+    this.ema?.update();
+    return losses;
+  }
+
+  /** The fake score learns the generator's current distribution from its (detached) samples x0; + the GAN head's loss. */
+  fakeScoreUpdate(x0: Tensor, labels: Tensor | null): Pick<DMDLosses, 'fake' | 'ganD'> {
+    const c = this.cfg;
+    const losses = os.tidy(() => {
       const l = fSpaceLoss(this.fake, x0, this.drawSigmas(0, 999), labels); // == EDM-weighted x0 loss (1/σ² + 1/σ_d²)
       if (!this.head) {
         l.backward();
         return { fake: l };
       }
       // the head and the fake score's encoder learn to tell noised generator samples from noised real data
-      const real = this.realData!(c.batch, this.rng);
+      const real = os.dynamic(() => this.realData!(c.batch, this.rng));
       const ganD = ganDiscriminatorLoss(this.discriminate(x0, labels), this.discriminate(real.x, real.labels));
       os.add(l, os.mul(ganD, c.ganDWeight)).backward();
       return { fake: l, ganD };
     });
-    Object.assign(losses, f);
     const guidance = this.head ? [...this.fake.parameters(), ...this.head.parameters()] : this.fake.parameters();
     os.optim.clipGradNorm(guidance, c.gradClip).dispose();
     this.optF.step();
@@ -229,9 +272,6 @@ export class DMDTrainer {
       this.optH!.step();
       this.head.zeroGrad();
     }
-    x0.dispose();
-    z.dispose();
-    labels?.dispose();
     return losses;
   }
 
@@ -239,10 +279,12 @@ export class DMDTrainer {
   private regressionLoss(): Tensor {
     const p = this.pairs!;
     const P = p.z.shape[0], B = Math.min(this.cfg.batch, P);
-    const start = this.rng.int(P - B + 1);
     return os.tidy(() => {
-      const zs = os.slice(p.z, [start], [start + B]);
-      const ys = os.slice(p.y, [start], [start + B]);
+      // a random window of the pairs (host RNG: a dynamic region)
+      const [zs, ys] = os.dynamic(() => {
+        const start = this.rng.int(P - B + 1);
+        return [os.slice(p.z, [start], [start + B]), os.slice(p.y, [start], [start + B])];
+      });
       return os.mseLoss(this.generate(zs), ys);
     });
   }

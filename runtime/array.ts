@@ -69,6 +69,8 @@ export class DeviceArray {
   readonly dtype: DType;
   readonly device: Device;
   private readonly lease: Lease;
+  /** This array's stand-in buffer in capture mode, once it is gone (see storageOrThrow). */
+  private phantom: GPUBuffer | null = null;
 
   /** Takes ownership of one reference to `storage`. */
   constructor(storage: Storage, shape: readonly number[], dtype: DType = 'f32') {
@@ -109,6 +111,8 @@ export class DeviceArray {
 
   storageOrThrow(op: string): Storage {
     const s = this.lease.storage;
+    // capture mode re-runs the host side of recorded work: the arrays it names may be gone, and no buffer is bound
+    if (!s && this.device.capturing) return new Storage(this.device, (this.phantom ??= this.device.phantom(bufferBytes(this.dtype, this.size))));
     if (!s) throw new DisposedError(`${op}: tensor ${fmtShape(this.shape)} (id ${this.id}) was disposed; keep it alive (don't dispose it, or return it from tidy) until you are done with it`);
     return s;
   }

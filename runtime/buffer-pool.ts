@@ -44,6 +44,8 @@ export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
   private readonly numbers = new WeakMap<GPUBuffer, number>();
   private created = 0;
+  /** Buffers a compiled program runs on in place (parameters, optimiser state): who to tell when one is released. */
+  private readonly pins = new Map<GPUBuffer, { holders: Set<() => void>; released: boolean }>();
 
   constructor(
     private readonly gpu: GPUDevice,
@@ -97,6 +99,32 @@ export class BufferPool {
     const size = buf.size;
     this.bytesInUse -= size;
     if (destroyed) return;
+    const pin = this.pins.get(buf);
+    if (pin) {
+      // a program still names it: tell the program (it is stale now) and keep the buffer out of reuse until unpinned
+      pin.released = true;
+      for (const h of [...pin.holders]) h();
+      return;
+    }
+    this.recycle(buf);
+  }
+
+  /** `onRelease` runs if buf is released while pinned; the buffer is not reused before unpin. */
+  pin(buf: GPUBuffer, onRelease: () => void): void {
+    let pin = this.pins.get(buf);
+    if (!pin) this.pins.set(buf, (pin = { holders: new Set(), released: false }));
+    pin.holders.add(onRelease);
+  }
+
+  unpin(buf: GPUBuffer, onRelease: () => void): void {
+    const pin = this.pins.get(buf);
+    if (!pin || !pin.holders.delete(onRelease) || pin.holders.size) return;
+    this.pins.delete(buf);
+    if (pin.released) this.recycle(buf);
+  }
+
+  private recycle(buf: GPUBuffer): void {
+    const size = buf.size;
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));
     // kept sorted, highest number first, so that pop() hands out the buffer created first

@@ -4,8 +4,9 @@
 import { isCpuAdapter } from './adapter';
 import { BindGroupCache } from './bind-groups';
 import { BufferPool, sizeClass } from './buffer-pool';
+import type { Command, DeviceListener } from './commands';
 import { DeviceError, DeviceLostError, fmtShape, internal } from './errors';
-import { PipelineCache, type Kernel } from './pipelines';
+import { PipelineCache, type Kernel, type PipelineInfo } from './pipelines';
 import { Profiler, type ProfileRow } from './profiler';
 import { UniformBatch, uniformBytes } from './uniforms';
 import { gpuWait, isNode } from './wait';
@@ -84,6 +85,12 @@ export class Device {
   dispatches = 0;
   submits = 0;
   liveTensors = 0;
+  /** Sees every command and allocation as it happens (the compiler's tracer); null when nothing listens. */
+  listener: DeviceListener | null = null;
+  /** In capture mode (see capture): the commands collected instead of run. */
+  private captured: Command[] | null = null;
+  /** Stand-ins capture mode hands out for buffers (allocations, arrays that are gone): never bound, never read. */
+  private readonly phantoms = new WeakSet<object>();
 
   private static nextId = 1;
 
@@ -158,12 +165,59 @@ export class Device {
   /** A storage buffer of at least `bytes`, from the pool when one of its size class is free. */
   alloc(bytes: number): GPUBuffer {
     this.checkUsable();
-    return this.pool.alloc(bytes);
+    if (this.captured) return this.phantom(bytes);
+    const buf = this.pool.alloc(bytes);
+    this.listener?.alloc(buf, bytes);
+    return buf;
   }
 
   /** Back to the pool. Safe while queued commands still use it: later commands run after them. */
   release(buf: GPUBuffer): void {
+    if (this.phantoms.has(buf)) return;
+    this.listener?.release(buf);
     this.pool.release(buf, this.destroyed);
+  }
+
+  // ---- recording and capture ----------------------------------------------------------------------------------------
+
+  /**
+   * A stand-in for a buffer in capture mode: a distinct object per call, so code that tells buffers apart (the
+   * optimiser's aliasing rule) behaves as it did on the real ones. It never reaches WebGPU.
+   */
+  phantom(bytes = 0): GPUBuffer {
+    const p = { size: sizeClass(bytes), label: 'phantom' } as unknown as GPUBuffer;
+    this.phantoms.add(p);
+    return p;
+  }
+
+  /** Whether capture mode is on: allocations are phantoms, commands are collected, nothing runs. */
+  get capturing(): boolean {
+    return this.captured !== null;
+  }
+
+  /**
+   * Runs fn in capture mode and returns the commands it made, in order, without running them: allocations return a
+   * phantom buffer (never bound), releases of it are ignored. A compiled program re-runs the host side of a dynamic
+   * region this way to get this call's uniforms and data.
+   */
+  capture(fn: () => unknown): Command[] {
+    if (this.captured) throw internal('capture: already capturing');
+    const out: Command[] = (this.captured = []);
+    try {
+      fn();
+    } finally {
+      this.captured = null;
+    }
+    return out;
+  }
+
+  /** Keeps buf out of reuse while a compiled program runs on it in place; onRelease runs if its owner releases it. */
+  pin(buf: GPUBuffer, onRelease: () => void): void {
+    this.pool.pin(buf, onRelease);
+  }
+
+  unpin(buf: GPUBuffer, onRelease: () => void): void {
+    this.pool.unpin(buf, onRelease);
   }
 
   /** Frees every pooled buffer (the pool refills on demand). */
@@ -175,6 +229,9 @@ export class Device {
   /** Writes host data into a buffer, ordered after every command recorded so far. */
   write(buf: GPUBuffer, data: ArrayBufferView, offsetBytes = 0): void {
     if (this.lostReason !== null) throw this.lostError();
+    const bytes = () => new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+    if (this.captured) return void this.captured.push({ kind: 'write', dst: buf, offset: offsetBytes, data: bytes() });
+    this.listener?.command({ kind: 'write', dst: buf, offset: offsetBytes, data: bytes() });
     // queue.writeBuffer runs before the not-yet-submitted encoder; a recycled buffer may still be read there.
     if (this.pendingCommands > 0) this.flush();
     this.gpu.queue.writeBuffer(buf, offsetBytes, data.buffer, data.byteOffset, data.byteLength);
@@ -184,6 +241,11 @@ export class Device {
 
   pipeline(kernel: Kernel): GPUComputePipeline {
     return this.pipelines.get(kernel);
+  }
+
+  /** A compiled kernel's bind-group layout and whether binding 0 is the uniform slot. */
+  pipelineInfo(p: GPUComputePipeline): PipelineInfo {
+    return this.pipelines.infoOf(p);
   }
 
   /** Compiles a kernel off the main thread (tuners warm candidates up with it); pipeline() then finds it. */
@@ -208,6 +270,11 @@ export class Device {
     const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxWg || y > maxWg || z > maxWg) {
       throw internal(`${kernel.label}: dispatch ${fmtShape([x, y, z])} exceeds ${maxWg} workgroups per dimension`);
+    }
+    if (this.captured || this.listener) {
+      const c: Command = { kind: 'dispatch', kernel, buffers: [...args.buffers], words: args.uniforms ? Uint32Array.from(args.uniforms) : null, workgroups: [x, y, z] };
+      if (this.captured) return void this.captured.push(c);
+      this.listener!.command(c);
     }
     if (args.uniforms && !this.uniforms.hasRoom) this.flush();
     const pipeline = this.pipelines.get(kernel);
@@ -272,6 +339,8 @@ export class Device {
   /** Records a buffer copy (ends the open compute pass). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     if (bytes === 0) return;
+    if (this.captured) return void this.captured.push({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
+    this.listener?.command({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
     this.endPass();
     this.encoder ??= this.gpu.createCommandEncoder();
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
@@ -295,6 +364,24 @@ export class Device {
     this.gpu.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.pendingCommands = 0;
+    this.submitted();
+  }
+
+  /**
+   * Submits a recorded program (runtime/program.ts) after everything recorded before it: `encode` fills a fresh
+   * encoder and returns how many dispatches it holds.
+   */
+  submitProgram(encode: (enc: GPUCommandEncoder) => number): void {
+    this.checkUsable();
+    this.flush();
+    const enc = this.gpu.createCommandEncoder();
+    this.dispatches += encode(enc);
+    this.gpu.queue.submit([enc.finish()]);
+    this.submitted();
+  }
+
+  /** What follows every submit: the counters, the device-loss test hook, the no-wait warning. */
+  private submitted(): void {
     this.submits++;
     if (this.submits === this.loseAt) this.gpu.destroy();
     if (++this.submitsSinceWait === SUBMITS_WITHOUT_WAIT_WARNING && isNode && !this.warnedNoWait) {
@@ -325,6 +412,8 @@ export class Device {
 
   /** Reads `bytes` from a buffer back to the host (one submit, one wait). */
   async read(buf: GPUBuffer, bytes: number, offsetBytes = 0): Promise<ArrayBuffer> {
+    this.listener?.read();
+    if (this.captured) throw internal('read: a readback in capture mode');
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
     const cls = sizeClass(size);
     const staging = this.stagingFree.get(cls)?.pop() ?? this.gpu.createBuffer({ size: cls, usage: MAP_READ | COPY_DST });

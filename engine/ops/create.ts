@@ -7,6 +7,7 @@ import { filled } from '../../kernels/layout/dispatch';
 import { random, type Distribution } from '../../kernels/random/dispatch';
 import { Tensor, tidy } from '../tensor';
 import { add, clamp, floor, mul } from './elementwise';
+import { dynamic } from '../compile/trace';
 import { apply, type OpDef } from './op';
 import { checkInputs, sameShape } from './validate';
 
@@ -138,8 +139,11 @@ export interface RandomOptions extends CreateOptions {
 function draw(dist: Distribution, shape: readonly number[], opts: RandomOptions): Tensor {
   checkShape(dist === 'normal' ? 'randn' : 'rand', shape);
   device();
-  const [seed, stream] = opts.seed !== undefined ? [Math.floor(Math.abs(opts.seed)), 0] : [globalSeed, ++globalStream];
-  const t = apply('random', CREATE_OPS.random, [], { dist, shape: [...shape], seed, stream });
+  // the global stream advances per draw: host state, so a compiled step draws it again at every call (os.dynamic)
+  const t =
+    opts.seed !== undefined
+      ? apply('random', CREATE_OPS.random, [], { dist, shape: [...shape], seed: Math.floor(Math.abs(opts.seed)), stream: 0 })
+      : dynamic(() => apply('random', CREATE_OPS.random, [], { dist, shape: [...shape], seed: globalSeed, stream: ++globalStream }));
   if (opts.requiresGrad) t.requiresGrad = true;
   return t;
 }

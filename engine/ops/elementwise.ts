@@ -1,7 +1,7 @@
 // engine/ops/elementwise.ts: elementwise ops with broadcasting (PyTorch semantics); a number beside a tensor becomes a
 // kernel scalar, not a tensor. One table entry per function; the math of each lives in kernels/elementwise/ops.ts.
-import { binary, broadcastShapes, unary, where as whereKernel } from '../../kernels/elementwise/dispatch';
-import { BINARY, type BinaryOp, type UnaryOp } from '../../kernels/elementwise/ops';
+import { WHERE_EXPR, binary, broadcastShapes, unary, where as whereKernel } from '../../kernels/elementwise/dispatch';
+import { BINARY, UNARY, type BinaryOp, type UnaryOp } from '../../kernels/elementwise/ops';
 import { ValueError } from '../../runtime/errors';
 import type { Grads } from '../autograd';
 import { Tensor, tidy } from '../tensor';
@@ -30,6 +30,7 @@ function unaryDef(kernel: UnaryOp, rule: UnaryRule | null): OpDef<Scalars> {
     shape: sameAsInput,
     forward: ([x], s) => unary(kernel, x, s.p0, s.p1),
     backward: rule && ((g, c) => [rule(g, c.inputs[0], c.out, c.attrs)]),
+    pointwise: (s) => ({ args: ['x'], expr: UNARY[kernel].wgsl, consts: { p0: s.p0, p1: s.p1 } }),
   };
 }
 
@@ -43,6 +44,7 @@ function binaryDef(kernel: BinaryOp, rule: BinaryRule | null): OpDef {
     shape: ([a, b]) => broadcastShapes(kernel, a, b),
     forward: ([a, b]) => binary(kernel, a, b),
     backward: rule && ((g, c) => rule(g, c.inputs[0], c.inputs[1], c.out, c.need)),
+    pointwise: () => ({ args: ['a', 'b'], expr: BINARY[kernel].wgsl }),
   };
 }
 
@@ -126,6 +128,7 @@ export const WHERE_OPS = {
     shape: ([c, a, b]) => broadcastShapes('where', c, a, b),
     forward: ([c, a, b]) => whereKernel(c, a, b),
     backward: (g, { inputs: [cond], need }) => [null, need[1] ? where(cond, g, 0) : null, need[2] ? where(cond, 0, g) : null],
+    pointwise: () => ({ args: ['c', 'a', 'b'], expr: WHERE_EXPR }),
   } satisfies OpDef,
 };
 

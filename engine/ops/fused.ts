@@ -24,6 +24,7 @@ export const FUSED_OPS = {
     inputs: ['xs...'], family: 'elementwise',
     shape: (xs, a) => broadcastShapes(a.label, ...xs),
     forward: (xs, a) => fusedElementwise(a.label, a.expr, xs),
+    pointwise: (a, n) => ({ args: ['a', 'b', 'c', 'd'].slice(0, n), expr: a.expr }),
     // the user's rule computes what it computes; gradients nobody needs are dropped here
     backward: (g, { inputs, out, attrs, need }) => {
       if (!attrs.rule) throw new GradError(`${attrs.label}: this fused op has no backward rule`);

@@ -3,6 +3,7 @@
 // (written with ops, told which input gradients are needed). `apply` runs the forward, wraps the outputs as tensors,
 // and records the node on the tape: no op can forget to record, and a missing backward is a type error.
 import { DeviceArray, type DType } from '../../runtime';
+import type { Pointwise } from '../../kernels/elementwise/fused.wgsl';
 import { fmtShape, internal } from '../../runtime/errors';
 import { isGradEnabled, record, type Grads } from '../autograd';
 import { Tensor } from '../tensor';
@@ -39,10 +40,14 @@ export interface OpDef<A = void> {
   forward: (inputs: DeviceArray[], attrs: A) => DeviceArray | Outputs;
   /** The vector-Jacobian product, or null for ops with no gradient (comparisons, random draws, creation). */
   backward: ((g: Tensor, c: BackwardContext<A>) => Grads) | null;
+  /** Elementwise ops: each output element as a WGSL function of the inputs' elements (compiled steps fuse chains of these). */
+  pointwise?: (attrs: A, inputs: number) => Pointwise;
 }
 
 /** Observes every op applied (the compiler's tracer); null when nothing traces. */
 export interface OpObserver {
+  /** Before the forward runs (what it dispatches belongs to this op). */
+  begin?(name: string): void;
   applied(name: string, def: OpDef<any>, inputs: readonly Tensor[], attrs: unknown, out: Tensor, saved: readonly Tensor[]): void;
 }
 let observer: OpObserver | null = null;
@@ -58,6 +63,7 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
 
 /** Runs op `name` on `inputs`: forward, wrap, record. Saved tensors live as long as the graph node needs them. */
 export function apply<A>(name: string, def: OpDef<A>, inputs: Tensor[], attrs: A): Tensor {
+  observer?.begin?.(name);
   const r = def.forward(inputs, attrs);
   const { out, saved } = r instanceof DeviceArray ? { out: r, saved: [] } : r;
   const want = def.shape(inputs.map((t) => t.shape), attrs);

@@ -3,6 +3,7 @@
 // (EDM's half-life schedule, see edmEmaDecay).
 import { emaUpdate } from '../../kernels/optim/dispatch';
 import { ShapeError, ValueError, fmtShape } from '../errors';
+import { dynamic } from '../compile/trace';
 import { Tensor, keep } from '../tensor';
 import { checkForeach, checkNumber, checkParams, copyValues, foreachEnabled } from './optimizer';
 
@@ -11,6 +12,11 @@ export interface EMAOptions {
   decay?: number;
   /** Multi-tensor updates (default: setForeach's, true); false: one dispatch per tensor. */
   foreach?: boolean;
+  /**
+   * Warm the decay up: update n (counting from 1) uses min(decay, (1 + n) / (10 + n)), so a short run is not dragged
+   * back to where it started (the schedule of DMD2's and EDM's EMAs).
+   */
+  warmup?: boolean;
 }
 
 /**
@@ -30,6 +36,7 @@ export class EMA {
   readonly shadow: Tensor[];
   private decayValue: number;
   private count = 0;
+  readonly warmup: boolean;
   /** true: multi-tensor updates; false: one dispatch per tensor; null: follow setForeach (true unless changed). */
   foreach: boolean | null;
 
@@ -37,6 +44,7 @@ export class EMA {
     this.params = checkParams('EMA', params);
     this.decayValue = opts.decay ?? 0.999;
     this.foreach = checkForeach('EMA', opts.foreach);
+    this.warmup = !!opts.warmup;
     checkNumber('EMA', 'decay', this.decayValue, 0, 1 + Number.EPSILON);
     this.shadow = this.params.map((p) => {
       const s = keep(Tensor.empty(p.shape, p.device));
@@ -58,11 +66,18 @@ export class EMA {
     return this.count;
   }
 
-  /** shadow ← decay·shadow + (1 − decay)·p for every parameter; `decay` overrides the default for this call only. */
-  update(decay: number = this.decayValue): void {
-    checkNumber('EMA.update', 'decay', decay, 0, 1 + Number.EPSILON);
-    emaUpdate(this.params.map((p, i) => [this.shadow[i], p]), decay, { perTensor: !(this.foreach ?? foreachEnabled()) });
-    this.count++;
+  /**
+   * shadow ← decay·shadow + (1 − decay)·p for every parameter; `decay` overrides the default (and the warm-up) for this
+   * call only. In a compiled step the default decay and the warm-up are worked out again at every call; a `decay`
+   * argument is baked in.
+   */
+  update(decay?: number): void {
+    if (decay !== undefined) checkNumber('EMA.update', 'decay', decay, 0, 1 + Number.EPSILON);
+    dynamic(() => {
+      const n = ++this.count;
+      const d = decay ?? (this.warmup ? Math.min(this.decayValue, (1 + n) / (10 + n)) : this.decayValue);
+      emaUpdate(this.params.map((p, i) => [this.shadow[i], p]), d, { perTensor: !(this.foreach ?? foreachEnabled()) });
+    });
   }
 
   /** Copies the averaged values into `params` (default: the tracked parameters), e.g. before evaluation or export. */

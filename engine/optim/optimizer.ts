@@ -1,6 +1,7 @@
 // engine/optim/optimizer.ts: the Optimizer base class (torch.optim.Optimizer with one parameter group): parameter
 // checks, lazily allocated per-parameter state tensors ("slots"), zeroGrad, and state()/restore() for checkpoints.
 import { DisposedError, ShapeError, ValueError, fmtShape } from '../errors';
+import { dynamic } from '../compile/trace';
 import { Tensor, keep } from '../tensor';
 import { zeros } from '../ops';
 
@@ -152,16 +153,19 @@ export abstract class Optimizer<D extends OptimizerDefaults = OptimizerDefaults>
 
   /** Records one update of every parameter that has a gradient; params whose .grad is null are skipped. */
   step(): void {
-    const items: StepItem[] = [];
+    const found: Omit<StepItem, 'step'>[] = [];
     this.params.forEach((p, i) => {
       const g = p.grad;
       if (!g) return;
       if (g.size !== p.size) throw new ShapeError(`${this.constructor.name}.step: parameter ${i} ${fmtShape(p.shape)} has a gradient of shape ${fmtShape(g.shape)}`);
-      items.push({ index: i, param: p, grad: g, step: this.paramSteps[i] + 1 });
+      found.push({ index: i, param: p, grad: g });
     });
-    this.stepCount++;
-    for (const it of items) this.paramSteps[it.index] = it.step;
-    this.update(items, !(this.foreach ?? foreachDefault));
+    // the step counts and the lr are host state: a compiled step runs this again at every call (os.dynamic)
+    dynamic(() => {
+      this.stepCount++;
+      const items = found.map((it) => ({ ...it, step: ++this.paramSteps[it.index] }));
+      this.update(items, !(this.foreach ?? foreachDefault));
+    });
   }
 
   /** Disposes and clears every parameter's .grad (backward accumulates into .grad, so call this between steps). */

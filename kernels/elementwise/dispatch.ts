@@ -133,9 +133,12 @@ export function binary(op: BinaryOp, a: DeviceArray, b: DeviceArray): DeviceArra
   return nary(op, BINARY[op].wgsl, [a, b]);
 }
 
+/** where's element: c ≠ 0 ? a : b. */
+export const WHERE_EXPR = 'select(b, a, c != 0.0)';
+
 /** out = c != 0 ? a : b, with broadcasting over all three. */
 export function where(c: DeviceArray, a: DeviceArray, b: DeviceArray): DeviceArray {
-  return nary('where', 'select(b, a, c != 0.0)', [c, a, b]);
+  return nary('where', WHERE_EXPR, [c, a, b]);
 }
 
 /**

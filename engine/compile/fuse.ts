@@ -1,0 +1,185 @@
+// engine/compile/fuse.ts: the passes between a trace and its program. Dead ops go (an op whose output nothing reads);
+// chains of elementwise ops become one kernel (kernels/elementwise/fused.wgsl.ts): an op absorbs the group that made
+// one of its inputs when that input is read by nothing else, so the intermediate never reaches memory.
+import { fusedKernel, fusedWorkgroups, type FusedArg, type FusedKernelSpec } from '../../kernels/elementwise/fused.wgsl';
+import { broadcastShapes } from '../../kernels/grid';
+import type { Device, Kernel } from '../../runtime';
+import type { Trace, TracedCommand } from './trace';
+
+/** Per binding of a kernel: whether it is written (read_write), from its declarations. */
+const access = new Map<string, boolean[]>();
+function writtenBindings(k: Kernel): boolean[] {
+  let w = access.get(k.code);
+  if (!w) {
+    w = [];
+    for (const m of k.code.matchAll(/@binding\((\d+)\)\s*var<\s*storage\s*,\s*(read_write|read)\s*>/g)) w[Number(m[1]) - 1] = m[2] === 'read_write';
+    access.set(k.code, w);
+  }
+  return w;
+}
+
+/** The values a command writes. */
+export function writes(tc: TracedCommand): number[] {
+  const c = tc.c;
+  if (c.kind === 'dispatch') {
+    const w = writtenBindings(c.kernel);
+    return tc.values.filter((_, i) => w[i]);
+  }
+  return c.kind === 'copy' ? [tc.values[1]] : [tc.values[0]];
+}
+
+
+/** A fused kernel in the program, for explain(). */
+export interface FusedGroup {
+  command: number;
+  ops: string[];
+}
+
+interface Group {
+  /** Op indices, in evaluation order. */
+  ops: number[];
+  /** Original command index of each member's dispatch. */
+  positions: number[];
+  spec: FusedKernelSpec;
+  /** The value of each input, in spec.inputs order. */
+  inputValues: number[];
+  output: number;
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Strides that read a tensor of shape `from` as broadcast to `to` (null when from is to). */
+function broadcastStrides(from: readonly number[], to: readonly number[]): number[] | null {
+  if (sameShape(from, to)) return null;
+  const off = to.length - from.length;
+  const s: number[] = new Array(to.length).fill(0);
+  let acc = 1;
+  for (let d = from.length - 1; d >= 0; d--) {
+    s[d + off] = from[d] === 1 ? 0 : acc;
+    acc *= from[d];
+  }
+  return s;
+}
+
+export interface Fused {
+  commands: TracedCommand[];
+  /** Per traced command: its index in `commands`, or -1 (fused away or dead). */
+  index: number[];
+  groups: FusedGroup[];
+  fusedOps: number;
+  deadOps: number;
+}
+
+/** Removes dead ops and fuses elementwise chains; returns the program's commands in order. */
+export function fuse(device: Device, trace: Trace, opts: { fuse: boolean } = { fuse: true }): Fused {
+  const cmds = trace.commands;
+  const keep = cmds.map(() => true);
+  // per value: the commands that name it (its producer, its readers, in-place updaters)
+  const touches = trace.values.map(() => 0);
+  cmds.forEach((tc) => new Set(tc.values).forEach((v) => touches[v]++));
+  const kept = (v: number) => trace.values[v].role !== 'temp';
+
+  // dead ops: only the op's own commands name its output, and they write nothing else (backwards: chains die too)
+  let deadOps = 0;
+  for (let o = trace.ops.length - 1; o >= 0; o--) {
+    const op = trace.ops[o];
+    if (op.region >= 0 || op.first === op.end || kept(op.output)) continue;
+    const own = cmds.slice(op.first, op.end);
+    if (touches[op.output] !== own.filter((tc) => tc.values.includes(op.output)).length) continue;
+    if (!own.every((tc) => writes(tc).every((v) => v === op.output))) continue;
+    for (let i = op.first; i < op.end; i++) {
+      keep[i] = false;
+      new Set(cmds[i].values).forEach((v) => touches[v]--);
+    }
+    deadOps++;
+  }
+
+  const groups = new Map<number, Group>(); // by output value: groups not yet absorbed
+  const maxInputs = device.limits.maxStorageBuffersPerShaderStage - 1;
+  if (opts.fuse) {
+    trace.ops.forEach((op, o) => {
+      const pos = op.first;
+      if (!op.def.pointwise || op.region >= 0 || op.end - op.first !== 1 || !keep[pos]) return;
+      if (trace.values[op.output].role !== 'temp' && trace.values[op.output].role !== 'output') return;
+      const shape = op.shape;
+      const g: Group = { ops: [], positions: [], spec: { shape, inputs: [], steps: [], label: '' }, inputValues: [], output: op.output };
+      const inputIndex = new Map<string, number>();
+      const external = (v: number, useShape: readonly number[]): FusedArg => {
+        const strides = broadcastStrides(useShape, shape);
+        const key = `${v}:${strides}`;
+        let k = inputIndex.get(key);
+        if (k === undefined) {
+          k = g.inputValues.length;
+          inputIndex.set(key, k);
+          g.inputValues.push(v);
+          (g.spec.inputs as (number[] | null)[]).push(strides);
+        }
+        return { input: k };
+      };
+      const args: FusedArg[] = op.inputs.map((v, i) => {
+        const src = groups.get(v);
+        const use = op.inputShapes[i];
+        // the intermediate must be named by its producer and this op only
+        if (!src || touches[v] !== 2 || kept(v) || !sameShape(use, src.spec.shape)) return external(v, use);
+        if (!sameShape(broadcastShapes('fuse', src.spec.shape, shape), shape)) return external(v, use);
+        // nothing between the group and this op may write what the group reads
+        const from = Math.min(...src.positions);
+        const srcInputs = new Set(src.inputValues);
+        for (let p = from + 1; p < pos; p++) if (keep[p] && writes(cmds[p]).some((w) => srcInputs.has(w))) return external(v, use);
+        const grown = new Set([...g.inputValues, ...src.inputValues]).size;
+        if (grown > maxInputs) return external(v, use);
+        // absorb: its steps, reading our inputs
+        const offset = g.spec.steps.length;
+        const remap = src.spec.steps.map((s) => ({
+          fn: s.fn,
+          args: s.args.map((a): FusedArg => ('step' in a ? { step: a.step + offset } : external(src.inputValues[a.input], stridesShape(src.spec.inputs[a.input], src.spec.shape, use)))),
+        }));
+        (g.spec.steps as { fn: FusedKernelSpec['steps'][number]['fn']; args: FusedArg[] }[]).push(...remap);
+        g.ops.push(...src.ops);
+        g.positions.push(...src.positions);
+        groups.delete(v);
+        return { step: g.spec.steps.length - 1 };
+      });
+      (g.spec.steps as { fn: FusedKernelSpec['steps'][number]['fn']; args: FusedArg[] }[]).push({ fn: op.def.pointwise(op.attrs, op.inputs.length), args });
+      g.ops.push(o);
+      g.positions.push(pos);
+      if (g.inputValues.length > maxInputs) return; // too many buffers to bind: keep the op as it is
+      groups.set(op.output, g);
+    });
+  }
+
+  // the commands in order: a group's kernel at its last op's place, its other ops' dispatches gone
+  const replace = new Map<number, Group>();
+  let fusedOps = 0;
+  for (const g of groups.values()) {
+    if (g.ops.length < 2) continue;
+    for (const p of g.positions) keep[p] = false;
+    replace.set(g.positions[g.positions.length - 1], g);
+    fusedOps += g.ops.length;
+  }
+  const commands: TracedCommand[] = [];
+  const fusedGroups: FusedGroup[] = [];
+  const index = cmds.map(() => -1);
+  cmds.forEach((tc, i) => {
+    const g = replace.get(i);
+    if (g || keep[i]) index[i] = commands.length;
+    if (g) {
+      const names = g.ops.map((o) => trace.ops[o].name);
+      const spec: FusedKernelSpec = { ...g.spec, label: names.join(' → ') };
+      const buffers = [...g.inputValues, g.output].map((v) => trace.values[v].buffer);
+      fusedGroups.push({ command: commands.length, ops: names });
+      commands.push({ c: { kind: 'dispatch', kernel: fusedKernel(spec), buffers, words: null, workgroups: [...fusedWorkgroups(device, spec), 1] }, values: [...g.inputValues, g.output], op: g.ops[g.ops.length - 1], region: -1 });
+    } else if (keep[i]) commands.push(tc);
+  });
+  return { commands, index, groups: fusedGroups, fusedOps, deadOps };
+}
+
+/**
+ * An absorbed group read its input with `strides` over its own shape; this returns the shape to read that input as
+ * (its use inside the group, which has the absorbing op's input shape `use` = the group's shape).
+ */
+function stridesShape(strides: readonly number[] | null, groupShape: readonly number[], use: readonly number[]): readonly number[] {
+  if (strides === null) return use;
+  // the input was broadcast to the group's shape with these strides: its own shape has 1 where the stride is 0
+  return groupShape.map((n, d) => (strides[d] === 0 ? 1 : n));
+}

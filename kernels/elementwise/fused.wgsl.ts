@@ -1,0 +1,127 @@
+// kernels/elementwise/fused.wgsl.ts: one kernel for a chain (a DAG) of elementwise functions, generated for fixed
+// shapes: what a compiled step (engine/compile/fuse.ts) runs in place of the ops it fuses. Each output element
+// evaluates every step as a WGSL function of its arguments (inputs read at their broadcast offsets, or earlier steps),
+// so intermediate values never reach memory. Shapes and strides are baked in as constants (no uniforms): a compiled
+// step's shapes never change, and division by a constant compiles to a multiply.
+import { f32bits, type Device, type Kernel } from '../../runtime';
+import { coalesce, grid1d, main1d, WG } from '../grid';
+import { WGSL_MATH } from './ops';
+
+/** A scalar function of named f32 arguments (an elementwise op's math), with named constants. */
+export interface Pointwise {
+  args: readonly string[];
+  expr: string;
+  consts?: Readonly<Record<string, number>>;
+}
+
+/** An argument of a step: an input of the kernel, or the value of an earlier step. */
+export type FusedArg = { input: number } | { step: number };
+
+export interface FusedKernelSpec {
+  /** The output's shape. */
+  shape: readonly number[];
+  /** Per input: its strides over `shape` (0 on dims it is broadcast along), or null when it has `shape` itself. */
+  inputs: readonly (readonly number[] | null)[];
+  /** In evaluation order; the last step is the output. */
+  steps: readonly { fn: Pointwise; args: readonly FusedArg[] }[];
+  /** Names the kernel in errors and profiles (the fused ops). */
+  label: string;
+}
+
+/** vec4s each invocation of the contiguous form handles, a grid apart (as kernels/elementwise/dispatch.ts does). */
+const FLAT_VEC4S = 4;
+
+/** A WGSL f32 expression for a number, exactly (non-finite values through the runtime helpers: WGSL rejects them in constants). */
+export function f32Literal(v: number): string {
+  if (Number.isNaN(v)) return 'nan_()';
+  if (v === Infinity) return 'inf_()';
+  if (v === -Infinity) return '-inf_()';
+  return `bitcast<f32>(${f32bits(v)}u)`;
+}
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+function stepFunctions(spec: FusedKernelSpec): string {
+  return spec.steps
+    .map((s, j) => {
+      const consts = Object.entries(s.fn.consts ?? {}).map(([k, v]) => `let ${k} = ${f32Literal(v)};`).join(' ');
+      return `fn step${j}(${s.fn.args.map((a) => `${a}: f32`).join(', ')}) -> f32 { ${consts} return ${s.fn.expr}; }`;
+    })
+    .join('\n');
+}
+
+/** The statements that evaluate every step from `load(k)` (input k's value) into t0, t1, …; the last is the result. */
+function evaluate(spec: FusedKernelSpec, load: (k: number) => string): string {
+  return spec.steps.map((s, j) => `let t${j} = step${j}(${s.args.map((a) => ('input' in a ? load(a.input) : `t${a.step}`)).join(', ')});`).join(' ');
+}
+
+/** Every input has the output's shape: vec4 loads and stores, the steps evaluated per lane. */
+function contiguousKernel(spec: FusedKernelSpec): string {
+  const n4 = Math.ceil(size(spec.shape) / 4);
+  const last = `t${spec.steps.length - 1}`;
+  const lanes = ['x', 'y', 'z', 'w'];
+  return /* wgsl */ `
+${spec.inputs.map((_, k) => `@group(0) @binding(${k + 1}) var<storage, read> in${k}: array<vec4f>;`).join('\n')}
+@group(0) @binding(${spec.inputs.length + 1}) var<storage, read_write> out: array<vec4f>;
+${WGSL_MATH}
+${stepFunctions(spec)}
+${main1d()}
+  let stride = nwg.x * nwg.y * ${WG}u;
+  for (var m = 0u; m < ${FLAT_VEC4S}u; m++) {
+    let j = i + m * stride;
+    if (j >= ${n4}u) { return; }
+    ${spec.inputs.map((_, k) => `let v${k} = in${k}[j];`).join(' ')}
+    var r: vec4f;
+    ${lanes.map((l) => `{ ${evaluate(spec, (k) => `v${k}.${l}`)} r.${l} = ${last}; }`).join('\n    ')}
+    out[j] = r;
+  }
+}`;
+}
+
+/** Some input is broadcast: one element per invocation, its coordinates decoded over the (merged) output dims. */
+function broadcastKernel(spec: FusedKernelSpec): string {
+  const n = size(spec.shape);
+  // merge the dims every broadcast input walks contiguously (contiguous inputs read at i: no constraint)
+  const broadcast = spec.inputs.flatMap((s, k) => (s ? [k] : []));
+  const merged = coalesce(spec.shape, broadcast.map((k) => spec.inputs[k]!));
+  const dims = merged.shape.length ? merged.shape : [1];
+  const strides = new Map(broadcast.map((k, j) => [k, merged.shape.length ? merged.strides[j] : [0]]));
+  const decode = dims
+    .map((_, d) => dims.length - 1 - d)
+    .map((d) => (d > 0 ? `let c${d} = rem % ${dims[d]}u; rem = rem / ${dims[d]}u;` : 'let c0 = rem;'))
+    .join(' ');
+  const offset = (k: number) => {
+    if (spec.inputs[k] === null) return 'i';
+    const terms = strides.get(k)!.map((s, d) => (s === 0 ? '' : s === 1 ? `c${d}` : `c${d} * ${s}u`)).filter(Boolean);
+    return terms.length ? terms.join(' + ') : '0u';
+  };
+  return /* wgsl */ `
+${spec.inputs.map((_, k) => `@group(0) @binding(${k + 1}) var<storage, read> in${k}: array<f32>;`).join('\n')}
+@group(0) @binding(${spec.inputs.length + 1}) var<storage, read_write> out: array<f32>;
+${WGSL_MATH}
+${stepFunctions(spec)}
+${main1d()}
+  if (i >= ${n}u) { return; }
+  var rem = i; ${decode}
+  ${spec.inputs.map((_, k) => `let v${k} = in${k}[${offset(k)}];`).join(' ')}
+  ${evaluate(spec, (k) => `v${k}`)}
+  out[i] = t${spec.steps.length - 1};
+}`;
+}
+
+
+const cache = new Map<string, Kernel>();
+
+/** The fused kernel for a spec (cached by its source). */
+export function fusedKernel(spec: FusedKernelSpec): Kernel {
+  const code = spec.inputs.every((s) => s === null) ? contiguousKernel(spec) : broadcastKernel(spec);
+  let k = cache.get(code);
+  if (!k) cache.set(code, (k = { code, label: `fused ${spec.label}` }));
+  return k;
+}
+
+/** Workgroups of a fused kernel's dispatch. */
+export function fusedWorkgroups(dev: Device, spec: FusedKernelSpec): [number, number] {
+  const n = size(spec.shape);
+  return spec.inputs.every((s) => s === null) ? grid1d(dev, Math.ceil(Math.ceil(n / 4) / FLAT_VEC4S)) : grid1d(dev, n);
+}
