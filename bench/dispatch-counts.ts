@@ -10,7 +10,7 @@ import * as os from '../engine';
 import { loadModel, buildDenoiser } from '../models/checkpoint';
 import { DMDTrainer } from '../models/dmd';
 import { EDMDenoiser, edmLoss } from '../models/edm';
-import { UNet } from '../models/unet';
+import { UNet, type UNetConfig } from '../models/unet';
 
 const root = process.argv.includes('--root') ? process.argv[process.argv.indexOf('--root') + 1] : process.cwd();
 await os.init({ quiet: true });
@@ -52,7 +52,7 @@ const mlp = await dmd('8gaussians-teacher.safetensors', { batch: 256 }, false);
 const unet = await dmd('mnist16-teacher.safetensors', { batch: 8, ganWeight: 3e-3, cfg: 2 }, true);
 
 const { meta } = await loadModel(new Uint8Array(readFileSync(join(root, 'zoo', 'mnist16-teacher.safetensors'))));
-const cfg = meta.netConfig as ConstructorParameters<typeof UNet>[0];
+const cfg = meta.netConfig as UNetConfig;
 const den = new EDMDenoiser(new UNet(cfg));
 const opt = new os.optim.Adam(den.parameters(), { lr: 1e-4 });
 const unetStep = await count(() => {
