@@ -9,6 +9,13 @@ import { UNIFORM_SLOT, uniformBytes } from './uniforms';
 
 const UNIFORM = 0x40, COPY_DST = 0x08;
 
+/** A whole-buffer copy of `bytes` (rounded up to 4) around a run. */
+export interface Copy {
+  src: GPUBuffer;
+  dst: GPUBuffer;
+  bytes: number;
+}
+
 interface Encoded {
   c: Command;
   pipeline?: GPUComputePipeline;
@@ -66,14 +73,18 @@ export class Program {
     s.c = { ...s.c, data };
   }
 
-  /** Uploads the uniforms and host data, then encodes every command into one submit after all earlier work. */
-  run(): void {
+  /**
+   * Uploads the uniforms and host data, then encodes every command into one submit after all earlier work, between
+   * `before` and `after` copies (a compiled step's arguments in, its outputs out: buffers that change per call).
+   */
+  run(before: readonly Copy[] = [], after: readonly Copy[] = []): void {
     const q = this.device.gpu.queue;
     // queue writes land before the program's submit (and after every earlier submit): host data into the program's
     // dedicated buffers, which nothing else writes
     for (const s of this.steps) if (s.c.kind === 'write') q.writeBuffer(s.c.dst, s.c.offset, s.c.data.buffer, s.c.data.byteOffset, s.c.data.byteLength);
     if (this.uniformBuffer) q.writeBuffer(this.uniformBuffer, 0, this.uniformHost.buffer, 0, this.uniformHost.byteLength);
     this.device.submitProgram((enc) => {
+      for (const c of before) enc.copyBufferToBuffer(c.src, 0, c.dst, 0, c.bytes);
       let pass: GPUComputePassEncoder | null = null;
       const offset = new Uint32Array(1);
       for (const s of this.steps) {
@@ -93,6 +104,7 @@ export class Program {
         }
       }
       pass?.end();
+      for (const c of after) enc.copyBufferToBuffer(c.src, 0, c.dst, 0, c.bytes);
       return this.dispatchCount;
     });
   }

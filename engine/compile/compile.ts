@@ -88,6 +88,16 @@ export function setFusion(on: boolean): boolean {
   return prev;
 }
 
+/** The tensors a call made, kept and did not return (`op → [shape]`): state made on first use, or a leak. */
+function leftAlive(t: Trace): string[] {
+  return t.values
+    .filter((v) => v.allocated && !v.released && v.role === 'temp')
+    .map((v) => {
+      const op = t.ops.find((o) => o.output === v.id);
+      return op ? `${op.name} → ${fmtShape(op.shape)}` : `${v.bytes} bytes`;
+    });
+}
+
 /** A program for one argument signature, with what a replay needs beside it. */
 class Built {
   stale = false;
@@ -111,7 +121,8 @@ class Built {
 
   run(args: Tensor[]): Tensor[] {
     const dev = this.device;
-    this.trace.args.forEach((v, k) => dev.copy(args[k].storageOrThrow('compiled step').buffer, 0, this.plan.buffers[v], 0, this.trace.values[v].bytes));
+    const words = (n: number) => Math.ceil(n / 4) * 4;
+    const before = this.trace.args.map((v, k) => ({ src: args[k].rawBuffer('compiled step'), dst: this.plan.buffers[v], bytes: words(this.trace.values[v].bytes) }));
     this.trace.regions.forEach((r) => {
       const cmds = dev.capture(() => tidy(() => void r.fn()));
       if (cmds.length !== r.end - r.first) {
@@ -123,13 +134,10 @@ class Built {
         else if (c.kind === 'write') this.program.setData(i, c.data);
       });
     });
-    this.program.run();
+    const outs = this.outputs.map((o) => Tensor.empty(o.shape, dev, o.dtype));
+    this.program.run(before, outs.map((t, k) => ({ src: this.outputs[k].buffer, dst: t.rawBuffer('compiled step'), bytes: words(this.outputs[k].bytes) })));
     this.replays++;
-    return this.outputs.map((o) => {
-      const t = Tensor.empty(o.shape, dev, o.dtype);
-      dev.copy(o.buffer, 0, t.storageOrThrow('compiled step').buffer, 0, o.bytes);
-      return t;
-    });
+    return outs;
   }
 
   dispose(): void {
@@ -170,14 +178,14 @@ function build(device: Device, trace: Trace, outputs: Tensor[]): Built {
 export function compile<A extends unknown[], R>(fn: (...args: A) => R): Compiled<A, R> {
   if (typeof fn !== 'function') throw new ValueError(`compile: expected a function, got ${typeof fn}`);
   /** Per argument signature: the first trace's fingerprint, the program, the result's structure. */
-  const entries = new Map<string, { first: string[] | null; built: Built | null; traces: number; result: unknown }>();
+  const entries = new Map<string, { first: string[] | null; leftAlive: string[]; built: Built | null; traces: number; result: unknown }>();
   let last: { built: Built | null; traces: number } | null = null;
 
   const call = (...args: A): R => {
     const dev = currentDevice();
     const key = signature(args);
     let e = entries.get(key);
-    if (!e) entries.set(key, (e = { first: null, built: null, traces: 0, result: undefined }));
+    if (!e) entries.set(key, (e = { first: null, leftAlive: [], built: null, traces: 0, result: undefined }));
     last = e;
     if (e.built?.stale) {
       e.built.dispose();
@@ -198,14 +206,21 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R): Compiled
     const trace = tracer.finish(outputs);
     e.traces++;
     const print = fingerprint(trace);
-    if (!e.first) e.first = print;
+    if (!e.first) {
+      e.first = print;
+      e.leftAlive = leftAlive(trace);
+    }
     else {
       const i = print.findIndex((line, j) => line !== e!.first![j]);
       if (i >= 0 || print.length !== e.first.length) {
         const at = i >= 0 ? i : Math.min(print.length, e.first.length);
+        const left = e.leftAlive.length
+          ? ` The first call left tensors alive that it did not return (${e.leftAlive.join(', ')}): if one is a gradient, the second call accumulated into it; call zeroGrad inside the step.`
+          : '';
         throw new OnestepError(
           `compile: the second call did different work than the first at step ${at} (first: ${e.first[at] ?? 'nothing'}; second: ${print[at] ?? 'nothing'}). ` +
-            'A compiled step must do the same work every call: a host value that changes per call (a counter, Math.random, a schedule) must come from a tensor argument, or from code wrapped in os.dynamic',
+            'A compiled step must do the same work every call: a host value that changes per call (a counter, Math.random, a schedule) must come from a tensor argument, or from code wrapped in os.dynamic.' +
+            left,
         );
       }
       e.built = build(dev, trace, outputs);

@@ -59,6 +59,83 @@ describe('os.compile', () => {
     for (const [x, y] of data) (x.dispose(), y.dispose());
   });
 
+  it('new argument shapes trace again; each signature keeps its own program', async () => {
+    const w = os.tensor([[1, 2, 3]]);
+    const f = os.compile((x: os.Tensor) => os.sum(os.mul(os.exp(os.mul(x, w)), 2), 1));
+    for (const n of [5, 17, 5, 17, 5, 17]) {
+      const x = os.randn([n, 3], { seed: n });
+      const want = await os.tidy(() => os.sum(os.mul(os.exp(os.mul(x, w)), 2), 1)).data();
+      expectClose(await f(x).data(), want, { rtol: 1e-6, label: `n=${n}` });
+      x.dispose();
+    }
+    expect(f.stats().traces).toBe(2);
+    expect(f.stats().replays).toBe(1);
+    expect(f.stats().fusedOps).toBe(3); // mul → exp → mulScalar
+    f.dispose();
+  });
+
+  it('a step that leaves a gradient alive is an error naming it (zeroGrad belongs inside the step)', () => {
+    const p = os.ones([3], { requiresGrad: true });
+    const f = os.compile(() => os.sum(os.square(p)).backward());
+    f();
+    expect(() => f()).toThrow(/left tensors alive[\s\S]*zeroGrad inside the step/);
+    p.dispose();
+  });
+
+  it('host values that change between calls are an error unless made in os.dynamic', async () => {
+    let k = 0;
+    const x = os.arange(10);
+    const bad = os.compile(() => os.slice(x, [k++ % 3], [7 + (k % 3)]));
+    bad().dispose();
+    expect(() => bad()).toThrow(/different work than the first/);
+    // the same, the slice made in a dynamic region: its offset is worked out again at every call
+    let j = 0;
+    const good = os.compile(() => os.mul(os.dynamic(() => os.slice(x, [j % 3], [j++ % 3 + 5])), 2));
+    for (let call = 0; call < 6; call++) {
+      const start = call % 3;
+      expect(Array.from(await good().data())).toEqual([0, 1, 2, 3, 4].map((v) => 2 * (v + start)));
+    }
+    expect(good.stats().replays).toBe(4);
+    x.dispose();
+  });
+
+  it('memory stays flat over hundreds of replays', async () => {
+    const net = mlp(4);
+    const opt = new os.optim.Adam(net.parameters(), { lr: 1e-3 });
+    const ema = new os.optim.EMA(net.parameters(), { decay: 0.99 });
+    const x = os.randn([33, 3]), y = os.randn([33, 2]);
+    const step = os.compile(trainStep(net, opt, ema));
+    for (let i = 0; i < 5; i++) step(x, y).loss.dispose();
+    await os.sync();
+    const m0 = os.memory();
+    for (let i = 0; i < 300; i++) {
+      step(x, y).loss.dispose();
+      if (i % 50 === 0) await os.relieve();
+    }
+    await os.sync();
+    const m1 = os.memory();
+    expect(m1.liveTensors).toBe(m0.liveTensors);
+    expect(m1.bytesInUse).toBe(m0.bytesInUse);
+    expect(step.stats().peakBytes).toBeGreaterThan(0);
+    // one submit per replay (a few more: the relieve() waits)
+    expect(m1.submits - m0.submits).toBeLessThanOrEqual(300 + 10);
+    step.dispose();
+  });
+
+  it('disposing state the program updates in place makes the next call trace again', async () => {
+    const p = os.ones([4]);
+    const f = os.compile(() => os.assign(p, os.mul(p, 2)) && undefined);
+    for (let i = 0; i < 3; i++) f();
+    expect(Array.from(await p.data())).toEqual([8, 8, 8, 8]);
+    p.dispose();
+    const q = os.ones([4]);
+    const g = os.compile(() => os.assign(q, os.add(q, 1)) && undefined);
+    for (let i = 0; i < 3; i++) g();
+    expect(Array.from(await q.data())).toEqual([4, 4, 4, 4]);
+    q.dispose();
+    expect(f.stats().replays).toBe(1);
+  });
+
   it('a readback inside the step is an error that says why', async () => {
     const f = os.compile((x: os.Tensor) => {
       void x.item().catch(() => {});
