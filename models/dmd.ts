@@ -32,8 +32,8 @@ export interface DMDConfig {
 }
 
 export const DMD_DEFAULTS: Record<'dmd' | 'dmd2', DMDConfig> = {
-  dmd: { mode: 'dmd', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 1, regWeight: 0.25, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, seed: 0, compiled: false },
-  dmd2: { mode: 'dmd2', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 5, regWeight: 0, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, seed: 0, compiled: false },
+  dmd: { mode: 'dmd', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 1, regWeight: 0.25, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, seed: 0, compiled: true },
+  dmd2: { mode: 'dmd2', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 5, regWeight: 0, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, seed: 0, compiled: true },
 };
 
 /** DMD's regression set: noises z_i and the teacher's deterministic (Heun) samples y_i = ODE(z_i). */

@@ -79,8 +79,9 @@ export class Program {
    */
   run(before: readonly Copy[] = [], after: readonly Copy[] = []): void {
     const q = this.device.gpu.queue;
-    // queue writes land before the program's submit (and after every earlier submit): host data into the program's
-    // dedicated buffers, which nothing else writes
+    // queue writes land at once, ahead of any commands not yet submitted: submit the device's pending work first (it
+    // may still use the buffers this program writes), so they land after it and before the program
+    this.device.flush();
     for (const s of this.steps) if (s.c.kind === 'write') q.writeBuffer(s.c.dst, s.c.offset, s.c.data.buffer, s.c.data.byteOffset, s.c.data.byteLength);
     if (this.uniformBuffer) q.writeBuffer(this.uniformBuffer, 0, this.uniformHost.buffer, 0, this.uniformHost.byteLength);
     this.device.submitProgram((enc) => {

@@ -99,6 +99,15 @@ describe('os.compile', () => {
     x.dispose();
   });
 
+  it('results read long after the calls are right (host data lands after the work queued before it)', async () => {
+    let k = 0;
+    const f = os.compile((x: os.Tensor) => os.tidy(() => os.mul(os.add(x, os.dynamic(() => os.tensor([k++, 1, 2]))), os.exp(x))));
+    const x = os.tensor([0.5, -1, 2]);
+    const kept = Array.from({ length: 8 }, () => f(x)); // no readback in between: work piles up unsubmitted
+    for (const [i, t] of kept.entries()) expectClose(await t.data(), [0.5 + i, 0, 4].map((v, j) => v * Math.exp([0.5, -1, 2][j])), { rtol: 1e-6, label: `call ${i}` });
+    x.dispose();
+  });
+
   it('memory stays flat over hundreds of replays', async () => {
     const net = mlp(4);
     const opt = new os.optim.Adam(net.parameters(), { lr: 1e-3 });
