@@ -1,9 +1,13 @@
 #!/usr/bin/env node
-// bin/onestep.js: runs the built CLI (dist/cli.js); builds it first when running from a fresh checkout.
+// bin/onestep.js: runs the built CLI (dist/cli.js); builds it first when running from a fresh checkout. Dawn's limit
+// warnings are filtered out of its stderr (bin/dawn-filter.js).
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { relaunchWithFilteredStderr } from './dawn-filter.js';
+
+await relaunchWithFilteredStderr(import.meta.url);
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'cli.js');
