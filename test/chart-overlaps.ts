@@ -6,11 +6,11 @@ import type { Page } from 'puppeteer-core';
 export async function chartOverlaps(page: Page): Promise<{ charts: number; legends: number; overlaps: string[] }> {
   return page.evaluate(() => {
     const overlaps: string[] = [];
-    const svgs = [...document.querySelectorAll('svg')];
+    const svgs = Array.from(document.querySelectorAll('svg'));
     let legends = 0;
     for (const [n, svg] of svgs.entries()) {
       const box = (e: Element) => (e as SVGGraphicsElement).getBBox();
-      const named = [...svg.querySelectorAll('.title, .legend, .plot')].map((e) => ({ what: `${e.getAttribute('class')} "${e.textContent}"`, b: box(e) }));
+      const named = Array.from(svg.querySelectorAll('.title, .legend, .plot')).map((e) => ({ what: `${e.getAttribute('class')} "${e.textContent}"`, b: box(e) }));
       legends += svg.querySelectorAll('.legend').length;
       const w = Number(svg.getAttribute('width'));
       for (const { what, b } of named) if (b.x < 0 || b.x + b.width > w) overlaps.push(`chart ${n}: ${what} leaves the chart`);

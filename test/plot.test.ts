@@ -27,7 +27,7 @@ describe('report charts', () => {
       expect(r.legends).toBe(10);
       expect(r.overlaps).toEqual([]);
       // the escaped title and name come back as written
-      expect(await page.evaluate(() => [...document.querySelectorAll('svg')].at(-1)!.textContent)).toContain('a <b> & c');
+      expect(await page.evaluate(() => Array.from(document.querySelectorAll('svg')).at(-1)!.textContent)).toContain('a <b> & c');
     } finally {
       await browser.close();
     }
