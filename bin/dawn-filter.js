@@ -6,26 +6,36 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** The whole line Dawn writes, for each of the two limits. */
-export const DAWN_LIMIT_WARNING = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\r?$/;
+/** What Dawn writes for each of the two limits, ending its line (a progress line may precede it on the same line). */
+export const DAWN_LIMIT_WARNING = /Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.\r?$/;
 const PREFIX = 'Warning: maxDynamic';
 
 /**
- * A stream filter: `push(text)` returns what may be written now. Text after the last newline is written at once
- * (progress lines rewrite themselves with \r and never end), unless it could still become a warning line.
+ * A stream filter: `push(text)` returns what may be written now. Everything is written at once (progress lines
+ * rewrite themselves with \r and never end) except a tail that could still become a warning, held until it is one.
  */
 export function dawnLineFilter() {
   let held = '';
   return {
     push(text) {
       const lines = (held + text).split('\n');
-      held = lines.pop();
-      let out = lines.filter((l) => !DAWN_LIMIT_WARNING.test(l)).map((l) => l + '\n').join('');
-      if (!(PREFIX.startsWith(held) || held.startsWith(PREFIX))) (out += held), (held = '');
+      const tail = lines.pop();
+      let out = lines.map((l) => {
+        const m = DAWN_LIMIT_WARNING.exec(l);
+        return m ? l.slice(0, m.index) : `${l}\n`; // the warning goes with its newline; what came before it stays
+      }).join('');
+      let i = tail.indexOf('W');
+      while (i >= 0 && !(tail.startsWith(PREFIX, i) || PREFIX.startsWith(tail.slice(i)))) i = tail.indexOf('W', i + 1);
+      if (i < 0) i = tail.length;
+      out += tail.slice(0, i);
+      held = tail.slice(i);
       return out;
     },
-    /** What is left at the end of the stream (a line without its newline). */
-    end: () => (DAWN_LIMIT_WARNING.test(held) ? '' : held),
+    /** What is left at the end of the stream. */
+    end() {
+      const m = DAWN_LIMIT_WARNING.exec(held);
+      return m ? held.slice(0, m.index) : held;
+    },
   };
 }
 

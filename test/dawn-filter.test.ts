@@ -47,6 +47,13 @@ describe('the filter', () => {
     out.push(f.end());
     expect(out.join('')).toBe('a\nWarning: other\n\rstep 1\rstep 2');
     expect(out.slice(-3, -1)).toEqual(['\rstep 1', '\rstep 2']); // a progress line shows as it comes
+    // after a progress line, in one chunk or split anywhere: the warning goes, the progress line stays as it was
+    const progress = '\rstep 7/9  ETA 2s';
+    const both = progress + WARN_U + '\n' + '\rstep 8/9  ETA 1s';
+    for (let cut = 0; cut <= both.length; cut += 7) {
+      const h = dawnLineFilter();
+      expect(h.push(both.slice(0, cut)) + h.push(both.slice(cut)) + h.end(), `cut at ${cut}`).toBe('\rstep 7/9  ETA 2s\rstep 8/9  ETA 1s');
+    }
     const g = dawnLineFilter();
     expect(g.push('Warning: maxDynamicUniformBuffersPerPipelineLayout was fine\n')).toBe('Warning: maxDynamicUniformBuffersPerPipelineLayout was fine\n');
     expect(g.push(WARN_U)).toBe('');
