@@ -1,12 +1,15 @@
 // bench/run.mjs: `npm run bench -- …`: bundles the bench (TypeScript) for Node with esbuild into bench/out/.build/
-// and runs its CLI (bench/cli.ts). Packages stay external, so Node loads them from node_modules.
+// and runs its CLI (bench/cli.ts). Packages stay external, so Node loads them from node_modules. Runs as a child
+// process whose stderr is passed on without Dawn's limit warnings (bin/dawn-filter.js).
 import { build } from 'esbuild';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { relaunchWithFilteredStderr } from '../bin/dawn-filter.js';
 
 /** Packages Node loads itself: Dawn (native), the browser driver and the bundler. */
 export const BENCH_EXTERNAL = ['webgpu', 'puppeteer-core', 'esbuild', 'onnxruntime-web', 'vitest'];
 
+await relaunchWithFilteredStderr(import.meta.url);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'bench', 'out', '.build');
 await build({

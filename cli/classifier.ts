@@ -27,6 +27,8 @@ export interface ClassifierArgs {
 
 export async function trainClassifier(a: ClassifierArgs): Promise<{ testAccuracy: number; wallSeconds: number }> {
   if (!(MNIST_SIZES as readonly number[]).includes(a.size)) throw new ValueError(`train-classifier: --size must be one of ${MNIST_SIZES.join(', ')}, got ${a.size}`);
+  // a shift of the whole width leaves blank images
+  if (!(Number.isInteger(a.shift) && a.shift >= 0 && a.shift < a.size)) throw new ValueError(`--shift must be an integer in 0..${a.size - 1} for --size ${a.size} (pixels), got ${a.shift}`);
   if (!a.out.endsWith('.safetensors')) throw new ValueError(`train-classifier: --out must end in .safetensors, got "${a.out}"`);
   await os.init();
   const size = a.size as MnistSize;

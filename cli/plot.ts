@@ -56,11 +56,29 @@ export interface Series {
   color: string;
 }
 
-/** An SVG line chart (log-y optional) with axes and a legend; self-contained for report.html. */
+/** Escapes text for SVG. */
+const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/**
+ * An SVG line chart (log-y optional) with axes and a legend; self-contained for report.html. The title sits on its
+ * own line, the legend on the lines below it (wrapping at the chart's width), and the plot under both, so no text
+ * covers another or the data; `height` is the plot's frame plus its axes, and the chart grows by the legend's lines.
+ */
 export function lineChartSvg(title: string, series: Series[], opts: { width?: number; height?: number; logY?: boolean; xLabel?: string } = {}): string {
-  const W = opts.width ?? 560, H = opts.height ?? 260, L = 56, R = 12, T = 24, B = 36;
+  const W = opts.width ?? 560, L = 56, R = 12, B = 36;
+  // legend items flow left to right; widths are generous estimates (11 px sans-serif averages under 6.5 px a glyph)
+  const items: { x: number; row: number; s: Series }[] = [];
+  let x = L, row = 0;
+  for (const s of series) {
+    const w = 14 + 6.5 * (s.name.length + 2);
+    if (x > L && x + w > W - R) (x = L), row++;
+    items.push({ x, row, s });
+    x += w + 12;
+  }
+  const legendTop = 34, rowH = 15, T = legendTop + row * rowH + 12;
+  const H = T + (opts.height ?? 260) - 24;
   const all = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y) && (!opts.logY || y > 0));
-  if (!all.length) return `<svg width="${W}" height="${H}"><text x="10" y="20">${title}: no data</text></svg>`;
+  if (!all.length) return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="40" font-family="sans-serif"><text x="10" y="20" font-size="12">${xml(title)}: no data</text></svg>`;
   const fy = (y: number) => (opts.logY ? Math.log10(y) : y);
   const xs = all.map(([x]) => x), ys = all.map(([, y]) => fy(y));
   const [x0, x1] = [Math.min(...xs), Math.max(...xs) || 1], [y0, y1] = [Math.min(...ys), Math.max(...ys)];
@@ -75,10 +93,10 @@ export function lineChartSvg(title: string, series: Series[], opts: { width?: nu
     .join('');
   const fmt = (v: number) => (opts.logY ? (10 ** v).toPrecision(2) : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
   const ticks = [0, 0.5, 1].map((f) => y0 + f * (y1 - y0)).map((v) => `<text x="${L - 4}" y="${(T + (1 - (v - y0) / (y1 - y0 || 1)) * (H - T - B) + 4).toFixed(1)}" text-anchor="end" font-size="10">${fmt(v)}</text>`).join('');
-  const legend = series.map((s, i) => `<text x="${L + 8 + i * 130}" y="${T - 8}" font-size="11" fill="${s.color}">■ ${s.name}</text>`).join('');
+  const legend = items.map((i) => `<text class="legend" x="${i.x.toFixed(0)}" y="${legendTop + i.row * rowH}" font-size="11" fill="${i.s.color}">■ ${xml(i.s.name)}</text>`).join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
-<text x="${W / 2}" y="12" text-anchor="middle" font-size="12" font-weight="bold">${title}</text>${legend}
-<rect x="${L}" y="${T}" width="${W - L - R}" height="${H - T - B}" fill="none" stroke="#999"/>${ticks}
+<text class="title" x="${W / 2}" y="16" text-anchor="middle" font-size="12" font-weight="bold">${xml(title)}</text>${legend}
+<rect class="plot" x="${L}" y="${T}" width="${W - L - R}" height="${H - T - B}" fill="none" stroke="#999"/>${ticks}
 <text x="${L}" y="${H - 18}" font-size="10">${x0}</text><text x="${W - R}" y="${H - 18}" font-size="10" text-anchor="end">${x1}</text>
 <text x="${(L + W - R) / 2}" y="${H - 4}" font-size="10" text-anchor="middle">${opts.xLabel ?? 'iteration'}</text>${paths}</svg>`;
 }

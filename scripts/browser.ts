@@ -1,6 +1,6 @@
-// scripts/browser.ts: headless Chromium with WebGPU for tests and the bench: bundles an entry for the browser,
-// serves it on 127.0.0.1 (WebGPU needs a secure context), and launches Debian's chromium through puppeteer-core.
-import { build, type Plugin } from 'esbuild';
+// scripts/browser.ts: headless Chromium with WebGPU for tests and the bench: bundles an entry for the browser
+// (scripts/browser-bundle.mjs), serves it on 127.0.0.1 (WebGPU needs a secure context), and launches Debian's
+// chromium through puppeteer-core.
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,35 +27,7 @@ export function chromiumPath(): string {
   return found;
 }
 
-/** Node-only modules replaced in browser bundles: atomic file writes throw a clear error there. */
-export const browserStubs: Plugin = {
-  name: 'onestep-browser-stubs',
-  setup(b) {
-    b.onResolve({ filter: /\/atomic$/ }, () => ({ path: 'atomic-stub', namespace: 'stub' }));
-    b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
-      contents: `export function writeFileAtomic() { throw new Error('writeFileAtomic is Node-only: in the browser, download the bytes instead'); }
-                 export function sha256Hex() { throw new Error('sha256Hex is Node-only'); }`,
-      loader: 'js',
-    }));
-  },
-};
-
-/** Bundles `entry` into one browser ES module (string). */
-export async function bundleForBrowser(entry: string, root: string): Promise<string> {
-  const r = await build({
-    absWorkingDir: root,
-    entryPoints: [entry],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'chrome120',
-    write: false,
-    external: ['webgpu', 'node:*'],
-    plugins: [browserStubs],
-    logLevel: 'error',
-  });
-  return r.outputFiles[0].text;
-}
+export { browserStubs, bundleForBrowser } from './browser-bundle.mjs';
 
 /** Serves fixed in-memory files on 127.0.0.1 at a free port. */
 export async function serveFiles(files: Record<string, { body: string | Uint8Array; type: string }>): Promise<{ url: string; server: Server }> {

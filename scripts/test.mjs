@@ -4,6 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { relaunchWithFilteredStderr } from '../bin/dawn-filter.js';
+
+await relaunchWithFilteredStderr(import.meta.url); // Dawn's limit warnings, printed by every test process, are noise
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const report = join(root, '.vitest-report.json');

@@ -1,12 +1,15 @@
 // test/cli.test.ts: the `onestep` command end to end: train-teacher for 50 steps (then --resume), sample, data,
-// eval, and a clean one-line error for a bad model file.
+// eval, `npm run demo` as the README runs it, and a clean one-line error for a bad model file.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DEMO_REG_WEIGHT } from '../cli/demo';
 import { fmtTime } from '../cli/progress';
+import { launchChromium } from '../scripts/browser';
+import { chartOverlaps } from './chart-overlaps';
 
 const root = join(__dirname, '..');
 const bin = join(root, 'bin', 'onestep.js');
@@ -59,10 +62,13 @@ describe('onestep CLI', () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/--net has "hiden", which MLPScoreNet does not take here; its fields are hidden, depth, freqs/);
   });
-  it('demo leaves what outside checks read: 16,384 samples per model as [N, 2] float32 .npy and summary.json', () => {
+  it('npm run demo leaves what outside checks read: 16,384 samples per model as [N, 2] float32 .npy, summary.json and a report whose chart legends cover nothing', async () => {
     const out = join(dir, 'demo');
-    const r = runFor(230_000, 'demo', '--steps', '20', '--out', out); // 16k Heun samples, timed: ~25 s alone
+    // as the README runs it: setup (a no-op once installed), the build, then the demo; 16k Heun samples, timed: ~25 s alone
+    const r = spawnSync('npm', ['run', 'demo', '--', '--steps', '20', '--out', out], { cwd: root, encoding: 'utf8', timeout: 230_000 });
     expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\[setup\] done/);
+    expect(r.stderr).not.toMatch(/Warning: maxDynamic\w+ artificially reduced/);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary).toMatchObject({ teacher: { sampler: 'heun-18', nfe: 35 }, generator: { nfe: 1 }, training: { iterations: 20, config: { mode: 'dmd', regWeight: DEMO_REG_WEIGHT } } });
     for (const k of ['data', 'teacher', 'generator', 'naive', 'ablationRealOnly']) expect(summary[k].swd, k).toBeGreaterThan(0);
@@ -72,7 +78,16 @@ describe('onestep CLI', () => {
       const header = npy.subarray(10, 10 + npy.readUInt16LE(8)).toString();
       expect(header, name).toMatch(/'descr': '<f4'.*'shape': \(16384, 2\)/);
     }
-    expect(existsSync(join(out, 'report.html'))).toBe(true);
+    const browser = await launchChromium({ webgpu: false });
+    try {
+      const page = await browser.newPage();
+      await page.goto(pathToFileURL(join(out, 'report.html')).href);
+      const charts = await chartOverlaps(page);
+      expect(charts.charts).toBeGreaterThanOrEqual(4); // the metric over time and the losses
+      expect(charts.overlaps).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   }, 240_000);
   it('a file that is not a model gives one clear line and a non-zero exit', () => {
     writeFileSync(join(dir, 'bad.safetensors'), 'not a model at all');

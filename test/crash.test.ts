@@ -21,15 +21,16 @@ describe('crash safety', () => {
     const r = spawnSync(process.execPath, [bin, ...args(ref)], { encoding: 'utf8', timeout: 300_000 });
     expect(r.status, r.stderr).toBe(0);
 
-    // run again and kill it hard once a checkpoint beyond the first exists
-    const child = spawn(process.execPath, [bin, ...args(crashed)], { stdio: 'ignore' });
+    // run again and kill it hard once a checkpoint beyond the first exists: the command and the CLI process it runs
+    // (bin/dawn-filter.js) die at the same instant, as in a crash
+    const child = spawn(process.execPath, [bin, ...args(crashed)], { stdio: 'ignore', detached: true });
     const t0 = Date.now();
     await new Promise<void>((resolve, reject) => {
       const poll = setInterval(() => {
         const n = existsSync(join(crashed, 'metrics.jsonl')) ? readFileSync(join(crashed, 'metrics.jsonl'), 'utf8').split('\n').length : 0;
         if (n > 110 && existsSync(join(crashed, 'checkpoint.safetensors'))) {
           clearInterval(poll);
-          child.kill('SIGKILL');
+          process.kill(-child.pid!, 'SIGKILL');
           resolve();
         } else if (Date.now() - t0 > 240_000) {
           clearInterval(poll);

@@ -1,6 +1,7 @@
-// test/web.test.ts: `npm run web` end to end: the server refuses everything outside its build and zoo/, and the page
-// trains DMD2 on 8gaussians in headless Chromium (SwiftShader WebGPU), drawing losses and generator samples; with
-// WebGPU disabled it shows the error banner instead.
+// test/web.test.ts: `npm run web` end to end, started as the README says (`npm run web -- --port P`, a child process,
+// test/web-command.ts): the server refuses everything outside its build and zoo/, two servers run at once from any
+// working directory and leave no files behind, and the page trains DMD2 on 8gaussians in headless Chromium
+// (SwiftShader WebGPU), drawing losses and generator samples; with WebGPU disabled it shows the error banner instead.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -10,16 +11,18 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
 import { launchChromium } from '../scripts/browser';
-import { startServer, type WebServer } from '../web/server';
+import { startServer } from '../web/server';
 import { loadModel } from '../models/checkpoint';
+import { freePort, startWeb, type RunningWeb } from './web-command';
 
 const root = join(__dirname, '..');
-let web: WebServer;
+let web: RunningWeb;
 
-/** A raw GET: the path goes on the wire exactly as written (no URL normalisation). */
+/** A raw GET on a fresh connection (a kept-alive one can be closed by the server as it is reused): the path goes on
+ * the wire exactly as written (no URL normalisation). */
 function get(path: string, port = web.port): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET' }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'GET', agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('latin1') }));
@@ -38,11 +41,17 @@ function canConnect(host: string, port: number): Promise<boolean> {
   });
 }
 
+/** Names in the temp folder that a server could have left: its old bundle folders were onestep-web-*. */
+const tempLeftovers = () => readdirSync(tmpdir()).filter((n) => n.startsWith('onestep-web') && !n.startsWith('onestep-web-zoo-') && !n.startsWith('onestep-web-dl-')).sort();
+const leftoversBefore = tempLeftovers();
+
 beforeAll(async () => {
-  web = await startServer({ root, quiet: true });
+  const port = await freePort();
+  web = await startWeb('npm', ['run', 'web', '--', '--port', String(port)], { cwd: root });
+  expect(web.port).toBe(port);
 }, 120_000);
 
-afterAll(async () => web?.close());
+afterAll(async () => web?.stop());
 
 describe('web server', () => {
   it('serves the page, the bundle and zoo files with their content types', async () => {
@@ -110,7 +119,6 @@ describe('web server', () => {
   });
 
   it('listens on 127.0.0.1 only', async () => {
-    expect((web.server.address() as { address: string }).address).toBe('127.0.0.1');
     expect(await canConnect('127.0.0.1', web.port)).toBe(true);
     const others = Object.values(networkInterfaces())
       .flat()
@@ -118,6 +126,41 @@ describe('web server', () => {
       .map((a) => a!.address);
     for (const host of [...others, '::1']) expect(await canConnect(host, web.port), host).toBe(false);
   });
+});
+
+describe('npm run web', () => {
+  it('runs twice at once on two ports, from the package folder and from elsewhere, and leaves no files behind', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'onestep-cwd-'));
+    // what a server could write into the package: its top folder, and the folders it runs from
+    const packageFiles = () => [...readdirSync(root), ...['web', 'bin', 'scripts', 'dist', 'zoo'].flatMap((d) => readdirSync(join(root, d), { recursive: true }).map((f) => join(d, String(f))))].sort();
+    const filesBefore = packageFiles();
+    const [p1, p2] = [await freePort(), await freePort()];
+    const servers = await Promise.all([
+      startWeb('npm', ['run', 'web', '--', '--port', String(p1)], { cwd: join(root, 'test') }), // npm finds the package upwards
+      startWeb('npm', ['--prefix', root, 'run', 'web', '--', '--port', String(p2)], { cwd: elsewhere }),
+    ]);
+    try {
+      expect(servers.map((s) => s.port)).toEqual([p1, p2]);
+      for (const s of servers) {
+        expect((await get('/', s.port)).body).toContain('data-testid="start"');
+        expect((await get('/main.js', s.port)).status).toBe(200);
+        expect(s.output()).not.toMatch(/Warning: maxDynamic|Error/);
+      }
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+    for (const p of [p1, p2]) expect(await canConnect('127.0.0.1', p), `port ${p} after stop`).toBe(false);
+    expect(readdirSync(elsewhere)).toEqual([]);
+    rmSync(elsewhere, { recursive: true, force: true });
+    expect(tempLeftovers()).toEqual(leftoversBefore);
+    expect(packageFiles()).toEqual(filesBefore);
+  }, 180_000);
+
+  it('refuses a port in use with one line that says what to do', () => {
+    const r = spawnSync('npm', ['run', '--silent', 'web', '--', '--port', String(web.port)], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(`onestep web: cannot listen on 127.0.0.1:${web.port} (EADDRINUSE); pick another --port, or --port 0 for a free one`);
+  }, 60_000);
 });
 
 describe('MNIST digits for the page', () => {

