@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ICD_FILES } from '../engine/adapter';
+import { ICD_FILES } from '../runtime/adapter';
 // @ts-expect-error: plain JavaScript without types (bin/ ships as is)
 import { dawnLineFilter } from '../bin/dawn-filter.js';
 
