@@ -16,8 +16,8 @@ import { distill, writeReport } from './distill';
 import { imageGridPng } from './plot';
 import type { DemoArgs } from './demo';
 
-/** DMD2 on MNIST as in zoo/mnist16-generator-dmd2.json: batch 32, TTUR 5, GAN weight 3e-3, generator EMA 0.99. */
-export const MNIST_DEMO_CONFIG = { mode: 'dmd2', batch: 32, ganWeight: 3e-3, emaDecay: 0.99 } as const;
+/** Iterations of `npm run demo -- --data mnist`. */
+export const MNIST_DEMO_STEPS = 600;
 
 export async function demoMnist(a: DemoArgs & { n: number; cfg: number }): Promise<void> {
   const teacherFile = join(a.zoo, 'mnist16-teacher.safetensors'), classifierFile = join(a.zoo, 'mnist16-classifier.safetensors');
@@ -28,7 +28,7 @@ export async function demoMnist(a: DemoArgs & { n: number; cfg: number }): Promi
   const { trainer, teacher, evals, itPerSec, dispatchesPerIt, sampler } = await distill({
     teacher: teacherFile, out: a.out, steps: a.steps, resume: false, classifier: classifierFile,
     evalEvery: Math.max(50, Math.floor(a.steps / 6)), checkpointEvery: Math.max(50, Math.floor(a.steps / 12)),
-    config: { ...MNIST_DEMO_CONFIG, ...a.config, cfg: a.cfg, seed: a.seed }, quiet: false,
+    config: { ...a.config, cfg: a.cfg, seed: a.seed }, quiet: false,
     command: `npm run demo -- --data mnist --steps ${a.steps} --cfg ${a.cfg}`,
   });
   const { model: classifier } = await loadClassifier(new Uint8Array(readFileSync(classifierFile)));

@@ -11,7 +11,8 @@ import type { EDMDenoiser } from '../models/edm';
 import { heunSample, oneStepSample } from '../models/samplers';
 import { modeStats, slicedWasserstein } from '../models/metrics/toy';
 import type { DMDConfig } from '../models/dmd';
-import { distill, writeReport } from './distill';
+import { distill, ttqText, writeReport } from './distill';
+import { TOY_DEMO_STEPS } from '../models/recipe';
 import { scatterPng } from './plot';
 
 export interface DemoArgs {
@@ -27,12 +28,12 @@ export interface DemoArgs {
 const N = 16384;
 
 /**
- * Iterations and DMD regression weight of `npm run demo` on 2-D data (bench/RESULTS.md has the runs behind them).
- * DMD2 gets twice the iterations: a fifth of them update the generator, and at 10,000 one mode still held 16.6% of the
- * samples (target 12.5 ± 3%); at 20,000 all eight are within 10.2–15.0%.
+ * Iterations of `npm run demo` on 2-D data (bench/RESULTS.md has the runs behind them): the recipe's for DMD; DMD2
+ * (not the default) keeps its earlier 20,000, at which all eight modes were within 10.2–15.0% at the paper's rates.
  */
-export const DEMO_STEPS = { dmd: 10000, dmd2: 20000 } as const;
-export const DEMO_REG_WEIGHT = 3;
+export const DEMO_STEPS = { dmd: TOY_DEMO_STEPS, dmd2: 20000 } as const;
+/** Iterations between evaluations (16,384 samples each; their time is not counted as training). */
+export const DEMO_EVAL_EVERY = 100;
 /** Iterations of the real-score-only ablation (DMD Fig. 3a: without the fake score the generator collapses onto modes). */
 export const ABLATION_STEPS = 1500;
 
@@ -53,8 +54,8 @@ export async function demo(a: DemoArgs): Promise<void> {
   if (!existsSync(teacherFile)) throw new ValueError(`demo: no teacher at ${teacherFile}; train one with: onestep train-teacher --data ${a.data} --out runs/${a.data}-teacher, then copy its teacher.safetensors there`);
   mkdirSync(join(a.out, 'samples'), { recursive: true });
   console.log(`demo: distilling ${teacherFile} with ${a.mode.toUpperCase()} for ${a.steps} iterations → ${a.out}`);
-  const { trainer, teacher, evals, itPerSec, dispatchesPerIt, sampler } = await distill({
-    teacher: teacherFile, out: a.out, steps: a.steps, resume: false, evalEvery: Math.max(100, Math.floor(a.steps / 10)), checkpointEvery: Math.max(500, Math.floor(a.steps / 4)),
+  const { session, trainer, teacher, evals, itPerSec, dispatchesPerIt, sampler } = await distill({
+    teacher: teacherFile, out: a.out, steps: a.steps, resume: false, evalEvery: DEMO_EVAL_EVERY, checkpointEvery: Math.max(500, Math.floor(a.steps / 4)),
     config: { ...a.config, mode: a.mode, seed: a.seed }, quiet: false, command: `npm run demo -- --steps ${a.steps} --mode ${a.mode}`,
   });
   // the ablation the paper shows: the same run with the real score alone (μ_fake := x_t) and no regression
@@ -62,7 +63,7 @@ export async function demo(a: DemoArgs): Promise<void> {
   console.log(`demo: ablation — the real score alone (no fake score, no regression) for ${ablationSteps} iterations…`);
   const ablation = await distill({
     teacher: teacherFile, out: join(a.out, 'ablation-real-only'), steps: ablationSteps, resume: false, evalEvery: 0, checkpointEvery: ablationSteps, reuseDevice: true,
-    config: { ...a.config, mode: a.mode, seed: a.seed, realOnly: true, ttur: 1, regWeight: 0 }, quiet: true, command: `npm run demo (ablation: real score only)`,
+    config: { ...a.config, mode: a.mode, seed: a.seed, realOnly: true, ttur: 1, regWeight: 0, ganWeight: 0 }, quiet: true, command: `npm run demo (ablation: real score only)`,
   });
   const data = toy2d(a.data);
   const fresh = data.sample(N, new HostRng(a.seed + 101));
@@ -96,7 +97,11 @@ export async function demo(a: DemoArgs): Promise<void> {
     naive: { nfe: 1, ...measure(naiveX) },
     ablationRealOnly: { what: 'generator trained with the real score alone (no fake score, no regression)', iterations: ablation.trainer.iteration, ...measure(ablationX) },
     speedup: teacherMs / genMs,
-    training: { mode: a.mode, iterations: trainer.iteration, generatorUpdates: trainer.optG.steps, itPerSec, dispatchesPerIt, config: trainer.cfg },
+    training: { mode: a.mode, iterations: trainer.iteration, generatorUpdates: trainer.optG.steps, itPerSec, dispatchesPerIt, seconds: session.trainSeconds, evaluationSeconds: session.evalSeconds, config: trainer.cfg },
+    // time to quality: training seconds until the generator first matched the teacher (SWD ≤ 1.1×, all modes, hq ≥
+    // 0.95×, every mode within 2 points of uniform, on 16,384 samples); evaluation time excluded
+    ttqSeconds: session.ttqSeconds,
+    evals: evals.map((e) => ({ seconds: e.seconds, iteration: e.iteration, swd: e.swd, modes: e.modes, hq: e.hq, reached: e.reached })),
     adapter: os.device().adapterLabel,
   };
   await os.io.writeFileAtomic(join(a.out, 'summary.json'), JSON.stringify(summary, null, 2));
@@ -121,6 +126,7 @@ export async function demo(a: DemoArgs): Promise<void> {
       ['modes covered', `teacher ${modesStr(summary.teacher.modes)} · generator ${modesStr(summary.generator.modes)} · naive ${modesStr(summary.naive.modes)} · ablation ${modesStr(summary.ablationRealOnly.modes)}`],
       ['ms per 1,000 samples', `teacher ${summary.teacher.msPer1000.toFixed(2)} (35 NFE) · generator ${summary.generator.msPer1000.toFixed(3)} (1 NFE)`],
       ['speed-up', `${summary.speedup.toFixed(1)}×`],
+      ['time to quality', ttqText(session)],
     ],
   });
   console.log(`\n              SWD      modes  hq     ms/1000 samples`);
@@ -129,6 +135,7 @@ export async function demo(a: DemoArgs): Promise<void> {
     console.log(`  ${name.padEnd(10)}  ${f4(s.swd)}   ${modesStr(s.modes).padEnd(5)}  ${s.hq?.toFixed(3) ?? 'n/a'}  ${ms}`);
   }
   console.log(`  speed-up of the one-step generator over Heun-18: ${summary.speedup.toFixed(1)}×  (adapter: ${summary.adapter})`);
-  console.log(`  training: ${itPerSec.toFixed(1)} it/s, ${dispatchesPerIt.toFixed(0)} dispatches per iteration`);
+  console.log(`  training: ${itPerSec.toFixed(1)} it/s, ${dispatchesPerIt.toFixed(0)} dispatches per iteration, ${session.trainSeconds.toFixed(1)} s`);
+  console.log(`  time to quality: ${ttqText(session)}`);
   console.log(`  wrote ${join(a.out, 'summary.json')}, ${join(a.out, 'report.html')}, ${join(a.out, 'samples')}/*.npy`);
 }

@@ -4,16 +4,16 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import * as os from '../engine';
 import { ValueError } from '../engine/errors';
-import { HostRng } from '../models/data/rng';
-import { toy2d, type Toy2d } from '../models/data/toy2d';
-import { buildDenoiser, loadModel, saveModel, type ModelMeta } from '../models/checkpoint';
-import { DMD_DEFAULTS, DMDTrainer, type DMDConfig, type DMDLosses, type RealData, type RegressionPairs } from '../models/dmd';
-import { mnist, mnistBatch, type MnistSize } from '../models/data/mnist';
-import { loadClassifier, type MNISTClassifier } from '../models/classifier';
-import { imageMetrics, mnistReference, type ImageReference } from '../models/metrics/images';
+import { loadModel, saveModel, type ModelMeta } from '../models/checkpoint';
+import { loadClassifier } from '../models/classifier';
+import { mnist, type MnistSize } from '../models/data/mnist';
+import { mnistReference } from '../models/metrics/images';
+import { type DMDConfig, type DMDTrainer, type RegressionPairs } from '../models/dmd';
 import type { EDMDenoiser } from '../models/edm';
-import { heunSample } from '../models/samplers';
-import { modeStats, slicedWasserstein } from '../models/metrics/toy';
+import { DistillSession, makePairs, type SessionEval, type SessionTask } from '../models/session';
+import { mnistTask } from '../models/tasks/mnist';
+import { recipeFor, TOY_PAIRS } from '../models/recipe';
+import { toyTask } from '../models/tasks/toy';
 import { imageGridPng, lineChartSvg, scatterPng } from './plot';
 import { Progress } from './progress';
 
@@ -25,83 +25,58 @@ export interface DistillArgs {
   pairs?: string;
   evalEvery: number;
   checkpointEvery: number;
-  config: Partial<DMDConfig> & { mode: 'dmd' | 'dmd2' };
+  /** Over the data set's recipe (models/recipe.ts); the recipe's mode when mode is not given. */
+  config: Partial<DMDConfig>;
   command: string;
   quiet?: boolean;
   /** Classifier for image metrics (default zoo/mnist<S>-classifier.safetensors next to this package). */
   classifier?: string;
   /** Run on the current device instead of initialising one (a second run in one process, as the demo's ablation: a re-init would orphan the first run's tensors). */
   reuseDevice?: boolean;
+  /** Regression pairs to make when `pairs` is not given (TOY_PAIRS). */
+  pairCount?: number;
 }
 
-/** Teacher Heun-18 samples for fixed noises: DMD's regression set. */
-export function makePairs(teacher: EDMDenoiser, n: number, dim: number, seed: number): RegressionPairs {
-  const z = os.keep(os.randn([n, dim], { seed }));
-  const { x } = heunSample(teacher, { steps: 18, shape: [n, dim], seed });
-  return { z, y: os.keep(x) };
-}
-
-/** What distillation needs to know about the data: sample shape, real batches (GAN head), and evaluation. */
+/** The CLI's view of a data set: the session task, what the metric is called, and a picture of samples. */
 export interface DistillTask {
+  session: SessionTask;
   sampleShape: number[];
   /** The metric plotted over time, lower is better. */
   metricName: string;
-  realData: RealData;
-  evaluate(tr: DMDTrainer, net: EDMDenoiser): Promise<{ e: Omit<GeneratorEval, 'iteration'>; png: Uint8Array }>;
+  /** A picture of the last evaluation's samples. */
+  picture(): Uint8Array;
 }
 
-function toyTask(meta: ModelMeta): DistillTask {
-  const data = toy2d(meta.data);
-  const ref = data.sample(4096, new HostRng(777));
-  return {
-    sampleShape: [2],
-    metricName: 'sliced Wasserstein distance to data',
-    realData: (B, rng) => ({ x: os.tensor(data.sample(B, rng), [B, 2]), labels: null }),
-    evaluate: async (tr, net) => {
-      const { e, xs } = await evalGenerator(tr, data, ref, 4096, net);
-      return { e, png: scatterPng(xs) };
+function toyDistillTask(meta: ModelMeta): DistillTask {
+  const t = toyTask(meta.data);
+  let last: Float32Array | null = null;
+  const session: SessionTask = {
+    ...t,
+    evaluate: async (net, sigma) => {
+      last = await t.samples(net, sigma);
+      return t.score(last);
     },
   };
+  return { session, sampleShape: [2], metricName: 'sliced Wasserstein distance to data', picture: () => scatterPng(last ?? new Float32Array(0)) };
 }
 
-/** MNIST: class-conditional one-step samples (balanced classes) scored by the zoo classifier. */
-async function mnistTask(meta: ModelMeta, classifierPath: string): Promise<DistillTask> {
+/** MNIST: class-conditional one-step samples (balanced classes) scored by the zoo classifier; teacher: Heun-18 with the run's guidance. */
+async function mnistDistillTask(meta: ModelMeta, classifierPath: string, cfg: number): Promise<DistillTask> {
   if (meta.net !== 'unet') throw new ValueError(`distill: ${meta.data} teachers are UNets`);
-  const S = meta.netConfig.resolution as MnistSize, K = meta.netConfig.labelDim;
-  const train = mnist({ size: S, split: 'train' });
+  const S = meta.netConfig.resolution as MnistSize;
   if (!existsSync(classifierPath)) throw new ValueError(`distill: image metrics need the classifier ${classifierPath}; train it with onestep train-classifier --size ${S} --out ${classifierPath}, or pass --classifier FILE`);
   const { model: classifier } = await loadClassifier(new Uint8Array(readFileSync(classifierPath)));
   if (classifier.config.size !== S) throw new ValueError(`distill: the classifier ${classifierPath} takes ${classifier.config.size}×${classifier.config.size} images; the teacher makes ${S}×${S}`);
-  const reference: ImageReference = await mnistReference(classifier);
-  return {
-    sampleShape: [1, S, S],
-    metricName: 'Fréchet distance to held-out digits (classifier features)',
-    realData: (B, rng) => {
-      const b = mnistBatch(train, B, rng);
-      return { x: b.x, labels: K > 0 ? b.y : (b.y.dispose(), null) };
+  const t = mnistTask(meta, classifier, mnist({ size: S, split: 'train' }), await mnistReference(classifier), { cfg });
+  let last: Float32Array | null = null;
+  const session: SessionTask = {
+    ...t,
+    evaluate: async (net, sigma) => {
+      last = await t.samples(net, sigma);
+      return t.score(last);
     },
-    evaluate: async (tr, net) => evalImages(tr, net, classifier, reference, S, K),
   };
-}
-
-/** One-step samples (n, classes cycled) vs the reference: FD, precision/recall, class histogram; a 10×10 grid. */
-export async function evalImages(tr: DMDTrainer, net: EDMDenoiser, classifier: MNISTClassifier, reference: ImageReference, S: number, K: number, n = 1000) {
-  const xs = new Float32Array(n * S * S);
-  const labels = Int32Array.from({ length: n }, (_, i) => i % Math.max(K, 1));
-  for (let done = 0; done < n; done += 250) {
-    const b = Math.min(250, n - done);
-    const y = K > 0 ? os.oneHot(os.tensor(Float32Array.from(labels.subarray(done, done + b))), K) : null;
-    const x = os.noGrad(() => tr.generate(os.randn([b, 1, S, S], { seed: 4242 + done }), y, net));
-    xs.set(await x.data(), done * S * S);
-    x.dispose();
-    y?.dispose();
-  }
-  const m = await imageMetrics(xs, classifier, reference, K > 0 ? { labels } : {});
-  let mean = 0, sq = 0;
-  for (const v of xs) (mean += v), (sq += v * v);
-  mean /= xs.length;
-  const e = { metric: m.fd, fd: m.fd, precision: m.precision, recall: m.recall, modes: m.histogram.modesCovered, tv: m.histogram.tv, confidence: m.histogram.meanMaxProb, classAccuracy: m.classAccuracy ?? null, mean: [mean], std: [Math.sqrt(sq / xs.length - mean * mean)] };
-  return { e, png: imageGridPng(xs.subarray(0, 100 * S * S), Math.min(100, n), S, { cols: 10, zoom: 3 }), xs };
+  return { session, sampleShape: [1, S, S], metricName: 'Fréchet distance to held-out digits (classifier features)', picture: () => imageGridPng((last ?? new Float32Array(S * S)).subarray(0, 100 * S * S), Math.min(100, (last?.length ?? S * S) / (S * S)), S, { cols: 10, zoom: 3 }) };
 }
 
 export async function makePairsCommand(a: { teacher: string; n: number; seed: number; out: string }): Promise<void> {
@@ -109,135 +84,122 @@ export async function makePairsCommand(a: { teacher: string; n: number; seed: nu
   const { den, meta } = await loadModel(new Uint8Array(readFileSync(a.teacher)));
   const t0 = performance.now();
   if (meta.net !== 'mlp') throw new ValueError(`make-pairs: ${a.teacher} is a ${meta.data} ${meta.net} model; regression pairs are built for 2-D teachers (image DMD uses --mode dmd2)`);
-  const p = makePairs(den, a.n, meta.netConfig.dim, a.seed);
+  const p = makePairs(den, a.n, [meta.netConfig.dim], a.seed);
   await os.io.writeFileAtomic(a.out, await os.io.saveSafetensors({ z: p.z, y: p.y }, { teacher: a.teacher, sampler: 'heun', steps: '18', nfe: '35', seed: String(a.seed) }));
   console.log(JSON.stringify({ out: a.out, n: a.n, seconds: +((performance.now() - t0) / 1000).toFixed(1) }));
 }
 
-export interface GeneratorEval {
-  iteration: number;
-  /** The task's headline metric (toy: SWD; images: FD), lower is better. */
-  metric: number;
-  modes: number | null;
-  tv: number | null;
-  mean: number[];
-  std: number[];
-  /** Task-specific extras: swd, hq (toy); fd, precision, recall, confidence, classAccuracy (images). */
-  [extra: string]: number | number[] | null;
-}
-
-/** Generator samples vs fresh data: SWD, mode statistics, and the sample mean/std (DMD2's stability signal). */
-export async function evalGenerator(tr: DMDTrainer, data: Toy2d, ref: Float32Array, n = 4096, net?: EDMDenoiser): Promise<{ e: Omit<GeneratorEval, 'iteration'>; xs: Float32Array }> {
-  const x = os.noGrad(() => tr.generate(os.randn([n, 2], { seed: 4242 }), null, net));
-  const xs = await x.data();
-  x.dispose();
-  const ms = data.modes ? modeStats(xs, data.modes) : null;
-  const mean = [0, 1].map((d) => xs.filter((_, i) => i % 2 === d).reduce((a, b) => a + b, 0) / n);
-  const std = [0, 1].map((d) => Math.sqrt(xs.filter((_, i) => i % 2 === d).reduce((a, b) => a + (b - mean[d]) ** 2, 0) / n));
-  const swd = slicedWasserstein(xs, ref);
-  return { e: { metric: swd, swd, modes: ms?.covered ?? null, hq: ms?.hq ?? null, tv: ms?.tv ?? null, mean, std }, xs };
-}
+/** One evaluation as logged: the session's (seconds, iteration, quality, reached), with the task's headline metric. */
+export type GeneratorEval = SessionEval;
 
 /** The zoo folder of this package (checkpoints, classifiers). */
 export const ZOO = join(import.meta.dirname ?? '.', '..', 'zoo');
 
-export async function distill(a: DistillArgs): Promise<{ trainer: DMDTrainer; teacher: EDMDenoiser; meta: ModelMeta; evals: GeneratorEval[]; itPerSec: number; dispatchesPerIt: number; sampler: EDMDenoiser; task: DistillTask }> {
+export interface DistillResult {
+  session: DistillSession;
+  trainer: DMDTrainer;
+  teacher: EDMDenoiser;
+  meta: ModelMeta;
+  evals: GeneratorEval[];
+  itPerSec: number;
+  dispatchesPerIt: number;
+  /** The generator that was shipped (the EMA weights when there is an EMA). */
+  sampler: EDMDenoiser;
+  task: DistillTask;
+}
+
+export async function distill(a: DistillArgs): Promise<DistillResult> {
   if (!a.reuseDevice || !os.hasDevice()) await os.init();
   const { den: teacher, meta } = await loadModel(new Uint8Array(readFileSync(a.teacher)));
   if (meta.generatorSigma !== undefined) throw new ValueError(`distill: ${a.teacher} is a one-step generator, not a teacher; pass the teacher it was distilled from`);
   const image = meta.net === 'unet';
-  const task = image ? await mnistTask(meta, a.classifier ?? join(ZOO, `${meta.data}-classifier.safetensors`)) : toyTask(meta);
-  mkdirSync(join(a.out, 'samples'), { recursive: true });
-  const mode = a.config.mode;
-  const config: Partial<DMDConfig> = { ...a.config };
-  if (mode === 'dmd' && config.regWeight === undefined) config.regWeight = image ? 0 : DMD_DEFAULTS.dmd.regWeight;
+  // the recipe the page uses too; the caller's settings over it
+  const config: Partial<DMDConfig> = { ...recipeFor(meta.data, a.config.mode), ...a.config };
   if (image && (config.regWeight ?? 0) > 0) throw new ValueError('distill: the regression loss is implemented for 2-D teachers (L2); for images use --mode dmd2 or --reg-weight 0 (the paper\'s LPIPS has no counterpart at this scale)');
+  const task = image ? await mnistDistillTask(meta, a.classifier ?? join(ZOO, `${meta.data}-classifier.safetensors`), config.cfg ?? 1) : toyDistillTask(meta);
+  mkdirSync(join(a.out, 'samples'), { recursive: true });
   os.manualSeed(config.seed ?? 0);
-  let pairs: RegressionPairs | null = null;
-  if ((config.regWeight ?? 0) > 0) {
-    if (a.pairs) {
-      const { tensors } = await os.io.loadSafetensors(new Uint8Array(readFileSync(a.pairs)));
-      if (!tensors.z || !tensors.y) throw new ValueError(`distill: ${a.pairs} has no "z" and "y" tensors (make it with onestep make-pairs)`);
-      pairs = { z: os.keep(tensors.z), y: os.keep(tensors.y) };
-    } else {
-      if (!a.quiet) console.log('distill: making 5,000 regression pairs with the teacher (Heun, 18 steps)…');
-      pairs = makePairs(teacher, 5000, 2, 1000 + (config.seed ?? 0));
-      await os.io.writeFileAtomic(join(a.out, 'pairs.safetensors'), await os.io.saveSafetensors({ z: pairs.z, y: pairs.y }, { sampler: 'heun', steps: '18' }));
-    }
-  }
-  const tr = new DMDTrainer({ teacher, makeDenoiser: () => buildDenoiser(meta), sampleShape: task.sampleShape, pairs, realData: task.realData, config });
+  let pairs: RegressionPairs | number | undefined;
+  if ((config.regWeight ?? 0) > 0 && a.pairs) {
+    const { tensors } = await os.io.loadSafetensors(new Uint8Array(readFileSync(a.pairs)));
+    if (!tensors.z || !tensors.y) throw new ValueError(`distill: ${a.pairs} has no "z" and "y" tensors (make it with onestep make-pairs)`);
+    pairs = { z: os.keep(tensors.z), y: os.keep(tensors.y) };
+  } else if ((config.regWeight ?? 0) > 0 && !a.quiet) console.log(`distill: making ${(a.pairCount ?? TOY_PAIRS).toLocaleString('en')} regression pairs with the teacher (Heun, 18 steps)…`);
+  const session = await DistillSession.start({ teacher, meta, config, task: task.session, pairs: pairs ?? a.pairCount ?? TOY_PAIRS, pairSeed: 1000 + (config.seed ?? 0) });
+  const tr = session.trainer;
+  if (session.pairs && !a.pairs) await os.io.writeFileAtomic(join(a.out, 'pairs.safetensors'), await os.io.saveSafetensors({ z: session.pairs.z, y: session.pairs.y }, { sampler: 'heun', steps: '18' }));
   const ckpt = join(a.out, 'checkpoint.safetensors');
   const metricsPath = join(a.out, 'metrics.jsonl');
   if (a.resume && existsSync(ckpt)) {
     const { tensors, metadata } = await os.io.loadSafetensorsChecked(new Uint8Array(readFileSync(ckpt)));
-    tr.restore({ tensors, meta: metadata });
+    session.restore({ tensors, meta: metadata });
     for (const t of Object.values(tensors)) t.dispose();
     truncateLog(metricsPath, 'iteration', tr.iteration);
     if (!a.quiet) console.log(`distill: resumed from ${ckpt} at iteration ${tr.iteration}`);
   } else writeFileSync(metricsPath, '');
-  const evals: GeneratorEval[] = [];
-  // with an EMA, the averaged weights are the generator we evaluate and ship
-  const emaNet = tr.ema ? buildDenoiser(meta) : null;
-  const sampler = () => {
-    if (!emaNet || !tr.ema) return tr.generator;
-    tr.ema.copyTo(emaNet.parameters());
-    return emaNet;
-  };
   const lastPanel: { iteration: number; png: Uint8Array | null } = { iteration: -1, png: null }; // reused by report.html
   const logEval = async () => {
-    const { e, png } = await task.evaluate(tr, sampler());
-    const ev = { iteration: tr.iteration, ...e } as GeneratorEval;
-    evals.push(ev);
+    const ev = await session.evaluate();
     appendFileSync(metricsPath, JSON.stringify({ iteration: tr.iteration, eval: ev }) + '\n');
+    const png = task.picture();
     writeFileSync(join(a.out, 'samples', `generator-${String(tr.iteration).padStart(6, '0')}.png`), png);
     Object.assign(lastPanel, { iteration: tr.iteration, png });
+    if (ev.reached && session.ttqSeconds === ev.seconds && !a.quiet) progress.note(`reached the teacher's quality after ${ev.seconds.toFixed(1)} s of training (iteration ${ev.iteration})`);
     return ev;
   };
-  if (tr.iteration === 0) await logEval();
   const progress = new Progress(a.steps, 'iteration', a.quiet ? ({ write: () => true, isTTY: false } as unknown as NodeJS.WriteStream) : process.stderr);
-  let pending: { it: number; l: DMDLosses }[] = [];
-  const t0 = performance.now(), d0 = os.memory().dispatches, it0 = tr.iteration;
+  if (tr.iteration === 0) await logEval();
+  const t0 = performance.now(), d0 = os.memory().dispatches, it0 = tr.iteration, s0 = session.trainSeconds;
   let last: Record<string, number> = {};
   while (tr.iteration < a.steps) {
-    const l = tr.step();
-    pending.push({ it: tr.iteration, l });
-    await os.relieve(); // image models make hundreds of submits in a few iterations; Dawn needs the host to wait
-    const done = tr.iteration >= a.steps;
-    if (pending.length === 50 || done) {
-      // one readback for 50 iterations: the GPU never waits for the host in between
-      const lines: string[] = [];
-      for (const p of pending) {
-        const rec: Record<string, number> = { iteration: p.it };
-        for (const [k, t] of Object.entries(p.l)) if (t) (rec[k] = await t.item()), t.dispose();
-        lines.push(JSON.stringify(rec));
-        if (rec.dm !== undefined) last = { ...last, dm: rec.dm, gradNorm: rec.gradNorm };
-        last.fake = rec.fake;
-        if (rec.ganD !== undefined) last.ganD = rec.ganD;
-        const bad = Object.entries(rec).find(([, v]) => !Number.isFinite(v));
-        if (bad) throw new ValueError(`distill: loss ${bad[0]} became ${bad[1]} at iteration ${p.it}; the last good checkpoint is ${ckpt}`);
-      }
-      appendFileSync(metricsPath, lines.join('\n') + '\n');
-      pending = [];
-      progress.update(tr.iteration - it0, { fake: last.fake, ...(last.dm !== undefined ? { dm: last.dm } : {}), ...(last.ganD !== undefined ? { ganD: last.ganD } : {}) });
+    // one readback per batch of iterations (50, or up to the next evaluation / checkpoint / end)
+    const stops = [a.steps, ...(a.evalEvery > 0 ? [Math.ceil((tr.iteration + 1) / a.evalEvery) * a.evalEvery] : []), Math.ceil((tr.iteration + 1) / Math.max(1, a.checkpointEvery)) * a.checkpointEvery];
+    const n = Math.min(50, Math.min(...stops) - tr.iteration);
+    const records = await session.train(n);
+    for (const rec of records) {
+      if (rec.dm !== undefined) last = { ...last, dm: rec.dm, gradNorm: rec.gradNorm! };
+      last.fake = rec.fake!;
+      if (rec.ganD !== undefined) last.ganD = rec.ganD;
+      const bad = Object.entries(rec).find(([, v]) => !Number.isFinite(v));
+      if (bad) throw new ValueError(`distill: loss ${bad[0]} became ${bad[1]} at iteration ${rec.iteration}; the last good checkpoint is ${ckpt}`);
     }
+    appendFileSync(metricsPath, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    progress.update(tr.iteration - it0, { fake: last.fake, ...(last.dm !== undefined ? { dm: last.dm } : {}), ...(last.ganD !== undefined ? { ganD: last.ganD } : {}) });
+    const done = tr.iteration >= a.steps;
     if (a.evalEvery > 0 && (tr.iteration % a.evalEvery === 0 || done)) await logEval();
     if (tr.iteration % a.checkpointEvery === 0 || done) {
-      const s = tr.state();
+      const s = session.state();
       await os.io.writeFileAtomic(ckpt, await os.io.saveSafetensorsChecked(s.tensors, s.meta));
     }
   }
-  const secs = (performance.now() - t0) / 1000;
   progress.done();
-  const itPerSec = (tr.iteration - it0) / Math.max(secs, 1e-9);
+  const itPerSec = (tr.iteration - it0) / Math.max(session.trainSeconds - s0, 1e-9);
   const dispatchesPerIt = (os.memory().dispatches - d0) / Math.max(1, tr.iteration - it0);
-  const genMeta: ModelMeta = { ...meta, generatorSigma: tr.cfg.generatorSigma, recipe: { command: a.command, teacher: a.teacher, config: tr.cfg, iterations: tr.iteration, itPerSec, dispatchesPerIt, adapter: os.device().adapterLabel, final: evals.at(-1) } };
+  void t0;
+  const evals = session.evals;
+  const genMeta: ModelMeta = { ...meta, generatorSigma: tr.cfg.generatorSigma, recipe: { command: a.command, teacher: a.teacher, config: tr.cfg, iterations: tr.iteration, itPerSec, dispatchesPerIt, ttqSeconds: session.ttqSeconds, trainSeconds: session.trainSeconds, adapter: os.device().adapterLabel, final: evals.at(-1) } };
   // generator.safetensors is what `onestep sample --sampler onestep` should use: the EMA weights when there is an EMA
-  const shipped = sampler();
+  const shipped = session.generator();
   await os.io.writeFileAtomic(join(a.out, 'generator.safetensors'), await saveModel(shipped, genMeta));
   if (tr.ema) await os.io.writeFileAtomic(join(a.out, 'generator-raw.safetensors'), await saveModel(tr.generator, genMeta));
   await os.io.writeFileAtomic(join(a.out, 'fake-score.safetensors'), await saveModel(tr.fake, { ...meta, recipe: { role: 'fake score', command: a.command } }));
-  if (!a.quiet) writeReport(a.out, { title: `onestep distill: ${meta.data} (${tr.cfg.mode}${tr.cfg.ganWeight > 0 ? ' + GAN' : ''})`, evals, metricName: task.metricName, panels: [{ name: `generator, 1 NFE, iteration ${tr.iteration}`, png: lastPanel.iteration === tr.iteration && lastPanel.png ? lastPanel.png : (await task.evaluate(tr, shipped)).png }], table: [['teacher', a.teacher], ['iterations', String(tr.iteration)], ['it/s', itPerSec.toFixed(2)], ['final metric', JSON.stringify(evals.at(-1))]] });
-  return { trainer: tr, teacher, meta, evals, itPerSec, dispatchesPerIt, sampler: shipped, task };
+  if (!a.quiet && lastPanel.iteration !== tr.iteration) await logEval();
+  if (!a.quiet) {
+    writeReport(a.out, {
+      title: `onestep distill: ${meta.data} (${tr.cfg.mode}${tr.cfg.ganWeight > 0 ? ' + GAN' : ''})`, evals, metricName: task.metricName, teacherMetric: session.teacherQuality?.metric,
+      panels: [{ name: `generator, 1 NFE, iteration ${tr.iteration}`, png: lastPanel.png! }],
+      table: [['teacher', a.teacher], ['iterations', String(tr.iteration)], ['it/s', itPerSec.toFixed(2)], ['time to quality', ttqText(session)], ['final metric', JSON.stringify(evals.at(-1))]],
+    });
+    console.log(`distill: time to quality ${ttqText(session)}`);
+  }
+  return { session, trainer: tr, teacher, meta, evals, itPerSec, dispatchesPerIt, sampler: shipped, task };
+}
+
+/** "12.3 s of training (iteration 450); 4.1 s of evaluation" or "not reached in … s". */
+export function ttqText(s: DistillSession): string {
+  const at = s.evals.find((e) => e.reached);
+  const ev = `${s.evalSeconds.toFixed(1)} s of evaluation excluded`;
+  return at ? `${at.seconds.toFixed(1)} s of training (iteration ${at.iteration}); ${ev}` : `not reached in ${s.trainSeconds.toFixed(1)} s of training; ${ev}`;
 }
 
 /** report.html: loss curves, the metric over time, sample panels and the timing table, self-contained. */
@@ -251,14 +213,15 @@ export function writeReport(dir: string, o: { title: string; evals: GeneratorEva
     for (let i = 0; i + win <= rows.length; i += win) pts.push([rows[i + win - 1].iteration, rows.slice(i, i + win).reduce((s, r) => s + r[key], 0) / win]);
     return pts;
   };
-  const metric = o.evals.map((e): [number, number] => [e.iteration, e.metric]);
-  const ref = (v: number | undefined) => (v === undefined ? [] : [[0, v], [o.evals.at(-1)?.iteration ?? 1, v]] as [number, number][]);
+  // quality against training wall seconds (evaluation excluded): what time to quality reads off
+  const metric = o.evals.map((e): [number, number] => [e.seconds, e.metric]);
+  const ref = (v: number | undefined) => (v === undefined ? [] : [[0, v], [o.evals.at(-1)?.seconds ?? 1, v]] as [number, number][]);
   const html = `<!doctype html><meta charset="utf-8"><title>${o.title}</title>
 <style>body{font-family:sans-serif;margin:24px;max-width:1200px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}.panels{display:flex;gap:16px;flex-wrap:wrap}figure{margin:0}</style>
 <h1>${o.title}</h1>
 <table>${o.table.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</table>
 <h2>Samples</h2><div class="panels">${o.panels.map((p) => `<figure><img width="320" height="320" src="data:image/png;base64,${Buffer.from(p.png).toString('base64')}"><figcaption>${p.name}</figcaption></figure>`).join('')}</div>
-<h2>Metric over time</h2>${lineChartSvg(`${o.metricName ?? 'sliced Wasserstein distance to data'} (lower is better)`, [
+<h2>Metric over training time</h2>${lineChartSvg(`${o.metricName ?? 'sliced Wasserstein distance to data'} (lower is better) against training seconds`, [
     { name: 'generator', points: metric, color: '#d62728' },
     { name: 'teacher (Heun)', points: ref(o.teacherMetric), color: '#2ca02c' },
     { name: 'data floor', points: ref(o.floor), color: '#7f7f7f' },

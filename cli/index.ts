@@ -1,7 +1,8 @@
 // cli/index.ts: the `onestep` command. Subcommands parse their own flags; errors print one line, not a stack.
 import { DeviceLostError, OnestepError } from '../engine/errors';
-import { demo, DEMO_REG_WEIGHT, DEMO_STEPS } from './demo';
-import { demoMnist } from './demo-mnist';
+import { demo, DEMO_STEPS } from './demo';
+import { demoMnist, MNIST_DEMO_STEPS } from './demo-mnist';
+import { recipeFor } from '../models/recipe';
 import { distill, makePairsCommand } from './distill';
 import { trainTeacher } from './teacher';
 import { trainClassifier } from './classifier';
@@ -11,11 +12,13 @@ import { parseOptions } from './options';
 const USAGE = `usage: onestep <command> [options]
 
 commands:
-  demo [--data NAME|mnist] [--mode dmd|dmd2] [--steps N] [--seed S] [--out DIR] [--reg-weight W] [--n N --cfg W (mnist)]
+  demo [--data NAME|mnist] [--mode dmd|dmd2] [--steps N] [--seed S] [--out DIR] [--lr LR --reg-weight W --gan-weight W
+       --ema-decay B --warmup N --eager] [--n N --cfg W (mnist)]
                                                        distil the zoo teacher into a one-step generator and compare
-  distill --teacher FILE --out DIR [--mode dmd|dmd2 --steps N --batch B --lr LR --fake-lr LR --ttur N
-          --reg-weight W --gan-weight W --gan-d-weight W --cfg W --pairs FILE --classifier FILE --seed S
-          --eval-every N --checkpoint-every N --ema-decay B --real-only --resume]
+  distill --teacher FILE --out DIR [--mode dmd|dmd2 --steps N --batch B --lr LR --fake-lr LR --ttur N --warmup N
+          --reg-weight W --gan-weight W --gan-d-weight W --gan-max-step K --cfg W --pairs FILE --pair-count N
+          --classifier FILE --seed S --eval-every N --checkpoint-every N --ema-decay B --real-only --eager --resume]
+                                                       the data set's recipe (models/recipe.ts) unless flags say otherwise
   make-pairs --teacher FILE --n N --out pairs.safetensors [--seed S]   DMD's regression set (Heun-18 outputs)
   train-teacher --data NAME|mnist16 --out DIR [--steps N --batch B --lr LR --ema HALFLIFE --seed S --net JSON --p-mean=M --p-std S --resume]
                                                        train an EDM teacher (2-D toy sets)
@@ -39,29 +42,29 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'demo': {
         const v = parseOptions('demo', rest);
-        const lr = v.lr !== undefined ? { lr: v.lr, fakeLr: v.lr } : {};
+        // the data set's recipe (models/recipe.ts, the page's too), with the flags given over it
+        const flags = defined({ lr: v.lr, fakeLr: v.lr, emaDecay: v['ema-decay'], regWeight: v['reg-weight'], ganWeight: v['gan-weight'], warmup: v.warmup, compiled: v.eager ? false : undefined });
         if (v.data === 'mnist' || v.data === 'mnist16') {
           if (v.mode && v.mode !== 'dmd2') throw new OnestepError(`demo: MNIST distils with --mode dmd2 (the regression loss exists for 2-D data only), got --mode ${v.mode}`);
-          const config = { ...lr, ...(v['ema-decay'] !== undefined ? { emaDecay: v['ema-decay'] } : {}) };
-          await demoMnist({ data: 'mnist16', mode: 'dmd2', steps: v.steps ?? 600, seed: v.seed!, out: v.out ?? 'runs/demo-mnist', zoo: v.zoo!, config, n: v.n!, cfg: v.cfg! });
+          if (v['reg-weight']) throw new OnestepError('demo: MNIST distils with DMD2, which has no regression loss; leave out --reg-weight');
+          await demoMnist({ data: 'mnist16', mode: 'dmd2', steps: v.steps ?? MNIST_DEMO_STEPS, seed: v.seed!, out: v.out ?? 'runs/demo-mnist', zoo: v.zoo!, config: { ...recipeFor('mnist16', 'dmd2'), ...flags }, n: v.n!, cfg: v.cfg! });
           return 0;
         }
-        // the demo's departures from the papers' defaults (bench/RESULTS.md): an EMA of the generator (0.995, warmed up)
-        // and a regression weight of 1 instead of DMD's 0.25 — each lowered the 8gaussians SWD at equal iterations
-        const m = mode(v.mode ?? 'dmd');
-        if (m === 'dmd2' && v['reg-weight'] !== undefined) throw new OnestepError('demo: DMD2 has no regression loss; --reg-weight goes with --mode dmd');
-        const config = { ...lr, emaDecay: v['ema-decay'] ?? 0.995, ...(m === 'dmd' ? { regWeight: v['reg-weight'] ?? DEMO_REG_WEIGHT } : {}) };
-        await demo({ data: v.data!, mode: m, steps: v.steps ?? DEMO_STEPS[m], seed: v.seed!, out: v.out ?? 'runs/demo', zoo: v.zoo!, config });
+        const m = mode(v.mode ?? recipeFor(v.data!).mode);
+        if (m === 'dmd2' && v['reg-weight']) throw new OnestepError('demo: DMD2 has no regression loss; --reg-weight goes with --mode dmd');
+        await demo({ data: v.data!, mode: m, steps: v.steps ?? DEMO_STEPS[m], seed: v.seed!, out: v.out ?? 'runs/demo', zoo: v.zoo!, config: { ...recipeFor(v.data!, m), ...flags } });
         return 0;
       }
       case 'distill': {
         const v = parseOptions('distill', rest);
-        const config = Object.fromEntries(Object.entries({
-          mode: mode(v.mode!), seed: v.seed, batch: v.batch, lr: v.lr, fakeLr: v['fake-lr'], ttur: v.ttur, regWeight: v['reg-weight'], cfg: v.cfg,
-          realOnly: v['real-only'] || undefined, emaDecay: v['ema-decay'], ganWeight: v['gan-weight'], ganDWeight: v['gan-d-weight'],
-        }).filter(([, x]) => x !== undefined)) as unknown as Parameters<typeof distill>[0]['config'];
+        // over the teacher's data set's recipe (models/recipe.ts)
+        const config = defined({
+          mode: v.mode === undefined ? undefined : mode(v.mode), seed: v.seed, batch: v.batch, lr: v.lr, fakeLr: v['fake-lr'], ttur: v.ttur, regWeight: v['reg-weight'], cfg: v.cfg,
+          realOnly: v['real-only'] || undefined, emaDecay: v['ema-decay'], ganWeight: v['gan-weight'], ganDWeight: v['gan-d-weight'], ganMaxStep: v['gan-max-step'],
+          warmup: v.warmup, compiled: v.eager ? false : undefined,
+        });
         const out = need('out', v.out);
-        const r = await distill({ teacher: need('teacher', v.teacher), out, steps: v.steps!, resume: !!v.resume, pairs: v.pairs, evalEvery: v['eval-every']!, checkpointEvery: v['checkpoint-every']!, config, classifier: v.classifier, command: `onestep ${argv.join(' ')}` });
+        const r = await distill({ teacher: need('teacher', v.teacher), out, steps: v.steps!, resume: !!v.resume, pairs: v.pairs, pairCount: v['pair-count'], evalEvery: v['eval-every']!, checkpointEvery: v['checkpoint-every']!, config, classifier: v.classifier, command: `onestep ${argv.join(' ')}` });
         console.log(JSON.stringify({ out, iterations: r.trainer.iteration, itPerSec: +r.itPerSec.toFixed(1), dispatchesPerIt: +r.dispatchesPerIt.toFixed(0), final: r.evals.at(-1) }));
         return 0;
       }
@@ -133,6 +136,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The entries that are set: flags not given leave the recipe's values. */
+function defined<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+}
 function mode(v: string): 'dmd' | 'dmd2' {
   if (v !== 'dmd' && v !== 'dmd2') throw new OnestepError(`--mode must be dmd or dmd2, got "${v}"`);
   return v;

@@ -29,7 +29,7 @@ export type OptionSpec = TextOption | FlagOption | NumberOption;
 const text = (dflt?: string): TextOption => (dflt === undefined ? { type: 'string' } : { type: 'string', default: dflt });
 const flag: FlagOption = { type: 'boolean', default: false };
 const count = (dflt?: string): NumberOption => ({ type: 'int', min: 1, ...(dflt === undefined ? {} : { default: dflt }) });
-const every = (dflt: string, note: string): NumberOption => ({ type: 'int', min: 0, default: dflt, note });
+const every = (dflt: string | undefined, note: string): NumberOption => ({ type: 'int', min: 0, ...(dflt === undefined ? {} : { default: dflt }), note });
 /** Seeds are u32: the host RNG keeps 32 bits of them. */
 const seed: NumberOption = { type: 'int', min: 0, max: 2 ** 32 - 1, default: '0' };
 const rate = (dflt?: string): NumberOption => ({ type: 'number', min: 0, open: 'min', ...(dflt === undefined ? {} : { default: dflt }) });
@@ -40,11 +40,12 @@ const cfg = (dflt?: string): NumberOption => weight(dflt, '1: no guidance, 0: un
 export const COMMAND_OPTIONS = {
   demo: {
     data: text('8gaussians'), mode: text(), steps: count(), seed, out: text(), zoo: text('zoo'), lr: rate(), 'ema-decay': decay,
-    'reg-weight': weight(), n: { type: 'int', min: 10, default: '1000', note: 'MNIST samples per model, classes balanced' }, cfg: cfg('2'),
+    'reg-weight': weight(), 'gan-weight': weight(undefined, '0: no GAN head'), warmup: every(undefined, 'updates; 0: no warm-up'), eager: flag, n: { type: 'int', min: 10, default: '1000', note: 'MNIST samples per model, classes balanced' }, cfg: cfg('2'),
   },
   distill: {
-    teacher: text(), out: text(), mode: text('dmd2'), steps: count('10000'), batch: count(), lr: rate(), 'fake-lr': rate(), ttur: count(),
-    'reg-weight': weight(), 'gan-weight': weight(undefined, '0: no GAN head'), 'gan-d-weight': weight(), classifier: text(), cfg: cfg(), pairs: text(), seed,
+    teacher: text(), out: text(), mode: text(), steps: count('10000'), batch: count(), lr: rate(), 'fake-lr': rate(), ttur: count(),
+    'reg-weight': weight(), 'gan-weight': weight(undefined, '0: no GAN head'), 'gan-d-weight': weight(), 'gan-max-step': { type: 'int', min: 0, max: 999, note: 'Karras level of the noisiest GAN input' },
+    warmup: every(undefined, 'updates; 0: no warm-up'), eager: flag, classifier: text(), cfg: cfg(), pairs: text(), 'pair-count': count(), seed,
     'eval-every': every('500', '0: evaluate before training only'), 'checkpoint-every': every('1000', '0: at the end only'), 'real-only': flag, 'ema-decay': decay, resume: flag,
   },
   'make-pairs': { teacher: text(), n: count('5000'), seed, out: text() },

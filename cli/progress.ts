@@ -25,6 +25,12 @@ export class Progress {
     this.stream.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
   }
 
+  /** A line of its own (a milestone), without losing the progress line. */
+  note(text: string): void {
+    this.stream.write(this.stream.isTTY ? `\r\x1b[2K${text}\n` : `${text}\n`);
+    this.lastPrint = 0;
+  }
+
   done(): number {
     if (this.stream.isTTY) this.stream.write('\n');
     return (performance.now() - this.t0) / 1000;

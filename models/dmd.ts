@@ -27,13 +27,15 @@ export interface DMDConfig {
   realOnly: boolean; // ablation: μ_fake := x_t (no fake score) — collapses onto modes (DMD Fig. 3a)
   ganWeight: number; // DMD2 GAN head: weight of the generator's loss softplus(−D(G(z))) (DMD2 ImageNet: 3e-3; 0 = off)
   ganDWeight: number; // weight of the head's loss softplus(D(fake)) + softplus(−D(real)) in the fake-score update (1e-2)
+  ganMaxStep: number; // the head sees samples noised at Karras levels [0, ganMaxStep] (DMD2: 999, the whole grid)
   seed: number;
+  warmup: number; // learning-rate warm-up: the k-th update of each optimiser uses lr·min(1, k / warmup) (0 = off)
   compiled: boolean; // run each kind of iteration as a compiled step (os.compile): same results, far fewer dispatches
 }
 
 export const DMD_DEFAULTS: Record<'dmd' | 'dmd2', DMDConfig> = {
-  dmd: { mode: 'dmd', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 1, regWeight: 0.25, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, seed: 0, compiled: true },
-  dmd2: { mode: 'dmd2', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 5, regWeight: 0, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, seed: 0, compiled: true },
+  dmd: { mode: 'dmd', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 1, regWeight: 0.25, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, ganMaxStep: 999, seed: 0, warmup: 0, compiled: true },
+  dmd2: { mode: 'dmd2', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 5, regWeight: 0, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, ganMaxStep: 999, seed: 0, warmup: 0, compiled: true },
 };
 
 /** DMD's regression set: noises z_i and the teacher's deterministic (Heun) samples y_i = ODE(z_i). */
@@ -90,6 +92,7 @@ export class DMDTrainer {
     this.cfg = { ...DMD_DEFAULTS[mode], ...o.config };
     const c = this.cfg;
     if (!Number.isInteger(c.ttur) || c.ttur < 1) throw new ValueError(`DMDTrainer: ttur must be a positive integer, got ${c.ttur}`);
+    if (!Number.isInteger(c.warmup) || c.warmup < 0) throw new ValueError(`DMDTrainer: warmup must be an integer ≥ 0 (updates), got ${c.warmup}`);
     if (c.regWeight > 0 && !o.pairs) throw new ValueError(`DMDTrainer: regWeight ${c.regWeight} needs regression pairs (onestep make-pairs); pass pairs or set regWeight 0`);
     if (!(c.ganWeight >= 0 && c.ganDWeight >= 0)) throw new ValueError(`DMDTrainer: ganWeight and ganDWeight must be ≥ 0, got ${c.ganWeight}, ${c.ganDWeight}`);
     if (c.ganWeight > 0 && !o.realData) throw new ValueError(`DMDTrainer: ganWeight ${c.ganWeight} needs a stream of real data for the GAN head (realData); pass one or set ganWeight 0`);
@@ -115,10 +118,10 @@ export class DMDTrainer {
     this.fakeIteration = c.compiled ? os.compile(fake) : fake;
   }
 
-  /** GAN logits [B] of images x: the head on the fake score's bottleneck at x + σ·ε, σ from the full Karras grid. */
+  /** GAN logits [B] of samples x: the head on the fake score's bottleneck at x + σ·ε, σ from Karras levels [0, ganMaxStep]. */
   discriminate(x: Tensor, labels: Tensor | null): Tensor {
     return os.tidy(() => {
-      const sigma = this.drawSigmas(0, 999, x.shape[0]);
+      const sigma = this.drawSigmas(0, this.cfg.ganMaxStep, x.shape[0]);
       const xt = os.add(x, os.mul(os.randnLike(x), sigmaLike(sigma, x)));
       return this.head!.forward(this.fake.bottleneck(xt, sigma, labels));
     });
@@ -181,8 +184,14 @@ export class DMDTrainer {
    * step 4). With `compiled`, each of the two kinds of iteration is one compiled step (os.compile).
    */
   step(): DMDLosses {
-    const genStep = this.iteration % this.cfg.ttur === 0;
+    const c = this.cfg;
+    const genStep = this.iteration % c.ttur === 0;
     this.iteration++;
+    // the warm-up: host values the compiled steps' optimiser updates read afresh at every call
+    const warm = (k: number) => (c.warmup > 0 ? Math.min(1, k / c.warmup) : 1);
+    this.optF.lr = c.fakeLr * warm(this.optF.steps + 1);
+    if (this.optH) this.optH.lr = this.optF.lr;
+    if (genStep) this.optG.lr = c.lr * warm(this.optG.steps + 1);
     return genStep ? this.generatorIteration() : this.fakeIteration();
   }
 

@@ -49,9 +49,13 @@ export async function serveFiles(files: Record<string, { body: string | Uint8Arr
   return { url: `http://127.0.0.1:${port}`, server };
 }
 
-/** Launches headless Chromium with WebGPU (or without, for the error-path tests). */
+/**
+ * Launches headless Chromium with WebGPU (or without, for the error-path tests). A waitForFunction is one protocol call
+ * that lasts until its predicate holds, so the protocol timeout (puppeteer's 180 s) must exceed the longest wait a
+ * caller asks for (the MNIST page's teacher panel takes minutes on SwiftShader); each wait keeps its own timeout.
+ */
 export async function launchChromium(opts: { webgpu?: boolean } = {}) {
   const puppeteer = (await import('puppeteer-core')).default;
   const flags = opts.webgpu === false ? WEBGPU_FLAGS.filter((f) => !f.includes('webgpu') && !f.includes('swiftshader')).concat('--disable-features=WebGPU') : WEBGPU_FLAGS;
-  return puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: flags, userDataDir: join(process.env.TMPDIR ?? '/tmp', `onestep-chrome-${process.pid}-${Date.now()}`) });
+  return puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: flags, protocolTimeout: 900_000, userDataDir: join(process.env.TMPDIR ?? '/tmp', `onestep-chrome-${process.pid}-${Date.now()}`) });
 }

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DEMO_REG_WEIGHT } from '../cli/demo';
+import { TOY_RECIPE } from '../models/recipe';
 import { fmtTime } from '../cli/progress';
 import { launchChromium } from '../scripts/browser';
 import { chartOverlaps } from './chart-overlaps';
@@ -70,7 +70,9 @@ describe('onestep CLI', () => {
     expect(r.stdout).toMatch(/\[setup\] done/);
     expect(r.stderr).not.toMatch(/Warning: maxDynamic\w+ artificially reduced/);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-    expect(summary).toMatchObject({ teacher: { sampler: 'heun-18', nfe: 35 }, generator: { nfe: 1 }, training: { iterations: 20, config: { mode: 'dmd', regWeight: DEMO_REG_WEIGHT } } });
+    expect(summary).toMatchObject({ teacher: { sampler: 'heun-18', nfe: 35 }, generator: { nfe: 1 }, training: { iterations: 20, config: { mode: TOY_RECIPE.mode, regWeight: TOY_RECIPE.regWeight, lr: TOY_RECIPE.lr, warmup: TOY_RECIPE.warmup, emaDecay: TOY_RECIPE.emaDecay } } });
+    expect(summary).toHaveProperty('ttqSeconds');
+    expect(summary.evals.length).toBeGreaterThan(0);
     for (const k of ['data', 'teacher', 'generator', 'naive', 'ablationRealOnly']) expect(summary[k].swd, k).toBeGreaterThan(0);
     expect(summary.speedup).toBeGreaterThan(1);
     for (const name of ['data', 'teacher', 'generator']) {

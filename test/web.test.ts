@@ -13,6 +13,7 @@ import type { Page } from 'puppeteer-core';
 import { launchChromium } from '../scripts/browser';
 import { startServer } from '../web/server';
 import { loadModel } from '../models/checkpoint';
+import { TOY_RECIPE } from '../models/recipe';
 import { freePort, startWeb, type RunningWeb } from './web-command';
 
 const root = join(__dirname, '..');
@@ -198,7 +199,7 @@ async function openReadyPage(browser: Awaited<ReturnType<typeof launchChromium>>
 }
 
 describe('the page in headless Chromium', () => {
-  it('trains DMD2 on 8gaussians: steps pass 20, losses and generator samples are drawn, no console errors', async () => {
+  it('trains the default recipe on 8gaussians: losses, samples, an evaluation beside the teacher\'s, time to quality empty until reached, no console errors', async () => {
     const browser = await launchChromium();
     const errors: string[] = [];
     try {
@@ -218,6 +219,11 @@ describe('the page in headless Chromium', () => {
           last = now;
         }, 50);
       });
+      // the form shows the recipe the CLI uses
+      for (const [id, v] of Object.entries({ mode: TOY_RECIPE.mode, lr: TOY_RECIPE.lr, regWeight: TOY_RECIPE.regWeight, emaDecay: TOY_RECIPE.emaDecay, warmup: TOY_RECIPE.warmup }))
+        expect(await page.$eval(`#${id}`, (e) => (e as HTMLInputElement).value), id).toBe(String(v));
+      expect(Number(await page.$eval('[data-testid=teacher-quality]', (e) => e.textContent))).toBeGreaterThan(0.9); // the teacher's near-mode fraction
+      expect(await page.$eval('[data-testid=ttq]', (e) => e.textContent)).toBe('');
       await page.click('[data-testid=start]');
       await page.waitForFunction(() => Number(document.querySelector('[data-testid=step]')!.textContent) > 20, { timeout: 240_000, polling: 500 });
       // the generator panel is redrawn every 20 steps: wait for the step-20 drawing
@@ -237,6 +243,15 @@ describe('the page in headless Chromium', () => {
       });
       expect(ink.loss).toBeGreaterThan(20);
       expect(ink.generator).toBeGreaterThan(100);
+      // the first evaluation (step 100, 16,384 samples): the generator's figures beside the teacher's
+      await page.waitForFunction(() => Number.isFinite(Number(document.querySelector('[data-testid=gen-quality]')!.textContent)), { timeout: 240_000, polling: 500 });
+      const quality = await page.evaluate(() => ['gen-quality', 'teacher-quality', 'metric', 'ttq'].map((id) => document.querySelector(`[data-testid=${id}]`)!.textContent ?? ''));
+      expect(Number(quality[0])).toBeGreaterThan(0);
+      expect(Number(quality[0])).toBeLessThanOrEqual(1);
+      expect(Number(quality[2])).toBeGreaterThan(0);
+      // empty until the generator reaches the teacher, then training seconds
+      expect(quality[3]).toMatch(/^(|\d+\.\d)$/);
+      console.log(`web: first evaluation near-mode fraction ${quality[0]} (teacher ${quality[1]}), SWD ${quality[2]}, TTQ "${quality[3]}"`);
       const rate = Number(await page.$eval('[data-testid=rate]', (e) => e.textContent));
       expect(rate).toBeGreaterThan(0);
       const maxGap = await page.evaluate(() => (window as unknown as { __maxGap: number }).__maxGap);
@@ -268,9 +283,13 @@ describe('the page in headless Chromium', () => {
       await (upload as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(junk);
       await page.waitForFunction(() => (document.querySelector('[data-testid=error]')?.textContent ?? '').length > 0, { timeout: 30_000 });
       expect(await page.$eval('[data-testid=error]', (e) => e.textContent ?? '')).toMatch(/junk\.safetensors is not a valid onestep checkpoint/);
-      // DMD: TTUR 1 and regression weight 0.25 (pairs made with the teacher at Start)
+      // DMD2 then back to DMD: each method's recipe (DMD: TTUR 1 and the regression loss on pairs made at Start)
+      await page.select('#mode', 'dmd2');
+      expect(await page.$eval('#regWeight', (e) => (e as HTMLInputElement).value)).toBe('0');
+      expect(await page.$eval('#ttur', (e) => (e as HTMLInputElement).value)).toBe('5');
       await page.select('#mode', 'dmd');
-      expect(await page.$eval('#regWeight', (e) => (e as HTMLInputElement).value)).toBe('0.25');
+      expect(await page.$eval('#regWeight', (e) => (e as HTMLInputElement).value)).toBe(String(TOY_RECIPE.regWeight));
+      expect(await page.$eval('#ttur', (e) => (e as HTMLInputElement).value)).toBe('1');
       await page.$eval('#batch', (e) => ((e as HTMLInputElement).value = '32'));
       await page.click('[data-testid=start]');
       await page.waitForFunction(() => Number(document.querySelector('[data-testid=step]')!.textContent) >= 10, { timeout: 180_000, polling: 500 });
@@ -339,7 +358,10 @@ describe('the page in headless Chromium', () => {
         return seen.size;
       });
       expect(shades).toBeGreaterThan(20); // a grid of grey-level digits, not a blank canvas
-      expect(Number(await page.$eval('#swd', (e) => e.textContent))).toBeGreaterThan(0);
+      // the evaluation every 10 steps: FD and class accuracy, the teacher's beside
+      await page.waitForFunction(() => Number(document.querySelector('[data-testid=metric]')!.textContent) > 0, { timeout: 300_000, polling: 1000 });
+      expect(await page.$eval('#quality-name', (e) => e.textContent)).toBe('class accuracy');
+      expect(Number(await page.$eval('[data-testid=teacher-quality]', (e) => e.textContent))).toBeGreaterThan(0.5);
       await page.click('#pause');
       await page.screenshot({ path: join(root, 'test', 'artifacts', 'web-mnist.png') as `${string}.png`, fullPage: true });
       expect(errors).toEqual([]);

@@ -1,19 +1,22 @@
 // web/main.ts: the training page. Loads a teacher (2-D or MNIST; zoo or upload), distils it with DMD / DMD2 on
-// navigator.gpu, and draws losses, the metric, samples and a one-step vs Heun-18 timing, without freezing the page: a few steps
-// per event-loop turn, one batched loss readback every READ_EVERY steps, a generator redraw every task.drawEvery steps.
+// navigator.gpu through the same DistillSession as `onestep distill` (models/session.ts), and draws losses, the metric
+// over training seconds, time to quality, samples and a one-step vs Heun-18 timing, without freezing the page: steps
+// encoded for at most TURN_BUDGET_MS per event-loop turn, one batched loss readback every READ_EVERY steps, a generator
+// redraw every task.drawEvery steps and an evaluation every task.evalEvery steps.
 import * as os from '../engine';
 import type { Tensor } from '../engine';
 import { TOY2D_NAMES } from '../models/data/toy2d';
 import { buildDenoiser, loadModel, saveModel, type ModelMeta } from '../models/checkpoint';
-import { DMDTrainer, type DMDConfig, type DMDLosses, type RegressionPairs } from '../models/dmd';
+import type { DMDConfig } from '../models/dmd';
 import type { EDMDenoiser } from '../models/edm';
+import { recipeFor, TOY_PAIRS, type Recipe } from '../models/recipe';
 import { heunSample } from '../models/samplers';
+import { DistillSession, type LossRecord, type Quality } from '../models/session';
 import { drawLines, smooth } from './draw';
 import { taskFor, type PageTask } from './tasks';
 
 const READ_EVERY = 10; // steps between loss readbacks
 const TURN_BUDGET_MS = 30; // encode at most this long per event-loop turn
-const N_PAIRS = 256; // DMD regression pairs made at Start
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const input = (id: string) => $<HTMLInputElement>(id);
@@ -39,22 +42,19 @@ interface State {
   classifiers: Record<string, string>;
   dataXs: Float32Array | null;
   teacherXs: Float32Array | null;
-  /** The metric of the data panel against the teacher's samples (2-D) or the held-out digits (MNIST). */
+  /** The metric of fresh data (2-D), the chart's floor line. */
   floor: number | null;
-  trainer: DMDTrainer | null;
-  /** With an EMA: a network holding the averaged generator weights (what the panels show and Download saves). */
-  emaNet: EDMDenoiser | null;
+  /** The teacher's evaluation (its Heun-18 samples, the teacher panel) and the guidance scale it was sampled with. */
+  teacherQuality: { cfg: number; q: Quality } | null;
+  /** The distillation (models/session.ts): pairs, trainer, evaluations, time to quality. */
+  session: DistillSession | null;
   viewLabels: Tensor | null;
-  pairs: RegressionPairs | null;
-  zEval: Tensor | null;
+  zView: Tensor | null;
   running: boolean;
   loopActive: Promise<void> | null;
   busy: boolean;
-  pending: DMDLosses[];
-  step: number;
-  hist: { dm: [number, number][]; fake: [number, number][]; reg: [number, number][]; ganG: [number, number][]; ganD: [number, number][]; metric: [number, number][] };
+  hist: { dm: [number, number][]; fake: [number, number][]; reg: [number, number][]; ganG: [number, number][]; ganD: [number, number][] };
   rateMarks: [number, number][]; // (time ms, step)
-  lastGenXs: Float32Array | null;
   dead: boolean;
 }
 
@@ -66,21 +66,20 @@ const S: State = {
   dataXs: null,
   teacherXs: null,
   floor: null,
-  trainer: null,
-  emaNet: null,
+  teacherQuality: null,
+  session: null,
   viewLabels: null,
-  pairs: null,
-  zEval: null,
+  zView: null,
   running: false,
   loopActive: null,
   busy: false,
-  pending: [],
-  step: 0,
-  hist: { dm: [], fake: [], reg: [], ganG: [], ganD: [], metric: [] },
+  hist: { dm: [], fake: [], reg: [], ganG: [], ganD: [] },
   rateMarks: [],
-  lastGenXs: null,
   dead: false,
 };
+
+/** Steps taken by the current session. */
+const iteration = () => S.session?.iteration ?? 0;
 
 // ---- messages -----------------------------------------------------------------------------------------------------
 
@@ -114,7 +113,7 @@ function deviceLost(detail: string): void {
   showError(
     `The GPU device was lost (${detail}). Training has stopped and the tensors on the GPU are gone. ` +
       'This happens when the GPU driver resets, the tab is backgrounded for long on some systems, or memory runs out. Restart to get a new device' +
-      (S.trainer ? '; the generator cannot be downloaded any more: its weights lived on the lost device.' : '.'),
+      (S.session ? '; the generator cannot be downloaded any more: its weights lived on the lost device.' : '.'),
   );
   // restart = reload: every tensor, the teacher included, lived on the lost device, so a fresh page is the clean state
   const restart = document.createElement('button');
@@ -145,21 +144,30 @@ function readConfig(): Partial<DMDConfig> & { mode: 'dmd' | 'dmd2' } {
     regWeight: num('regWeight', 0, 'regression weight'),
     ganWeight: num('ganWeight', 0, 'GAN weight'),
     emaDecay: num('emaDecay', 0, 'EMA decay'),
+    warmup: num('warmup', 0, 'warm-up', true),
     seed: num('seed', 0, 'seed', true),
   };
+}
+
+/** The fields of the form a recipe sets (models/recipe.ts); the others keep their values. */
+const RECIPE_FIELDS = ['lr', 'fakeLr', 'batch', 'ttur', 'regWeight', 'ganWeight', 'emaDecay', 'warmup'] as const;
+
+function showRecipe(r: Recipe): void {
+  $<HTMLSelectElement>('mode').value = r.mode;
+  const full = { ttur: r.mode === 'dmd' ? 1 : 5, regWeight: 0, ganWeight: 0, emaDecay: 0, warmup: 0, ...r };
+  for (const k of RECIPE_FIELDS) if (full[k] !== undefined) input(k).value = String(full[k]);
 }
 
 function updateButtons(): void {
   const ok = !S.dead && !!S.teacher && !S.busy;
   $<HTMLButtonElement>('start').disabled = !ok || S.running;
-  $<HTMLButtonElement>('start').textContent = S.trainer && !S.running ? 'Resume' : 'Start';
-  if (!S.trainer) $<HTMLButtonElement>('start').textContent = 'Start';
+  $<HTMLButtonElement>('start').textContent = S.session && !S.running ? 'Resume' : 'Start';
   $<HTMLButtonElement>('pause').disabled = !S.running;
   $<HTMLButtonElement>('reset').disabled = S.busy;
-  $<HTMLButtonElement>('download').disabled = S.dead || !S.trainer || S.running || S.busy;
+  $<HTMLButtonElement>('download').disabled = S.dead || !S.session || S.running || S.busy;
   $<HTMLButtonElement>('measure').disabled = !ok || S.running;
-  const locked = !!S.trainer || S.running;
-  for (const id of ['mode', 'lr', 'fakeLr', 'batch', 'ttur', 'cfg', 'regWeight', 'ganWeight', 'emaDecay', 'seed', 'dataset', 'teacher', 'upload']) ($(id) as HTMLInputElement).disabled = locked || S.busy;
+  const locked = !!S.session || S.running;
+  for (const id of ['mode', 'lr', 'fakeLr', 'batch', 'ttur', 'cfg', 'regWeight', 'ganWeight', 'emaDecay', 'warmup', 'seed', 'dataset', 'teacher', 'upload']) ($(id) as HTMLInputElement).disabled = locked || S.busy;
 }
 
 function populateDatasets(): void {
@@ -203,14 +211,16 @@ async function readSamples(t: Tensor): Promise<Float32Array> {
   }
 }
 
-/** Makes `t` the current teacher: data and teacher (Heun-18) panels, computed once, then the timing. */
+/** Makes `t` the current teacher: data and teacher (Heun-18) panels and the teacher's evaluation, computed once, then the timing. */
 async function useTeacher(t: Teacher | null): Promise<void> {
   S.teacher = t;
   S.dataXs = S.teacherXs = null;
   S.floor = null;
+  S.teacherQuality = null;
   S.viewLabels?.dispose();
   S.viewLabels = null;
   for (const id of ['data-canvas', 'teacher-canvas', 'generator-canvas']) clearCanvas($(id));
+  showQuality();
   if (!t) {
     status('choose a teacher: this data set has none in the zoo, upload one');
     updateButtons();
@@ -220,19 +230,16 @@ async function useTeacher(t: Teacher | null): Promise<void> {
   updateButtons();
   try {
     const task = t.task;
-    status(`teacher ${t.source}: sampling ${task.nView} samples with Heun (18 steps, 35 NFE)…`);
+    showRecipe(recipeFor(task.name));
+    await evaluateTeacher(t, 1);
     S.viewLabels = task.viewLabels();
     if (S.viewLabels) os.keep(S.viewLabels);
     S.dataXs = task.dataXs();
     task.draw($('data-canvas'), S.dataXs, [90, 90, 90]);
     $('data-caption').textContent = `data: ${task.name} (${task.nView} samples)`;
-    S.teacherXs = await readSamples(heunSample(t.den, { steps: 18, shape: [task.nView, ...task.sampleShape], seed: 1, labels: S.viewLabels }).x);
-    task.draw($('teacher-canvas'), S.teacherXs, [44, 160, 44]);
-    S.floor = await task.metric(S.dataXs, S.teacherXs);
-    const teacherMetric = await task.metric(S.teacherXs, S.dataXs);
+    S.floor = task.dataMetric();
     $('metric-name').textContent = task.metricName;
     $('metric-legend').textContent = task.metricName;
-    $('teacher-caption').textContent = `teacher, Heun 18 steps, 35 NFE${teacherMetric === null ? '' : ` (${task.metricName.replace(/ \(.*\)$/, '')} ${teacherMetric.toFixed(4)})`}`;
     drawCharts();
     S.busy = false;
     await measureTiming();
@@ -243,6 +250,20 @@ async function useTeacher(t: Teacher | null): Promise<void> {
     S.busy = false;
     updateButtons();
   }
+}
+
+/** Samples the teacher (Heun-18) at guidance `cfg` as the evaluation does, scores it, and draws its first nView samples. */
+async function evaluateTeacher(t: Teacher, cfg: number): Promise<void> {
+  const task = t.task, evaluation = task.evaluation(cfg);
+  status(`teacher ${t.source}: sampling with Heun (18 steps, 35 NFE) for the teacher panel and its evaluation…`);
+  const xs = await evaluation.samples(t.den, null);
+  const q = await evaluation.score(xs);
+  S.teacherQuality = { cfg, q };
+  S.teacherXs = xs.subarray(0, task.nView * task.sampleShape.reduce((a, b) => a * b, 1));
+  task.draw($('teacher-canvas'), S.teacherXs, [44, 160, 44]);
+  const metric = Number.isFinite(q.metric) ? ` (${task.metricName.replace(/ \(.*\)$/, '')} ${q.metric.toFixed(4)})` : '';
+  $('teacher-caption').textContent = `teacher, Heun 18 steps, 35 NFE${cfg !== 1 ? `, CFG ${cfg}` : ''}${metric}`;
+  showQuality();
 }
 
 async function loadTeacherBytes(bytes: Uint8Array, source: string, fallbackData: string): Promise<Teacher> {
@@ -280,7 +301,7 @@ async function loadZooTeacher(ds: string): Promise<void> {
 }
 
 async function onTeacherChoice(): Promise<void> {
-  if (S.trainer) return;
+  if (S.session) return;
   clearError();
   const ds = $<HTMLSelectElement>('dataset').value;
   const choice = $<HTMLSelectElement>('teacher').value;
@@ -333,8 +354,8 @@ async function measureTiming(): Promise<void> {
   $('timing-note').textContent = `measuring ${n} samples per batch…`;
   try {
     // the generator has the teacher's architecture: before training, time the teacher evaluated once at σ = 80
-    const net = S.trainer?.generator ?? t.den;
-    const sigma = S.trainer?.cfg.generatorSigma ?? 80;
+    const net = S.session?.generator() ?? t.den;
+    const sigma = S.session?.trainer.cfg.generatorSigma ?? 80;
     const heunMs = await timeIt(async () => void (await readSamples(heunSample(t.den, { steps: 18, shape, seed: 2 }).x)), t.task.heunTimingRuns);
     const oneMs = await timeIt(async () => {
       const x = os.noGrad(() => os.tidy(() => net.forward(os.mul(os.randn(shape, { seed: 3 }), sigma), os.full([n], sigma), null)));
@@ -364,106 +385,107 @@ function drawCharts(): void {
   if (S.hist.ganD.length) series.push({ name: 'GAN head', color: '#17becf', points: smooth(S.hist.ganD, win) });
   if (S.hist.ganG.length) series.push({ name: 'GAN generator', color: '#bcbd22', points: smooth(S.hist.ganG, Math.max(1, Math.floor(win / 2))) });
   drawLines($('loss-canvas'), series, { logY: true });
-  const last = S.hist.metric.at(-1)?.[0] ?? 1;
-  const metric = [{ name: 'generator', color: '#d62728', points: S.hist.metric }];
-  if (S.floor !== null && S.hist.metric.length) metric.push({ name: 'data', color: '#7f7f7f', points: [[0, S.floor], [last, S.floor]] });
+  // quality against training seconds, the teacher's and the data's as lines
+  const evals = (S.session?.evals ?? []).filter((e) => Number.isFinite(e.metric));
+  const points: [number, number][] = evals.map((e) => [e.seconds, e.metric]);
+  const span: [number, number] = [0, Math.max(1, points.at(-1)?.[0] ?? 1)];
+  const metric = [{ name: 'generator', color: '#d62728', points }];
+  const teacher = S.teacherQuality?.q.metric;
+  if (points.length && teacher !== undefined && Number.isFinite(teacher)) metric.push({ name: 'teacher', color: '#2ca02c', points: span.map((x) => [x, teacher]) });
+  if (points.length && S.floor !== null) metric.push({ name: 'data', color: '#7f7f7f', points: span.map((x) => [x, S.floor!]) });
   drawLines($('metric-canvas'), metric, { logY: true });
 }
 
-async function makeTrainer(): Promise<void> {
+/** Time to quality, and the generator's quality figure beside the teacher's. */
+function showQuality(): void {
+  const task = S.teacher?.task, last = S.session?.evals.at(-1);
+  const fmt = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(3));
+  $('quality-name').textContent = task?.quality.name ?? 'quality';
+  $('gen-quality').textContent = task && last ? fmt(task.quality.of(last)) : '—';
+  $('teacher-quality').textContent = task && S.teacherQuality ? fmt(task.quality.of(S.teacherQuality.q)) : '—';
+  const ttq = S.session?.ttqSeconds;
+  $('ttq').textContent = ttq === null || ttq === undefined ? '' : ttq.toFixed(1);
+  $('ttq-note').textContent = S.session ? (ttq === null ? `not yet (${S.session.trainSeconds.toFixed(1)} s of training)` : `s, at step ${S.session.evals.find((e) => e.reached)?.iteration}`) : '';
+  $('swd').textContent = last && Number.isFinite(last.metric) ? last.metric.toFixed(4) : '—';
+}
+
+async function makeSession(): Promise<void> {
   const t = S.teacher!;
   const config = readConfig();
   os.manualSeed(config.seed ?? 0);
   const task = t.task;
   if ((config.regWeight ?? 0) > 0 && task.labelDim > 0) throw new Error('the regression loss is built for 2-D teachers here; set the regression weight to 0 (use DMD2) for MNIST');
-  if ((config.regWeight ?? 0) > 0) {
-    status(`making ${N_PAIRS} regression pairs with the teacher (Heun, 18 steps)…`);
-    await new Promise((r) => setTimeout(r, 0));
-    const seed = 1000 + (config.seed ?? 0);
-    const z = os.keep(os.randn([N_PAIRS, 2], { seed }));
-    const { x } = heunSample(t.den, { steps: 18, shape: [N_PAIRS, 2], seed });
-    S.pairs = { z, y: os.keep(x) };
-    await S.pairs.y.data(); // finish the pairs before the first step is timed
-  }
-  S.trainer = new DMDTrainer({ teacher: t.den, makeDenoiser: () => buildDenoiser(t.meta), sampleShape: task.sampleShape, pairs: S.pairs, realData: task.realData, config });
-  S.emaNet = S.trainer.ema ? buildDenoiser(t.meta) : null;
-  S.zEval = os.keep(os.randn([task.nView, ...task.sampleShape], { seed: 4242 }));
-  S.step = 0;
+  const cfg = config.cfg ?? 1;
+  if (S.teacherQuality?.cfg !== cfg) await evaluateTeacher(t, cfg);
+  if ((config.regWeight ?? 0) > 0) status(`making ${TOY_PAIRS.toLocaleString('en')} regression pairs with the teacher (Heun, 18 steps)…`);
+  await nextTurn();
+  const evaluation = task.evaluation(cfg);
+  S.session = await DistillSession.start({
+    teacher: t.den, meta: t.meta, config, pairs: TOY_PAIRS, pairSeed: 1000 + (config.seed ?? 0), teacherQuality: S.teacherQuality!.q,
+    // the page draws real batches itself (its MNIST digits come from the server)
+    task: { ...evaluation, sampleShape: task.sampleShape, realData: task.realData },
+  });
+  S.zView = os.keep(os.randn([task.nView, ...task.sampleShape], { seed: 4242 }));
   await drawGenerator();
+  showQuality();
 }
 
-async function flushLosses(): Promise<void> {
-  const pending = S.pending;
-  S.pending = [];
-  if (!pending.length) return;
-  const keys = ['dm', 'fake', 'reg', 'ganG', 'ganD'] as const;
-  const list: { key: (typeof keys)[number]; step: number; t: Tensor }[] = [];
-  const first = S.step - pending.length + 1;
-  pending.forEach((l, i) => {
-    for (const k of keys) if (l[k]) list.push({ key: k, step: first + i, t: l[k]! });
-    l.gradNorm?.dispose();
-  });
-  // one readback for all of them
-  const all = os.stack(list.map((e) => e.t));
-  for (const e of list) e.t.dispose();
-  const vals = await readSamples(all);
-  list.forEach((e, i) => {
-    const v = vals[i];
-    if (!Number.isFinite(v)) throw new Error(`loss "${e.key}" became ${v} at step ${e.step}; lower the learning rates and press Reset`);
-    S.hist[e.key].push([e.step, v]);
-  });
-  const now = performance.now();
-  S.rateMarks.push([now, S.step]);
+function record(records: LossRecord[]): void {
+  for (const r of records)
+    for (const k of ['dm', 'fake', 'reg', 'ganG', 'ganD'] as const) {
+      const v = r[k];
+      if (v === undefined) continue;
+      if (!Number.isFinite(v)) throw new Error(`loss "${k}" became ${v} at step ${r.iteration}; lower the learning rates and press Reset`);
+      S.hist[k].push([r.iteration, v]);
+    }
+  const now = performance.now(), step = iteration();
+  S.rateMarks.push([now, step]);
   while (S.rateMarks.length > 2 && now - S.rateMarks[0][0] > 5000) S.rateMarks.shift();
   if (S.rateMarks.length >= 2) {
     const [t0, s0] = S.rateMarks[0];
-    $('rate').textContent = ((S.step - s0) / Math.max(1e-3, (now - t0) / 1000)).toFixed(1);
+    $('rate').textContent = ((step - s0) / Math.max(1e-3, (now - t0) / 1000)).toFixed(1);
   }
-  $('step').textContent = String(S.step);
-  $('gsteps').textContent = String(S.trainer?.optG.steps ?? 0);
+  $('step').textContent = String(step);
+  $('gsteps').textContent = String(S.session?.trainer.optG.steps ?? 0);
   drawCharts();
 }
 
 async function drawGenerator(): Promise<void> {
-  const tr = S.trainer;
-  if (!tr || !S.zEval) return;
-  const z = S.zEval, task = S.teacher!.task;
-  const xs = await readSamples(os.noGrad(() => tr.generate(z, S.viewLabels, shippedGenerator())));
-  S.lastGenXs = xs;
+  const s = S.session;
+  if (!s || !S.zView) return;
+  const task = S.teacher!.task;
+  const xs = await readSamples(os.noGrad(() => s.trainer.generate(S.zView!, S.viewLabels, s.generator())));
   task.draw($('generator-canvas'), xs, [214, 39, 40]);
-  const m = S.teacherXs ? await task.metric(xs, S.teacherXs) : null;
-  if (m !== null) {
-    S.hist.metric.push([S.step, m]);
-    $('swd').textContent = m.toFixed(4);
-  }
-  $('generator-caption').textContent = `generator${tr.ema ? ' (EMA)' : ''}, 1 NFE, step ${S.step}${m === null ? '' : ` (${task.metricName.replace(/ \(.*\)$/, '')} ${m.toFixed(4)})`}`;
-}
-
-/** The generator the panels show and Download saves: the EMA weights when there is an EMA. */
-function shippedGenerator(): EDMDenoiser {
-  const tr = S.trainer!;
-  if (!tr.ema || !S.emaNet) return tr.generator;
-  tr.ema.copyTo(S.emaNet.parameters());
-  return S.emaNet;
+  const last = s.evals.at(-1), m = last && Number.isFinite(last.metric) ? ` (${task.metricName.replace(/ \(.*\)$/, '')} ${last.metric.toFixed(4)} at step ${last.iteration})` : '';
+  $('generator-caption').textContent = `generator${s.trainer.ema ? ' (EMA)' : ''}, 1 NFE, step ${iteration()}${m}`;
 }
 
 const nextTurn = () => new Promise<void>((r) => setTimeout(r, 0));
 
 async function trainLoop(): Promise<void> {
-  const tr = S.trainer!;
-  S.rateMarks = [[performance.now(), S.step]];
-  while (S.running && !S.dead) {
-    const t0 = performance.now();
-    while (S.running && performance.now() - t0 < TURN_BUDGET_MS) {
-      S.pending.push(tr.step());
-      S.step++;
-      if (S.pending.length >= READ_EVERY) break;
-    }
-    if (S.pending.length >= READ_EVERY || !S.running) await flushLosses();
-    if (S.step % S.teacher!.task.drawEvery === 0 || (!S.running && S.step > 0)) await drawGenerator();
+  const s = S.session!, task = S.teacher!.task;
+  S.rateMarks = [[performance.now(), iteration()]];
+  let turn = performance.now();
+  // the event loop gets a turn whenever TURN_BUDGET_MS of encoding has passed
+  const onIteration = async () => {
+    if (performance.now() - turn < TURN_BUDGET_MS) return;
     await nextTurn();
+    turn = performance.now();
+  };
+  while (S.running && !S.dead) {
+    // up to the next readback, redraw or evaluation, whichever comes first
+    const at = iteration(), next = (every: number) => every - (at % every);
+    const n = Math.min(READ_EVERY, next(task.drawEvery), next(task.evalEvery));
+    record(await s.train(n, { onIteration }));
+    if (iteration() % task.evalEvery === 0) {
+      await s.evaluate();
+      showQuality();
+      drawCharts();
+    }
+    if (iteration() % task.drawEvery === 0 || !S.running) await drawGenerator();
+    await nextTurn();
+    turn = performance.now();
   }
-  await flushLosses();
 }
 
 async function start(): Promise<void> {
@@ -472,7 +494,7 @@ async function start(): Promise<void> {
   try {
     S.busy = true;
     updateButtons();
-    if (!S.trainer) await makeTrainer();
+    if (!S.session) await makeSession();
   } catch (e) {
     S.busy = false;
     resetTraining();
@@ -482,7 +504,8 @@ async function start(): Promise<void> {
   S.busy = false;
   S.running = true;
   updateButtons();
-  status(`training ${S.trainer!.cfg.mode.toUpperCase()}: batch ${S.trainer!.cfg.batch}, TTUR ${S.trainer!.cfg.ttur}, lr ${S.trainer!.cfg.lr}, fake lr ${S.trainer!.cfg.fakeLr}`);
+  const c = S.session!.trainer.cfg;
+  status(`training ${c.mode.toUpperCase()}: batch ${c.batch}, TTUR ${c.ttur}, lr ${c.lr}, fake lr ${c.fakeLr}, warm-up ${c.warmup}, regression ${c.regWeight}, GAN ${c.ganWeight}, EMA ${c.emaDecay}`);
   S.loopActive = trainLoop()
     .catch((e) => fail(e, 'training stopped'))
     .finally(() => {
@@ -495,15 +518,15 @@ async function start(): Promise<void> {
 async function pause(): Promise<void> {
   S.running = false;
   await S.loopActive;
-  status(`paused at step ${S.step}. Resume, measure the timing, download the generator, or reset.`);
+  status(`paused at step ${iteration()}. Resume, measure the timing, download the generator, or reset.`);
   updateButtons();
 }
 
 function resetTraining(): void {
-  const tr = S.trainer;
-  for (const l of S.pending) for (const t of Object.values(l)) (t as Tensor | undefined)?.dispose();
-  S.pending = [];
-  if (tr) {
+  const s = S.session;
+  if (s) {
+    const tr = s.trainer;
+    s.dispose();
     tr.generator.dispose();
     tr.fake.dispose();
     tr.optG.dispose();
@@ -512,23 +535,16 @@ function resetTraining(): void {
     tr.head?.dispose();
     tr.optH?.dispose();
   }
-  S.emaNet?.dispose();
-  S.emaNet = null;
-  S.pairs?.z.dispose();
-  S.pairs?.y.dispose();
-  S.zEval?.dispose();
-  S.trainer = null;
-  S.pairs = null;
-  S.zEval = null;
-  S.step = 0;
-  S.hist = { dm: [], fake: [], reg: [], ganG: [], ganD: [], metric: [] };
-  S.lastGenXs = null;
+  S.zView?.dispose();
+  S.session = null;
+  S.zView = null;
+  S.hist = { dm: [], fake: [], reg: [], ganG: [], ganD: [] };
   $('step').textContent = '0';
   $('rate').textContent = '0.0';
   $('gsteps').textContent = '0';
-  $('swd').textContent = '—';
   $('generator-caption').textContent = 'generator, 1 NFE';
   clearCanvas($('generator-canvas'));
+  showQuality();
   drawCharts();
 }
 
@@ -547,15 +563,16 @@ async function reset(): Promise<void> {
 }
 
 async function download(): Promise<void> {
-  const tr = S.trainer, t = S.teacher;
-  if (!tr || !t) return;
+  const s = S.session, t = S.teacher;
+  if (!s || !t) return;
+  const tr = s.trainer;
   try {
     const meta: ModelMeta = {
       ...t.meta,
       generatorSigma: tr.cfg.generatorSigma,
-      recipe: { command: 'web page (npm run web)', teacher: t.source, config: tr.cfg, iterations: tr.iteration, adapter: os.device().adapterLabel, weights: tr.ema ? 'EMA' : 'raw', metric: { name: t.task.metricName, value: S.hist.metric.at(-1)?.[1] } },
+      recipe: { command: 'web page (npm run web)', teacher: t.source, config: tr.cfg, iterations: tr.iteration, adapter: os.device().adapterLabel, weights: tr.ema ? 'EMA' : 'raw', trainSeconds: s.trainSeconds, ttqSeconds: s.ttqSeconds, final: s.evals.at(-1) ?? null, teacherQuality: S.teacherQuality?.q ?? null },
     };
-    const bytes = await saveModel(shippedGenerator(), meta);
+    const bytes = await saveModel(s.generator(), meta);
     const blob = new Blob([bytes as BlobPart], { type: 'application/octet-stream' });
     const a = document.createElement('a');
     a.href = URL.createObjectURL(blob);
@@ -571,10 +588,9 @@ async function download(): Promise<void> {
 }
 
 function onModeChange(): void {
-  // the papers' settings for each method; the fields stay editable
-  const dmd = $<HTMLSelectElement>('mode').value === 'dmd';
-  input('ttur').value = dmd ? '1' : '5';
-  input('regWeight').value = dmd ? '0.25' : '0';
+  // each method's recipe for this data set (models/recipe.ts); the fields stay editable
+  const mode = $<HTMLSelectElement>('mode').value === 'dmd' ? 'dmd' : 'dmd2';
+  showRecipe(recipeFor(S.teacher?.task.name ?? $<HTMLSelectElement>('dataset').value, mode));
 }
 
 // ---- boot ---------------------------------------------------------------------------------------------------------

