@@ -55,8 +55,14 @@ if [ "${ONESTEP_SETUP_TORCH:-1}" = 1 ]; then
   fi
 fi
 
-if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm packages: installed when node_modules is missing or was installed from another lockfile (compared by content:
+# a checkout, a worktree or a merge touches package.json's time without changing what it asks for)
+lock_hash() { if [ -f package-lock.json ]; then sha256sum package-lock.json | cut -c1-64; else echo none; fi; }
+if [ -L node_modules ]; then say "ok: node_modules (a link to $(readlink node_modules); not reinstalled through it)"
+elif [ -d node_modules ] && [ "$(cat node_modules/.onestep-lock-hash 2>/dev/null)" = "$(lock_hash)" ]; then say "ok: node_modules"
+else
   say "npm ci (npm install when there is no lockfile)"
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
-else say "ok: node_modules"; fi
+  lock_hash > node_modules/.onestep-lock-hash
+fi
 say "done"
