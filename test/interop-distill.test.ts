@@ -1,0 +1,248 @@
+// test/interop-distill.test.ts: the DMD trainer of the PyTorch mirror (interop/pytorch/distill.py) against onestep's:
+// the same recipe names and defaults, the same losses and gradients on a fixed batch, checkpoints read and written both
+// ways (every tensor and counter, and the next optimiser step), 2 gloo ranks under torchrun = 1 rank with the same
+// global batch, and a run continued across the two CLIs (onestep distill → distill.py → onestep distill).
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as os from '../engine';
+import * as m from '../models';
+import { DMD_DEFAULTS, DMDTrainer, type DMDConfig } from '../models/dmd';
+import { ganDiscriminatorLoss, ganGeneratorLoss } from '../models/gan';
+import { fSpaceLoss, karrasGrid, sigmaLike } from '../models/edm';
+import { main as cli } from '../cli/index';
+import { expectClose } from './helpers';
+
+const root = join(__dirname, '..');
+const pyDir = join(root, 'interop', 'pytorch');
+const python = '/usr/bin/python3';
+const torchrun = '/usr/bin/torchrun';
+const hasTorch = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+const bin = join(root, 'bin', 'onestep.js');
+const TEACHER = join(root, 'zoo', '8gaussians-teacher.safetensors');
+
+function run(cmd: string, args: string[], timeout = 120_000) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: root, timeout, env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  expect(r.status, `${cmd} ${args.join(' ')}\n${r.stderr}`).toBe(0);
+  return r;
+}
+const py = (script: string, ...args: string[]) => run(python, [join(pyDir, script), ...args]);
+const load = async (f: string) => os.io.loadSafetensors(new Uint8Array(readFileSync(f)));
+const lines = (f: string) => readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+/** An 8gaussians-shaped class-conditional MLP teacher with random weights (a zero output layer would hide the net). */
+async function randomTeacher(dir: string) {
+  const meta: m.ModelMeta = { kind: 'edm-denoiser', net: 'mlp', netConfig: { ...m.MLP_DEFAULTS, hidden: 32, labelDim: 3 }, sigmaData: 0.5, data: '8gaussians' };
+  const teacher = m.buildDenoiser(meta);
+  randomise(teacher.parameters(), 0.3);
+  const file = join(dir, 'teacher.safetensors');
+  writeFileSync(file, await m.saveModel(teacher, meta));
+  return { meta, teacher, file };
+}
+function randomise(params: os.Tensor[], scale: number, add = false) {
+  os.noGrad(() => params.forEach((p) => os.assign(p, os.tidy(() => (add ? os.add(p, os.mul(os.randn(p.shape), scale)) : os.mul(os.randn(p.shape), scale))))));
+}
+const oneHot = (idx: number[], k: number) => os.oneHot(os.tensor(Float32Array.from(idx)), k);
+const gridSigmas = (idx: number[]) => os.tensor(Float32Array.from(idx.map((i) => karrasGrid()[i])));
+
+describe('PyTorch DMD trainer (interop/pytorch/distill.py)', () => {
+  it('has PyTorch and torchrun available (python3-torch, installed by scripts/setup.sh)', () => {
+    expect(hasTorch, 'python3-torch is missing: run bash scripts/setup.sh').toBe(true);
+    expect(existsSync(torchrun), `${torchrun} is missing (Debian's python3-torch ships it)`).toBe(true);
+  });
+
+  it('has the recipe names and defaults of onestep distill', async () => {
+    if (!hasTorch) return;
+    const pyOut = JSON.parse(py('distill.py', '--print-defaults').stdout) as { defaults: Record<string, Record<string, unknown>>; flags: string[] };
+    for (const mode of ['dmd', 'dmd2'] as const) {
+      const ts = DMD_DEFAULTS[mode] as unknown as Record<string, unknown>, p = pyOut.defaults[mode];
+      // the warm-up is being added to the TypeScript trainer in parallel: until it lands, the PyTorch default must be
+      // off (0), which is what a trainer without it does; once it is there, it is compared like every other field
+      const pending = 'warmup' in ts ? [] : ['warmup'];
+      for (const k of pending) expect(p[k], `${mode}.${k}: models/dmd.ts has no ${k} yet, so distill.py's default must be 0 (off)`).toBe(0);
+      expect(Object.keys(p).filter((k) => !pending.includes(k)).sort(), `${mode}: config names`).toEqual(Object.keys(ts).sort());
+      for (const k of Object.keys(ts)) expect(p[k], `${mode}.${k}`).toEqual(ts[k]);
+    }
+    // every flag `onestep distill` takes, distill.py takes under the same name
+    const logs: string[] = [];
+    const log = console.log;
+    console.log = (s: string) => logs.push(s);
+    try {
+      await cli(['help']);
+    } finally {
+      console.log = log;
+    }
+    const usage = logs.join('\n');
+    const block = usage.slice(usage.indexOf('  distill '), usage.indexOf('  make-pairs'));
+    const tsFlags = [...new Set(block.match(/--[a-z][a-z-]*/g))];
+    expect(tsFlags.length).toBeGreaterThan(15);
+    expect(tsFlags.filter((f) => !pyOut.flags.includes(f)), 'onestep distill flags distill.py lacks').toEqual([]);
+  });
+
+  it('gives the losses and gradients of the TypeScript trainer on a fixed batch (≤ 1e-4): DM, fake, regression, GAN, CFG', async () => {
+    if (!hasTorch) return;
+    const dir = mkdtempSync(join(tmpdir(), 'onestep-dmd-losses-'));
+    os.manualSeed(11);
+    const { meta, teacher, file } = await randomTeacher(dir);
+    const config: Partial<DMDConfig> = { mode: 'dmd', batch: 16, regWeight: 0.5, ganWeight: 0.3, ganDWeight: 0.2, cfg: 1.7, emaDecay: 0.9 };
+    const B = 16, R = 8;
+    const zs = os.randn([R, 2], { seed: 20 }), ys = os.randn([R, 2], { seed: 21 });
+    const realData = () => ({ x: os.randn([B, 2]), labels: oneHot(Array.from({ length: B }, (_, i) => i % 3), 3) });
+    const tr = new DMDTrainer({ teacher, makeDenoiser: () => m.buildDenoiser(meta), sampleShape: [2], pairs: { z: zs, y: ys }, realData, config });
+    // fake and generator away from the teacher, so μ_fake ≠ μ_real and G's gradient is not trivially zero
+    randomise(tr.generator.parameters(), 0.05, true);
+    randomise(tr.fake.parameters(), 0.05, true);
+    const ckpt = join(dir, 'ckpt.safetensors');
+    const s = tr.state();
+    writeFileSync(ckpt, await os.io.saveSafetensorsChecked(s.tensors, s.meta));
+
+    const idx = (lo: number, hi: number, seed: number) => Array.from({ length: B }, (_, i) => lo + ((i * 7919 + seed * 104729) % (hi - lo + 1)));
+    const inputs: Record<string, os.Tensor> = {
+      z: os.randn([B, 2], { seed: 1 }),
+      labels: oneHot(Array.from({ length: B }, (_, i) => i % 3), 3), // CFG on the real score needs classes
+      sigma: gridSigmas(idx(20, 980, 1)), noise: os.randn([B, 2], { seed: 2 }),
+      zs, ys,
+      sg: gridSigmas(idx(0, 999, 2)), ng: os.randn([B, 2], { seed: 3 }),
+      sf: gridSigmas(idx(0, 999, 3)), nf: os.randn([B, 2], { seed: 4 }),
+      real: os.mul(os.randn([B, 2], { seed: 5 }), 0.5), realLabels: oneHot(Array.from({ length: B }, (_, i) => (i + 1) % 3), 3),
+      sdf: gridSigmas(idx(0, 999, 4)), ndf: os.randn([B, 2], { seed: 6 }),
+      sdr: gridSigmas(idx(0, 999, 5)), ndr: os.randn([B, 2], { seed: 7 }),
+    };
+    writeFileSync(join(dir, 'inputs.safetensors'), await os.io.saveSafetensors(inputs));
+    const c = tr.cfg, I = inputs;
+    const D = (x: os.Tensor, labels: os.Tensor, sigma: os.Tensor, noise: os.Tensor) => tr.head!.forward(tr.fake.bottleneck(os.add(x, os.mul(noise, sigmaLike(sigma, x))), sigma, labels));
+
+    // the generator update's loss, composed as DMDTrainer.step composes it
+    const x = tr.generate(I.z, I.labels);
+    const { loss: dm, gradNorm } = tr.dmLoss(x, I.labels, { sigma: I.sigma, noise: I.noise });
+    const reg = os.mseLoss(tr.generate(zs), ys);
+    tr.fake.requiresGrad_(false);
+    tr.head!.requiresGrad_(false);
+    const ganG = ganGeneratorLoss(D(x, I.labels, I.sg, I.ng));
+    os.add(os.add(dm, os.mul(reg, c.regWeight)), os.mul(ganG, c.ganWeight)).backward();
+    tr.fake.requiresGrad_(true);
+    tr.head!.requiresGrad_(true);
+    // the fake-score update's loss on the detached samples
+    const x0 = x.detach();
+    const fake = fSpaceLoss(tr.fake, x0, I.sf, I.labels, I.nf);
+    const ganD = ganDiscriminatorLoss(D(x0, I.labels, I.sdf, I.ndf), D(I.real, I.realLabels, I.sdr, I.ndr));
+    os.add(fake, os.mul(ganD, c.ganDWeight)).backward();
+
+    py('check_dmd.py', 'losses', file, ckpt, join(dir, 'inputs.safetensors'), join(dir, 'out.safetensors'), JSON.stringify(config));
+    const { tensors: t } = await load(join(dir, 'out.safetensors'));
+    const ours: Record<string, os.Tensor> = { dm, gradNorm, reg, ganG, fake, ganD };
+    for (const [k, v] of Object.entries(ours)) expectClose(await t[k].data(), await v.data(), { atol: 1e-4, rtol: 1e-4, label: k });
+    expect(Math.abs((await dm.item()))).toBeGreaterThan(1e-4); // the fake and real scores differ: a real test of the DM loss
+    const grads: [string, os.Tensor][] = [
+      ...tr.generator.namedParameters().map(([k, p]): [string, os.Tensor] => [`grad.generator.${k}`, p]),
+      ...tr.fake.namedParameters().map(([k, p]): [string, os.Tensor] => [`grad.fake.${k}`, p]),
+      ...tr.head!.namedParameters().map(([k, p]): [string, os.Tensor] => [`grad.head.${k}`, p]),
+    ];
+    for (const [k, p] of grads) {
+      expect(t[k], `PyTorch wrote no ${k}`).toBeDefined();
+      expectClose(await t[k].data(), await p.grad!.data(), { atol: 1e-4, rtol: 1e-3, label: k });
+    }
+  });
+
+  it('reads and writes the TypeScript checkpoint: every tensor and counter kept, and the next optimiser step agrees', async () => {
+    if (!hasTorch) return;
+    const dir = mkdtempSync(join(tmpdir(), 'onestep-dmd-ckpt-'));
+    os.manualSeed(12);
+    const { meta, teacher, file } = await randomTeacher(dir);
+    const config: Partial<DMDConfig> = { mode: 'dmd2', batch: 16, ttur: 2, ganWeight: 0.3, cfg: 1.7, emaDecay: 0.9 };
+    const realData = (n: number) => ({ x: os.randn([n, 2]), labels: oneHot(Array.from({ length: n }, (_, i) => i % 3), 3) });
+    const tr = new DMDTrainer({ teacher, makeDenoiser: () => m.buildDenoiser(meta), sampleShape: [2], realData, config });
+    for (let i = 0; i < 5; i++) for (const l of Object.values(tr.step())) l?.dispose(); // optG 3 steps, optF/optH 5: moments, EMA
+    const s = tr.state();
+    writeFileSync(join(dir, 'ts.safetensors'), await os.io.saveSafetensorsChecked(s.tensors, s.meta));
+    const grads: Record<string, os.Tensor> = {};
+    for (const [name, mod] of [['generator', tr.generator], ['fake', tr.fake], ['head', tr.head!]] as const) {
+      mod.parameters().forEach((p, i) => (grads[`g.${name}.${i}`] = os.mul(os.randn(p.shape), 0.1)));
+    }
+    writeFileSync(join(dir, 'grads.safetensors'), await os.io.saveSafetensors(grads));
+    const [out1, out2] = [join(dir, 'py1.safetensors'), join(dir, 'py2.safetensors')];
+    py('check_dmd.py', 'continue', file, join(dir, 'ts.safetensors'), join(dir, 'grads.safetensors'), out1, out2, JSON.stringify(config));
+
+    // written back as read: same tensors, same counters (TypeScript's loader verifies the checksum)
+    const back = await os.io.loadSafetensorsChecked(new Uint8Array(readFileSync(out1)));
+    expect(Object.keys(back.tensors).sort()).toEqual(Object.keys(s.tensors).sort());
+    for (const [k, v] of Object.entries(s.tensors)) expectClose(await back.tensors[k].data(), await v.data(), { atol: 0, rtol: 0, label: k });
+    for (const k of ['iteration', 'hostRng', 'ema']) expect(JSON.parse(back.metadata[k]), k).toEqual(JSON.parse(s.meta[k]));
+    for (const k of ['optG', 'optF', 'optH']) {
+      const [a, b] = [JSON.parse(back.metadata[k]), JSON.parse(s.meta[k])];
+      expect({ step: a.step, paramSteps: a.paramSteps }, k).toEqual({ step: b.step, paramSteps: b.paramSteps });
+      expect(a.lr).toBeCloseTo(b.lr, 12);
+    }
+    expect(JSON.parse(s.meta.optG).step).toBe(3);
+    expect(JSON.parse(s.meta.optF).step).toBe(5);
+
+    // one more step of every optimiser with the same gradients, and the EMA update (DMDTrainer.step's formula)
+    for (const [name, mod, opt] of [['generator', tr.generator, tr.optG], ['fake', tr.fake, tr.optF], ['head', tr.head!, tr.optH!]] as const) {
+      mod.parameters().forEach((p, i) => (p.grad = grads[`g.${name}.${i}`]));
+      opt.step();
+      if (name === 'generator') tr.ema!.update(Math.min(tr.cfg.emaDecay, (1 + tr.optG.steps) / (10 + tr.optG.steps)));
+    }
+    const s2 = tr.state();
+    const stepped = await os.io.loadSafetensorsChecked(new Uint8Array(readFileSync(out2)));
+    for (const [k, v] of Object.entries(s2.tensors)) expectClose(await stepped.tensors[k].data(), await v.data(), { atol: 1e-6, rtol: 1e-5, label: `after a step: ${k}` });
+    expect(JSON.parse(stepped.metadata.ema).updates).toBe(JSON.parse(s2.meta.ema).updates);
+
+    // and onestep continues from what PyTorch wrote
+    const tr2 = new DMDTrainer({ teacher, makeDenoiser: () => m.buildDenoiser(meta), sampleShape: [2], realData, config });
+    tr2.restore({ tensors: stepped.tensors, meta: stepped.metadata });
+    expect(tr2.iteration).toBe(5);
+    expect([tr2.optG.steps, tr2.optF.steps, tr2.optH!.steps]).toEqual([4, 6, 6]);
+    const l = tr2.step();
+    expect(Number.isFinite(await l.fake.item())).toBe(true);
+  });
+
+  it('2 gloo ranks under torchrun give the losses of 1 rank with the same global batch (DMD2 + GAN head + EMA)', () => {
+    if (!hasTorch) return;
+    const dir = mkdtempSync(join(tmpdir(), 'onestep-dmd-ddp-'));
+    const args = ['--teacher', TEACHER, '--steps', '40', '--batch', '64', '--mode', 'dmd2', '--ttur', '2', '--gan-weight', '3e-3', '--ema-decay', '0.99', '--eval-every', '0', '--quiet'];
+    const t0 = performance.now();
+    // Debian's torch 1.13 under Python 3.11 needs --redirects/--tee set: its launcher crashes on their default 0
+    run(torchrun, ['--redirects', '1', '--tee', '1', '--nproc_per_node=2', join(pyDir, 'distill.py'), ...args, '--out', join(dir, 'two')], 120_000);
+    const secs = (performance.now() - t0) / 1000;
+    run(python, [join(pyDir, 'distill.py'), ...args, '--out', join(dir, 'one'), '--device', 'cpu']);
+    const [one, two] = ['one', 'two'].map((r) => lines(join(dir, r, 'metrics.jsonl')).filter((l) => 'fake' in l));
+    expect(two.map((l) => l.iteration)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    for (let i = 0; i < 40; i++) {
+      expect(Object.keys(two[i]).sort()).toEqual(Object.keys(one[i]).sort());
+      for (const k of Object.keys(one[i])) expect(Math.abs(two[i][k] - one[i][k]), `iteration ${i + 1} ${k}: 1 rank ${one[i][k]}, 2 ranks ${two[i][k]}`).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(one[i][k])));
+    }
+    expect(two.filter((l) => 'ganG' in l).length).toBe(20); // TTUR 2: a generator update every other iteration
+    expect(secs, 'the 2-rank run').toBeLessThan(120);
+    // a global batch that does not split over the ranks is refused with the numbers and the fix
+    const bad = spawnSync(torchrun, ['--redirects', '1', '--tee', '1', '--nproc_per_node=2', join(pyDir, 'distill.py'), ...args, '--batch', '63', '--out', join(dir, 'bad')], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stdout + bad.stderr).toMatch(/global batch 63 does not split over 2 ranks; pick a batch divisible by 2/);
+  }, 300_000);
+
+  it('continues a run across the two CLIs: onestep distill → distill.py --resume → onestep distill --resume → sample', () => {
+    if (!hasTorch) return;
+    expect(existsSync(join(root, 'dist', 'cli.js')), 'dist/ is missing: npm test builds it (node scripts/build.mjs)').toBe(true);
+    const out = mkdtempSync(join(tmpdir(), 'onestep-dmd-roundtrip-'));
+    const common = ['--teacher', TEACHER, '--out', out, '--batch', '64', '--mode', 'dmd2', '--ema-decay', '0.99', '--eval-every', '10', '--checkpoint-every', '10'];
+    run(process.execPath, [bin, 'distill', ...common, '--steps', '30']);
+    const py1 = run(python, [join(pyDir, 'distill.py'), ...common, '--steps', '60', '--resume', '--device', 'cpu']);
+    expect(py1.stderr).toMatch(/resumed from .* at iteration 30 \(random stream: reseeded\)/);
+    const pyFinal = JSON.parse(py1.stdout.trim().split('\n').at(-1)!).final;
+    // the generator PyTorch wrote is an onestep model file: sample and score it here
+    run(process.execPath, [bin, 'sample', '--model', join(out, 'generator.safetensors'), '--sampler', 'onestep', '--n', '4096', '--out', join(out, 'py.npy')]);
+    const ev = JSON.parse(run(process.execPath, [bin, 'eval', '--samples', join(out, 'py.npy'), '--data', '8gaussians']).stdout.trim().split('\n').at(-1)!);
+    expect(Math.abs(ev.swd - pyFinal.swd), `onestep eval ${ev.swd} vs PyTorch's ${pyFinal.swd}`).toBeLessThan(0.25 * pyFinal.swd + 0.01);
+    const ts2 = run(process.execPath, [bin, 'distill', ...common, '--steps', '90', '--resume']);
+    expect(ts2.stdout).toMatch(/resumed from .* at iteration 60/);
+    const log = lines(join(out, 'metrics.jsonl'));
+    expect(log.filter((l) => 'fake' in l).map((l) => l.iteration)).toEqual(Array.from({ length: 90 }, (_, i) => i + 1));
+    expect(log.filter((l) => l.eval).map((l) => l.iteration)).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    const { metadata: meta } = os.io.decodeSafetensors(new Uint8Array(readFileSync(join(out, 'checkpoint.safetensors'))));
+    expect(meta.iteration).toBe('90');
+    expect(JSON.parse(meta.optF).step).toBe(90);
+    expect(JSON.parse(meta.optG).step).toBe(18);
+    expect(JSON.parse(meta.ema).updates).toBe(18);
+  }, 300_000);
+});
