@@ -139,6 +139,12 @@ class MLPScoreNet(nn.Module):
         return self.output(self.bottleneck(x_in, c_noise, labels))
 
 
+def _zero(module):
+    """EDM zero-initialises the last layer of each residual branch and the output (models/unet.ts does the same)."""
+    for p in module.parameters():
+        nn.init.zeros_(p)
+
+
 def _groups(c):
     return max(1, min(32, c // 4))
 
@@ -152,6 +158,7 @@ class SelfAttention2d(nn.Module):
         self.norm = nn.GroupNorm(_groups(channels), channels, eps=1e-5)
         self.qkv = nn.Conv2d(channels, 3 * channels, 1)
         self.proj = nn.Conv2d(channels, channels, 1)
+        _zero(self.proj)  # a fresh block is the identity (EDM)
 
     def forward(self, x):
         n, c, h, w = x.shape
@@ -173,6 +180,7 @@ class UNetBlock(nn.Module):
         self.affine = nn.Linear(emb, 2 * cout)
         self.norm1 = nn.GroupNorm(_groups(cout), cout, eps=1e-5, affine=False)
         self.conv1 = nn.Conv2d(cout, cout, 3, padding=1)
+        _zero(self.conv1)
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else None
         self.attn = SelfAttention2d(cout, max(1, cout // channels_per_head)) if attention else None
 
@@ -234,6 +242,7 @@ class UNet(nn.Module):
         self.dec = nn.ModuleList(dec)
         self.normOut = nn.GroupNorm(_groups(ch), ch, eps=1e-5)
         self.convOut = nn.Conv2d(ch, outChannels, 3, padding=1)
+        _zero(self.convOut)
 
     def embed(self, c_noise, labels):
         half = self.mc // 2
