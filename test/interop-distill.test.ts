@@ -81,6 +81,34 @@ describe('PyTorch DMD trainer (interop/pytorch/distill.py)', () => {
     expect(tsFlags.filter((f) => !pyOut.flags.includes(f)), 'onestep distill flags distill.py lacks').toEqual([]);
   });
 
+  it('train_teacher.py has the network defaults and flags of onestep train-teacher', () => {
+    if (!hasTorch) return;
+    const p = JSON.parse(py('train_teacher.py', '--print-defaults').stdout);
+    expect(p.MLP_DEFAULTS).toEqual(m.MLP_DEFAULTS);
+    expect(p.UNET_DEFAULTS).toEqual(m.UNET_DEFAULTS);
+    expect(p.MNIST_UNET).toEqual(m.MNIST_UNET);
+    // the CLI's defaults live in its parseArgs options: read them from the source
+    const src = readFileSync(join(root, 'cli', 'index.ts'), 'utf8');
+    const opts = src.slice(src.indexOf("case 'train-teacher':"), src.indexOf("case 'train-classifier':"));
+    const dflt = (name: string) => Number(new RegExp(`'?${name}'?: \\{ type: 'string', default: '([^']+)' \\}`).exec(opts)?.[1]);
+    for (const [k, flag] of [['steps', 'steps'], ['batch', 'batch'], ['lr', 'lr'], ['ema', 'ema'], ['seed', 'seed']]) expect(p.defaults[k], `--${flag}`).toBe(dflt(flag));
+    expect([p.defaults.pMean, p.defaults.pStd]).toEqual([-1.2, 1.2]); // edmLoss's defaults (models/edm.ts)
+  });
+
+  it('train_teacher.py continues onestep train-teacher and the reverse (checkpoint, metrics, counters)', () => {
+    if (!hasTorch) return;
+    const out = mkdtempSync(join(tmpdir(), 'onestep-teacher-roundtrip-'));
+    const common = ['--data', '8gaussians', '--out', out, '--batch', '128', '--checkpoint-every', '10'];
+    run(process.execPath, [bin, 'train-teacher', ...common, '--steps', '20']);
+    const r = run(python, [join(pyDir, 'train_teacher.py'), ...common, '--steps', '40', '--resume', '--device', 'cpu']);
+    expect(r.stderr).toMatch(/resumed from .* at step 20/);
+    expect(run(process.execPath, [bin, 'train-teacher', ...common, '--steps', '60', '--resume']).stdout).toMatch(/resumed from .* at step 40/);
+    expect(lines(join(out, 'metrics.jsonl')).filter((l) => 'loss' in l).map((l) => l.step)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    const { metadata } = os.io.decodeSafetensors(new Uint8Array(readFileSync(join(out, 'checkpoint.safetensors'))));
+    expect([metadata.step, JSON.parse(metadata.opt).step, JSON.parse(metadata.ema).updates]).toEqual(['60', 60, 60]);
+    expect(JSON.parse(metadata.opt).paramSteps.every((k: number) => k === 60)).toBe(true);
+  });
+
   it('gives the losses and gradients of the TypeScript trainer on a fixed batch (≤ 1e-4): DM, fake, regression, GAN, CFG', async () => {
     if (!hasTorch) return;
     const dir = mkdtempSync(join(tmpdir(), 'onestep-dmd-losses-'));

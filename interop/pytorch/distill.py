@@ -210,12 +210,12 @@ class MnistTask:
 LOSS_KEYS = ["fake", "dm", "reg", "gradNormSq", "ganG", "ganD"]  # per iteration; absent ones are NaN in the reduction
 
 
-def truncate_log(path, up_to):
+def truncate_log(path, up_to, key="iteration"):
     """After a resume, drops log lines written after the checkpoint (a killed run may have logged past it)."""
     if not os.path.exists(path):
         return
     with open(path) as f:
-        keep = [l for l in f if l.strip() and json.loads(l).get("iteration", 0) <= up_to]
+        keep = [l for l in f if l.strip() and json.loads(l).get(key, 0) <= up_to]
     write_atomic(path, "".join(keep))
 
 
