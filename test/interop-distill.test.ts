@@ -41,6 +41,16 @@ async function randomTeacher(dir: string) {
   writeFileSync(file, await m.saveModel(teacher, meta));
   return { meta, teacher, file };
 }
+/** A 16×16 class-conditional UNet teacher (bottleneck [16, 8, 8]) with random weights everywhere. */
+async function randomUNetTeacher(dir: string) {
+  const netConfig: m.UNetConfig = { ...m.UNET_DEFAULTS, resolution: 16, labelDim: 3, modelChannels: 8, channelMult: [1, 2], numBlocks: 1, attnResolutions: [8], channelsPerHead: 8 };
+  const meta: m.ModelMeta = { kind: 'edm-denoiser', net: 'unet', netConfig, sigmaData: 0.5, data: 'test' };
+  const teacher = m.buildDenoiser(meta);
+  randomise(teacher.parameters(), 0.25);
+  const file = join(dir, 'teacher.safetensors');
+  writeFileSync(file, await m.saveModel(teacher, meta));
+  return { meta, teacher, file };
+}
 function randomise(params: os.Tensor[], scale: number, add = false) {
   os.noGrad(() => params.forEach((p) => os.assign(p, os.tidy(() => (add ? os.add(p, os.mul(os.randn(p.shape), scale)) : os.mul(os.randn(p.shape), scale))))));
 }
@@ -109,70 +119,105 @@ describe('PyTorch DMD trainer (interop/pytorch/distill.py)', () => {
     expect(JSON.parse(metadata.opt).paramSteps.every((k: number) => k === 60)).toBe(true);
   });
 
-  it('gives the losses and gradients of the TypeScript trainer on a fixed batch (≤ 1e-4): DM, fake, regression, GAN, CFG', async () => {
+  for (const net of ['mlp', 'unet'] as const) {
+    it(`gives the losses and gradients of the TypeScript trainer on a fixed batch (≤ 1e-4), ${net}: DM, fake, ${net === 'mlp' ? 'regression, ' : ''}GAN head, CFG`, async () => {
+      if (!hasTorch) return;
+      const dir = mkdtempSync(join(tmpdir(), `onestep-dmd-losses-${net}-`));
+      os.manualSeed(11);
+      const mlp = net === 'mlp';
+      const { meta, teacher, file } = mlp ? await randomTeacher(dir) : await randomUNetTeacher(dir);
+      const B = mlp ? 16 : 4, R = 8, shape = mlp ? [2] : [1, 16, 16];
+      const config: Partial<DMDConfig> = mlp
+        ? { mode: 'dmd', batch: B, regWeight: 0.5, ganWeight: 0.3, ganDWeight: 0.2, cfg: 1.7, emaDecay: 0.9 }
+        : { mode: 'dmd2', batch: B, ganWeight: 0.3, ganDWeight: 0.2, cfg: 1.7 }; // the head: a stride-2 stage, then 4×4 → 1
+      const zs = os.randn([R, ...shape], { seed: 20 }), ys = os.randn([R, ...shape], { seed: 21 });
+      const realData = () => ({ x: os.randn([B, ...shape]), labels: oneHot(Array.from({ length: B }, (_, i) => i % 3), 3) });
+      const tr = new DMDTrainer({ teacher, makeDenoiser: () => m.buildDenoiser(meta), sampleShape: shape, pairs: mlp ? { z: zs, y: ys } : null, realData, config });
+      // fake and generator away from the teacher, so μ_fake ≠ μ_real and G's gradient is not trivially zero
+      randomise(tr.generator.parameters(), 0.05, true);
+      randomise(tr.fake.parameters(), 0.05, true);
+      const ckpt = join(dir, 'ckpt.safetensors');
+      const s = tr.state();
+      writeFileSync(ckpt, await os.io.saveSafetensorsChecked(s.tensors, s.meta));
+
+      const idx = (lo: number, hi: number, seed: number) => Array.from({ length: B }, (_, i) => lo + ((i * 7919 + seed * 104729) % (hi - lo + 1)));
+      const inputs: Record<string, os.Tensor> = {
+        z: os.randn([B, ...shape], { seed: 1 }),
+        labels: oneHot(Array.from({ length: B }, (_, i) => i % 3), 3), // CFG on the real score needs classes
+        sigma: gridSigmas(idx(20, 980, 1)), noise: os.randn([B, ...shape], { seed: 2 }),
+        sg: gridSigmas(idx(0, 999, 2)), ng: os.randn([B, ...shape], { seed: 3 }),
+        sf: gridSigmas(idx(0, 999, 3)), nf: os.randn([B, ...shape], { seed: 4 }),
+        real: os.mul(os.randn([B, ...shape], { seed: 5 }), 0.5), realLabels: oneHot(Array.from({ length: B }, (_, i) => (i + 1) % 3), 3),
+        sdf: gridSigmas(idx(0, 999, 4)), ndf: os.randn([B, ...shape], { seed: 6 }),
+        sdr: gridSigmas(idx(0, 999, 5)), ndr: os.randn([B, ...shape], { seed: 7 }),
+        ...(mlp ? { zs, ys } : {}),
+      };
+      writeFileSync(join(dir, 'inputs.safetensors'), await os.io.saveSafetensors(inputs));
+      const c = tr.cfg, I = inputs;
+      const D = (x: os.Tensor, labels: os.Tensor, sigma: os.Tensor, noise: os.Tensor) => tr.head!.forward(tr.fake.bottleneck(os.add(x, os.mul(noise, sigmaLike(sigma, x))), sigma, labels));
+
+      // the generator update's loss, composed as DMDTrainer.step composes it
+      const x = tr.generate(I.z, I.labels);
+      const { loss: dm, gradNorm } = tr.dmLoss(x, I.labels, { sigma: I.sigma, noise: I.noise });
+      let total = dm;
+      const ours: Record<string, os.Tensor> = { dm, gradNorm };
+      if (mlp) total = os.add(total, os.mul((ours.reg = os.mseLoss(tr.generate(zs), ys)), c.regWeight));
+      tr.fake.requiresGrad_(false);
+      tr.head!.requiresGrad_(false);
+      const ganG = (ours.ganG = ganGeneratorLoss(D(x, I.labels, I.sg, I.ng)));
+      os.add(total, os.mul(ganG, c.ganWeight)).backward();
+      tr.fake.requiresGrad_(true);
+      tr.head!.requiresGrad_(true);
+      // the fake-score update's loss on the detached samples
+      const x0 = x.detach();
+      const fake = (ours.fake = fSpaceLoss(tr.fake, x0, I.sf, I.labels, I.nf));
+      const ganD = (ours.ganD = ganDiscriminatorLoss(D(x0, I.labels, I.sdf, I.ndf), D(I.real, I.realLabels, I.sdr, I.ndr)));
+      os.add(fake, os.mul(ganD, c.ganDWeight)).backward();
+
+      py('check_dmd.py', 'losses', file, ckpt, join(dir, 'inputs.safetensors'), join(dir, 'out.safetensors'), JSON.stringify(config));
+      const { tensors: t } = await load(join(dir, 'out.safetensors'));
+      expect(Object.keys(t).filter((k) => !k.startsWith('grad.')).sort()).toEqual(Object.keys(ours).sort());
+      for (const [k, v] of Object.entries(ours)) expectClose(await t[k].data(), await v.data(), { atol: 1e-4, rtol: 1e-4, label: k });
+      expect(Math.abs(await dm.item())).toBeGreaterThan(1e-4); // the fake and real scores differ: a real test of the DM loss
+      const grads: [string, os.Tensor][] = [
+        ...tr.generator.namedParameters().map(([k, p]): [string, os.Tensor] => [`grad.generator.${k}`, p]),
+        ...tr.fake.namedParameters().map(([k, p]): [string, os.Tensor] => [`grad.fake.${k}`, p]),
+        ...tr.head!.namedParameters().map(([k, p]): [string, os.Tensor] => [`grad.head.${k}`, p]),
+      ];
+      for (const [k, p] of grads) {
+        expect(t[k], `PyTorch wrote no ${k}`).toBeDefined();
+        // the fake score's decoder gets no gradient from the head's loss: compare the zeros PyTorch leaves as None too
+        const want = p.grad ? await p.grad.data() : new Float32Array(p.size);
+        expectClose(await t[k].data(), want, { atol: 1e-4, rtol: 1e-3, label: k });
+      }
+    }, 120_000);
+  }
+
+  it('scores MNIST samples as onestep eval does: FD, precision/recall, class histogram in the zoo classifier\'s features', async () => {
     if (!hasTorch) return;
-    const dir = mkdtempSync(join(tmpdir(), 'onestep-dmd-losses-'));
-    os.manualSeed(11);
-    const { meta, teacher, file } = await randomTeacher(dir);
-    const config: Partial<DMDConfig> = { mode: 'dmd', batch: 16, regWeight: 0.5, ganWeight: 0.3, ganDWeight: 0.2, cfg: 1.7, emaDecay: 0.9 };
-    const B = 16, R = 8;
-    const zs = os.randn([R, 2], { seed: 20 }), ys = os.randn([R, 2], { seed: 21 });
-    const realData = () => ({ x: os.randn([B, 2]), labels: oneHot(Array.from({ length: B }, (_, i) => i % 3), 3) });
-    const tr = new DMDTrainer({ teacher, makeDenoiser: () => m.buildDenoiser(meta), sampleShape: [2], pairs: { z: zs, y: ys }, realData, config });
-    // fake and generator away from the teacher, so μ_fake ≠ μ_real and G's gradient is not trivially zero
-    randomise(tr.generator.parameters(), 0.05, true);
-    randomise(tr.fake.parameters(), 0.05, true);
-    const ckpt = join(dir, 'ckpt.safetensors');
-    const s = tr.state();
-    writeFileSync(ckpt, await os.io.saveSafetensorsChecked(s.tensors, s.meta));
-
-    const idx = (lo: number, hi: number, seed: number) => Array.from({ length: B }, (_, i) => lo + ((i * 7919 + seed * 104729) % (hi - lo + 1)));
-    const inputs: Record<string, os.Tensor> = {
-      z: os.randn([B, 2], { seed: 1 }),
-      labels: oneHot(Array.from({ length: B }, (_, i) => i % 3), 3), // CFG on the real score needs classes
-      sigma: gridSigmas(idx(20, 980, 1)), noise: os.randn([B, 2], { seed: 2 }),
-      zs, ys,
-      sg: gridSigmas(idx(0, 999, 2)), ng: os.randn([B, 2], { seed: 3 }),
-      sf: gridSigmas(idx(0, 999, 3)), nf: os.randn([B, 2], { seed: 4 }),
-      real: os.mul(os.randn([B, 2], { seed: 5 }), 0.5), realLabels: oneHot(Array.from({ length: B }, (_, i) => (i + 1) % 3), 3),
-      sdf: gridSigmas(idx(0, 999, 4)), ndf: os.randn([B, 2], { seed: 6 }),
-      sdr: gridSigmas(idx(0, 999, 5)), ndr: os.randn([B, 2], { seed: 7 }),
-    };
-    writeFileSync(join(dir, 'inputs.safetensors'), await os.io.saveSafetensors(inputs));
-    const c = tr.cfg, I = inputs;
-    const D = (x: os.Tensor, labels: os.Tensor, sigma: os.Tensor, noise: os.Tensor) => tr.head!.forward(tr.fake.bottleneck(os.add(x, os.mul(noise, sigmaLike(sigma, x))), sigma, labels));
-
-    // the generator update's loss, composed as DMDTrainer.step composes it
-    const x = tr.generate(I.z, I.labels);
-    const { loss: dm, gradNorm } = tr.dmLoss(x, I.labels, { sigma: I.sigma, noise: I.noise });
-    const reg = os.mseLoss(tr.generate(zs), ys);
-    tr.fake.requiresGrad_(false);
-    tr.head!.requiresGrad_(false);
-    const ganG = ganGeneratorLoss(D(x, I.labels, I.sg, I.ng));
-    os.add(os.add(dm, os.mul(reg, c.regWeight)), os.mul(ganG, c.ganWeight)).backward();
-    tr.fake.requiresGrad_(true);
-    tr.head!.requiresGrad_(true);
-    // the fake-score update's loss on the detached samples
-    const x0 = x.detach();
-    const fake = fSpaceLoss(tr.fake, x0, I.sf, I.labels, I.nf);
-    const ganD = ganDiscriminatorLoss(D(x0, I.labels, I.sdf, I.ndf), D(I.real, I.realLabels, I.sdr, I.ndr));
-    os.add(fake, os.mul(ganD, c.ganDWeight)).backward();
-
-    py('check_dmd.py', 'losses', file, ckpt, join(dir, 'inputs.safetensors'), join(dir, 'out.safetensors'), JSON.stringify(config));
-    const { tensors: t } = await load(join(dir, 'out.safetensors'));
-    const ours: Record<string, os.Tensor> = { dm, gradNorm, reg, ganG, fake, ganD };
-    for (const [k, v] of Object.entries(ours)) expectClose(await t[k].data(), await v.data(), { atol: 1e-4, rtol: 1e-4, label: k });
-    expect(Math.abs((await dm.item()))).toBeGreaterThan(1e-4); // the fake and real scores differ: a real test of the DM loss
-    const grads: [string, os.Tensor][] = [
-      ...tr.generator.namedParameters().map(([k, p]): [string, os.Tensor] => [`grad.generator.${k}`, p]),
-      ...tr.fake.namedParameters().map(([k, p]): [string, os.Tensor] => [`grad.fake.${k}`, p]),
-      ...tr.head!.namedParameters().map(([k, p]): [string, os.Tensor] => [`grad.head.${k}`, p]),
-    ];
-    for (const [k, p] of grads) {
-      expect(t[k], `PyTorch wrote no ${k}`).toBeDefined();
-      expectClose(await t[k].data(), await p.grad!.data(), { atol: 1e-4, rtol: 1e-3, label: k });
-    }
-  });
+    const dir = mkdtempSync(join(tmpdir(), 'onestep-dmd-images-'));
+    const { den, meta } = await m.loadModel(new Uint8Array(readFileSync(join(root, 'zoo', 'mnist16-generator-dmd2.safetensors'))));
+    const n = 500, labels = Int32Array.from({ length: n }, (_, i) => i % 10);
+    const y = oneHot([...labels], 10);
+    const { x } = m.oneStepSample(den, { shape: [n, 1, 16, 16], sigma: meta.generatorSigma, seed: 3, labels: y });
+    const xs = await x.data();
+    writeFileSync(join(dir, 'samples.safetensors'), await os.io.saveSafetensors({ x, y: os.tensor(Float32Array.from(labels)) }));
+    const classifierFile = join(root, 'zoo', 'mnist16-classifier.safetensors');
+    const { model } = await m.loadClassifier(new Uint8Array(readFileSync(classifierFile)));
+    const ts = await m.imageMetrics(xs, model, await m.mnistReference(model), { labels });
+    const p = JSON.parse(py('check_dmd.py', 'imagemetrics', join(dir, 'samples.safetensors'), classifierFile).stdout);
+    expect(p.fd).toBeCloseTo(ts.fd, 2);
+    expect(Math.abs(p.fd - ts.fd) / ts.fd).toBeLessThan(1e-3);
+    // a sample on the border of a k-NN ball may fall either way in float32: one of 500 moves a rate by 0.002
+    expect(Math.abs(p.precision - ts.precision)).toBeLessThanOrEqual(0.0041);
+    expect(Math.abs(p.recall - ts.recall)).toBeLessThanOrEqual(0.0041);
+    expect(p.classAccuracy).toBeCloseTo(ts.classAccuracy!, 2);
+    expect(p.histogram.modesCovered).toBe(ts.histogram.modesCovered);
+    expect(p.histogram.meanMaxProb).toBeCloseTo(ts.histogram.meanMaxProb, 3);
+    p.histogram.share.forEach((v: number, k: number) => expect(Math.abs(v - ts.histogram.share[k]), `class ${k}`).toBeLessThanOrEqual(0.0041));
+    expect(ts.fd).toBeGreaterThan(1); // scored against real digits: not a degenerate zero
+    model.dispose();
+  }, 120_000);
 
   it('reads and writes the TypeScript checkpoint: every tensor and counter kept, and the next optimiser step agrees', async () => {
     if (!hasTorch) return;

@@ -4,6 +4,9 @@
       Restores an onestep checkpoint, then evaluates the generator's and the fake score's losses on fixed draws
       (z, labels, σ and ε of every noising, regression pairs, real data) with the trainer's own functions, and writes
       the losses and the gradients of both updates (grad.generator.*, grad.fake.*, grad.head.*).
+  python3 check_dmd.py imagemetrics SAMPLES CLASSIFIER
+      FD, precision/recall and the class histogram of images x [N, 1, S, S] (with labels y [N]) in the classifier's
+      features against the held-out digits, as JSON (the numbers `onestep eval --data mnistS` prints).
   python3 check_dmd.py continue TEACHER CKPT GRADS OUT1 OUT2 CONFIG_JSON
       Restores an onestep checkpoint and writes it back at once (OUT1), then takes one step of every optimiser with the
       given gradients (g.generator.{i}, g.fake.{i}, g.head.{i}) plus the generator's EMA update, and writes OUT2.
@@ -54,7 +57,8 @@ if cmd == "losses":
         total.backward()
     out = {k: v.reshape(1) for k, v in g.items() if k != "gradNormSq"}
     out["gradNorm"] = g["gradNormSq"].sqrt().reshape(1)
-    out.update({f"grad.generator.{n}": p.grad for n, p in tr.generator.named_parameters()})
+    zero = lambda p: p.grad if p.grad is not None else torch.zeros_like(p)  # a parameter the loss does not reach
+    out.update({f"grad.generator.{n}": zero(p) for n, p in tr.generator.named_parameters()})
     dgan = None
     if tr.head is not None:
         dgan = {"real": i["real"], "real_labels": i.get("realLabels"), "sigma_fake": i["sdf"], "noise_fake": i["ndf"],
@@ -62,7 +66,7 @@ if cmd == "losses":
     total, f = tr.guidance_loss(x.detach(), labels, i["sf"], i["nf"], dgan)
     total.backward()
     out.update({k: v.reshape(1) for k, v in f.items()})
-    out.update({f"grad.{n}": p.grad for n, p in tr.guidance.named_parameters()})
+    out.update({f"grad.{n}": zero(p) for n, p in tr.guidance.named_parameters()})
     save_safetensors(out_path, out)
 elif cmd == "continue":
     _, _, teacher_path, ckpt_path, grads_path, out1, out2, config_json = sys.argv
@@ -80,5 +84,11 @@ elif cmd == "continue":
         tr._step("optH", tr.optH, tr.cfg["fakeLr"])
     t, m = tr.state()
     save_safetensors(out2, t, m, checksum=True)
+elif cmd == "imagemetrics":
+    from onestep_data import ImageReference, image_metrics, load_classifier
+    t, _ = load_safetensors(sys.argv[2])
+    classifier = load_classifier(sys.argv[3])
+    m = image_metrics(t["x"], classifier, ImageReference(classifier), t["y"].long() if "y" in t else None)
+    print(json.dumps(m))
 else:
     raise SystemExit(f"check_dmd.py: unknown command {cmd}")
