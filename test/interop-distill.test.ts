@@ -13,6 +13,9 @@ import { DMD_DEFAULTS, DMDTrainer, type DMDConfig } from '../models/dmd';
 import { ganDiscriminatorLoss, ganGeneratorLoss } from '../models/gan';
 import { fSpaceLoss, karrasGrid, sigmaLike } from '../models/edm';
 import { main as cli } from '../cli/index';
+import { HostRng } from '../models/data/rng';
+import { TOY2D_NAMES, toy2d } from '../models/data/toy2d';
+import { modeStats, slicedWasserstein } from '../models/metrics/toy';
 import { expectClose } from './helpers';
 
 const root = join(__dirname, '..');
@@ -192,6 +195,20 @@ describe('PyTorch DMD trainer (interop/pytorch/distill.py)', () => {
       }
     }, 120_000);
   }
+
+  it('draws the toy data sets and scores 2-D samples (SWD, modes) exactly as onestep does', async () => {
+    if (!hasTorch) return;
+    const dir = mkdtempSync(join(tmpdir(), 'onestep-dmd-toy-'));
+    const x = os.mul(os.randn([3000, 2], { seed: 9 }), 0.6);
+    writeFileSync(join(dir, 'x.safetensors'), await os.io.saveSafetensors({ x }));
+    const p = JSON.parse(py('check_dmd.py', 'toy', join(dir, 'x.safetensors'), join(dir, 'data.safetensors')).stdout);
+    const { tensors } = await load(join(dir, 'data.safetensors'));
+    for (const name of TOY2D_NAMES) expectClose(await tensors[`data.${name}`].data(), toy2d(name).sample(1000, new HostRng(5)), { atol: 1e-6, rtol: 1e-6, label: name });
+    const xs = await x.data(), d = toy2d('8gaussians');
+    expect(p.swd).toBeCloseTo(slicedWasserstein(xs, d.sample(3000, new HostRng(777))), 10);
+    const ms = modeStats(xs, d.modes!);
+    expect([p.modes.covered, p.modes.hq, p.modes.tv]).toEqual([ms.covered, ms.hq, ms.tv]);
+  });
 
   it('scores MNIST samples as onestep eval does: FD, precision/recall, class histogram in the zoo classifier\'s features', async () => {
     if (!hasTorch) return;

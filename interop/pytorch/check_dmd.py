@@ -7,6 +7,9 @@
   python3 check_dmd.py imagemetrics SAMPLES CLASSIFIER
       FD, precision/recall and the class histogram of images x [N, 1, S, S] (with labels y [N]) in the classifier's
       features against the held-out digits, as JSON (the numbers `onestep eval --data mnistS` prints).
+  python3 check_dmd.py toy SAMPLES OUT
+      For each toy set NAME: 1,000 samples data.NAME from HostRng(5); for the samples x [N, 2]: SWD to 8gaussians'
+      sample(N, HostRng(777)) and the mode statistics (models/metrics/toy.ts), as OUT tensors and JSON on stdout.
   python3 check_dmd.py continue TEACHER CKPT GRADS OUT1 OUT2 CONFIG_JSON
       Restores an onestep checkpoint and writes it back at once (OUT1), then takes one step of every optimiser with the
       given gradients (g.generator.{i}, g.fake.{i}, g.head.{i}) plus the generator's EMA update, and writes OUT2.
@@ -84,6 +87,13 @@ elif cmd == "continue":
         tr._step("optH", tr.optH, tr.cfg["fakeLr"])
     t, m = tr.state()
     save_safetensors(out2, t, m, checksum=True)
+elif cmd == "toy":
+    from onestep_data import HostRng, TOY2D_NAMES, mode_stats, sliced_wasserstein, toy2d
+    t, _ = load_safetensors(sys.argv[2])
+    d = toy2d("8gaussians")
+    save_safetensors(sys.argv[3], {f"data.{n}": toy2d(n).sample(1000, HostRng(5)) for n in TOY2D_NAMES})
+    print(json.dumps({"swd": sliced_wasserstein(t["x"], d.sample(t["x"].shape[0], HostRng(777))),
+                      "modes": mode_stats(t["x"], d.modes)}))
 elif cmd == "imagemetrics":
     from onestep_data import ImageReference, image_metrics, load_classifier
     t, _ = load_safetensors(sys.argv[2])
