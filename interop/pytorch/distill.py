@@ -281,10 +281,14 @@ def main(argv=None):
         say(f"distill.py: {k} {json.dumps(old)} in the checkpoint, {json.dumps(new)} from the command line")
     pairs = None
     if config.get("regWeight", 0) > 0:
-        if a.pairs:
-            pt, _ = load_safetensors(a.pairs)
+        made = os.path.join(a.out, "pairs.safetensors")  # the pairs a run made at its start (either trainer)
+        path = a.pairs or (made if resume_from and os.path.exists(made) else None)
+        if path:
+            pt, _ = load_safetensors(path)
             if "z" not in pt or "y" not in pt:
-                raise SystemExit(f'distill.py: {a.pairs} has no "z" and "y" tensors (make it with onestep make-pairs)')
+                raise SystemExit(f'distill.py: {path} has no "z" and "y" tensors (make it with onestep make-pairs)')
+            if not a.pairs:
+                say(f"distill.py: regression pairs from {path}, made when this run started")
             pairs = {"z": pt["z"], "y": pt["y"]}
         else:
             # DMD's regression set: 5,000 teacher Heun-18 samples (35 NFE) from fixed noises, the same on every rank
