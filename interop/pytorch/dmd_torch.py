@@ -397,15 +397,20 @@ class DMDTrainer:
 
     def restore(self, tensors, meta):
         """Loads a checkpoint from state() or from onestep's DMDTrainer.state(), on every rank (they stay identical)."""
-        def pick(prefix):
-            return {k[len(prefix):]: v.to(self.device) for k, v in tensors.items() if k.startswith(prefix)}
-        self.generator.load_state_dict(pick("generator."), strict=True)
-        self.fake.load_state_dict(pick("fake."), strict=True)
+        def load(module, prefix):
+            try:
+                module.load_state_dict({k[len(prefix):]: v.to(self.device) for k, v in tensors.items()
+                                        if k.startswith(prefix)}, strict=True)
+            except RuntimeError as e:
+                raise ValueError(f"restore: the checkpoint's {prefix}* tensors do not fit this teacher's architecture; "
+                                 f"was it written for another teacher? ({str(e).splitlines()[0]} …)") from None
+        load(self.generator, "generator.")
+        load(self.fake, "fake.")
         if self.head is not None:
             if not meta.get("optH"):
                 raise ValueError("restore: this run has a GAN head (ganWeight > 0) but the checkpoint has none "
                                  "(it was written with ganWeight 0)")
-            self.head.load_state_dict(pick("head."), strict=True)
+            load(self.head, "head.")
             self._restore_opt("optH", self.optH, list(self.head.parameters()), tensors, meta["optH"])
         elif meta.get("optH"):
             raise ValueError("restore: the checkpoint has a GAN head but this run has none; pass its --gan-weight")
