@@ -254,7 +254,7 @@ def main(argv=None):
         return 0
     if not a.teacher or not a.out:
         raise SystemExit("distill.py: --teacher and --out are required (see --help)")
-    device, rank, world = setup(a.device)
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))  # set by torchrun
     say = (lambda *m: print(*m, file=sys.stderr, flush=True)) if rank == 0 and not a.quiet else (lambda *m: None)
     teacher, info = load_model(a.teacher)
     if info.get("generatorSigma") is not None:
@@ -279,6 +279,11 @@ def main(argv=None):
     config, overridden = resolve_config(a, meta, image)
     for k, (old, new) in overridden.items():
         say(f"distill.py: {k} {json.dumps(old)} in the checkpoint, {json.dumps(new)} from the command line")
+    batch = config.get("batch", DMD_DEFAULTS[config["mode"]]["batch"])
+    if batch % world:  # before the process group exists: every rank stops at once
+        raise SystemExit(f"distill.py: the global batch {batch} does not split over {world} ranks; pick a batch "
+                         f"divisible by {world} (e.g. {batch // world * world or world})")
+    device, rank, world = setup(a.device)
     pairs = None
     if config.get("regWeight", 0) > 0:
         made = os.path.join(a.out, "pairs.safetensors")  # the pairs a run made at its start (either trainer)
