@@ -92,7 +92,7 @@ describe('PyTorch DMD trainer (interop/pytorch/distill.py)', () => {
     const tsFlags = [...new Set(block.match(/--[a-z][a-z-]*/g))];
     expect(tsFlags.length).toBeGreaterThan(15);
     expect(tsFlags.filter((f) => !pyOut.flags.includes(f)), 'onestep distill flags distill.py lacks').toEqual([]);
-  });
+  }, 180_000);
 
   it('train_teacher.py has the network defaults and flags of onestep train-teacher', () => {
     if (!hasTorch) return;
@@ -106,7 +106,7 @@ describe('PyTorch DMD trainer (interop/pytorch/distill.py)', () => {
     const dflt = (name: string) => Number(new RegExp(`'?${name}'?: \\{ type: 'string', default: '([^']+)' \\}`).exec(opts)?.[1]);
     for (const [k, flag] of [['steps', 'steps'], ['batch', 'batch'], ['lr', 'lr'], ['ema', 'ema'], ['seed', 'seed']]) expect(p.defaults[k], `--${flag}`).toBe(dflt(flag));
     expect([p.defaults.pMean, p.defaults.pStd]).toEqual([-1.2, 1.2]); // edmLoss's defaults (models/edm.ts)
-  });
+  }, 180_000);
 
   it('train_teacher.py continues onestep train-teacher and the reverse (checkpoint, metrics, counters)', () => {
     if (!hasTorch) return;
@@ -120,7 +120,7 @@ describe('PyTorch DMD trainer (interop/pytorch/distill.py)', () => {
     const { metadata } = os.io.decodeSafetensors(new Uint8Array(readFileSync(join(out, 'checkpoint.safetensors'))));
     expect([metadata.step, JSON.parse(metadata.opt).step, JSON.parse(metadata.ema).updates]).toEqual(['60', 60, 60]);
     expect(JSON.parse(metadata.opt).paramSteps.every((k: number) => k === 60)).toBe(true);
-  });
+  }, 300_000);
 
   for (const net of ['mlp', 'unet'] as const) {
     it(`gives the losses and gradients of the TypeScript trainer on a fixed batch (≤ 1e-4), ${net}: DM, fake, ${net === 'mlp' ? 'regression, ' : ''}GAN head, CFG`, async () => {
@@ -193,7 +193,7 @@ describe('PyTorch DMD trainer (interop/pytorch/distill.py)', () => {
         const want = p.grad ? await p.grad.data() : new Float32Array(p.size);
         expectClose(await t[k].data(), want, { atol: 1e-4, rtol: 1e-3, label: k });
       }
-    }, 120_000);
+    }, 180_000);
   }
 
   it('draws the toy data sets and scores 2-D samples (SWD, modes) exactly as onestep does', async () => {
@@ -208,13 +208,13 @@ describe('PyTorch DMD trainer (interop/pytorch/distill.py)', () => {
     expect(p.swd).toBeCloseTo(slicedWasserstein(xs, d.sample(3000, new HostRng(777))), 10);
     const ms = modeStats(xs, d.modes!);
     expect([p.modes.covered, p.modes.hq, p.modes.tv]).toEqual([ms.covered, ms.hq, ms.tv]);
-  });
+  }, 180_000);
 
   it('scores MNIST samples as onestep eval does: FD, precision/recall, class histogram in the zoo classifier\'s features', async () => {
     if (!hasTorch) return;
     const dir = mkdtempSync(join(tmpdir(), 'onestep-dmd-images-'));
     const { den, meta } = await m.loadModel(new Uint8Array(readFileSync(join(root, 'zoo', 'mnist16-generator-dmd2.safetensors'))));
-    const n = 500, labels = Int32Array.from({ length: n }, (_, i) => i % 10);
+    const n = 300, labels = Int32Array.from({ length: n }, (_, i) => i % 10);
     const y = oneHot([...labels], 10);
     const { x } = m.oneStepSample(den, { shape: [n, 1, 16, 16], sigma: meta.generatorSigma, seed: 3, labels: y });
     const xs = await x.data();
@@ -225,16 +225,16 @@ describe('PyTorch DMD trainer (interop/pytorch/distill.py)', () => {
     const p = JSON.parse(py('check_dmd.py', 'imagemetrics', join(dir, 'samples.safetensors'), classifierFile).stdout);
     expect(p.fd).toBeCloseTo(ts.fd, 2);
     expect(Math.abs(p.fd - ts.fd) / ts.fd).toBeLessThan(1e-3);
-    // a sample on the border of a k-NN ball may fall either way in float32: one of 500 moves a rate by 0.002
-    expect(Math.abs(p.precision - ts.precision)).toBeLessThanOrEqual(0.0041);
-    expect(Math.abs(p.recall - ts.recall)).toBeLessThanOrEqual(0.0041);
+    // a sample on the border of a k-NN ball may fall either way in float32: one of 300 moves a rate by 0.0033
+    expect(Math.abs(p.precision - ts.precision)).toBeLessThanOrEqual(0.0067);
+    expect(Math.abs(p.recall - ts.recall)).toBeLessThanOrEqual(0.0067);
     expect(p.classAccuracy).toBeCloseTo(ts.classAccuracy!, 2);
     expect(p.histogram.modesCovered).toBe(ts.histogram.modesCovered);
     expect(p.histogram.meanMaxProb).toBeCloseTo(ts.histogram.meanMaxProb, 3);
-    p.histogram.share.forEach((v: number, k: number) => expect(Math.abs(v - ts.histogram.share[k]), `class ${k}`).toBeLessThanOrEqual(0.0041));
+    p.histogram.share.forEach((v: number, k: number) => expect(Math.abs(v - ts.histogram.share[k]), `class ${k}`).toBeLessThanOrEqual(0.0067));
     expect(ts.fd).toBeGreaterThan(1); // scored against real digits: not a degenerate zero
     model.dispose();
-  }, 120_000);
+  }, 180_000);
 
   it('reads and writes the TypeScript checkpoint: every tensor and counter kept, and the next optimiser step agrees', async () => {
     if (!hasTorch) return;
@@ -286,24 +286,24 @@ describe('PyTorch DMD trainer (interop/pytorch/distill.py)', () => {
     expect([tr2.optG.steps, tr2.optF.steps, tr2.optH!.steps]).toEqual([4, 6, 6]);
     const l = tr2.step();
     expect(Number.isFinite(await l.fake.item())).toBe(true);
-  });
+  }, 180_000);
 
   it('2 gloo ranks under torchrun give the losses of 1 rank with the same global batch (DMD2 + GAN head + EMA)', () => {
     if (!hasTorch) return;
     const dir = mkdtempSync(join(tmpdir(), 'onestep-dmd-ddp-'));
-    const args = ['--teacher', TEACHER, '--steps', '40', '--batch', '64', '--mode', 'dmd2', '--ttur', '2', '--gan-weight', '3e-3', '--ema-decay', '0.99', '--eval-every', '0', '--quiet'];
+    const args = ['--teacher', TEACHER, '--steps', '24', '--batch', '64', '--mode', 'dmd2', '--ttur', '2', '--gan-weight', '3e-3', '--ema-decay', '0.99', '--eval-every', '0', '--quiet'];
     const t0 = performance.now();
     // Debian's torch 1.13 under Python 3.11 needs --redirects/--tee set: its launcher crashes on their default 0
     run(torchrun, ['--redirects', '1', '--tee', '1', '--nproc_per_node=2', join(pyDir, 'distill.py'), ...args, '--out', join(dir, 'two')], 120_000);
     const secs = (performance.now() - t0) / 1000;
     run(python, [join(pyDir, 'distill.py'), ...args, '--out', join(dir, 'one'), '--device', 'cpu']);
     const [one, two] = ['one', 'two'].map((r) => lines(join(dir, r, 'metrics.jsonl')).filter((l) => 'fake' in l));
-    expect(two.map((l) => l.iteration)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
-    for (let i = 0; i < 40; i++) {
+    expect(two.map((l) => l.iteration)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+    for (let i = 0; i < 24; i++) {
       expect(Object.keys(two[i]).sort()).toEqual(Object.keys(one[i]).sort());
       for (const k of Object.keys(one[i])) expect(Math.abs(two[i][k] - one[i][k]), `iteration ${i + 1} ${k}: 1 rank ${one[i][k]}, 2 ranks ${two[i][k]}`).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(one[i][k])));
     }
-    expect(two.filter((l) => 'ganG' in l).length).toBe(20); // TTUR 2: a generator update every other iteration
+    expect(two.filter((l) => 'ganG' in l).length).toBe(12); // TTUR 2: a generator update every other iteration
     expect(secs, 'the 2-rank run').toBeLessThan(120);
     // a global batch that does not split over the ranks is refused before any rank waits for another (the check reads
     // torchrun's WORLD_SIZE, so a plain process with it set shows the message)
@@ -312,28 +312,31 @@ describe('PyTorch DMD trainer (interop/pytorch/distill.py)', () => {
     expect(bad.stderr).toMatch(/global batch 63 does not split over 2 ranks; pick a batch divisible by 2 \(e\.g\. 62\)/);
   }, 300_000);
 
-  it('continues a run across the two CLIs: onestep distill → distill.py --resume → onestep distill --resume → sample', () => {
+  it('continues a run across the two CLIs: onestep distill → distill.py --resume → onestep distill --resume', async () => {
     if (!hasTorch) return;
     expect(existsSync(join(root, 'dist', 'cli.js')), 'dist/ is missing: npm test builds it (node scripts/build.mjs)').toBe(true);
     const out = mkdtempSync(join(tmpdir(), 'onestep-dmd-roundtrip-'));
     const common = ['--teacher', TEACHER, '--out', out, '--batch', '64', '--mode', 'dmd2', '--ema-decay', '0.99', '--eval-every', '10', '--checkpoint-every', '10'];
-    run(process.execPath, [bin, 'distill', ...common, '--steps', '30']);
-    const py1 = run(python, [join(pyDir, 'distill.py'), ...common, '--steps', '60', '--resume', '--device', 'cpu']);
-    expect(py1.stderr).toMatch(/resumed from .* at iteration 30 \(random stream: reseeded\)/);
+    run(process.execPath, [bin, 'distill', ...common, '--steps', '20']);
+    const py1 = run(python, [join(pyDir, 'distill.py'), ...common, '--steps', '40', '--resume', '--device', 'cpu']);
+    expect(py1.stderr).toMatch(/resumed from .* at iteration 20 \(random stream: reseeded\)/);
     const pyFinal = JSON.parse(py1.stdout.trim().split('\n').at(-1)!).final;
-    // the generator PyTorch wrote is an onestep model file: sample and score it here
-    run(process.execPath, [bin, 'sample', '--model', join(out, 'generator.safetensors'), '--sampler', 'onestep', '--n', '4096', '--out', join(out, 'py.npy')]);
-    const ev = JSON.parse(run(process.execPath, [bin, 'eval', '--samples', join(out, 'py.npy'), '--data', '8gaussians']).stdout.trim().split('\n').at(-1)!);
-    expect(Math.abs(ev.swd - pyFinal.swd), `onestep eval ${ev.swd} vs PyTorch's ${pyFinal.swd}`).toBeLessThan(0.25 * pyFinal.swd + 0.01);
-    const ts2 = run(process.execPath, [bin, 'distill', ...common, '--steps', '90', '--resume']);
-    expect(ts2.stdout).toMatch(/resumed from .* at iteration 60/);
+    // the generator PyTorch wrote is an onestep model file (what `onestep sample` loads): its one-step samples score
+    // what PyTorch printed, against the same reference draws, up to the sampling noise of 4,096 samples (~7%)
+    const { den, meta: gm } = await m.loadModel(new Uint8Array(readFileSync(join(out, 'generator.safetensors'))));
+    const { x } = m.oneStepSample(den, { shape: [4096, 2], sigma: gm.generatorSigma, seed: 4242 });
+    const swd = slicedWasserstein(await x.data(), toy2d('8gaussians').sample(4096, new HostRng(777)));
+    expect(Math.abs(swd - pyFinal.swd), `onestep ${swd} vs PyTorch's ${pyFinal.swd}`).toBeLessThan(0.25 * pyFinal.swd);
+    const ts2 = run(process.execPath, [bin, 'distill', ...common, '--steps', '60', '--resume']);
+    expect(ts2.stdout).toMatch(/resumed from .* at iteration 40/);
     const log = lines(join(out, 'metrics.jsonl'));
-    expect(log.filter((l) => 'fake' in l).map((l) => l.iteration)).toEqual(Array.from({ length: 90 }, (_, i) => i + 1));
-    expect(log.filter((l) => l.eval).map((l) => l.iteration)).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    expect(log.filter((l) => 'fake' in l).map((l) => l.iteration)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(log.filter((l) => l.eval).map((l) => l.iteration)).toEqual([0, 10, 20, 30, 40, 50, 60]);
+    expect(existsSync(join(out, 'report.html'))).toBe(true);
     const { metadata: meta } = os.io.decodeSafetensors(new Uint8Array(readFileSync(join(out, 'checkpoint.safetensors'))));
-    expect(meta.iteration).toBe('90');
-    expect(JSON.parse(meta.optF).step).toBe(90);
-    expect(JSON.parse(meta.optG).step).toBe(18);
-    expect(JSON.parse(meta.ema).updates).toBe(18);
+    expect(meta.iteration).toBe('60');
+    expect(JSON.parse(meta.optF).step).toBe(60);
+    expect(JSON.parse(meta.optG).step).toBe(12);
+    expect(JSON.parse(meta.ema).updates).toBe(12);
   }, 300_000);
 });
