@@ -4,9 +4,12 @@ trained in the browser or Node can be trained further or sampled in PyTorch (and
 Mirrors: MLPScoreNet (models/mlp.ts), UNet (models/unet.ts), EDMDenoiser (models/edm.ts), the Heun sampler (models/samplers.ts), and the
 safetensors files onestep writes (a small reader/writer here, so the `safetensors` package is not required).
 """
+import hashlib
 import json
 import math
+import os
 import struct
+import tempfile
 
 import torch
 import torch.nn as nn
@@ -18,8 +21,9 @@ _DTYPES = {"F32": (torch.float32, 4), "F64": (torch.float64, 8), "F16": (torch.f
            "I64": (torch.int64, 8), "I32": (torch.int32, 4), "U8": (torch.uint8, 1)}
 
 
-def load_safetensors(path):
-    """Returns ({name: tensor}, metadata). Validates offsets against the file size."""
+def load_safetensors(path, verify=False):
+    """Returns ({name: tensor}, metadata). Validates offsets against the file size; verify=True also requires and checks
+    __metadata__.dataSha256 (checkpoints written by onestep or by save_safetensors(checksum=True))."""
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < 8:
@@ -30,6 +34,14 @@ def load_safetensors(path):
     header = json.loads(data[8:8 + n])
     meta = header.pop("__metadata__", None) or {}
     base = 8 + n
+    if verify:
+        want = meta.get("dataSha256")
+        if not want:
+            raise ValueError(f"{path}: no dataSha256 in __metadata__; it is not a checked checkpoint")
+        got = hashlib.sha256(data[base:]).hexdigest()
+        if got != want:
+            raise ValueError(f"{path}: data checksum {got[:12]}… does not match the recorded {want[:12]}…; the file is "
+                             f"corrupt — use an older checkpoint")
     out = {}
     for name, info in header.items():
         dtype, size = _DTYPES[info["dtype"]]
@@ -42,22 +54,51 @@ def load_safetensors(path):
     return out, meta
 
 
-def save_safetensors(path, tensors, metadata=None):
-    """Writes F32 safetensors in the layout the Rust implementation uses (sorted by name within one dtype)."""
+def save_safetensors(path, tensors, metadata=None, checksum=False):
+    """Writes F32 safetensors in the layout the Rust implementation uses (sorted by name within one dtype), atomically
+    (temp file in the same folder, fsync, rename). checksum=True adds the data section's SHA-256 as
+    __metadata__.dataSha256, as onestep's saveSafetensorsChecked does for checkpoints."""
     names = sorted(tensors)
     header, blobs, offset = {}, [], 0
-    if metadata:
-        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
     for name in names:
         t = tensors[name].detach().to(torch.float32).contiguous().cpu()
         b = t.numpy().tobytes()
         header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
         blobs.append(b)
         offset += len(b)
+    data = b"".join(blobs)
+    meta = {k: str(v) for k, v in (metadata or {}).items()}
+    if checksum:
+        meta["dataSha256"] = hashlib.sha256(data).hexdigest()
+    if meta:
+        header = {"__metadata__": meta, **header}
     h = json.dumps(header, separators=(",", ":")).encode()
     h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+    write_atomic(path, struct.pack("<Q", len(h)) + h + data)
+
+
+def write_atomic(path, data):
+    """Replaces path with data so that a reader sees the old file or the new one, never half of one."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable (not possible on every platform)
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
 
 
 # ---- models -----------------------------------------------------------------------------------------------------------
@@ -80,14 +121,28 @@ class MLPScoreNet(nn.Module):
         f = 2.0 ** torch.arange(self.freqs, dtype=c.dtype, device=c.device)
         return torch.cat([c, torch.sin(c * f), torch.cos(c * f)], 1)
 
-    def forward(self, x_in, c_noise, labels=None):
+    def bottleneck(self, x_in, c_noise, labels=None):
+        """The last hidden layer [B, hidden]: what DMD2's GAN head reads for 2-D data."""
         parts = [x_in, self.embed(c_noise)]
         if self.labelDim > 0:
             parts.append(labels if labels is not None else x_in.new_zeros(x_in.shape[0], self.labelDim))
         h = F.silu(self.input(torch.cat(parts, 1)))
         for b in self.blocks:
             h = h + F.silu(b(h))
-        return self.output(h)
+        return h
+
+    @property
+    def bottleneck_shape(self):
+        return [self.input.out_features]
+
+    def forward(self, x_in, c_noise, labels=None):
+        return self.output(self.bottleneck(x_in, c_noise, labels))
+
+
+def _zero(module):
+    """EDM zero-initialises the last layer of each residual branch and the output (models/unet.ts does the same)."""
+    for p in module.parameters():
+        nn.init.zeros_(p)
 
 
 def _groups(c):
@@ -103,6 +158,7 @@ class SelfAttention2d(nn.Module):
         self.norm = nn.GroupNorm(_groups(channels), channels, eps=1e-5)
         self.qkv = nn.Conv2d(channels, 3 * channels, 1)
         self.proj = nn.Conv2d(channels, channels, 1)
+        _zero(self.proj)  # a fresh block is the identity (EDM)
 
     def forward(self, x):
         n, c, h, w = x.shape
@@ -124,6 +180,7 @@ class UNetBlock(nn.Module):
         self.affine = nn.Linear(emb, 2 * cout)
         self.norm1 = nn.GroupNorm(_groups(cout), cout, eps=1e-5, affine=False)
         self.conv1 = nn.Conv2d(cout, cout, 3, padding=1)
+        _zero(self.conv1)
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else None
         self.attn = SelfAttention2d(cout, max(1, cout // channels_per_head)) if attention else None
 
@@ -153,6 +210,7 @@ class UNet(nn.Module):
         super().__init__()
         mc, emb, cph = modelChannels, modelChannels * embMult, channelsPerHead
         self.labelDim, self.mc = labelDim, mc
+        self.bottleneck_shape = [mc * channelMult[-1], resolution // 2 ** (len(channelMult) - 1), resolution // 2 ** (len(channelMult) - 1)]
         self.mapNoise0 = nn.Linear(mc, emb)
         self.mapNoise1 = nn.Linear(emb, emb)
         self.mapLabel = nn.Linear(labelDim, emb, bias=False) if labelDim > 0 else None
@@ -184,6 +242,7 @@ class UNet(nn.Module):
         self.dec = nn.ModuleList(dec)
         self.normOut = nn.GroupNorm(_groups(ch), ch, eps=1e-5)
         self.convOut = nn.Conv2d(ch, outChannels, 3, padding=1)
+        _zero(self.convOut)
 
     def embed(self, c_noise, labels):
         half = self.mc // 2
@@ -194,13 +253,21 @@ class UNet(nn.Module):
             e = e + self.mapLabel(labels if labels is not None else e.new_zeros(e.shape[0], self.labelDim))
         return F.silu(e)
 
-    def forward(self, x_in, c_noise, labels=None):
+    def encode(self, x_in, c_noise, labels):
         emb = self.embed(c_noise, labels)
         x = self.convIn(x_in)
         skips = [x]
         for b in self.enc:
             x = b(x, emb)
             skips.append(x)
+        return emb, skips, x
+
+    def bottleneck(self, x_in, c_noise, labels=None):
+        """The encoder's output [B, C, r, r] (before the bottleneck blocks): what DMD2's GAN head reads."""
+        return self.encode(x_in, c_noise, labels)[2]
+
+    def forward(self, x_in, c_noise, labels=None):
+        emb, skips, x = self.encode(x_in, c_noise, labels)
         for b in self.mid:
             x = b(x, emb)
         for b, takes in zip(self.dec, self.takes_skip):
@@ -215,13 +282,84 @@ class EDMDenoiser(nn.Module):
         super().__init__()
         self.net, self.sigmaData = net, sigmaData
 
-    def forward(self, x, sigma, labels=None):
+    @property
+    def labelDim(self):
+        return self.net.labelDim
+
+    def coefficients(self, x, sigma):
+        """c_skip, c_out, c_in shaped to broadcast against x [B, ...]."""
         s = sigma.reshape(-1, *([1] * (x.dim() - 1)))
         sd = self.sigmaData
-        c_skip = sd ** 2 / (s ** 2 + sd ** 2)
-        c_out = s * sd / (s ** 2 + sd ** 2).sqrt()
-        c_in = 1 / (s ** 2 + sd ** 2).sqrt()
-        return c_skip * x + c_out * self.net(x * c_in, sigma.log() / 4, labels)
+        return sd ** 2 / (s ** 2 + sd ** 2), s * sd / (s ** 2 + sd ** 2).sqrt(), 1 / (s ** 2 + sd ** 2).sqrt()
+
+    def raw_f(self, x, sigma, labels=None):
+        """F(c_in·x; ln(σ)/4, y): the network's raw output, what EDM's loss regresses."""
+        return self.net(x * self.coefficients(x, sigma)[2], sigma.log() / 4, labels)
+
+    def bottleneck(self, x, sigma, labels=None):
+        return self.net.bottleneck(x * self.coefficients(x, sigma)[2], sigma.log() / 4, labels)
+
+    def forward(self, x, sigma, labels=None):
+        c_skip, c_out, _ = self.coefficients(x, sigma)
+        return c_skip * x + c_out * self.raw_f(x, sigma, labels)
+
+    def guided(self, x, sigma, labels, cfg=1.0):
+        """Classifier-free guidance in DMD2's form D_u + w·(D_c − D_u), the null class = a zero label row."""
+        if labels is None or cfg == 1:
+            return self(x, sigma, labels)
+        d_c, d_u = self(x, sigma, labels), self(x, sigma, torch.zeros_like(labels))
+        return d_u + cfg * (d_c - d_u)
+
+
+def f_space_loss(den, y, sigma, labels, noise):
+    """EDM's denoising loss in F-space at given σ and ε: mean ‖F(c_in·x_t) − (y − c_skip·x_t)/c_out‖², x_t = y + σ·ε.
+    Equal to λ(σ)·‖D(x_t) − y‖² with λ = 1/σ² + 1/σ_d², without the 2.5e5-sized weights at σ = 0.002."""
+    x_t = y + noise * sigma.reshape(-1, *([1] * (y.dim() - 1)))
+    c_skip, c_out, _ = den.coefficients(y, sigma)
+    return F.mse_loss(den.raw_f(x_t, sigma, labels), (y - c_skip * x_t) / c_out)
+
+
+def karras_grid(levels=1000, sigma_min=0.002, sigma_max=80.0, rho=7.0):
+    """DMD's Karras grid, ascending (index 0 = σ_min, 999 = σ_max), float64 like models/edm.ts karrasGrid."""
+    f = torch.arange(levels, dtype=torch.float64) / (levels - 1)
+    return ((sigma_max ** (1 / rho) + f * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho).flip(0)
+
+
+class _ConvStage(nn.Module):
+    def __init__(self, channels, kernel, stride, padding):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, kernel, stride=stride, padding=padding)
+        self.norm = nn.GroupNorm(_groups(channels), channels, eps=1e-5)
+
+    def forward(self, x):
+        return F.silu(self.norm(self.conv(x)))
+
+
+class GanHead(nn.Module):
+    """models/gan.ts GanHead, DMD2's classifier on the fake score's bottleneck: for UNet features [C, r, r]
+    (Conv4×4 s2 p1 → GN → SiLU) while r > 4, then Conv r×r stride r → GN → SiLU, then Conv1×1 C → 1; for MLP features
+    [H] one Linear H → 1. Parameter names: stages.{i}.conv/norm, out."""
+
+    def __init__(self, feature_shape):
+        super().__init__()
+        self.feature_shape = list(feature_shape)
+        if len(feature_shape) == 1:
+            self.stages, self.out = None, nn.Linear(feature_shape[0], 1)
+            return
+        if len(feature_shape) != 3 or feature_shape[1] != feature_shape[2]:
+            raise ValueError(f"GanHead: features must be [C, r, r] or [H], got {feature_shape}")
+        c, res, stages = feature_shape[0], feature_shape[1], []
+        while res > 4:
+            stages.append(_ConvStage(c, 4, 2, 1))
+            res //= 2
+        stages.append(_ConvStage(c, res, res, 0))
+        self.stages, self.out = nn.ModuleList(stages), nn.Conv2d(c, 1, 1)
+
+    def forward(self, features):
+        h = features
+        for s in self.stages or []:
+            h = s(h)
+        return self.out(h).reshape(features.shape[0])
 
 
 def edm_sigmas(steps, sigma_min=0.002, sigma_max=80.0, rho=7.0):
