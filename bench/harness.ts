@@ -2,7 +2,7 @@
 // GPU timestamps injected into every compute pass of an engine's device, and the result row of the JSON schema.
 import { gpuWait } from '../engine';
 
-export const ENGINES = ['onestep', 'jax-js', 'tfjs-webgpu', 'onnxruntime-web', 'webgpu-torch', 'raw-wgsl'] as const;
+export const ENGINES = ['onestep', 'onestep-compiled', 'jax-js', 'tfjs-webgpu', 'onnxruntime-web', 'webgpu-torch', 'raw-wgsl'] as const;
 export type EngineName = (typeof ENGINES)[number];
 export const PASSES = ['fwd', 'bwd', 'fwd+bwd'] as const;
 export type Pass = (typeof PASSES)[number];

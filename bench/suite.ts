@@ -2,7 +2,7 @@
 // every engine, timed by the harness rules, with an n/a row (medianMs null + note) wherever an engine cannot run it.
 import * as os from '../engine';
 import { fmtMs, measure, now, type AdapterInfoOut, type Backend, type BackendResult, type EngineName, type MeasureOptions, type Row, type Runner, type SuiteName } from './harness';
-import { onestepRunner } from './engines/onestep';
+import { COMPILED_OPS, onestepRunner } from './engines/onestep';
 import { RAW_MATMUL_CONFIGS, rawCeilingRunner, rawMatmulRunner } from './engines/raw';
 import { loadJax, loadTfjs, loadTorch, type Peer } from './engines/peers';
 import { caseOf, suiteSpecs, type Case, type Spec } from './specs';
@@ -65,9 +65,11 @@ export async function runSuite(o: SuiteOptions): Promise<BackendResult> {
     } else if (spec.op === 'copy' || spec.op === 'dispatch') {
       engines.push(['raw-wgsl', () => rawCeilingRunner(spec)]);
     } else if (spec.op === 'dmdStep' || spec.op === 'unetStep') {
-      engines.push(['onestep', () => onestepRunner(spec)]); // ours only: the peers have no DMD trainer or UNet
+      // ours only: the peers have no DMD trainer or UNet
+      engines.push(['onestep', () => onestepRunner(spec)], ['onestep-compiled', () => onestepRunner(spec, true)]);
     } else {
       engines.push(['onestep', () => onestepRunner(spec)]);
+      if (COMPILED_OPS.has(spec.op)) engines.push(['onestep-compiled', () => onestepRunner(spec, true)]);
       for (const name of PEER_ORDER) {
         const p = peers.get(name)!;
         // ORT has rows only for the four kernels the issue compares (it has no eager ops to chain or optimise)

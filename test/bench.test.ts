@@ -49,6 +49,10 @@ describe('npm run bench -- --suite quick --backend both', () => {
       expect(raw).toBeDefined();
       expect(raw!.medianMs !== null ? raw!.medianMs > 0 : !!raw!.note).toBe(true);
       expect(rows.some((r) => r.engine === 'raw-wgsl' && r.kernel === 'dispatch overhead (empty kernel)')).toBe(true);
+      // the chained adds run eager and compiled (os.compile fuses the chain) in the same run
+      const chain = rows.filter((r) => r.kernel === '100 chained adds');
+      expect(new Set(chain.map((r) => r.engine))).toContain('onestep-compiled');
+      expect(chain.find((r) => r.engine === 'onestep-compiled')!.medianMs).toBeGreaterThan(0);
     }
     expect(doc.adapters.browser?.architecture ?? doc.adapters.browser?.description).toMatch(/swiftshader/i);
   });

