@@ -20,7 +20,7 @@ commands:
           --classifier FILE --seed S --eval-every N --checkpoint-every N --ema-decay B --real-only --eager --resume]
                                                        the data set's recipe (models/recipe.ts) unless flags say otherwise
   make-pairs --teacher FILE --n N --out pairs.safetensors [--seed S]   DMD's regression set (Heun-18 outputs)
-  train-teacher --data NAME|mnist16 --out DIR [--steps N --batch B --lr LR --ema HALFLIFE --seed S --net JSON --p-mean=M --p-std S --resume]
+  train-teacher --data NAME|mnist16 --out DIR [--steps N --batch B --lr LR --ema HALFLIFE --seed S --net JSON --p-mean=M --p-std S --eager --resume]
                                                        train an EDM teacher (2-D toy sets)
   train-classifier --size 16|28|32 --out FILE.safetensors [--steps N --batch B --lr LR --shift PX --seed S]
                                                        train the MNIST classifier behind the image metrics
@@ -75,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'train-teacher': {
         const v = parseOptions('train-teacher', rest);
-        await trainTeacher({ net: v.net, data: need('data', v.data), out: need('out', v.out), steps: v.steps!, batch: v.batch!, lr: v.lr!, ema: v.ema!, seed: v.seed!, resume: !!v.resume, checkpointEvery: v['checkpoint-every']!, evalEvery: v['eval-every']!, pMean: v['p-mean'], pStd: v['p-std'], command: `onestep ${argv.join(' ')}` });
+        await trainTeacher({ net: v.net, data: need('data', v.data), out: need('out', v.out), steps: v.steps!, batch: v.batch!, lr: v.lr!, ema: v.ema!, seed: v.seed!, resume: !!v.resume, checkpointEvery: v['checkpoint-every']!, evalEvery: v['eval-every']!, pMean: v['p-mean'], pStd: v['p-std'], eager: !!v.eager, command: `onestep ${argv.join(' ')}` });
         return 0;
       }
       case 'train-classifier': {

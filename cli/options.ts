@@ -51,7 +51,7 @@ export const COMMAND_OPTIONS = {
   'make-pairs': { teacher: text(), n: count('5000'), seed, out: text() },
   'train-teacher': {
     data: text(), out: text(), steps: count('20000'), batch: count('512'), lr: rate('1e-3'), ema: weight('500000', 'EMA half-life in samples, 0: no EMA'), seed, resume: flag,
-    'checkpoint-every': every('1000', '0: at the end only'), 'eval-every': every('0', '0: never'), net: text(), 'p-mean': { type: 'number' }, 'p-std': rate(),
+    'checkpoint-every': every('1000', '0: at the end only'), 'eval-every': every('0', '0: never'), net: text(), 'p-mean': { type: 'number' }, 'p-std': rate(), eager: flag,
   },
   'train-classifier': {
     size: { type: 'int', oneOf: [16, 28, 32], default: '16' }, out: text(), run: text(), steps: count('3000'), batch: count('128'), lr: rate('2e-3'),

@@ -33,6 +33,8 @@ export interface TeacherArgs {
   command: string;
   /** Network config overrides as JSON: MLPScoreNet fields for 2-D data ('{"hidden":256,"depth":4}'), UNet fields for images. */
   net?: string;
+  /** Run each step op by op instead of as one compiled step (os.compile). */
+  eager?: boolean;
 }
 
 
@@ -138,9 +140,11 @@ export async function trainTeacher(a: TeacherArgs): Promise<void> {
   const progress = new Progress(a.steps, 'step');
   const t0 = performance.now();
   let pending: { step: number; loss: os.Tensor }[] = [];
-  for (let step = start + 1; step <= a.steps; step++) {
-    await os.relieve();
-    const { y, labels } = data.batch(a.batch, rng);
+  let step = start;
+  // one training step: the batch (host data: a dynamic region, drawn afresh at every call of the compiled step), the
+  // EDM loss and its backward, Adam, the EMA at this step's decay
+  const trainStep = (): os.Tensor => {
+    const { y, labels } = os.dynamic(() => data.batch(a.batch, rng));
     const loss = os.tidy(() => {
       const l = edmLoss(den, y, { labels, labelDropout: data.labelDropout, pMean: a.pMean, pStd: a.pStd });
       l.backward();
@@ -150,7 +154,13 @@ export async function trainTeacher(a: TeacherArgs): Promise<void> {
     labels?.dispose();
     opt.step();
     opt.zeroGrad();
-    if (a.ema > 0) emaTracker.update(os.optim.edmEmaDecay(a.batch, a.ema, step * a.batch));
+    if (a.ema > 0) os.dynamic(() => emaTracker.update(os.optim.edmEmaDecay(a.batch, a.ema, step * a.batch)));
+    return loss;
+  };
+  const runStep = a.eager ? trainStep : os.compile(trainStep);
+  for (step = start + 1; step <= a.steps; step++) {
+    await os.relieve();
+    const loss = runStep();
     pending.push({ step, loss });
     const last = step === a.steps;
     if (pending.length === 50 || last) {

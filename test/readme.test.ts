@@ -63,6 +63,18 @@ describe('an installed package', () => {
     expect(help.stdout).toMatch(/^usage: onestep <command>/);
   });
 
+  it('runs the README\'s tour for research code as a script importing the package', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const tour = readme.slice(readme.indexOf('## A tour for research code'));
+    const code = /```js\n([\s\S]*?)```/.exec(tour)![1];
+    expect(code).toMatch(/from 'onestep'/);
+    writeFileSync(join(consumer, 'tour.mjs'), code);
+    const r = spawnSync(process.execPath, ['tour.mjs'], { cwd: consumer, encoding: 'utf8', timeout: 300_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/dispatches/); // the compiled step's stats
+    expect(existsSync(join(consumer, 'net.safetensors'))).toBe(true);
+  }, 320_000);
+
   it('runs every `npx onestep` line of the README, in order', () => {
     const lines = readmeCommands();
     expect(lines.length).toBeGreaterThanOrEqual(12);

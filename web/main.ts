@@ -7,7 +7,7 @@ import * as os from '../engine';
 import type { Tensor } from '../engine';
 import { TOY2D_NAMES } from '../models/data/toy2d';
 import { buildDenoiser, loadModel, saveModel, type ModelMeta } from '../models/checkpoint';
-import type { DMDConfig } from '../models/dmd';
+import { DMD_DEFAULTS, type DMDConfig } from '../models/dmd';
 import type { EDMDenoiser } from '../models/edm';
 import { recipeFor, TOY_PAIRS, type Recipe } from '../models/recipe';
 import { heunSample } from '../models/samplers';
@@ -143,6 +143,8 @@ function readConfig(): Partial<DMDConfig> & { mode: 'dmd' | 'dmd2' } {
     cfg: num('cfg', 0, 'CFG scale'),
     regWeight: num('regWeight', 0, 'regression weight'),
     ganWeight: num('ganWeight', 0, 'GAN weight'),
+    ganDWeight: num('ganDWeight', 0, 'GAN head weight'),
+    ganMaxStep: Math.min(999, num('ganMaxStep', 0, 'GAN noise level', true)),
     emaDecay: num('emaDecay', 0, 'EMA decay'),
     warmup: num('warmup', 0, 'warm-up', true),
     seed: num('seed', 0, 'seed', true),
@@ -150,11 +152,12 @@ function readConfig(): Partial<DMDConfig> & { mode: 'dmd' | 'dmd2' } {
 }
 
 /** The fields of the form a recipe sets (models/recipe.ts); the others keep their values. */
-const RECIPE_FIELDS = ['lr', 'fakeLr', 'batch', 'ttur', 'regWeight', 'ganWeight', 'emaDecay', 'warmup'] as const;
+const RECIPE_FIELDS = ['lr', 'fakeLr', 'batch', 'ttur', 'regWeight', 'ganWeight', 'ganDWeight', 'ganMaxStep', 'emaDecay', 'warmup'] as const;
 
 function showRecipe(r: Recipe): void {
   $<HTMLSelectElement>('mode').value = r.mode;
-  const full = { ttur: r.mode === 'dmd' ? 1 : 5, regWeight: 0, ganWeight: 0, emaDecay: 0, warmup: 0, ...r };
+  const d = DMD_DEFAULTS[r.mode];
+  const full = { ...d, regWeight: r.mode === 'dmd' ? d.regWeight : 0, ...r };
   for (const k of RECIPE_FIELDS) if (full[k] !== undefined) input(k).value = String(full[k]);
 }
 
@@ -167,7 +170,7 @@ function updateButtons(): void {
   $<HTMLButtonElement>('download').disabled = S.dead || !S.session || S.running || S.busy;
   $<HTMLButtonElement>('measure').disabled = !ok || S.running;
   const locked = !!S.session || S.running;
-  for (const id of ['mode', 'lr', 'fakeLr', 'batch', 'ttur', 'cfg', 'regWeight', 'ganWeight', 'emaDecay', 'warmup', 'seed', 'dataset', 'teacher', 'upload']) ($(id) as HTMLInputElement).disabled = locked || S.busy;
+  for (const id of ['mode', 'lr', 'fakeLr', 'batch', 'ttur', 'cfg', 'regWeight', 'ganWeight', 'ganDWeight', 'ganMaxStep', 'emaDecay', 'warmup', 'seed', 'dataset', 'teacher', 'upload']) ($(id) as HTMLInputElement).disabled = locked || S.busy;
 }
 
 function populateDatasets(): void {
@@ -505,7 +508,7 @@ async function start(): Promise<void> {
   S.running = true;
   updateButtons();
   const c = S.session!.trainer.cfg;
-  status(`training ${c.mode.toUpperCase()}: batch ${c.batch}, TTUR ${c.ttur}, lr ${c.lr}, fake lr ${c.fakeLr}, warm-up ${c.warmup}, regression ${c.regWeight}, GAN ${c.ganWeight}, EMA ${c.emaDecay}`);
+  status(`training ${c.mode.toUpperCase()}: batch ${c.batch}, TTUR ${c.ttur}, lr ${c.lr}, fake lr ${c.fakeLr}, warm-up ${c.warmup}, regression ${c.regWeight}, GAN ${c.ganWeight} (head ${c.ganDWeight}, levels ≤ ${c.ganMaxStep}), EMA ${c.emaDecay}`);
   S.loopActive = trainLoop()
     .catch((e) => fail(e, 'training stopped'))
     .finally(() => {

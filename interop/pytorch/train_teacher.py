@@ -52,6 +52,8 @@ def parse_args(argv):
     p.add_argument("--p-mean", dest="pMean", type=float, default=DEFAULTS["pMean"])
     p.add_argument("--p-std", dest="pStd", type=float, default=DEFAULTS["pStd"])
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--eager", action="store_true",
+                   help="onestep's flag for running a step op by op instead of compiled; PyTorch always runs op by op")
     p.add_argument("--checkpoint-every", type=int, default=1000)
     p.add_argument("--eval-every", type=int, default=0)
     p.add_argument("--mnist-dir")

@@ -178,3 +178,70 @@ describe('os.compile in the DMD trainer', () => {
     compiled.ema.forEach((p, i) => expectClose(p, eager.ema[i], { rtol: 1e-5, atol: 1e-6, label: `ema ${i}` }));
   });
 });
+
+describe('os.compile on the zoo models\' steps', () => {
+  it('compiled DMD iterations with regression pairs and the GAN head (the 2-D recipe) give eager mode\'s losses and generator', async () => {
+    const { DMDTrainer } = await import('../../models/dmd');
+    const { EDMDenoiser } = await import('../../models/edm');
+    const { MLPScoreNet } = await import('../../models/mlp');
+    const { HostRng } = await import('../../models/data/rng');
+    const { TOY_RECIPE } = await import('../../models/recipe');
+    const make = () => new EDMDenoiser(new MLPScoreNet({ hidden: 16, depth: 2 }));
+    const realData = (B: number, rng: InstanceType<typeof HostRng>) => ({ x: os.tensor(Float32Array.from({ length: 2 * B }, () => rng.normal() * 0.5), [B, 2]), labels: null });
+    const run = async (compiled: boolean) => {
+      os.manualSeed(3);
+      const teacher = make();
+      const pairs = { z: os.keep(os.randn([70, 2], { seed: 8 })), y: os.keep(os.randn([70, 2], { seed: 9 })) };
+      const tr = new DMDTrainer({ teacher, makeDenoiser: make, sampleShape: [2], pairs, realData, config: { ...TOY_RECIPE, batch: 17, warmup: 5, compiled } });
+      const losses: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        const l = tr.step();
+        for (const k of ['fake', 'dm', 'reg', 'ganG', 'ganD'] as const) losses.push(l[k] ? await l[k]!.item() : NaN);
+        for (const t of Object.values(l)) t?.dispose();
+      }
+      return { losses, gen: await Promise.all(tr.generator.parameters().map((p) => p.data())), head: await Promise.all(tr.head!.parameters().map((p) => p.data())) };
+    };
+    const eager = await run(false), compiled = await run(true);
+    expect(eager.losses.filter(Number.isNaN)).toHaveLength(0); // every loss is there: regression and GAN included
+    expectClose(compiled.losses, eager.losses, { rtol: 1e-5, atol: 1e-6, label: 'losses' });
+    compiled.gen.forEach((p, i) => expectClose(p, eager.gen[i], { rtol: 1e-5, atol: 1e-6, label: `generator param ${i}` }));
+    compiled.head.forEach((p, i) => expectClose(p, eager.head[i], { rtol: 1e-5, atol: 1e-6, label: `GAN head param ${i}` }));
+  }, 120_000);
+
+  it('a compiled EDM teacher step of the UNet (class labels, label dropout, Adam, EMA) gives eager mode\'s losses and weights', async () => {
+    const { EDMDenoiser, edmLoss } = await import('../../models/edm');
+    const { UNet } = await import('../../models/unet');
+    const config = { resolution: 8, inChannels: 1, outChannels: 1, labelDim: 3, modelChannels: 8, channelMult: [1, 2], numBlocks: 1, attnResolutions: [4], channelsPerHead: 8, dropout: 0, embMult: 2 };
+    const y = os.keep(os.randn([3, 1, 8, 8], { seed: 1 }));
+    const labels = os.keep(os.oneHot(os.tensor([0, 2, 1]), 3));
+    const run = async (compiled: boolean) => {
+      os.manualSeed(4);
+      const den = new EDMDenoiser(new UNet(config), { sigmaData: 0.5 });
+      const opt = new os.optim.Adam(den.parameters(), { lr: 1e-3 });
+      const ema = new os.optim.EMA(den.parameters(), { decay: 0.95 });
+      const step = () => {
+        const l = os.tidy(() => {
+          const loss = edmLoss(den, y, { labels, labelDropout: 0.3 });
+          loss.backward();
+          return loss;
+        });
+        opt.step();
+        opt.zeroGrad();
+        ema.update();
+        return l;
+      };
+      const f = compiled ? os.compile(step) : step;
+      os.manualSeed(11);
+      const losses: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const l = f();
+        losses.push(await l.item());
+        l.dispose();
+      }
+      return { losses, weights: await Promise.all(ema.shadow.map((p) => p.data())) };
+    };
+    const eager = await run(false), compiled = await run(true);
+    expectClose(compiled.losses, eager.losses, { rtol: 1e-5, atol: 1e-6, label: 'losses' });
+    compiled.weights.forEach((p, i) => expectClose(p, eager.weights[i], { rtol: 1e-5, atol: 1e-6, label: `EMA weight ${i}` }));
+  }, 180_000);
+});
