@@ -6,7 +6,7 @@
 // `--profile` adds GPU time per kernel label (os.profile) over one run of each mode.
 // Run: npx esbuild bench/dmd-step.ts --bundle --platform=node --format=esm --external:webgpu --outfile=/tmp/dmd-step.mjs
 //      && ONESTEP_ADAPTER=lavapipe node /tmp/dmd-step.mjs [--rounds 7] [--iters 50] [--modes eager,compiled]
-//      [--mode dmd|dmd2] [--profile] [--json FILE (every round's figures)]
+//      [--mode dmd|dmd2|recipe] [--profile] [--json FILE (every round's figures)]
 // (An outfile outside the repo finds `webgpu` through a node_modules beside it, e.g. ln -s <repo>/node_modules /tmp/.)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -15,6 +15,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as os from '../engine';
 import { buildDenoiser, loadModel } from '../models/checkpoint';
 import { DMDTrainer } from '../models/dmd';
+import { HostRng } from '../models/data/rng';
+import { toy2d } from '../models/data/toy2d';
+import { TOY_RECIPE } from '../models/recipe';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,7 +26,8 @@ const arg = (name: string, dflt: string) => {
 const ROUNDS = Number(arg('rounds', '7'));
 const ITERS = Math.max(5, Math.round(Number(arg('iters', '50')) / 5) * 5);
 const MODES = arg('modes', 'eager,compiled').split(',') as Mode[];
-const RECIPE = arg('mode', 'dmd2') as 'dmd' | 'dmd2';
+/** dmd, dmd2 (the papers' settings at batch 256) or recipe (models/recipe.ts's 2-D recipe: regression, GAN head, EMA). */
+const RECIPE = arg('mode', 'dmd2') as 'dmd' | 'dmd2' | 'recipe';
 const PROFILE = process.argv.includes('--profile');
 const JSON_OUT = arg('json', '');
 /** eager: op by op; compiled: each kind of iteration one compiled step (a tree without os.compile runs it eagerly). */
@@ -54,12 +58,14 @@ export interface DmdStepResult {
 }
 
 /** Builds a trainer per mode; `run(mode, iters)` times iterations (then one sync) and counts dispatches. */
-export async function makeDmdBench(batch = 256, recipe: 'dmd' | 'dmd2' = 'dmd2') {
+export async function makeDmdBench(batch = 256, recipe: 'dmd' | 'dmd2' | 'recipe' = 'dmd2') {
   const { den: teacher, meta } = await loadModel(new Uint8Array(readFileSync(teacherPath())));
-  const pairs = recipe === 'dmd' ? { z: os.randn([5000, 2], { seed: 1 }), y: os.randn([5000, 2], { seed: 2 }) } : null;
+  const data = toy2d('8gaussians');
+  const realData = (B: number, rng: HostRng) => ({ x: os.tensor(data.sample(B, rng), [B, 2]), labels: null });
+  const pairs = recipe !== 'dmd2' ? { z: os.randn([5000, 2], { seed: 1 }), y: os.randn([5000, 2], { seed: 2 }) } : null;
   const trainers = Object.fromEntries((['eager', 'compiled'] as const).map((m) => {
     os.manualSeed(0);
-    return [m, new DMDTrainer({ teacher, makeDenoiser: () => buildDenoiser(meta), sampleShape: [2], pairs, config: { mode: recipe, batch, compiled: m === 'compiled' } as never })];
+    return [m, new DMDTrainer({ teacher, makeDenoiser: () => buildDenoiser(meta), sampleShape: [2], pairs, realData, config: { ...(recipe === 'recipe' ? TOY_RECIPE : { mode: recipe }), batch, compiled: m === 'compiled' } as never })];
   })) as Record<Mode, DMDTrainer>;
   const run = async (mode: Mode, iters: number): Promise<DmdStepResult> => {
     const tr = trainers[mode];
