@@ -1,5 +1,6 @@
 // kernels/conv/dispatch.ts: conv2d forward, backward-data and backward-weight on the GPU (implicit GEMMs from
-// ./conv2d.wgsl.ts; 1×1 convolutions through matmul); matches torch.nn.functional.conv2d and its gradients.
+// ./conv2d.wgsl.ts, ./pixelsShared.wgsl.ts, ./tiled.wgsl.ts; 1×1 convolutions through matmul); matches
+// torch.nn.functional.conv2d and its gradients.
 // convTranspose2d (engine/conv.ts) is conv2dBackwardData forward and conv2d + conv2dBackwardWeight backward.
 // Shapes are validated by engine/conv.ts; here they are only derived.
 import { isSwiftShader, subgroupMinSize, type Device, type Kernel, ShapeError, ValueError, fmtShape, internal, DeviceArray, device as currentDevice } from '../../runtime';
@@ -8,27 +9,23 @@ import { gather } from '../layout/dispatch';
 import { reduce } from '../reduce/dispatch';
 import { matmulKernel } from '../matmul/dispatch';
 import { filled, nearestPow2, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneOptions, type TuneResult, type Tunable } from '../tune';
-import { backwardWeightTiledWgsl, biasAddWgsl, convWgsl, forwardSharedWgsl, forwardTiledWgsl, type ConvConfig, type ConvKernelKind, type ConvSharedConfig, type ConvTiledConfig, type ConvTile } from './conv2d.wgsl';
+import { biasAddWgsl, convWgsl, type ConvConfig, type ConvKernelKind, type ConvTile } from './conv2d.wgsl';
+import { forwardSharedWgsl, type ConvSharedConfig } from './pixelsShared.wgsl';
+import { backwardWeightTiledWgsl, forwardTiledWgsl, type ConvTiledConfig } from './tiled.wgsl';
+import { convUniforms, type ConvGeometry } from './uniforms';
 
 export type { ConvTile, ConvKernelKind } from './conv2d.wgsl';
-
-/** Stride, zero padding before the first row / column, dilation and groups; each pair is (height, width). */
-export interface ConvGeometry {
-  stride: readonly [number, number];
-  padding: readonly [number, number];
-  dilation: readonly [number, number];
-  groups: number;
-}
+export type { ConvGeometry } from './uniforms';
 
 /**
  * Named register tiles: every variant passes the same tests (test/kernels/conv.test.ts) and the bench times each.
  * `s…` tiles share the column loads across a subgroup (conv2d.wgsl.ts) where the adapter has subgroups, and are
  * plain register tiles elsewhere; `r4x8` never shares (it keeps that path tested on every adapter). `p16x8` is the
- * pixels-shared layout (forwardSharedWgsl: 16 output pixels shared by the workgroup, 8 channels per lane) for the
+ * pixels-shared layout (pixelsShared.wgsl.ts: 16 output pixels shared by the workgroup, 8 channels per lane) for the
  * forward and the stride-1 backward-data, with one group, channels divisible by 4 on the written side and subgroups of
- * ≥ 4 lanes. `t64x64` is the workgroup-memory tiled layout for real GPUs (forwardTiledWgsl: 64 pixels × 64 channels
- * per workgroup, 4×4 per invocation) for the forward and stride-1 backward-data, and backwardWeightTiledWgsl (split K)
- * for backward-weight; one group. The forward and backward-data of these two read a transposed weight copy wT; forced
+ * ≥ 4 lanes. `t64x64` is the workgroup-memory tiled layout for real GPUs (tiled.wgsl.ts: 64 pixels × 64 channels per
+ * workgroup, 4×4 per invocation) for the forward and stride-1 backward-data, and its split-K kernel for
+ * backward-weight; one group. The forward and backward-data of these two read a transposed weight copy wT; forced
  * on a forward they cannot run, they throw; the backward passes of a conv run with one take it where they can
  * (backward-data of stride 1, p16x8 also with input channels divisible by 4; backward-weight t64x64 only) and their
  * default tile elsewhere.
@@ -243,12 +240,6 @@ function wtKernelFor(v: ConvWTVariant, O: number): Kernel {
   return k;
 }
 
-/** The words of the U struct in conv2d.wgsl.ts: x [N, C, H, W], y [N, O, OH, OW], weight [O, C/G, kH, kW], geometry. */
-function uniforms(x: readonly number[], y: readonly number[], k: readonly number[], g: ConvGeometry, hasBias: boolean, flipTaps = false, chunk = 0): number[] {
-  const [N, C, H, W] = x, [, O, OH, OW] = y, [kH, kW] = k;
-  return [N, C, H, W, O, OH, OW, g.groups, kH, kW, g.stride[0], g.stride[1], g.padding[0], g.padding[1], g.dilation[0], g.dilation[1], hasBias ? 1 : 0, flipTaps ? 1 : 0, chunk, 0];
-}
-
 function checkGrid(op: string, groups: [number, number, number], shape: readonly number[], maxWg: number): [number, number, number] {
   if (groups.some((n) => n > maxWg)) {
     throw new ShapeError(`${op}: ${fmtShape(shape)} needs ${fmtShape(groups)} workgroups, over this adapter's ${maxWg} per dimension; split the batch into smaller ones`);
@@ -305,7 +296,7 @@ export function conv2dForward(x: DeviceArray, w: DeviceArray, bias: DeviceArray 
   // without a bias, w stands in at binding 3 (never read: hasBias = 0)
   dev.dispatch(kernelFor(dev, tile, 'forward'), {
     buffers: [x.buffer, w.buffer, bias?.buffer ?? w.buffer, y.buffer],
-    uniforms: uniforms(x.shape, yShape, [kH, kW], geom, !!bias),
+    uniforms: convUniforms(x.shape, yShape, [kH, kW], geom, !!bias),
     workgroups: groups,
   });
   return y;
@@ -327,7 +318,7 @@ function wtConv(v: ConvWTVariant, x: DeviceArray, wT: DeviceArray, bias: DeviceA
   const blocks = Math.ceil(pixels / pixelBlock), z = Math.ceil(blocks / max), channels = Math.ceil(O / channelBlock);
   dev.dispatch(wtKernelFor(v, O), {
     buffers: [x.buffer, wT.buffer, bias?.buffer ?? wT.buffer, y.buffer],
-    uniforms: uniforms(x.shape, y.shape, [kH, kW], geom, !!bias, flipTaps),
+    uniforms: convUniforms(x.shape, y.shape, [kH, kW], geom, !!bias, flipTaps),
     workgroups: checkGrid('conv2d', v === 'p16x8' ? [channels, Math.ceil(blocks / z), z] : [Math.ceil(blocks / z), channels, z], y.shape, max),
   });
   wT.dispose();
@@ -366,7 +357,7 @@ export function conv2dBackwardData(dy: DeviceArray, w: DeviceArray, bias: Device
   const groups = checkGrid('conv2d backward', [Math.ceil(phasePixels / (tile.tm * tile.wg)), Math.ceil(cG / tile.tn), geom.groups * sh * sw], xShape, dev.limits.maxComputeWorkgroupsPerDimension);
   dev.dispatch(kernelFor(dev, tile, 'backwardData'), {
     buffers: [dy.buffer, w.buffer, bias?.buffer ?? w.buffer, dx.buffer],
-    uniforms: uniforms(xShape, dy.shape, [kH, kW], geom, !!bias),
+    uniforms: convUniforms(xShape, dy.shape, [kH, kW], geom, !!bias),
     workgroups: groups,
   });
   return dx;
@@ -394,7 +385,7 @@ export function conv2dBackwardWeight(x: DeviceArray, dy: DeviceArray, geom: Conv
   const groups = checkGrid('conv2d weight backward', [Math.ceil(laneRows / (tile.tm * wg)), Math.ceil(oG / tile.tn), zGroups], dw.shape, dev.limits.maxComputeWorkgroupsPerDimension);
   dev.dispatch(kernelFor(dev, { ...tile, wg }, rows ? 'backwardWeightRows' : 'backwardWeight'), {
     buffers: [x.buffer, dy.buffer, dw.buffer],
-    uniforms: uniforms(x.shape, dy.shape, kHW, geom, false),
+    uniforms: convUniforms(x.shape, dy.shape, kHW, geom, false),
     workgroups: groups,
   });
   return dw;
@@ -416,7 +407,7 @@ function tiledBackwardWeight(x: DeviceArray, dy: DeviceArray, geom: ConvGeometry
   const out = slices === 1 ? dw : DeviceArray.alloc([slices, O, C, kH, kW], dev);
   dev.dispatch(TILED_WEIGHT, {
     buffers: [x.buffer, dy.buffer, out.buffer],
-    uniforms: uniforms(x.shape, dy.shape, [kH, kW], geom, false, false, chunk),
+    uniforms: convUniforms(x.shape, dy.shape, [kH, kW], geom, false, false, chunk),
     workgroups: checkGrid('conv2d weight backward', [Math.ceil(R / (TILED.wgX * TILED.tn)), Math.ceil(O / (TILED.wgY * TILED.tm)), slices], dw.shape, dev.limits.maxComputeWorkgroupsPerDimension),
   });
   if (out === dw) return dw;
