@@ -90,7 +90,7 @@ ${k.helpers ?? ''}`,
   ${cols.before}
   // TM rows per invocation, WG apart: neighbouring lanes own neighbouring rows
   ${lines(I, (i) => `let m${i} = (wid.x * TM + ${i}u) * WG + lid; ${k.rows(i)}`)}`,
-    loop: (step) => k.nest((indent) => step(indent)),
+    loop: k.nest,
     readA: () => ({ loads: I.map((i) => `let a${i} = ${k.readA(i)};`), value: (i) => `a${i}` }),
     readB: () => ({ loads: cols.inLoop, value: (j) => `b${j}` }),
     epilogue: k.epilogue,
