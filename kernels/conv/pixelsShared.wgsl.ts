@@ -41,8 +41,8 @@ ${IN_IMAGE}`,
   // pixel blocks run over y and z (more than 65,535 of them fit); the exit is uniform per workgroup
   let row0 = (wid.y + wid.z * nwg.y) * ${c.tm}u;
   if (row0 >= M) { return; }
-  let col0 = (wid.x * ${c.wg}u + lid) * ${c.tn}u;
-  ${I.map((i) => `let p${i} = min(row0 + ${i}u, M - 1u); let n${i} = p${i} / OHW; let out${i} = vec2u((p${i} / u.OW) % u.OH, p${i} % u.OW);`).join('\n  ')}
+  let col0 = (wid.x * ${c.wg}u + lid) * ${c.tn}u;`,
+    locate: `${I.map((i) => `let p${i} = min(row0 + ${i}u, M - 1u); let n${i} = p${i} / OHW; let out${i} = vec2u((p${i} / u.OW) % u.OH, p${i} % u.OW);`).join('\n  ')}
   ${Q.map((q) => `let oq${q} = min(col0 + ${4 * q}u, u.O - 4u);`).join(' ')}`,
     // K = (tap, ci): the taps outside, a run over the channels inside
     loop: (run) => `for (var kh = 0u; kh < u.kH; kh++) {

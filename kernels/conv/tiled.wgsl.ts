@@ -40,6 +40,7 @@ export const forwardTiledWgsl = (c: ConvTiledConfig): string => {
   // pixel blocks run over x and z (more than 65,535 of them fit)
   let row0 = (wid.x + wid.z * nwg.x) * ${BM}u;
   let col0 = wid.y * ${BN}u;
+  let tid = lid.y * ${c.wgX}u + lid.x;
   // the pixel this invocation fills As for: its image, its top-left input position and whether it exists
   let fm = tid % ${BM}u; let fp = min(row0 + fm, M - 1u); let fN = fp / OHW;
   let fOrigin = vec2i(vec2u((fp / u.OW) % u.OH, fp % u.OW) * vec2u(u.sh, u.sw)) - vec2i(u.ph, u.pw);
@@ -99,6 +100,7 @@ export const backwardWeightTiledWgsl = (c: ConvTiledConfig): string => {
   let row0 = wid.y * ${BM}u;
   let p0 = wid.z * u.chunk;
   let pEnd = min(p0 + u.chunk, P);
+  let tid = lid.y * ${c.wgX}u + lid.x;
   let fk = tid % ${KT}u; // the pixel row of every K step this invocation fills
   // the channels (dy rows) and the (c, kh, kw) columns it fills: fixed for the whole K loop
   ${EA.map((e) => `let fo${e} = row0 + tid / ${KT}u + ${(e * WG) / KT}u; let foOk${e} = fo${e} < u.O;`).join('\n  ')}

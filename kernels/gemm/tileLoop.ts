@@ -105,6 +105,7 @@ export interface SubgroupRun {
 }
 
 export interface SubgroupGemm extends Gemm {
+  locate: string; // after `setup` and this lane's slot s: statements that locate the block's rows and columns
   sg: number; // lanes that share their loads of A (≤ the subgroup size, else the plain run does all of K)
   share: 'broadcast' | 'shuffle'; // broadcast: SG steps unrolled (constant lane ids); shuffle: a rolled loop
   workgroupSize: string;
@@ -140,8 +141,12 @@ ${pad}  ${tail.loads.join(' ')}
 ${pad}  ${fmas((i) => readA(i, k), tail.value, `${pad}  `)}
 ${pad}}`;
   };
-  const withLanes = { ...g, params: `${g.params},\n        @builtin(subgroup_invocation_id) sgLane: u32, @builtin(subgroup_size) sgSize: u32` };
-  return entry(withLanes, g.workgroupSize, g.loop(run), `\n  let s = sgLane % ${SG}u; // this lane's slot in each run of SG k`);
+  const withLanes = {
+    ...g,
+    params: `${g.params},\n        @builtin(subgroup_invocation_id) sgLane: u32, @builtin(subgroup_size) sgSize: u32`,
+    setup: `${g.setup}\n  let s = sgLane % ${SG}u; // this lane's slot in each run of SG k\n  ${g.locate}`,
+  };
+  return entry(withLanes, g.workgroupSize, g.loop(run));
 }
 
 // ---- tiled: workgroup-memory tiles ----------------------------------------------------------------------------------
@@ -190,7 +195,7 @@ export interface TiledGemm extends Omit<Gemm, 'params' | 'tm' | 'tn'> {
   numWorkgroups?: boolean; // the entry point takes nwg (num_workgroups)
   tiles?: [a: string, b: string]; // what As and Bs hold, for their comments
   kRange: [from: string, to: string]; // the K loop: for t in [from, to) by KT
-  fill: string; // statements that fill As[kk·BM + m] and Bs[kk·BN + n] for k = t + kk
+  fill: string; // statements that fill As[kk·BM + m] and Bs[kk·BN + n] for k = t + kk (setup may define tid for them)
 }
 
 export function tiledGemm(g: TiledGemm): string {
@@ -212,6 +217,6 @@ var<workgroup> Bs: array<f32, ${BN * KT}>;${note(g.tiles?.[1])}`;
     }
     workgroupBarrier();
   }`;
-  const preamble = `\n  // no early return: every invocation helps fill the tiles and meets the barriers\n  let tid = lid.y * ${wgX}u + lid.x;`;
+  const preamble = '\n  // no early return: every invocation helps fill the tiles and meets the barriers';
   return entry({ ...g, tm, tn, declarations, params }, `${wgX}, ${wgY}, 1`, loop, preamble);
 }

@@ -182,8 +182,8 @@ export function subgroupWgsl(c: SubgroupConfig, L: MatmulLayout): string {
   let col0 = (wid.x * ${c.wgX}u + lid.x) * ${c.tn}u;
   let aBase = wid.z * u.aBatch;
   let bBase = wid.z * u.bBatch;
-  let cBase = wid.z * u.M * u.N;
-  ${clamped(rows, cols, 0, bVec ? c.tn / 4 : 0)}`,
+  let cBase = wid.z * u.M * u.N;`,
+    locate: clamped(rows, cols, 0, bVec ? c.tn / 4 : 0),
     run: {
       k: 'k',
       end: 'u.K',
@@ -212,7 +212,8 @@ export function tiledWgsl(c: TiledConfig, L: MatmulLayout): string {
   let col0 = wid.x * ${BN}u;
   let aBase = wid.z * u.aBatch;
   let bBase = wid.z * u.bBatch;
-  let cBase = wid.z * u.M * u.N;`,
+  let cBase = wid.z * u.M * u.N;
+  let tid = lid.y * ${c.wgX}u + lid.x;`,
     kRange: ['0u', 'u.K'],
     fill: `for (var e = 0u; e < ${(BM * KT) / WG}u; e++) {
       let i = tid + e * ${WG}u; let kk = ${akk}; let m = ${am}; let gm = row0 + m; let gk = t + kk;
