@@ -3,8 +3,9 @@
 // timing of each per round, so load from other processes hits all of them alike); the table shows medians over the
 // rounds: wall-clock GFLOP/s, and GFLOP per CPU-second of this process (all driver threads; steadier on a busy host).
 // Run: npx esbuild bench/conv-quick.ts --bundle --platform=node --format=esm --external:webgpu --outfile=/tmp/conv-quick.mjs
-//      && ONESTEP_ADAPTER=lavapipe node /tmp/conv-quick.mjs [--rounds 7] [--all] [--shapes peer]
-// --all times every CONV_VARIANTS tile (default: the dispatcher's pick); --shapes peer runs only N8 64→64 32×32.
+//      && ONESTEP_ADAPTER=lavapipe node /tmp/conv-quick.mjs [--rounds 7] [--all] [--shapes peer] [--matmul pick]
+// --all times every CONV_VARIANTS tile (default: the dispatcher's pick); --shapes peer runs only N8 64→64 32×32;
+// --matmul pick times only the engine's matmul (the baseline of the % columns), not every MATMUL_VARIANTS entry.
 // (An outfile outside the repo finds `webgpu` through a node_modules beside it, e.g. ln -s <repo>/node_modules /tmp/.)
 import * as os from '../engine';
 import { CONV_LANE_VARIANTS, CONV_VARIANTS, conv2dBackwardData, conv2dBackwardWeight, conv2dForward, type ConvGeometry, type ConvVariant } from '../kernels/conv/dispatch';
@@ -17,6 +18,7 @@ const arg = (name: string, dflt: string) => {
 };
 const ROUNDS = Number(arg('rounds', '7'));
 const ALL = process.argv.includes('--all');
+const EVERY_MATMUL = arg('matmul', 'all') !== 'pick';
 
 // [N, Cin, H, W, Cout], 3×3, padding 1, stride 1
 const UNET: [number, number, number, number, number][] = [
@@ -55,7 +57,7 @@ for (const [N, C, H, W, O] of SHAPES) {
   const mmName = (t: object) => JSON.stringify(t).replace(/[{}"]/g, '');
   const mmTile = mmName(pickMatmulTile(M, O, K));
   const fns: [string, () => DeviceArray][] = [[`matmul (engine pick: ${mmTile})`, () => matmulKernel(a, b)]];
-  for (const tile of MATMUL_TILES) if (mmName(tile) !== mmTile) fns.push([`matmul ${mmName(tile)}`, () => matmulKernel(a, b, { config: tile })]);
+  for (const tile of EVERY_MATMUL ? MATMUL_TILES : []) if (mmName(tile) !== mmTile) fns.push([`matmul ${mmName(tile)}`, () => matmulKernel(a, b, { config: tile })]);
   // every tile (p16x8 is forward-only), or the dispatcher's own pick (no variant: its heuristic, as tests and a fresh install run)
   const variants = (all: readonly ConvVariant[]): (ConvVariant | undefined)[] => (ALL ? [...all] : [undefined]);
   const named = (v: ConvVariant | undefined) => v ?? 'default';

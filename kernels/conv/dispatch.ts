@@ -1,52 +1,26 @@
 // kernels/conv/dispatch.ts: conv2d forward, backward-data and backward-weight on the GPU (implicit GEMMs from
-// ./conv2d.wgsl.ts; 1×1 convolutions through matmul); matches torch.nn.functional.conv2d and its gradients.
+// ./conv2d.wgsl.ts, ./pixelsShared.wgsl.ts, ./tiled.wgsl.ts; 1×1 convolutions through matmul); matches
+// torch.nn.functional.conv2d and its gradients. The variant comes from ./variants.ts (or the tuner).
 // convTranspose2d (engine/conv.ts) is conv2dBackwardData forward and conv2d + conv2dBackwardWeight backward.
 // Shapes are validated by engine/conv.ts; here they are only derived.
-import { isSwiftShader, subgroupMinSize, type Device, type Kernel, ShapeError, ValueError, fmtShape, internal, DeviceArray, device as currentDevice } from '../../runtime';
+import { type Device, type Kernel, ShapeError, ValueError, fmtShape, internal, DeviceArray, device as currentDevice } from '../../runtime';
 import { grid1d } from '../grid';
 import { gather } from '../layout/dispatch';
 import { reduce } from '../reduce/dispatch';
 import { matmulKernel } from '../matmul/dispatch';
-import { filled, nearestPow2, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneOptions, type TuneResult, type Tunable } from '../tune';
-import { backwardWeightTiledWgsl, biasAddWgsl, convWgsl, forwardSharedWgsl, forwardTiledWgsl, type ConvConfig, type ConvKernelKind, type ConvSharedConfig, type ConvTiledConfig, type ConvTile } from './conv2d.wgsl';
+import { filled, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneOptions, type TuneResult, type Tunable } from '../tune';
+import { biasAddWgsl, convWgsl, type ConvConfig, type ConvKernelKind, type ConvTile } from './conv2d.wgsl';
+import { forwardSharedWgsl, type ConvSharedConfig } from './pixelsShared.wgsl';
+import { backwardWeightTiledWgsl, forwardTiledWgsl, type ConvTiledConfig } from './tiled.wgsl';
+import { convUniforms, type ConvGeometry } from './uniforms';
+import {
+  CONV_LANE_VARIANTS, CONV_TILES, convCandidates, convColumns, convFlops, convShapeKey, heuristicConvVariant, isWT, pickConvVariant, subgroupShare, wtBlocker, wtChannels,
+  type ConvShape, type ConvVariant, type ConvWTVariant,
+} from './variants';
 
 export type { ConvTile, ConvKernelKind } from './conv2d.wgsl';
-
-/** Stride, zero padding before the first row / column, dilation and groups; each pair is (height, width). */
-export interface ConvGeometry {
-  stride: readonly [number, number];
-  padding: readonly [number, number];
-  dilation: readonly [number, number];
-  groups: number;
-}
-
-/**
- * Named register tiles: every variant passes the same tests (test/kernels/conv.test.ts) and the bench times each.
- * `s…` tiles share the column loads across a subgroup (conv2d.wgsl.ts) where the adapter has subgroups, and are
- * plain register tiles elsewhere; `r4x8` never shares (it keeps that path tested on every adapter). `p16x8` is the
- * pixels-shared layout (forwardSharedWgsl: 16 output pixels shared by the workgroup, 8 channels per lane) for the
- * forward and the stride-1 backward-data, with one group, channels divisible by 4 on the written side and subgroups of
- * ≥ 4 lanes. `t64x64` is the workgroup-memory tiled layout for real GPUs (forwardTiledWgsl: 64 pixels × 64 channels
- * per workgroup, 4×4 per invocation) for the forward and stride-1 backward-data, and backwardWeightTiledWgsl (split K)
- * for backward-weight; one group. The forward and backward-data of these two read a transposed weight copy wT; forced
- * on a forward they cannot run, they throw; the backward passes of a conv run with one take it where they can
- * (backward-data of stride 1, p16x8 also with input channels divisible by 4; backward-weight t64x64 only) and their
- * default tile elsewhere.
- */
-export const CONV_VARIANTS = ['s8x32', 's4x16', 's8x4', 'r4x8', 'p16x8', 't64x64'] as const;
-export type ConvVariant = (typeof CONV_VARIANTS)[number];
-/** The layouts that run as a forward over a transposed weight copy wT [kH, kW, C, O]. */
-export type ConvWTVariant = 'p16x8' | 't64x64';
-const isWT = (v: ConvVariant): v is ConvWTVariant => v === 'p16x8' || v === 't64x64';
-/** The tiles of the lanes-own-pixels kernels (every pass). */
-export type ConvLaneVariant = Exclude<ConvVariant, ConvWTVariant>;
-export const CONV_LANE_VARIANTS: readonly ConvLaneVariant[] = ['s8x32', 's4x16', 's8x4', 'r4x8'];
-export const CONV_TILES: Record<ConvLaneVariant, ConvTile> = {
-  s8x32: { tm: 8, tn: 32, wg: 64, share: true }, // 8 pixels × 32 channels per invocation: wide layers
-  s4x16: { tm: 4, tn: 16, wg: 64, share: true },
-  s8x4: { tm: 8, tn: 4, wg: 64, share: true }, // few channels on the column side (RGB or grey in / out, depthwise)
-  r4x8: { tm: 4, tn: 8, wg: 64 },
-};
+export type { ConvGeometry } from './uniforms';
+export { CONV_LANE_VARIANTS, CONV_TILES, CONV_VARIANTS, convShapeKey, pickConvVariant, type ConvLaneVariant, type ConvShape, type ConvVariant, type ConvWTVariant } from './variants';
 
 export interface ConvDispatchOptions {
   /** A named tile (default: picked from the shapes). */
@@ -59,26 +33,9 @@ export interface ConvDispatchOptions {
   weightRows?: boolean;
 }
 
-/**
- * Default tile from the channels on the column side (output channels per group; input channels per group for
- * backward-data): columns past the channel count are wasted work, and beyond that the wider tile re-reads the pixels
- * fewer times. Measured on lavapipe with bench/conv-quick.ts (UNet shapes: 4×32 fastest from 32 channels up).
- */
-export function pickConvVariant(columns: number): ConvLaneVariant {
-  if (columns >= 24) return 's8x32';
-  if (columns >= 10) return 's4x16';
-  return 's8x4';
-}
-
 /** Output length along one axis: ⌊(size + before + after − d·(k − 1) − 1) / s⌋ + 1 (torch's formula). */
 export const convOutputSize = (size: number, k: number, stride: number, before: number, after: number, dilation: number): number =>
   Math.floor((size + before + after - dilation * (k - 1) - 1) / stride) + 1;
-
-/** Lanes that can split the column loads on this device: its smallest subgroup, if it has subgroups (else 0). */
-function subgroupShare(dev: Device): 0 | 4 | 8 {
-  const min = subgroupMinSize(dev);
-  return min >= 8 ? 8 : min >= 4 ? 4 : 0;
-}
 
 const kernels = new Map<string, Kernel>();
 function kernelFor(dev: Device, tile: ConvTile, kind: ConvKernelKind): Kernel {
@@ -96,75 +53,6 @@ const WEIGHT_WG = 8;
 const BIAS_ADD: Kernel = { code: biasAddWgsl(), label: 'conv2d bias add' };
 
 // ---- tuning --------------------------------------------------------------------------------------------------------
-
-/** What a conv kernel runs on: the tuner's shape class and the inputs of its timing job. */
-export interface ConvShape {
-  kind: 'forward' | 'backwardData' | 'backwardWeight';
-  x: readonly number[]; // [N, C, H, W]
-  w: readonly number[]; // [O, C/G, kH, kW]
-  out: readonly [number, number]; // the forward output's (OH, OW)
-  geom: ConvGeometry;
-}
-
-
-/** Shape class: kind, channels, kernel and geometry exactly; the GEMM's pixel count to the nearest power of two. */
-export function convShapeKey(s: ConvShape): string {
-  const [, C] = s.x, [O, , kH, kW] = s.w, g = s.geom;
-  return `${s.kind} c${C}o${O}k${kH}x${kW}s${g.stride.join('x')}p${g.padding.join('x')}d${g.dilation.join('x')}g${g.groups}px${nearestPow2(convPixels(s))}`;
-}
-
-/** The pixels a pass runs over: the input's in backward-data, the output's otherwise. */
-const convPixels = (s: ConvShape) => (s.kind === 'backwardData' ? s.x[0] * s.x[2] * s.x[3] : s.x[0] * s.out[0] * s.out[1]);
-
-const convFlops = (s: ConvShape) => 2 * s.x[0] * s.out[0] * s.out[1] * s.w[0] * s.w[1] * s.w[2] * s.w[3];
-
-/** The tiles's column count for the heuristic: output channels per group, input channels per group in backward-data. */
-const convColumns = (s: ConvShape) => (s.kind === 'backwardData' ? s.w[1] : s.w[0] / s.geom.groups);
-
-/** The channels a wT layout reads and writes for this pass: forward x → y; backward-data dy → dx (a forward over dy). */
-const wtChannels = (s: ConvShape) => (s.kind === 'backwardData' ? { read: s.w[0], written: s.w[1] * s.geom.groups } : { read: s.x[1], written: s.w[0] });
-
-/** Why the wT layout `v` cannot run this pass on this device, or null when it can. */
-function wtBlocker(dev: Device, s: ConvShape, v: ConvWTVariant): string | null {
-  if (s.kind === 'backwardWeight' && v === 'p16x8') return 'it has no backward-weight kernel';
-  if (s.geom.groups !== 1) return `it takes one group (groups = ${s.geom.groups})`;
-  if (s.kind === 'backwardData' && (s.geom.stride[0] !== 1 || s.geom.stride[1] !== 1)) return `its backward-data takes stride 1 (stride ${s.geom.stride.join('×')})`;
-  if (v === 't64x64') return null;
-  const { written } = wtChannels(s);
-  if (written % 4 !== 0) return `it needs ${s.kind === 'forward' ? 'output' : 'input'} channels divisible by 4 (${written})`;
-  if (subgroupShare(dev) < 4) return `it needs subgroups of ≥ 4 lanes, which ${dev.adapterLabel} lacks`;
-  return null;
-}
-
-/**
- * The heuristic. On CPU drivers lanes own pixels (by column count), except the pixels-shared layout on SwiftShader
- * from 8 channels read on (bench/conv-quick.ts there: forward 70–122% of the same-size matmul at UNet shapes against
- * 52–67% for s8x32; below 4 channels it only runs its plain tail, and on lavapipe it loses to s8x32 by 1.3–2×).
- * On a real GPU the workgroup-memory tiles where they run (the split-K backward-weight beat the register tiles
- * 15–300× at every UNet shape on an H100), else the narrow tiles that won there (an H200 at N8 64→64 32² 3×3: s8x4
- * 2.5× s8x32 forward and backward-data, r4x8 4.7× s8x32 backward-weight; bench/tune-report.ts). But a forward or
- * backward-data that writes ≤ 32 channels over ≥ 16,384 pixels leaves the 64-channel tile half empty: r4x8 ran
- * 1.2–5× faster there (32→16 channels over 131,072 pixels: 0.29 vs 0.87 ms; bench/unet-step.ts --tune on an H100,
- * GPU timestamps).
- */
-function heuristicConvVariant(dev: Device, s: ConvShape): ConvVariant {
-  if (!dev.isCpu) {
-    const tiled = !wtBlocker(dev, s, 't64x64');
-    if (s.kind === 'backwardWeight') return tiled ? 't64x64' : 'r4x8';
-    if (wtChannels(s).written <= 32 && convPixels(s) >= 16384) return 'r4x8';
-    return tiled ? 't64x64' : 's8x4';
-  }
-  if (isSwiftShader(dev) && !wtBlocker(dev, s, 'p16x8') && wtChannels(s).read >= 8) return 'p16x8';
-  // backward-weight's GEMM has (input channel, tap) rows: with ≤ 288 of them (32 channels 3×3, 1×1 from ≤ 64 channels
-  // on) and ≥ 10 output channels, s4x16 ran 1.2–2× faster than s8x32 on both CPU drivers at UNet shapes
-  // (bench/unet-step.ts --tune, GPU timestamps; from 576 rows s8x32 led or tied)
-  if (s.kind === 'backwardWeight' && s.w[1] * s.w[2] * s.w[3] <= 288 && convColumns(s) >= 10) return 's4x16';
-  return pickConvVariant(convColumns(s));
-}
-
-/** The variants the tuner times on this pass and device: the wT layouts where they run (t64x64 on real GPUs only: CPU drivers emulate workgroup memory slowly). */
-const convCandidates = (dev: Device, s: ConvShape): ConvVariant[] =>
-  CONV_VARIANTS.filter((v) => !isWT(v) || (!wtBlocker(dev, s, v) && (v !== 't64x64' || !dev.isCpu)));
 
 /** The tuner's view of a conv shape: every named tile this pass and device run, the heuristic, and a job that runs the kernel on this shape. */
 export function convTunable(dev: Device, s: ConvShape): Tunable<ConvVariant> {
@@ -243,12 +131,6 @@ function wtKernelFor(v: ConvWTVariant, O: number): Kernel {
   return k;
 }
 
-/** The words of the U struct in conv2d.wgsl.ts: x [N, C, H, W], y [N, O, OH, OW], weight [O, C/G, kH, kW], geometry. */
-function uniforms(x: readonly number[], y: readonly number[], k: readonly number[], g: ConvGeometry, hasBias: boolean, flipTaps = false, chunk = 0): number[] {
-  const [N, C, H, W] = x, [, O, OH, OW] = y, [kH, kW] = k;
-  return [N, C, H, W, O, OH, OW, g.groups, kH, kW, g.stride[0], g.stride[1], g.padding[0], g.padding[1], g.dilation[0], g.dilation[1], hasBias ? 1 : 0, flipTaps ? 1 : 0, chunk, 0];
-}
-
 function checkGrid(op: string, groups: [number, number, number], shape: readonly number[], maxWg: number): [number, number, number] {
   if (groups.some((n) => n > maxWg)) {
     throw new ShapeError(`${op}: ${fmtShape(shape)} needs ${fmtShape(groups)} workgroups, over this adapter's ${maxWg} per dimension; split the batch into smaller ones`);
@@ -278,18 +160,22 @@ function withViews<T>(ts: [DeviceArray, readonly number[]][], fn: (...views: Dev
   }
 }
 
+/** A pointwise convolution of `input` [N, C, H, W] as a matmul per image: out[n] = op(w)·input[n] (+ bias[c]), w [O, C, 1, 1]. */
+function pointwise(w: DeviceArray, input: DeviceArray, outShape: readonly number[], transA: boolean, bias: DeviceArray | undefined): DeviceArray {
+  const [N, C, H, W] = input.shape;
+  const out3 = withViews([[w, [w.shape[0], w.shape[1]]], [input, [N, C, H * W]]], (w2, in3) => matmulKernel(w2, in3, { transA }));
+  const out = out3.viewAs(outShape);
+  out3.dispose();
+  if (bias) addBias(out, bias);
+  return out;
+}
+
 /** y = conv2d(x, w) + b: x [N, C, H, W], w [O, C/G, kH, kW], b [O] → y [N, O, outHW…]. */
 export function conv2dForward(x: DeviceArray, w: DeviceArray, bias: DeviceArray | undefined, geom: ConvGeometry, outHW: readonly [number, number], o: ConvDispatchOptions = {}): DeviceArray {
   const [N, C, H, W] = x.shape, [O, , kH, kW] = w.shape;
   if (x.ndim !== 4 || w.ndim !== 4 || w.shape[1] * geom.groups !== C) throw internal(`conv2dForward: x ${fmtShape(x.shape)}, w ${fmtShape(w.shape)}, groups ${geom.groups}`);
   const yShape = [N, O, outHW[0], outHW[1]];
-  if (o.matmul1x1 !== false && isPointwise([kH, kW], [H, W], outHW, geom) && x.size > 0) {
-    const y3 = withViews([[w, [O, C]], [x, [N, C, H * W]]], (w2, x3) => matmulKernel(w2, x3));
-    const y = y3.viewAs(yShape);
-    y3.dispose();
-    if (bias) addBias(y, bias);
-    return y;
-  }
+  if (o.matmul1x1 !== false && isPointwise([kH, kW], [H, W], outHW, geom) && x.size > 0) return pointwise(w, x, yShape, false, bias);
   const y = DeviceArray.alloc(yShape, x.device);
   if (y.size === 0) return y;
   const oG = O / geom.groups;
@@ -305,7 +191,7 @@ export function conv2dForward(x: DeviceArray, w: DeviceArray, bias: DeviceArray 
   // without a bias, w stands in at binding 3 (never read: hasBias = 0)
   dev.dispatch(kernelFor(dev, tile, 'forward'), {
     buffers: [x.buffer, w.buffer, bias?.buffer ?? w.buffer, y.buffer],
-    uniforms: uniforms(x.shape, yShape, [kH, kW], geom, !!bias),
+    uniforms: convUniforms(x.shape, yShape, [kH, kW], geom, !!bias),
     workgroups: groups,
   });
   return y;
@@ -327,7 +213,7 @@ function wtConv(v: ConvWTVariant, x: DeviceArray, wT: DeviceArray, bias: DeviceA
   const blocks = Math.ceil(pixels / pixelBlock), z = Math.ceil(blocks / max), channels = Math.ceil(O / channelBlock);
   dev.dispatch(wtKernelFor(v, O), {
     buffers: [x.buffer, wT.buffer, bias?.buffer ?? wT.buffer, y.buffer],
-    uniforms: uniforms(x.shape, y.shape, [kH, kW], geom, !!bias, flipTaps),
+    uniforms: convUniforms(x.shape, y.shape, [kH, kW], geom, !!bias, flipTaps),
     workgroups: checkGrid('conv2d', v === 'p16x8' ? [channels, Math.ceil(blocks / z), z] : [Math.ceil(blocks / z), channels, z], y.shape, max),
   });
   wT.dispose();
@@ -342,13 +228,7 @@ export function conv2dBackwardData(dy: DeviceArray, w: DeviceArray, bias: Device
   const C = cG * geom.groups;
   if (dy.ndim !== 4 || w.ndim !== 4 || w.shape[0] !== O) throw internal(`conv2dBackwardData: dy ${fmtShape(dy.shape)}, w ${fmtShape(w.shape)}`);
   const xShape = [N, C, inHW[0], inHW[1]];
-  if (o.matmul1x1 !== false && isPointwise([kH, kW], inHW, [OH, OW], geom) && dy.size > 0) {
-    const x3 = withViews([[w, [O, C]], [dy, [N, O, OH * OW]]], (w2, dy3) => matmulKernel(w2, dy3, { transA: true }));
-    const dx = x3.viewAs(xShape);
-    x3.dispose();
-    if (bias) addBias(dx, bias);
-    return dx;
-  }
+  if (o.matmul1x1 !== false && isPointwise([kH, kW], inHW, [OH, OW], geom) && dy.size > 0) return pointwise(w, dy, xShape, true, bias);
   const dx = DeviceArray.alloc(xShape, dy.device);
   if (dx.size === 0) return dx;
   const dev = dy.device;
@@ -366,7 +246,7 @@ export function conv2dBackwardData(dy: DeviceArray, w: DeviceArray, bias: Device
   const groups = checkGrid('conv2d backward', [Math.ceil(phasePixels / (tile.tm * tile.wg)), Math.ceil(cG / tile.tn), geom.groups * sh * sw], xShape, dev.limits.maxComputeWorkgroupsPerDimension);
   dev.dispatch(kernelFor(dev, tile, 'backwardData'), {
     buffers: [dy.buffer, w.buffer, bias?.buffer ?? w.buffer, dx.buffer],
-    uniforms: uniforms(xShape, dy.shape, [kH, kW], geom, !!bias),
+    uniforms: convUniforms(xShape, dy.shape, [kH, kW], geom, !!bias),
     workgroups: groups,
   });
   return dx;
@@ -394,7 +274,7 @@ export function conv2dBackwardWeight(x: DeviceArray, dy: DeviceArray, geom: Conv
   const groups = checkGrid('conv2d weight backward', [Math.ceil(laneRows / (tile.tm * wg)), Math.ceil(oG / tile.tn), zGroups], dw.shape, dev.limits.maxComputeWorkgroupsPerDimension);
   dev.dispatch(kernelFor(dev, { ...tile, wg }, rows ? 'backwardWeightRows' : 'backwardWeight'), {
     buffers: [x.buffer, dy.buffer, dw.buffer],
-    uniforms: uniforms(x.shape, dy.shape, kHW, geom, false),
+    uniforms: convUniforms(x.shape, dy.shape, kHW, geom, false),
     workgroups: groups,
   });
   return dw;
@@ -416,7 +296,7 @@ function tiledBackwardWeight(x: DeviceArray, dy: DeviceArray, geom: ConvGeometry
   const out = slices === 1 ? dw : DeviceArray.alloc([slices, O, C, kH, kW], dev);
   dev.dispatch(TILED_WEIGHT, {
     buffers: [x.buffer, dy.buffer, out.buffer],
-    uniforms: uniforms(x.shape, dy.shape, [kH, kW], geom, false, false, chunk),
+    uniforms: convUniforms(x.shape, dy.shape, [kH, kW], geom, false, false, chunk),
     workgroups: checkGrid('conv2d weight backward', [Math.ceil(R / (TILED.wgX * TILED.tn)), Math.ceil(O / (TILED.wgY * TILED.tm)), slices], dw.shape, dev.limits.maxComputeWorkgroupsPerDimension),
   });
   if (out === dw) return dw;

@@ -17,6 +17,12 @@ import {
 import { checkOp, expectClose, expectThrows, makeInputs, toHost, type HostTensor } from '../helpers';
 import type { DeviceArray } from '../../runtime';
 
+/**
+ * A variant's first case compiles its four pass kernels (and the 1×1 matmuls); on a cold shader cache s8x32's take
+ * 5–15 s each on SwiftShader (CPU time), so on a loaded 2-core host the test outlives the default 60 s.
+ */
+const COLD_COMPILE = 300_000;
+
 interface Case {
   x: number[];
   w: number[];
@@ -93,7 +99,7 @@ describe('conv2d kernels: every variant × forward / backward-data / backward-we
         for (let i = 1; i <= 5; i++) pending[pending.length - i].what += ` ${label(c)}`;
       });
       await expectAllClose(variant, pending, owned);
-    });
+    }, COLD_COMPILE);
   }
 
   it('an empty batch gives an empty output and a zero weight gradient', async () => {
