@@ -153,3 +153,14 @@ export class BufferPool {
     this.bytesPooled = 0;
   }
 }
+
+/** What os.memory() reports: the pool's figures with the device's counters. */
+export interface MemoryStats {
+  liveTensors: number;
+  bytesInUse: number;
+  bytesPooled: number;
+  /** Kernel dispatches since init. */
+  dispatches: number;
+  /** Queue submits since init. */
+  submits: number;
+}

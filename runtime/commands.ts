@@ -3,6 +3,14 @@
 // (Device.capture) collects them instead of running them, to rebuild one part of a recorded program.
 import type { Kernel } from './pipelines';
 
+export interface DispatchArgs {
+  /** Storage buffers in binding order 1, 2, …; binding 0 is the uniform block when `uniforms` is given. */
+  buffers: GPUBuffer[];
+  /** Raw 32-bit words of the kernel's uniform struct (use `f32bits` for floats). */
+  uniforms?: ArrayLike<number>;
+  workgroups: [number, number?, number?];
+}
+
 export type Command =
   | { kind: 'dispatch'; kernel: Kernel; buffers: GPUBuffer[]; words: Uint32Array | null; workgroups: [number, number, number] }
   | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number }

@@ -1,59 +1,23 @@
 // runtime/device.ts: the GPU device under every kernel: one open command encoder that many dispatches share, submitted
 // only when something must run (a readback, a sync, a full uniform batch). The pieces it composes each live in their
-// own file: the buffer pool, the pipeline cache, the bind-group cache, the uniform batch, the profiler, the wait.
+// own file: the buffer pool, the staging buffers, the pipeline cache, the bind-group cache, the uniform batch, the
+// profiler, the wait; what it can do (capabilities.ts) and what it records (commands.ts) too.
 import { isCpuAdapter } from './adapter';
 import { BindGroupCache } from './bind-groups';
-import { BufferPool, sizeClass } from './buffer-pool';
-import type { Command, DeviceListener } from './commands';
+import { BufferPool, sizeClass, type MemoryStats } from './buffer-pool';
+import type { Command, DeviceListener, DispatchArgs } from './commands';
 import { DeviceError, DeviceLostError, fmtShape, internal } from './errors';
+import { StagingPool } from './staging';
 import { PipelineCache, type Kernel, type PipelineInfo } from './pipelines';
 import { Profiler, type ProfileRow } from './profiler';
 import { UniformBatch, uniformBytes } from './uniforms';
-import { gpuWait, isNode } from './wait';
-
-export interface DispatchArgs {
-  /** Storage buffers in binding order 1, 2, …; binding 0 is the uniform block when `uniforms` is given. */
-  buffers: GPUBuffer[];
-  /** Raw 32-bit words of the kernel's uniform struct (use `f32bits` for floats). */
-  uniforms?: ArrayLike<number>;
-  workgroups: [number, number?, number?];
-}
-
-export interface MemoryStats {
-  liveTensors: number;
-  bytesInUse: number;
-  bytesPooled: number;
-  /** Kernel dispatches since init. */
-  dispatches: number;
-  /** Queue submits since init. */
-  submits: number;
-}
-
-/** Measured: ~1,000 submits (70 dispatches each) without an await crashed dawn.node; warn well before. */
-const SUBMITS_WITHOUT_WAIT_WARNING = 200;
-const MAP_READ = 0x01, COPY_DST = 0x08;
-
-const f32view = new Float32Array(1), u32view = new Uint32Array(f32view.buffer);
-/** Bit pattern of a float, for the uniform word list. */
-export function f32bits(x: number): number {
-  f32view[0] = x;
-  return u32view[0];
-}
+import { gpuWait, SUBMITS_WITHOUT_WAIT_WARNING, warnNoWait } from './wait';
 
 /** Test hook: ONESTEP_TEST_LOSE_DEVICE_AT_SUBMIT=N destroys each new device at its N-th submit (device-loss tests of the CLI). */
 const loseAtSubmit = (): number => {
   const v = typeof process !== 'undefined' ? Number(process.env?.ONESTEP_TEST_LOSE_DEVICE_AT_SUBMIT) : NaN;
   return Number.isInteger(v) && v > 0 ? v : 0;
 };
-
-/** SwiftShader (Chromium's CPU Vulkan): kernel picks differ from lavapipe's (4-lane subgroups, SSE registers). */
-export const isSwiftShader = (dev: Device): boolean => /swiftshader/i.test(`${dev.adapterLabel} ${dev.adapterInfo.description}`);
-
-/** Whether the device has shader-f16 (native f16 in WGSL); without it f16 data is read from packed pairs. */
-export const hasShaderF16 = (dev: Device): boolean => dev.features.has('shader-f16');
-
-/** The adapter's smallest subgroup when the device has the `subgroups` feature, else 0. */
-export const subgroupMinSize = (dev: Device): number => (dev.features.has('subgroups') ? (dev.gpu.adapterInfo?.subgroupMinSize ?? 0) : 0);
 
 export class Device {
   readonly gpu: GPUDevice;
@@ -72,7 +36,7 @@ export class Device {
   private readonly bindGroups: BindGroupCache;
   private readonly uniforms: UniformBatch;
   private readonly dynamicOffset = new Uint32Array(1);
-  private readonly stagingFree = new Map<number, GPUBuffer[]>();
+  private readonly staging: StagingPool;
   private profiler: Profiler | null = null;
   private pendingError: Error | null = null;
   /** Why the device was lost (`destroyed: …`, `unknown: …`), once it was; every later op throws DeviceLostError. */
@@ -111,6 +75,7 @@ export class Device {
     this.limits = gpu.limits;
     const report = (e: Error) => void (this.pendingError ??= e);
     this.pool = new BufferPool(gpu, report, () => this.liveTensors);
+    this.staging = new StagingPool(gpu);
     this.pipelines = new PipelineCache(gpu, report);
     this.bindGroups = new BindGroupCache(gpu, this.pool);
     this.uniforms = new UniformBatch(gpu);
@@ -384,13 +349,7 @@ export class Device {
   private submitted(): void {
     this.submits++;
     if (this.submits === this.loseAt) this.gpu.destroy();
-    if (++this.submitsSinceWait === SUBMITS_WITHOUT_WAIT_WARNING && isNode && !this.warnedNoWait) {
-      this.warnedNoWait = true;
-      process.stderr.write(
-        `onestep: ${SUBMITS_WITHOUT_WAIT_WARNING} submits without awaiting the GPU. Dawn (Node) frees finished work only between ` +
-          'event-loop turns, and a long synchronous loop eventually crashes it: await os.sync() or a readback (loss.item()) every few dozen steps.\n',
-      );
-    }
+    if (++this.submitsSinceWait === SUBMITS_WITHOUT_WAIT_WARNING && !this.warnedNoWait) this.warnedNoWait = warnNoWait();
   }
 
   /**
@@ -415,8 +374,7 @@ export class Device {
     this.listener?.read();
     if (this.captured) throw internal('read: a readback in capture mode');
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
-    const cls = sizeClass(size);
-    const staging = this.stagingFree.get(cls)?.pop() ?? this.gpu.createBuffer({ size: cls, usage: MAP_READ | COPY_DST });
+    const staging = this.staging.take(size);
     this.copy(buf, offsetBytes, staging, 0, Math.ceil(bytes / 4) * 4);
     this.flush();
     try {
@@ -431,10 +389,7 @@ export class Device {
     this.checkHealthy();
     const out = staging.getMappedRange(0, size).slice(0, bytes);
     staging.unmap();
-    let list = this.stagingFree.get(cls);
-    if (!list) this.stagingFree.set(cls, (list = []));
-    if (list.length < 4) list.push(staging);
-    else staging.destroy();
+    this.staging.give(staging);
     return out;
   }
 

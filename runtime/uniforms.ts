@@ -2,6 +2,13 @@
 // slot bound at a dynamic offset. One buffer serves every submit: its writeBuffer is queued after the previous submit
 // and before this one, so a slot is never overwritten while a queued dispatch may still read it.
 
+const f32view = new Float32Array(1), u32view = new Uint32Array(f32view.buffer);
+/** Bit pattern of a float, for the uniform word list. */
+export function f32bits(x: number): number {
+  f32view[0] = x;
+  return u32view[0];
+}
+
 export const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
 const UNIFORM_BATCH_BYTES = 1 << 20; // a fuller batch submits early
 const UNIFORM = 0x40, COPY_DST = 0x08;
