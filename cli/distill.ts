@@ -10,7 +10,7 @@ import { mnist, type MnistSize } from '../models/data/mnist';
 import { mnistReference } from '../models/metrics/images';
 import { type DMDConfig, type DMDTrainer, type RegressionPairs } from '../models/dmd';
 import type { EDMDenoiser } from '../models/edm';
-import { DistillSession, makePairs, type SessionEval, type SessionTask } from '../models/session';
+import { DistillSession, makePairs, type Quality, type SessionEval, type SessionTask } from '../models/session';
 import { mnistTask } from '../models/tasks/mnist';
 import { recipeFor, TOY_PAIRS } from '../models/recipe';
 import { toyTask } from '../models/tasks/toy';
@@ -47,8 +47,8 @@ export interface DistillTask {
   picture(): Uint8Array;
 }
 
-function toyDistillTask(meta: ModelMeta): DistillTask {
-  const t = toyTask(meta.data);
+/** The session's task, keeping the samples of the latest evaluation for the picture. */
+function keepingSamples(t: SessionTask & { samples(net: EDMDenoiser, sigma: number | null): Promise<Float32Array>; score(x: Float32Array): Quality | Promise<Quality> }) {
   let last: Float32Array | null = null;
   const session: SessionTask = {
     ...t,
@@ -57,7 +57,12 @@ function toyDistillTask(meta: ModelMeta): DistillTask {
       return t.score(last);
     },
   };
-  return { session, sampleShape: [2], metricName: 'sliced Wasserstein distance to data', picture: () => scatterPng(last ?? new Float32Array(0)) };
+  return { session, last: () => last };
+}
+
+function toyDistillTask(meta: ModelMeta): DistillTask {
+  const { session, last } = keepingSamples(toyTask(meta.data));
+  return { session, sampleShape: [2], metricName: 'sliced Wasserstein distance to data', picture: () => scatterPng(last() ?? new Float32Array(0)) };
 }
 
 /** MNIST: class-conditional one-step samples (balanced classes) scored by the zoo classifier; teacher: Heun-18 with the run's guidance. */
@@ -67,16 +72,12 @@ async function mnistDistillTask(meta: ModelMeta, classifierPath: string, cfg: nu
   if (!existsSync(classifierPath)) throw new ValueError(`distill: image metrics need the classifier ${classifierPath}; train it with onestep train-classifier --size ${S} --out ${classifierPath}, or pass --classifier FILE`);
   const { model: classifier } = await loadClassifier(new Uint8Array(readFileSync(classifierPath)));
   if (classifier.config.size !== S) throw new ValueError(`distill: the classifier ${classifierPath} takes ${classifier.config.size}×${classifier.config.size} images; the teacher makes ${S}×${S}`);
-  const t = mnistTask(meta, classifier, mnist({ size: S, split: 'train' }), await mnistReference(classifier), { cfg });
-  let last: Float32Array | null = null;
-  const session: SessionTask = {
-    ...t,
-    evaluate: async (net, sigma) => {
-      last = await t.samples(net, sigma);
-      return t.score(last);
-    },
+  const { session, last } = keepingSamples(mnistTask(meta, classifier, mnist({ size: S, split: 'train' }), await mnistReference(classifier), { cfg }));
+  const picture = () => {
+    const x = last() ?? new Float32Array(S * S);
+    return imageGridPng(x.subarray(0, 100 * S * S), Math.min(100, x.length / (S * S)), S, { cols: 10, zoom: 3 });
   };
-  return { session, sampleShape: [1, S, S], metricName: 'Fréchet distance to held-out digits (classifier features)', picture: () => imageGridPng((last ?? new Float32Array(S * S)).subarray(0, 100 * S * S), Math.min(100, (last?.length ?? S * S) / (S * S)), S, { cols: 10, zoom: 3 }) };
+  return { session, sampleShape: [1, S, S], metricName: 'Fréchet distance to held-out digits (classifier features)', picture };
 }
 
 export async function makePairsCommand(a: { teacher: string; n: number; seed: number; out: string }): Promise<void> {
