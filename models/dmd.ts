@@ -86,6 +86,8 @@ export class DMDTrainer {
   /** The two kinds of iteration, compiled when cfg.compiled. */
   private readonly generatorIteration: () => DMDLosses;
   private readonly fakeIteration: () => DMDLosses;
+  /** Compiled mode: whether both kinds of iteration have been traced (see traceBeforeFirstStep). */
+  private traced = false;
 
   constructor(o: { teacher: EDMDenoiser; makeDenoiser: DenoiserFactory; sampleShape: readonly number[]; pairs?: RegressionPairs | null; realData?: RealData | null; config?: Partial<DMDConfig> }) {
     const mode = o.config?.mode ?? 'dmd2';
@@ -185,14 +187,42 @@ export class DMDTrainer {
    */
   step(): DMDLosses {
     const c = this.cfg;
+    if (c.compiled && !this.traced) this.traceBeforeFirstStep();
     const genStep = this.iteration % c.ttur === 0;
     this.iteration++;
-    // the warm-up: host values the compiled steps' optimiser updates read afresh at every call
+    this.setRates(genStep);
+    return genStep ? this.generatorIteration() : this.fakeIteration();
+  }
+
+  /** The warm-up: host values the compiled steps' optimiser updates read afresh at every call. */
+  private setRates(genStep: boolean): void {
+    const c = this.cfg;
     const warm = (k: number) => (c.warmup > 0 ? Math.min(1, k / c.warmup) : 1);
     this.optF.lr = c.fakeLr * warm(this.optF.steps + 1);
     if (this.optH) this.optH.lr = this.optF.lr;
     if (genStep) this.optG.lr = c.lr * warm(this.optG.steps + 1);
-    return genStep ? this.generatorIteration() : this.fakeIteration();
+  }
+
+  /**
+   * os.compile runs a step's first two calls eagerly while it traces them, and eager ops round differently from the
+   * fused kernels of the replays. So before the first iteration, each kind of iteration is traced twice on the
+   * current state, and then every weight, moment, EMA shadow, RNG stream and counter is put back: every iteration
+   * runs the compiled program, the first after a start or a resume included, and a resumed run repeats the
+   * uninterrupted one bit for bit.
+   */
+  private traceBeforeFirstStep(): void {
+    this.traced = true;
+    const live = this.state();
+    const saved = { meta: live.meta, tensors: os.noGrad(() => Object.fromEntries(Object.entries(live.tensors).map(([k, t]) => [k, os.assign(os.zeros(t.shape), t)]))) };
+    const kinds = this.cfg.ttur > 1 ? [true, false] : [true];
+    for (const genStep of kinds)
+      for (let call = 0; call < 2; call++) {
+        this.setRates(genStep);
+        const losses = genStep ? this.generatorIteration() : this.fakeIteration();
+        for (const t of Object.values(losses)) if (t instanceof os.Tensor) t.dispose();
+      }
+    this.restore(saved);
+    for (const t of Object.values(saved.tensors)) t.dispose();
   }
 
   /** Both updates on one batch: the generator's from G(z), then the fake score's from the same (pre-update) samples. */

@@ -1,5 +1,7 @@
 // test/crash.test.ts: kill -9 during `onestep distill`, then --resume: training continues from the last checkpoint
-// with the same optimiser state and RNG streams, so its losses equal those of an uninterrupted run, step for step.
+// with the same optimiser state and RNG streams, so its losses equal those of an uninterrupted run, step for step,
+// with --eager and in the default compiled mode (whose trainer traces before its first iteration and puts the state
+// back, so no iteration of either run is one of os.compile's eager tracing calls).
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -10,20 +12,23 @@ import { join } from 'node:path';
 const root = join(__dirname, '..');
 const bin = join(root, 'bin', 'onestep.js');
 const teacher = join(root, 'zoo', '8gaussians-teacher.safetensors');
-const args = (out: string) => ['distill', '--teacher', teacher, '--out', out, '--mode', 'dmd2', '--steps', '200', '--batch', '64', '--checkpoint-every', '50', '--eval-every', '0', '--seed', '3'];
+const args = (out: string, extra: string[]) => ['distill', '--teacher', teacher, '--out', out, '--mode', 'dmd2', '--steps', '200', '--batch', '64', '--checkpoint-every', '50', '--eval-every', '0', '--seed', '3', ...extra];
 const losses = (dir: string) =>
   new Map(readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => 'fake' in r).map((r) => [r.iteration, r]));
 
 describe('crash safety', () => {
-  it('kill -9 mid-run, then --resume, reproduces the uninterrupted run exactly', async () => {
+  it.each([
+    { mode: 'eager', extra: ['--eager'] },
+    { mode: 'compiled', extra: [] },
+  ])('kill -9 mid-run, then --resume, reproduces the uninterrupted run exactly ($mode)', async ({ extra }) => {
     const base = mkdtempSync(join(tmpdir(), 'onestep-crash-'));
     const ref = join(base, 'ref'), crashed = join(base, 'crashed');
-    const r = spawnSync(process.execPath, [bin, ...args(ref)], { encoding: 'utf8', timeout: 300_000 });
+    const r = spawnSync(process.execPath, [bin, ...args(ref, extra)], { encoding: 'utf8', timeout: 300_000 });
     expect(r.status, r.stderr).toBe(0);
 
     // run again and kill it hard once a checkpoint beyond the first exists: the command and the CLI process it runs
     // (bin/dawn-filter.js) die at the same instant, as in a crash
-    const child = spawn(process.execPath, [bin, ...args(crashed)], { stdio: 'ignore', detached: true });
+    const child = spawn(process.execPath, [bin, ...args(crashed, extra)], { stdio: 'ignore', detached: true });
     const t0 = Date.now();
     await new Promise<void>((resolve, reject) => {
       const poll = setInterval(() => {
@@ -46,7 +51,7 @@ describe('crash safety', () => {
     const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8'));
     expect(createHash('sha256').update(bytes.subarray(8 + n)).digest('hex')).toBe(header.__metadata__.dataSha256);
 
-    const resumed = spawnSync(process.execPath, [bin, ...args(crashed), '--resume'], { encoding: 'utf8', timeout: 300_000 });
+    const resumed = spawnSync(process.execPath, [bin, ...args(crashed, extra), '--resume'], { encoding: 'utf8', timeout: 300_000 });
     expect(resumed.status, resumed.stderr).toBe(0);
     const at = Number(/resumed from .* at iteration (\d+)/.exec(resumed.stdout)?.[1]);
     expect(at).toBeGreaterThanOrEqual(50);

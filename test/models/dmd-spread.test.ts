@@ -2,8 +2,9 @@
 // item 2): distribution matching spreads the teacher-initialised generator, which starts collapsed on the data mean, over
 // all eight modes; with the real score alone (μ_fake := x_t) the same run collapses onto a few. No regression pairs and no
 // GAN head, so the spread is the fake score's doing: DMD2's two time-scale rule (5 fake-score updates per generator
-// update) at lr 1e-3 after a 100-update warm-up (at the recipe's generator rate of 3e-3 without regression the generator
-// outruns the fake score and collapses too). Runs through DistillSession, as the CLI and the page do.
+// update, the fake score at twice the generator's lr of 1e-3) after a 100-update warm-up (at the recipe's generator rate
+// of 3e-3 without regression the generator outruns the fake score and collapses too). Runs through DistillSession, as
+// the CLI and the page do.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ import { DistillSession } from '../../models/session';
 import { toyTask } from '../../models/tasks/toy';
 
 const ITERATIONS = 800;
-const CONFIG = { mode: 'dmd2', batch: 128, lr: 1e-3, fakeLr: 1e-3, warmup: 100, ttur: 5, regWeight: 0, ganWeight: 0, emaDecay: 0 } as const;
+const CONFIG = { mode: 'dmd2', batch: 128, lr: 1e-3, fakeLr: 2e-3, warmup: 100, ttur: 5, regWeight: 0, ganWeight: 0, emaDecay: 0 } as const;
 
 /** `iterations` of CONFIG (with the real score alone: TTUR 1, as many generator updates). */
 async function distil(realOnly: boolean, iterations: number) {
