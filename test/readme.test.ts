@@ -30,9 +30,14 @@ function readmeCommands(): string[][] {
 // Cut down so that every line runs in seconds on a CPU driver; outputs stay relative to the consumer folder.
 const CAPS: Record<string, number> = { '--steps': 3, '--n': 256, '--batch': 8 };
 // MNIST training even cut to 2 steps takes minutes here (Heun-18 panels, 1,000-digit FD evaluations): not run. The
-// lines after them read the generator the distill line makes; they read the zoo's, made by that same recipe.
+// lines after them read the generator the distill line makes; they read the zoo's, made by that same recipe. The
+// "Scaling out" lines read what a torchrun line (PyTorch, not npx) writes: they read the zoo's 8gaussians generator,
+// a file of the same format (test/interop-distill.test.ts runs the PyTorch trainer and reads its output with onestep).
 const NOT_RUN = [/^train-teacher --data mnist16 /, /^distill --teacher zoo\/mnist16-teacher\.safetensors /];
-const STANDS_IN: Record<string, string> = { 'runs/md/generator.safetensors': 'zoo/mnist16-generator-dmd2.safetensors' };
+const STANDS_IN: Record<string, string> = {
+  'runs/md/generator.safetensors': 'zoo/mnist16-generator-dmd2.safetensors',
+  'runs/g-pt/generator.safetensors': 'zoo/8gaussians-generator-dmd.safetensors',
+};
 
 beforeAll(() => {
   const pack = spawnSync('npm', ['pack', '--json', '--pack-destination', consumer], { cwd: root, encoding: 'utf8', timeout: 180_000 });
