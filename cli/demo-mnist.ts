@@ -12,7 +12,7 @@ import { loadClassifier } from '../models/classifier';
 import { gatherImages, mnist, type MnistSize } from '../models/data/mnist';
 import { imageMetrics, mnistReference, type ImageMetrics } from '../models/metrics/images';
 import { heunSample, oneStepSample } from '../models/samplers';
-import { distill, writeReport } from './distill';
+import { distill, ttqText, writeReport } from './distill';
 import { imageGridPng } from './plot';
 import type { DemoArgs } from './demo';
 
@@ -25,7 +25,7 @@ export async function demoMnist(a: DemoArgs & { n: number; cfg: number }): Promi
   if (!Number.isInteger(a.n) || a.n < 10) throw new ValueError(`demo: --n must be an integer ≥ 10 (samples per model, classes balanced), got ${a.n}`);
   mkdirSync(join(a.out, 'samples'), { recursive: true });
   console.log(`demo: distilling ${teacherFile} with DMD2 + GAN for ${a.steps} iterations → ${a.out}`);
-  const { trainer, teacher, evals, itPerSec, dispatchesPerIt, sampler } = await distill({
+  const { session, trainer, teacher, evals, itPerSec, dispatchesPerIt, sampler } = await distill({
     teacher: teacherFile, out: a.out, steps: a.steps, resume: false, classifier: classifierFile,
     evalEvery: Math.max(50, Math.floor(a.steps / 6)), checkpointEvery: Math.max(50, Math.floor(a.steps / 12)),
     config: { ...a.config, cfg: a.cfg, seed: a.seed }, quiet: false,
@@ -88,7 +88,11 @@ export async function demoMnist(a: DemoArgs & { n: number; cfg: number }): Promi
     naive: { nfe: 1, ...(await score(naiveRun.xs)) },
     speedup: teacherRun.ms / genRun.ms,
     metric: 'Fréchet distance in the features of zoo/mnist16-classifier.safetensors to the 2,000 held-out digits; classAccuracy: the classifier agrees with the requested class',
-    training: { mode: trainer.cfg.mode, iterations: trainer.iteration, generatorUpdates: trainer.optG.steps, itPerSec, dispatchesPerIt, config: trainer.cfg },
+    training: { mode: trainer.cfg.mode, iterations: trainer.iteration, generatorUpdates: trainer.optG.steps, itPerSec, dispatchesPerIt, seconds: session.trainSeconds, evaluationSeconds: session.evalSeconds, config: trainer.cfg },
+    // time to quality: training seconds until the generator first matched the guided teacher's Heun-18 samples in an
+    // evaluation (models/tasks/mnist.ts says how); evaluation time excluded; null when not reached
+    ttqSeconds: session.ttqSeconds,
+    evals: evals.map((e) => ({ seconds: e.seconds, iteration: e.iteration, fd: e.fd, classAccuracy: e.classAccuracy, modes: e.modes, reached: e.reached })),
     adapter: os.device().adapterLabel,
   };
   await os.io.writeFileAtomic(join(a.out, 'summary.json'), JSON.stringify(summary, null, 2));
@@ -113,6 +117,7 @@ export async function demoMnist(a: DemoArgs & { n: number; cfg: number }): Promi
       ['class accuracy', `data ${pct(summary.data.classAccuracy)} · teacher ${pct(summary.teacher.classAccuracy)} · generator ${pct(summary.generator.classAccuracy)} · naive ${pct(summary.naive.classAccuracy)}`],
       ['ms per 1,000 samples', `teacher ${summary.teacher.msPer1000.toFixed(0)} (35 NFE, ${summary.teacher.networkPasses} network passes) · generator ${summary.generator.msPer1000.toFixed(0)} (1 NFE)`],
       ['speed-up', `${summary.speedup.toFixed(1)}×`],
+      ['time to quality', ttqText(session)],
     ],
   });
   console.log(`\n              FD      precision  recall  classes  class acc  ms/1000 samples`);
@@ -121,5 +126,6 @@ export async function demoMnist(a: DemoArgs & { n: number; cfg: number }): Promi
     console.log(`  ${name.padEnd(10)}  ${f1(s.fd).padStart(6)}  ${s.precision.toFixed(3).padStart(9)}  ${s.recall.toFixed(3).padStart(6)}  ${String(s.classesCovered).padStart(7)}  ${pct(s.classAccuracy).padStart(9)}  ${ms}`);
   }
   console.log(`  generator FD ÷ teacher FD: ${(summary.generator.fd / summary.teacher.fd).toFixed(2)} · speed-up over Heun-18: ${summary.speedup.toFixed(1)}×  (adapter: ${summary.adapter})`);
+  console.log(`  time to quality: ${ttqText(session)}`);
   console.log(`  wrote ${join(a.out, 'summary.json')}, ${join(a.out, 'report.html')}, ${join(a.out, 'samples')}/*.npy`);
 }
