@@ -23,6 +23,13 @@ export const TOY_RECIPE: Recipe = {
   emaDecay: 0.99,
 };
 
+/**
+ * 25gaussians (25 modes of std 0.025, 0.35 apart; its teacher is a 4×256 MLP): the 2-D recipe at lr 1e-3 without the
+ * GAN head. The head sees samples noised up to σ ≈ 0.3, wider than the spacing of these modes, and drops modes there:
+ * after 2,000 iterations at lr 1e-3, 20/25 modes with it against 25/25 (SWD 0.94× the teacher's) without it.
+ */
+export const GRID_RECIPE: Recipe = { ...TOY_RECIPE, lr: 1e-3, fakeLr: 1e-3, ganWeight: 0 };
+
 /** Teacher (Heun-18) pairs of the regression loss made at the start of a 2-D run. */
 export const TOY_PAIRS = 5000;
 
@@ -34,7 +41,7 @@ export const MNIST_RECIPE: Recipe = { mode: 'dmd2', batch: 32, ganWeight: 3e-3, 
 
 /** The recipe for a data set, for `mode` when given (the other method keeps the batch, rates and EMA; its TTUR and regression are its paper's). */
 export function recipeFor(data: string, mode?: 'dmd' | 'dmd2'): Recipe {
-  const base = /^mnist/.test(data) ? MNIST_RECIPE : TOY_RECIPE;
+  const base = /^mnist/.test(data) ? MNIST_RECIPE : data === '25gaussians' ? GRID_RECIPE : TOY_RECIPE;
   if (!mode || mode === base.mode) return base;
   return mode === 'dmd2' ? { ...base, mode, ttur: 5, regWeight: 0 } : { ...base, mode, ttur: 1, regWeight: /^mnist/.test(data) ? 0 : 0.25 };
 }

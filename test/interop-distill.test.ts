@@ -79,7 +79,7 @@ describe('PyTorch DMD trainer (interop/pytorch/distill.py)', () => {
       for (const k of Object.keys(ts)) expect(p[k], `${mode}.${k}`).toEqual(ts[k]);
     }
     // the data sets' recipes, which both CLIs use over the defaults
-    for (const data of ['8gaussians', 'mnist16'])
+    for (const data of ['8gaussians', '25gaussians', 'mnist16'])
       for (const mode of [undefined, 'dmd', 'dmd2'] as const) expect(pyOut.recipes[`${data}/${mode ?? 'None'}`], `${data}/${mode}`).toEqual(recipeFor(data, mode));
     // every flag `onestep distill` takes, distill.py takes under the same name
     const logs: string[] = [];

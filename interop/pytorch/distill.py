@@ -254,7 +254,7 @@ def main(argv=None):
                                                             "--steps", "--pairs", "--pair-count", "--eager",
                                                             "--classifier", "--eval-every", "--checkpoint-every",
                                                             "--resume"]
-        recipes = {f"{d}/{m}": recipe_for(d, m) for d in ("8gaussians", "mnist16") for m in (None, "dmd", "dmd2")}
+        recipes = {f"{d}/{m}": recipe_for(d, m) for d in ("8gaussians", "25gaussians", "mnist16") for m in (None, "dmd", "dmd2")}
         print(json.dumps({"defaults": DMD_DEFAULTS, "recipes": recipes, "flags": sorted(flags)}))
         return 0
     if not a.teacher or not a.out:

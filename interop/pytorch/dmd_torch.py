@@ -38,6 +38,8 @@ DMD_DEFAULTS = {
 # otherwise. Compared with the TypeScript ones by test/interop-distill.test.ts.
 TOY_RECIPE = dict(mode="dmd", batch=256, lr=5e-3, fakeLr=5e-3, warmup=100, regWeight=10, ganWeight=0.3, ganDWeight=1,
                   ganMaxStep=100, emaDecay=0.99)
+# 25gaussians: no GAN head (it drops modes of std 0.025 at its noise levels), lr 1e-3 (models/recipe.ts GRID_RECIPE)
+GRID_RECIPE = {**TOY_RECIPE, "lr": 1e-3, "fakeLr": 1e-3, "ganWeight": 0}
 MNIST_RECIPE = dict(mode="dmd2", batch=32, ganWeight=3e-3, emaDecay=0.99)
 TOY_PAIRS = 5000
 
@@ -46,7 +48,7 @@ def recipe_for(data, mode=None):
     """The recipe for a data set; for `mode` when given (the other method keeps batch, rates and EMA, with its paper's
     TTUR and regression)."""
     mnist = data.startswith("mnist")
-    base = MNIST_RECIPE if mnist else TOY_RECIPE
+    base = MNIST_RECIPE if mnist else GRID_RECIPE if data == "25gaussians" else TOY_RECIPE
     if mode is None or mode == base["mode"]:
         return dict(base)
     if mode == "dmd2":
