@@ -38,11 +38,11 @@ try {
   while (Date.now() - t0 < LIMIT_S * 1000) {
     await new Promise((r) => setTimeout(r, 2000));
     const [ttq, step, metric, q, note] = await Promise.all([text('ttq'), text('step'), text('metric'), text('gen-quality'), page.$eval('#ttq-note', (e) => e.textContent ?? '')]);
-    const line = `step ${step}: metric ${metric}, quality ${q} ${ttq ? `TTQ ${ttq} s ${note}` : note}`;
+    const line = `step ${step}: metric ${metric}, quality ${q} ${ttq ? `TTQ ${ttq} ${note}` : note}`; // the note reads "s, at step N"
     if (line !== last) console.log(`  ${((Date.now() - t0) / 1000).toFixed(0)} s wall: ${line}`);
     last = line;
     if (ttq) {
-      console.log(`page-ttq: ${DATA} reached the teacher after ${ttq} s of training (${note}); ${adapter}`);
+      console.log(`page-ttq: ${DATA} reached the teacher after ${ttq} ${note} of training; ${adapter}`);
       break;
     }
   }
