@@ -4,7 +4,7 @@
 // global batch, and a run continued across the two CLIs (onestep distill → distill.py → onestep distill).
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as os from '../engine';
@@ -28,10 +28,27 @@ const hasTorch = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' })
 const bin = join(root, 'bin', 'onestep.js');
 const TEACHER = join(root, 'zoo', '8gaussians-teacher.safetensors');
 
+const spawn = (cmd: string, args: string[], timeout: number) => spawnSync(cmd, args, { encoding: 'utf8', cwd: root, timeout, env: { ...process.env, OMP_NUM_THREADS: '1' } });
+/** What a failed run said: its status, then the ends of stderr and stdout (torchrun --tee sends the ranks' output to stdout). */
+const said = (r: ReturnType<typeof spawn>) => `status ${r.status} ${r.signal ?? ''}\nstderr: ${r.stderr.slice(-2000)}\nstdout: ${r.stdout.slice(-2000)}`;
+
 function run(cmd: string, args: string[], timeout = 120_000) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: root, timeout, env: { ...process.env, OMP_NUM_THREADS: '1' } });
-  expect(r.status, `${cmd} ${args.join(' ')}\n${r.stderr}`).toBe(0);
+  const r = spawn(cmd, args, timeout);
+  expect(r.status, `${cmd} ${args.join(' ')}\n${said(r)}`).toBe(0);
   return r;
+}
+
+/**
+ * torchrun, launched a second time when its first launch fails: once in three full-suite runs on the 2-core machine a
+ * 2-rank launch exited 1 with nothing on stderr (passing alone and under a synthetic load every time). The first
+ * failure is printed whole, so a launch problem stays visible; a second failure fails the test.
+ */
+function torchrunRelaunching(args: string[], timeout: number) {
+  const first = spawn(torchrun, args, timeout);
+  if (first.status === 0) return first;
+  console.warn(`torchrun failed to launch; launching again into a fresh folder. It said: ${said(first)}`);
+  rmSync(args[args.indexOf('--out') + 1], { recursive: true, force: true });
+  return run(torchrun, args, timeout);
 }
 const py = (script: string, ...args: string[]) => run(python, [join(pyDir, script), ...args]);
 const load = async (f: string) => os.io.loadSafetensors(new Uint8Array(readFileSync(f)));
@@ -295,7 +312,7 @@ describe('PyTorch DMD trainer (interop/pytorch/distill.py)', () => {
     const args = ['--teacher', TEACHER, '--steps', '24', '--batch', '64', '--mode', 'dmd2', '--ttur', '2', '--gan-weight', '3e-3', '--ema-decay', '0.99', '--eval-every', '0', '--quiet'];
     const t0 = performance.now();
     // Debian's torch 1.13 under Python 3.11 needs --redirects/--tee set: its launcher crashes on their default 0
-    run(torchrun, ['--redirects', '1', '--tee', '1', '--nproc_per_node=2', join(pyDir, 'distill.py'), ...args, '--out', join(dir, 'two')], 120_000);
+    torchrunRelaunching(['--redirects', '1', '--tee', '1', '--nproc_per_node=2', join(pyDir, 'distill.py'), ...args, '--out', join(dir, 'two')], 120_000);
     const secs = (performance.now() - t0) / 1000;
     run(python, [join(pyDir, 'distill.py'), ...args, '--out', join(dir, 'one'), '--device', 'cpu']);
     const [one, two] = ['one', 'two'].map((r) => lines(join(dir, r, 'metrics.jsonl')).filter((l) => 'fake' in l));
