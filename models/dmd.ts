@@ -219,7 +219,7 @@ export class DMDTrainer {
       for (let call = 0; call < 2; call++) {
         this.setRates(genStep);
         const losses = genStep ? this.generatorIteration() : this.fakeIteration();
-        for (const t of Object.values(losses)) if (t instanceof os.Tensor) t.dispose();
+        for (const t of Object.values(losses)) t?.dispose();
       }
     this.restore(saved);
     for (const t of Object.values(saved.tensors)) t.dispose();

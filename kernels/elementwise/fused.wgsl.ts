@@ -55,14 +55,19 @@ function evaluate(spec: FusedKernelSpec, load: (k: number) => string): string {
   return spec.steps.map((s, j) => `let t${j} = step${j}(${s.args.map((a) => ('input' in a ? load(a.input) : `t${a.step}`)).join(', ')});`).join(' ');
 }
 
+/** The inputs in0, in1, … at bindings 1, 2, … and the output after them, all arrays of `elem`. */
+function bindings(spec: FusedKernelSpec, elem: 'f32' | 'vec4f'): string {
+  const inputs = spec.inputs.map((_, k) => `@group(0) @binding(${k + 1}) var<storage, read> in${k}: array<${elem}>;`);
+  return [...inputs, `@group(0) @binding(${spec.inputs.length + 1}) var<storage, read_write> out: array<${elem}>;`].join('\n');
+}
+
 /** Every input has the output's shape: vec4 loads and stores, the steps evaluated per lane. */
 function contiguousKernel(spec: FusedKernelSpec): string {
   const n4 = Math.ceil(size(spec.shape) / 4);
   const last = `t${spec.steps.length - 1}`;
   const lanes = ['x', 'y', 'z', 'w'];
   return /* wgsl */ `
-${spec.inputs.map((_, k) => `@group(0) @binding(${k + 1}) var<storage, read> in${k}: array<vec4f>;`).join('\n')}
-@group(0) @binding(${spec.inputs.length + 1}) var<storage, read_write> out: array<vec4f>;
+${bindings(spec, 'vec4f')}
 ${WGSL_MATH}
 ${stepFunctions(spec)}
 ${main1d()}
@@ -96,8 +101,7 @@ function broadcastKernel(spec: FusedKernelSpec): string {
     return terms.length ? terms.join(' + ') : '0u';
   };
   return /* wgsl */ `
-${spec.inputs.map((_, k) => `@group(0) @binding(${k + 1}) var<storage, read> in${k}: array<f32>;`).join('\n')}
-@group(0) @binding(${spec.inputs.length + 1}) var<storage, read_write> out: array<f32>;
+${bindings(spec, 'f32')}
 ${WGSL_MATH}
 ${stepFunctions(spec)}
 ${main1d()}
