@@ -153,7 +153,7 @@ export async function distill(a: DistillArgs): Promise<DistillResult> {
   const t0 = performance.now(), d0 = os.memory().dispatches, it0 = tr.iteration, s0 = session.trainSeconds;
   let last: Record<string, number> = {};
   while (tr.iteration < a.steps) {
-    // one readback per batch of iterations (50, or up to the next evaluation / checkpoint / end)
+    // losses read back after each batch of iterations (50, or up to the next evaluation / checkpoint / end)
     const stops = [a.steps, ...(a.evalEvery > 0 ? [Math.ceil((tr.iteration + 1) / a.evalEvery) * a.evalEvery] : []), Math.ceil((tr.iteration + 1) / Math.max(1, a.checkpointEvery)) * a.checkpointEvery];
     const n = Math.min(50, Math.min(...stops) - tr.iteration);
     const records = await session.train(n);
