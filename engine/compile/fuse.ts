@@ -3,31 +3,9 @@
 // one of its inputs when that input is read by nothing else, so the intermediate never reaches memory.
 import { fusedKernel, fusedWorkgroups, type FusedArg, type FusedKernelSpec } from '../../kernels/elementwise/fused.wgsl';
 import { broadcastShapes } from '../../kernels/grid';
-import type { Device, Kernel } from '../../runtime';
-import type { Trace, TracedCommand } from './trace';
-
-/** Per binding of a kernel: whether it is written (read_write), from its declarations. */
-const access = new Map<string, boolean[]>();
-function writtenBindings(k: Kernel): boolean[] {
-  let w = access.get(k.code);
-  if (!w) {
-    w = [];
-    for (const m of k.code.matchAll(/@binding\((\d+)\)\s*var<\s*storage\s*,\s*(read_write|read)\s*>/g)) w[Number(m[1]) - 1] = m[2] === 'read_write';
-    access.set(k.code, w);
-  }
-  return w;
-}
-
-/** The values a command writes. */
-export function writes(tc: TracedCommand): number[] {
-  const c = tc.c;
-  if (c.kind === 'dispatch') {
-    const w = writtenBindings(c.kernel);
-    return tc.values.filter((_, i) => w[i]);
-  }
-  return c.kind === 'copy' ? [tc.values[1]] : [tc.values[0]];
-}
-
+import type { Device } from '../../runtime';
+import { fuseEpilogues } from './epilogue';
+import { opLabel, writes, type Trace, type TracedCommand, type TracedOp } from './trace';
 
 /** A fused kernel in the program, for explain(). */
 export interface FusedGroup {
@@ -35,7 +13,8 @@ export interface FusedGroup {
   ops: string[];
 }
 
-interface Group {
+/** Elementwise ops that run as one kernel. */
+export interface Group {
   /** Op indices, in evaluation order. */
   ops: number[];
   /** Original command index of each member's dispatch. */
@@ -47,6 +26,7 @@ interface Group {
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** Strides that read a tensor of shape `from` as broadcast to `to` (null when from is to). */
 function broadcastStrides(from: readonly number[], to: readonly number[]): number[] | null {
@@ -120,8 +100,10 @@ export function fuse(device: Device, trace: Trace, opts: { fuse: boolean } = { f
         const src = groups.get(v);
         const use = op.inputShapes[i];
         // the intermediate must be named by its producer and this op only
-        if (!src || touches[v] !== 2 || kept(v) || !sameShape(use, src.spec.shape)) return external(v, use);
-        if (!sameShape(broadcastShapes('fuse', src.spec.shape, shape), shape)) return external(v, use);
+        if (!src || touches[v] !== 2 || kept(v)) return external(v, use);
+        // read as made, or through a reshape (a view) when the group reads nothing broadcast: element i is element i
+        if (!sameShape(use, src.spec.shape) && (size(use) !== size(src.spec.shape) || src.spec.inputs.some((x) => x !== null))) return external(v, use);
+        if (!sameShape(broadcastShapes('fuse', use, shape), shape)) return external(v, use);
         // nothing between the group and this op may write what the group reads
         const from = Math.min(...src.positions);
         const srcInputs = new Set(src.inputValues);
@@ -148,30 +130,64 @@ export function fuse(device: Device, trace: Trace, opts: { fuse: boolean } = { f
     });
   }
 
-  // the commands in order: a group's kernel at its last op's place, its other ops' dispatches gone
-  const replace = new Map<number, Group>();
+  // a group that reads a matmul's result runs in the matmul's store; other groups of ≥ 2 ops become fused kernels
+  const placedAt = new Map<number, { tc: TracedCommand; ops: string[] }>();
   let fusedOps = 0;
+  const inMatmul = new Set<Group>();
+  if (opts.fuse) {
+    for (const e of fuseEpilogues(device, trace, keep, touches, [...groups.values()])) {
+      inMatmul.add(e.group);
+      keep[e.matmul] = false;
+      for (const p of e.group.positions) keep[p] = false;
+      placedAt.set(e.at, { tc: e.command, ops: ['matmul', ...e.group.ops.map((o) => opLabel(trace.ops[o]))] });
+      fusedOps += e.group.ops.length + 1;
+    }
+  }
+  if (opts.fuse) for (const op of trace.ops) if (op.name === 'cat') writeIntoCat(trace, op, cmds, keep, touches, groups, inMatmul);
   for (const g of groups.values()) {
-    if (g.ops.length < 2) continue;
+    if ((g.ops.length < 2 && !g.spec.output) || inMatmul.has(g)) continue;
     for (const p of g.positions) keep[p] = false;
-    replace.set(g.positions[g.positions.length - 1], g);
+    const names = [...g.ops.map((o) => opLabel(trace.ops[o])), ...(g.spec.output ? ['(into cat)'] : [])];
+    const spec: FusedKernelSpec = { ...g.spec, label: names.join(' → ') };
+    const buffers = [...g.inputValues, g.output].map((v) => trace.values[v].buffer);
+    const tc: TracedCommand = { c: { kind: 'dispatch', kernel: fusedKernel(spec), buffers, words: null, workgroups: [...fusedWorkgroups(device, spec), 1] }, values: [...g.inputValues, g.output], op: g.ops[g.ops.length - 1], region: -1 };
+    placedAt.set(g.positions[g.positions.length - 1], { tc, ops: names });
     fusedOps += g.ops.length;
   }
+  // the commands in order: each fused kernel at its place, the dispatches it replaces gone
   const commands: TracedCommand[] = [];
   const fusedGroups: FusedGroup[] = [];
   const index = cmds.map(() => -1);
   cmds.forEach((tc, i) => {
-    const g = replace.get(i);
-    if (g || keep[i]) index[i] = commands.length;
-    if (g) {
-      const names = g.ops.map((o) => trace.ops[o].name);
-      const spec: FusedKernelSpec = { ...g.spec, label: names.join(' → ') };
-      const buffers = [...g.inputValues, g.output].map((v) => trace.values[v].buffer);
-      fusedGroups.push({ command: commands.length, ops: names });
-      commands.push({ c: { kind: 'dispatch', kernel: fusedKernel(spec), buffers, words: null, workgroups: [...fusedWorkgroups(device, spec), 1] }, values: [...g.inputValues, g.output], op: g.ops[g.ops.length - 1], region: -1 });
+    const f = placedAt.get(i);
+    if (f || keep[i]) index[i] = commands.length;
+    if (f) {
+      fusedGroups.push({ command: commands.length, ops: f.ops });
+      commands.push(f.tc);
     } else if (keep[i]) commands.push(tc);
   });
   return { commands, index, groups: fusedGroups, fusedOps, deadOps };
+}
+
+/**
+ * A group whose result only a cat copies writes it into its slice of the cat's output instead, and the copy (a scatter
+ * dispatch) goes: the cat output then starts life at the group's kernel, before the cat.
+ */
+function writeIntoCat(trace: Trace, op: TracedOp, cmds: readonly TracedCommand[], keep: boolean[], touches: readonly number[], groups: Map<number, Group>, taken: Set<Group>): void {
+  const dim = (op.attrs as { dim: number }).dim;
+  const strides = op.shape.map((_, d) => op.shape.slice(d + 1).reduce((a, b) => a * b, 1));
+  let at = 0;
+  op.inputs.forEach((v, i) => {
+    const offset = at * strides[dim];
+    at += op.inputShapes[i][dim];
+    const g = groups.get(v);
+    if (!g || taken.has(g) || op.region >= 0 || touches[v] !== 2 || trace.values[v].role !== 'temp' || !sameShape(g.spec.shape, op.inputShapes[i])) return;
+    const copy = cmds.findIndex((tc, p) => p >= op.first && p < op.end && keep[p] && tc.values[0] === v && tc.values[1] === op.output);
+    if (copy < 0 || g.positions.some((p) => p > copy)) return;
+    keep[copy] = false;
+    g.spec = { ...g.spec, output: { strides, offset } };
+    g.output = op.output;
+  });
 }
 
 /**

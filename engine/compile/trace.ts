@@ -5,7 +5,7 @@
 // optimiser step counts), whose commands a replay captures afresh.
 import type { Command, DeviceListener } from '../../runtime/commands';
 import { commandBuffers } from '../../runtime/commands';
-import type { Device } from '../../runtime';
+import type { Device, Kernel } from '../../runtime';
 import { OnestepError, internal } from '../../runtime/errors';
 import type { OpDef, OpObserver } from '../ops/op';
 import { observeOps } from '../ops/op';
@@ -192,3 +192,28 @@ export class Tracer implements DeviceListener, OpObserver {
 export function dynamic<T>(fn: () => T): T {
   return active ? active.dynamic(fn) : fn();
 }
+
+/** Per binding of a kernel: whether it is written (read_write), from its declarations. */
+const access = new Map<string, boolean[]>();
+function writtenBindings(k: Kernel): boolean[] {
+  let w = access.get(k.code);
+  if (!w) {
+    w = [];
+    for (const m of k.code.matchAll(/@binding\((\d+)\)\s*var<\s*storage\s*,\s*(read_write|read)\s*>/g)) w[Number(m[1]) - 1] = m[2] === 'read_write';
+    access.set(k.code, w);
+  }
+  return w;
+}
+
+/** The values a command writes. */
+export function writes(tc: TracedCommand): number[] {
+  const c = tc.c;
+  if (c.kind === 'dispatch') {
+    const w = writtenBindings(c.kernel);
+    return tc.values.filter((_, i) => w[i]);
+  }
+  return c.kind === 'copy' ? [tc.values[1]] : [tc.values[0]];
+}
+
+/** An op's name in explain() and kernel labels: a user os.fused op by its label. */
+export const opLabel = (op: TracedOp): string => (op.name === 'fused' ? (op.attrs as { label: string }).label : op.name);

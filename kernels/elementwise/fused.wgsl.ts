@@ -26,6 +26,11 @@ export interface FusedKernelSpec {
   steps: readonly { fn: Pointwise; args: readonly FusedArg[] }[];
   /** Names the kernel in errors and profiles (the fused ops). */
   label: string;
+  /**
+   * Where the result goes when not to an array of its own: element c at offset + Σ c_d·strides_d of a larger tensor
+   * (its slice of a cat's output, which a compiled step then never copies).
+   */
+  output?: { strides: readonly number[]; offset: number };
 }
 
 /** vec4s each invocation of the contiguous form handles, a grid apart (as kernels/elementwise/dispatch.ts does). */
@@ -41,7 +46,8 @@ export function f32Literal(v: number): string {
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
-function stepFunctions(spec: FusedKernelSpec): string {
+/** One WGSL function per step (step0, step1, …): kernels that evaluate a spec's steps declare these. */
+export function stepFunctions(spec: FusedKernelSpec): string {
   return spec.steps
     .map((s, j) => {
       const consts = Object.entries(s.fn.consts ?? {}).map(([k, v]) => `let ${k} = ${f32Literal(v)};`).join(' ');
@@ -51,7 +57,7 @@ function stepFunctions(spec: FusedKernelSpec): string {
 }
 
 /** The statements that evaluate every step from `load(k)` (input k's value) into t0, t1, …; the last is the result. */
-function evaluate(spec: FusedKernelSpec, load: (k: number) => string): string {
+export function evaluate(spec: FusedKernelSpec, load: (k: number) => string): string {
   return spec.steps.map((s, j) => `let t${j} = step${j}(${s.args.map((a) => ('input' in a ? load(a.input) : `t${a.step}`)).join(', ')});`).join(' ');
 }
 
@@ -83,14 +89,16 @@ ${main1d()}
 }`;
 }
 
-/** Some input is broadcast: one element per invocation, its coordinates decoded over the (merged) output dims. */
+/** Some input is broadcast, or the output is strided: one element per invocation, its coordinates decoded over the (merged) dims. */
 function broadcastKernel(spec: FusedKernelSpec): string {
   const n = size(spec.shape);
-  // merge the dims every broadcast input walks contiguously (contiguous inputs read at i: no constraint)
+  // merge the dims every broadcast input and the output walk contiguously (contiguous inputs read at i: no constraint)
   const broadcast = spec.inputs.flatMap((s, k) => (s ? [k] : []));
-  const merged = coalesce(spec.shape, broadcast.map((k) => spec.inputs[k]!));
+  const walkers = [...broadcast.map((k) => spec.inputs[k]!), ...(spec.output ? [spec.output.strides] : [])];
+  const merged = coalesce(spec.shape, walkers);
   const dims = merged.shape.length ? merged.shape : [1];
-  const strides = new Map(broadcast.map((k, j) => [k, merged.shape.length ? merged.strides[j] : [0]]));
+  const stridesOf = (j: number) => (merged.shape.length ? merged.strides[j] : [0]);
+  const strides = new Map(broadcast.map((k, j) => [k, stridesOf(j)]));
   const decode = dims
     .map((_, d) => dims.length - 1 - d)
     .map((d) => (d > 0 ? `let c${d} = rem % ${dims[d]}u; rem = rem / ${dims[d]}u;` : 'let c0 = rem;'))
@@ -100,6 +108,8 @@ function broadcastKernel(spec: FusedKernelSpec): string {
     const terms = strides.get(k)!.map((s, d) => (s === 0 ? '' : s === 1 ? `c${d}` : `c${d} * ${s}u`)).filter(Boolean);
     return terms.length ? terms.join(' + ') : '0u';
   };
+  const at = (s: readonly number[], base: number) => [base ? `${base}u` : '', ...s.map((x, d) => (x === 0 ? '' : x === 1 ? `c${d}` : `c${d} * ${x}u`))].filter(Boolean).join(' + ') || '0u';
+  const outAt = spec.output ? at(stridesOf(broadcast.length), spec.output.offset) : 'i';
   return /* wgsl */ `
 ${bindings(spec, 'f32')}
 ${WGSL_MATH}
@@ -109,7 +119,7 @@ ${main1d()}
   var rem = i; ${decode}
   ${spec.inputs.map((_, k) => `let v${k} = in${k}[${offset(k)}];`).join(' ')}
   ${evaluate(spec, (k) => `v${k}`)}
-  out[i] = t${spec.steps.length - 1};
+  out[${outAt}] = t${spec.steps.length - 1};
 }`;
 }
 
@@ -118,7 +128,7 @@ const cache = new Map<string, Kernel>();
 
 /** The fused kernel for a spec (cached by its source). */
 export function fusedKernel(spec: FusedKernelSpec): Kernel {
-  const code = spec.inputs.every((s) => s === null) ? contiguousKernel(spec) : broadcastKernel(spec);
+  const code = contiguous(spec) ? contiguousKernel(spec) : broadcastKernel(spec);
   let k = cache.get(code);
   if (!k) cache.set(code, (k = { code, label: `fused ${spec.label}` }));
   return k;
@@ -127,5 +137,8 @@ export function fusedKernel(spec: FusedKernelSpec): Kernel {
 /** Workgroups of a fused kernel's dispatch. */
 export function fusedWorkgroups(dev: Device, spec: FusedKernelSpec): [number, number] {
   const n = size(spec.shape);
-  return spec.inputs.every((s) => s === null) ? grid1d(dev, Math.ceil(Math.ceil(n / 4) / FLAT_VEC4S)) : grid1d(dev, n);
+  return contiguous(spec) ? grid1d(dev, Math.ceil(Math.ceil(n / 4) / FLAT_VEC4S)) : grid1d(dev, n);
 }
+
+/** Every input and the output have the spec's shape: the vec4 form. */
+const contiguous = (spec: FusedKernelSpec) => !spec.output && spec.inputs.every((s) => s === null);

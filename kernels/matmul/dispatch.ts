@@ -7,9 +7,10 @@ import { broadcastShapes } from '../elementwise/dispatch';
 import { gather } from '../layout/dispatch';
 import { stridesOf } from '../grid';
 import { filled, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneJob, type TuneOptions, type TuneResult, type Tunable } from '../tune';
-import { FLAG_NO_SUBGROUP_PATH, matmulWgsl, type MatmulConfig, type MatmulLayout, type OperandMode, type OperandType, type RegisterConfig } from './matmul.wgsl';
+import { FLAG_NO_SUBGROUP_PATH, matmulWgsl, type MatmulConfig, type MatmulEpilogue, type MatmulLayout, type OperandMode, type OperandType, type RegisterConfig } from './matmul.wgsl';
 
-export type { MatmulConfig, MatmulLayout, OperandMode, RegisterConfig, SubgroupConfig, TiledConfig } from './matmul.wgsl';
+export type { MatmulConfig, MatmulEpilogue, MatmulLayout, OperandMode, RegisterConfig, SubgroupConfig, TiledConfig } from './matmul.wgsl';
+export { epilogueInputs } from './matmul.wgsl';
 
 /** A named config: tests, the bench and the tuner's cache refer to variants by name. */
 export interface MatmulVariant {
@@ -109,11 +110,27 @@ export function matmulLayout(c: MatmulConfig, s: Pick<MatmulShape, 'M' | 'N' | '
 }
 
 const kernels = new Map<string, Kernel>();
-export function matmulKernelFor(c: MatmulConfig, L: MatmulLayout): Kernel {
-  const key = JSON.stringify([c, L]);
+/** What each matmul kernel was generated from: a compiled step regenerates it with an epilogue. */
+const generatedFrom = new WeakMap<Kernel, [MatmulConfig, MatmulLayout]>();
+
+export function matmulKernelFor(c: MatmulConfig, L: MatmulLayout, e?: MatmulEpilogue): Kernel {
+  const key = JSON.stringify([c, L, e ?? null]);
   let k = kernels.get(key);
-  if (!k) kernels.set(key, (k = { code: matmulWgsl(c, L), label: `matmul ${matmulConfigId(c)} ${L.aMode}/${L.bMode}${L.transA ? ' Aᵀ' : ''}${L.transB ? ' Bᵀ' : ''}` }));
+  if (!k) {
+    const label = `matmul ${matmulConfigId(c)} ${L.aMode}/${L.bMode}${L.transA ? ' Aᵀ' : ''}${L.transB ? ' Bᵀ' : ''}${e ? ` → ${e.spec.label}` : ''}`;
+    kernels.set(key, (k = { code: matmulWgsl(c, L, e), label }));
+    generatedFrom.set(k, [c, L]);
+  }
   return k;
+}
+
+/**
+ * The matmul kernel `k` with elementwise work fused into its store (engine/compile/epilogue.ts); null when `k` is not
+ * a matmul kernel. Its bindings: A, B, bias, C as in `k`, then the epilogue's other inputs, then its output (keepC).
+ */
+export function matmulEpilogueKernel(k: Kernel, e: MatmulEpilogue): Kernel | null {
+  const from = generatedFrom.get(k);
+  return from ? matmulKernelFor(from[0], from[1], e) : null;
 }
 
 /** Workgroups for one dispatch: [along N, along M, batch]. */

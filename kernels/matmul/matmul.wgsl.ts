@@ -11,6 +11,8 @@
 // f16 (OperandType): every read goes through `ld`, which converts halves (native f16, or pairs packed in u32 words)
 // to f32; accumulation and C stay f32.
 import { range, registerGemm, subgroupGemm, tiledGemm, tileGeometry, type BlockStore, type StepOperand } from '../gemm/tileLoop';
+import { evaluate, stepFunctions, type FusedKernelSpec } from '../elementwise/fused.wgsl';
+import { WGSL_MATH } from '../elementwise/ops';
 
 /** How an operand is read. `strided`: scalar loads through runtime strides (one pipeline serves both transposes).
  * `vecK`: vec4 along K (A stored [M,K] or B stored [N,K]; K % 4 = 0, needs kUnroll 4). `vecMN`: vec4 along M or N
@@ -61,6 +63,18 @@ export interface MatmulLayout {
   bType: OperandType;
 }
 
+/**
+ * Elementwise work on C fused into the store (a compiled step's matmul followed by elementwise ops, engine/compile):
+ * each element c = acc (+ bias) goes through `spec`'s steps, in which input `self` is c and every other input is read
+ * at the element's offset (its strides over C's shape; a batched C reads them at C's own offsets, strides null). The
+ * result is stored in C's place, or, with `keepC` (other ops read C), in an output of its own after C is stored.
+ */
+export interface MatmulEpilogue {
+  spec: FusedKernelSpec;
+  self: number;
+  keepC: boolean;
+}
+
 /** Bit 0 of `u.flags`: take the plain (non-subgroup) path in subgroup kernels (tests cover it on every adapter). */
 export const FLAG_NO_SUBGROUP_PATH = 1;
 
@@ -75,7 +89,7 @@ function ld(op: 'A' | 'B', L: MatmulLayout, i: string): string {
 }
 
 /** The uniform block every matmul kernel reads (12 words). Strides: op(A)[m,k] = A[aBase + m·sAm + k·sAk]. */
-const HEADER = (L: MatmulLayout, ext = '') => {
+const HEADER = (L: MatmulLayout, ext = '', e?: MatmulEpilogue) => {
   const binding = (op: 'A' | 'B', t: OperandType, vec: boolean) => {
     const decl = `@group(0) @binding(${op === 'A' ? 1 : 2}) var<storage, read> ${op}: array<${ELEMENT[t][vec ? 1 : 0]}>;`;
     if (t !== 'f16packed') return decl;
@@ -90,16 +104,42 @@ struct U { M: u32, N: u32, K: u32, hasBias: u32, aBatch: u32, bBatch: u32, sAm: 
 ${binding('A', L.aType, isVec(L.aMode))}
 ${binding('B', L.bType, isVec(L.bMode))}
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> C: array<f32>;`;
+@group(0) @binding(4) var<storage, read_write> C: array<f32>;${e ? epilogueDeclarations(e) : ''}`;
 };
+
+/** The epilogue's extra inputs E<k> from binding 5, its output O after them (with keepC), its step functions. */
+function epilogueDeclarations(e: MatmulEpilogue): string {
+  const extra = epilogueInputs(e);
+  const lines = extra.map((k, i) => `@group(0) @binding(${5 + i}) var<storage, read> E${k}: array<f32>;`);
+  if (e.keepC) lines.push(`@group(0) @binding(${5 + extra.length}) var<storage, read_write> O: array<f32>;`);
+  return `\n${lines.join('\n')}\n${WGSL_MATH}\n${stepFunctions(e.spec)}`;
+}
+
+/** The epilogue's inputs other than C, in binding order. */
+export const epilogueInputs = (e: MatmulEpilogue): number[] => e.spec.inputs.flatMap((_, k) => (k === e.self ? [] : [k]));
 
 const isVec = (m: OperandMode) => m !== 'strided';
 
-/** C[b][m, n] = acc (+ bias[n]) for rows `row(i)` < M and columns `col(j)` < N; `nc(j)`: column j clamped (the bias read). */
-const storeC = (row: (i: number) => string, col: (j: number) => string, nc: (j: number) => string): BlockStore => ({
+/**
+ * C[b][m, n] = acc (+ bias[n]) for rows `row(i)` < M and columns `col(j)` < N, through the epilogue if any; `nc(j)`:
+ * column j clamped (the bias read).
+ */
+const storeC = (row: (i: number) => string, col: (j: number) => string, nc: (j: number) => string, e?: MatmulEpilogue): BlockStore => ({
   rowOk: (i) => `${row(i)} < u.M`,
   colOk: (j) => `${col(j)} < u.N`,
-  write: (i, j, value) => `C[cBase + (${row(i)}) * u.N + ${col(j)}] = ${value} + select(0.0, bias[${nc(j)}], u.hasBias != 0u);`,
+  write: (i, j, value) => {
+    const at = `cBase + (${row(i)}) * u.N + ${col(j)}`, c = `${value} + select(0.0, bias[${nc(j)}], u.hasBias != 0u)`;
+    if (!e) return `C[${at}] = ${c};`;
+    // an input broadcast over a 2-D C is read at m·s0 + n·s1; one of C's shape at C's own offset
+    const offset = (k: number) => {
+      const s = e.spec.inputs[k];
+      if (!s) return 'ci';
+      const terms = [s[0] === 0 ? '' : `(${row(i)}) * ${s[0]}u`, s[1] === 0 ? '' : `(${col(j)}) * ${s[1]}u`].filter(Boolean);
+      return terms.length ? terms.join(' + ') : '0u';
+    };
+    const steps = evaluate(e.spec, (k) => (k === e.self ? 'c' : `E${k}[${offset(k)}]`));
+    return `{ let ci = ${at}; let c = ${c};${e.keepC ? ' C[ci] = c;' : ''} ${steps} ${e.keepC ? 'O' : 'C'}[ci] = t${e.spec.steps.length - 1}; }`;
+  },
 });
 
 /** Clamped row and column indices of a block at (row0, col0): loads stay in bounds, out-of-range results are never stored. */
@@ -132,7 +172,7 @@ function operand(op: 'A' | 'B', n: number, L: MatmulLayout, k: string, kk?: numb
 
 // ---- register ------------------------------------------------------------------------------------------------------
 
-export function registerWgsl(c: RegisterConfig, L: MatmulLayout): string {
+export function registerWgsl(c: RegisterConfig, L: MatmulLayout, e?: MatmulEpilogue): string {
   const U = c.kUnroll, rows = range(c.tm), cols = range(c.tn);
   if ((L.aMode === 'vecK' || L.bMode === 'vecK') && U !== 4) throw new Error('internal: matmul vecK reads need kUnroll 4');
   if (L.aMode === 'vecMN' && c.tm % 4 !== 0) throw new Error('internal: matmul vecMN A reads need tm % 4 = 0');
@@ -142,7 +182,7 @@ export function registerWgsl(c: RegisterConfig, L: MatmulLayout): string {
   return registerGemm({
     tm: c.tm,
     tn: c.tn,
-    declarations: `${HEADER(L)}\n\n// TM, TN, the unroll and the read modes are baked in: they set the register count and the load code`,
+    declarations: `${HEADER(L, '', e)}\n\n// TM, TN, the unroll and the read modes are baked in: they set the register count and the load code`,
     workgroupSize: `${c.wgX}, ${c.wgY}, 1`,
     params: '@builtin(global_invocation_id) gid: vec3u',
     setup: `let row0 = gid.y * ${c.tm}u;
@@ -160,13 +200,13 @@ export function registerWgsl(c: RegisterConfig, L: MatmulLayout): string {
   ${tail ? `for (; k < u.K; k++) {\n    ${step('    ', 0, 'k')}\n  }` : ''}`,
     readA: (kk, k) => operand('A', c.tm, L, k, kk),
     readB: (kk, k) => operand('B', c.tn, L, k, kk),
-    store: storeC((i) => `row0 + ${i}u`, (j) => `col0 + ${j}u`, (j) => `n${j}`),
+    store: storeC((i) => `row0 + ${i}u`, (j) => `col0 + ${j}u`, (j) => `n${j}`, e),
   });
 }
 
 // ---- subgroup ------------------------------------------------------------------------------------------------------
 
-export function subgroupWgsl(c: SubgroupConfig, L: MatmulLayout): string {
+export function subgroupWgsl(c: SubgroupConfig, L: MatmulLayout, e?: MatmulEpilogue): string {
   if (L.aMode !== 'strided' || L.bMode === 'vecK') throw new Error(`internal: subgroup matmul reads A strided and B strided or vecMN, got ${L.aMode}/${L.bMode}`);
   const rows = range(c.tm), cols = range(c.tn), bVec = L.bMode === 'vecMN';
   return subgroupGemm({
@@ -174,7 +214,7 @@ export function subgroupWgsl(c: SubgroupConfig, L: MatmulLayout): string {
     tn: c.tn,
     sg: c.sg,
     share: c.share,
-    declarations: `${HEADER(L, 'enable subgroups;')}\n\n// TM, TN, SG and the sharing mode are baked in: they set the register count and the unrolling`,
+    declarations: `${HEADER(L, 'enable subgroups;', e)}\n\n// TM, TN, SG and the sharing mode are baked in: they set the register count and the unrolling`,
     workgroupSize: `${c.wgX}, 1, 1`,
     params: '@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u',
     setup: `// no early return: every lane takes part in the subgroup operations; out-of-range lanes load clamped indices
@@ -192,13 +232,13 @@ export function subgroupWgsl(c: SubgroupConfig, L: MatmulLayout): string {
       readB: (k) => operand('B', c.tn, L, k),
     },
     loop: (run) => run('  '),
-    store: storeC((i) => `row0 + ${i}u`, (j) => `col0 + ${j}u`, (j) => `n${j}`),
+    store: storeC((i) => `row0 + ${i}u`, (j) => `col0 + ${j}u`, (j) => `n${j}`, e),
   });
 }
 
 // ---- tiled (workgroup memory) --------------------------------------------------------------------------------------
 
-export function tiledWgsl(c: TiledConfig, L: MatmulLayout): string {
+export function tiledWgsl(c: TiledConfig, L: MatmulLayout, e?: MatmulEpilogue): string {
   const tile = tileGeometry(c, 'y'), { BM, BN, KT, WG } = tile;
   if ((BM * KT) % WG !== 0 || (BN * KT) % WG !== 0) throw new Error(`internal: tiled matmul ${JSON.stringify(c)} does not split its tiles evenly`);
   // fill order follows the contiguous dim of each operand so that neighbouring invocations read neighbouring words;
@@ -207,7 +247,7 @@ export function tiledWgsl(c: TiledConfig, L: MatmulLayout): string {
   const [bkk, bn] = L.transB ? [`i % ${KT}u`, `i / ${KT}u`] : [`i / ${BN}u`, `i % ${BN}u`];
   return tiledGemm({
     tile,
-    declarations: HEADER(L),
+    declarations: HEADER(L, '', e),
     setup: `let row0 = wid.y * ${BM}u;
   let col0 = wid.x * ${BN}u;
   let aBase = wid.z * u.aBatch;
@@ -223,17 +263,17 @@ export function tiledWgsl(c: TiledConfig, L: MatmulLayout): string {
       let i = tid + e * ${WG}u; let kk = ${bkk}; let n = ${bn}; let gn = col0 + n; let gk = t + kk;
       Bs[kk * ${BN}u + n] = select(0.0, ${ld('B', L, `bBase + min(gk, u.K - 1u) * u.sBk + min(gn, u.N - 1u) * u.sBn`)}, gn < u.N && gk < u.K);
     }`,
-    store: storeC((i) => `row0 + ${tile.row(i)}`, (j) => `col0 + ${tile.col(j)}`, (j) => `min(col0 + ${tile.col(j)}, u.N - 1u)`),
+    store: storeC((i) => `row0 + ${tile.row(i)}`, (j) => `col0 + ${tile.col(j)}`, (j) => `min(col0 + ${tile.col(j)}, u.N - 1u)`, e),
   });
 }
 
-export function matmulWgsl(c: MatmulConfig, L: MatmulLayout): string {
+export function matmulWgsl(c: MatmulConfig, L: MatmulLayout, e?: MatmulEpilogue): string {
   switch (c.kind) {
     case 'register':
-      return registerWgsl(c, L);
+      return registerWgsl(c, L, e);
     case 'subgroup':
-      return subgroupWgsl(c, L);
+      return subgroupWgsl(c, L, e);
     case 'tiled':
-      return tiledWgsl(c, L);
+      return tiledWgsl(c, L, e);
   }
 }

@@ -1,6 +1,7 @@
 // test/engine/fuse.test.ts: every fusion pattern of compiled steps (engine/compile/fuse.ts) against eager mode on odd
 // shapes: contiguous chains, broadcasts, scalar constants (±inf included), where, user os.fused ops, intermediates read
-// twice (not fused), an in-place update between producer and consumer (not fused across), dead ops.
+// twice (not fused), an in-place update between producer and consumer (not fused across), dead ops; elementwise work
+// on a matmul's result run in the matmul's store (engine/compile/epilogue.ts).
 import { describe, expect, it } from 'vitest';
 import * as os from '../../engine';
 import { expectClose } from '../helpers';
@@ -76,6 +77,26 @@ describe('fusion in compiled steps', () => {
     p.dispose();
   });
 
+  it('a chain read through a reshape fuses with its consumer, broadcasts included', async () => {
+    const s = await same('reshape', (a, b) => os.mul(os.reshape(os.exp(os.neg(a)), [17, 1]), b), [[17], [17, 13]]);
+    expect(s.dispatches).toBe(1);
+    const t = await same('reshape of a broadcast', (a, b, c) => os.add(os.reshape(os.mul(a, b), [6]), c), [[2, 1], [2, 3], [6]]);
+    expect(t.dispatches).toBe(2); // a group that broadcasts is not read through a reshape
+  });
+
+  it('groups whose result only a cat copies write into its slices', async () => {
+    for (const [shapes, dim] of [[[[17, 2], [17, 13]], 1], [[[3, 5], [1, 5], [4, 5]], 0], [[[2, 3, 1], [2, 3, 4]], 2]] as [number[][], number][]) {
+      const s = await same(`cat ${JSON.stringify(shapes)} dim ${dim}`, (...xs) => os.cat(xs.map((x, i) => (i === 1 ? x : os.mul(os.exp(x), 0.5))), dim), shapes);
+      expect(s.dispatches).toBe(shapes.length); // one kernel per part, and the part passed as is: one copy
+    }
+    // a part other ops read too is copied as before
+    const k = await same('cat shared', (a, b) => {
+      const e = os.exp(a);
+      return os.add(os.cat([e, b], 1), os.cat([b, e], 1));
+    }, [[5, 3], [5, 3]]);
+    expect(k.dispatches).toBeGreaterThanOrEqual(4);
+  });
+
   it('ops whose results nothing uses are dropped', async () => {
     const x = os.randn([33]);
     const f = os.compile((a: os.Tensor) => {
@@ -85,6 +106,83 @@ describe('fusion in compiled steps', () => {
     for (let i = 0; i < 3; i++) f(x).dispose();
     expect(f.stats().dispatches).toBe(1);
     expect(f.explain()).toMatch(/1 dead ops dropped/);
+    x.dispose();
+  });
+});
+
+describe('elementwise work on a matmul result runs in its store (epilogues)', () => {
+  it('bias + SiLU of a linear layer, and a residual h + silu(W·h + b), are one dispatch', async () => {
+    for (const [B, I, O] of [[1, 3, 5], [17, 33, 70], [70, 17, 3]]) {
+      const s = await same(`linear silu ${B}×${I}→${O}`, (x, w, b) => os.silu(os.linear(x, w, b)), [[B, I], [O, I], [O]]);
+      expect(s.dispatches).toBe(1);
+      expect(s.fusedOps).toBe(2);
+    }
+    const r = await same('residual', (h, w, b) => os.add(h, os.silu(os.linear(h, w, b))), [[33, 17], [17, 17], [17]]);
+    expect(r.dispatches).toBe(1);
+  });
+
+  it('a group that reads the result twice, and broadcast inputs over a 2-D result', async () => {
+    const s = await same('read twice', (a, b, c) => os.add(os.mul(os.silu(os.matmul(a, b)), c), os.exp(os.neg(os.matmul(a, b)))), [[3, 17], [17, 33], [3, 33]]);
+    expect(s.dispatches).toBe(2); // the second product is the same op traced again: it fuses, the first stays apart
+    for (const shape of [[1, 33], [3, 1], [33], []]) {
+      const t = await same(`broadcast ${shape}`, (a, b, c) => os.mul(os.add(os.matmul(a, b), c), 0.5), [[3, 17], [17, 33], shape]);
+      expect(t.dispatches).toBe(1);
+    }
+  });
+
+  it('batched products fuse inputs of their own shape; a broadcast over the batch stays apart', async () => {
+    const s = await same('batched', (a, b, c) => os.sub(os.matmul(a, b), c), [[2, 3, 17], [2, 17, 33], [2, 3, 33]]);
+    expect(s.dispatches).toBe(1);
+    const t = await same('batched broadcast', (a, b, c) => os.sub(os.matmul(a, b), c), [[2, 3, 17], [2, 17, 33], [33]]);
+    expect(t.dispatches).toBe(2);
+  });
+
+  it('a result other ops read too is stored as well (the kernel runs at the matmul)', async () => {
+    const f = (a: os.Tensor, b: os.Tensor, c: os.Tensor) => {
+      const u = os.matmul(a, b);
+      return os.add(os.sum(os.mul(os.silu(u), c), [1]), os.sum(u, [1]));
+    };
+    const s = await same('kept', f, [[17, 33], [33, 70], [17, 70]]);
+    expect(s.dispatches).toBe(4); // matmul + silu·c, two sums, the add
+    // the same with a gradient: backward reads u (silu′) and the product's operands
+    const w = os.randn([5, 7], { seed: 3 }).requiresGrad_(), x = os.randn([9, 5], { seed: 4 });
+    const gradStep = () => {
+      os.tidy(() => os.sum(os.mul(os.silu(os.matmul(x, w)), os.matmul(x, w))).backward());
+      const g = w.grad!;
+      w.grad = null;
+      return g;
+    };
+    const eager = gradStep();
+    const want = await eager.data();
+    eager.dispose();
+    const g = os.compile(gradStep);
+    for (let call = 0; call < 4; call++) {
+      const got = g();
+      expectClose(await got.data(), want, { rtol: 2e-6, atol: 1e-6, label: `grad (call ${call})` });
+      got.dispose();
+    }
+    expect(g.explain()).toMatch(/matmul .* → /);
+    g.dispose();
+    w.dispose();
+    x.dispose();
+  });
+
+  it('an in-place update of an operand between the product and its consumer is not fused across', async () => {
+    const w = os.ones([5, 3]);
+    const x = os.randn([4, 5], { seed: 5 });
+    const step = os.compile((xs: os.Tensor) => {
+      const u = os.matmul(xs, w); // reads w before the update
+      os.assign(w, os.add(w, 1));
+      return os.silu(u);
+    });
+    for (let call = 0; call < 4; call++) {
+      const want = await os.tidy(() => os.silu(os.matmul(x, os.sub(w, 0)))).data();
+      const got = step(x);
+      expectClose(await got.data(), want, { rtol: 2e-6, atol: 1e-6, label: `call ${call}` });
+      got.dispose();
+    }
+    step.dispose();
+    w.dispose();
     x.dispose();
   });
 });

@@ -1,0 +1,78 @@
+// engine/compile/epilogue.ts: elementwise work on a matmul's result runs in the matmul's store (kernels/matmul's
+// MatmulEpilogue) rather than in a kernel of its own: one dispatch fewer, and C is never read back (nor written, when
+// nothing else reads it). A linear layer's bias + SiLU, a residual h + silu(W·h + b), a backward silu′(u)·(W·g) or a
+// gradient sum g + W·g each become one matmul.
+//
+// Where the fused kernel runs: at the group's place when C dies there (so the matmul's operands must not change in
+// between), or at the matmul's place when other ops read C too (so the group's other inputs must be ready by then).
+import { epilogueInputs, matmulEpilogueKernel, type MatmulEpilogue } from '../../kernels/matmul/dispatch';
+import type { Device } from '../../runtime';
+import type { Group } from './fuse';
+import { opLabel, writes, type Trace, type TracedCommand } from './trace';
+
+export interface FusedEpilogue {
+  group: Group;
+  /** Position of the matmul's dispatch in the trace. */
+  matmul: number;
+  /** Position at which the fused kernel runs. */
+  at: number;
+  command: TracedCommand;
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/**
+ * For each group that reads a matmul's result (as a whole: same shape, not broadcast), the matmul kernel with the
+ * group in its store, where the dependences allow; one group per matmul. `keep`: the trace's commands still in the
+ * program; `touches`: per value, how many commands name it.
+ */
+export function fuseEpilogues(device: Device, trace: Trace, keep: readonly boolean[], touches: readonly number[], groups: readonly Group[]): FusedEpilogue[] {
+  const cmds = trace.commands;
+  const producer = new Map<number, number>(); // value → the matmul op that made it
+  trace.ops.forEach((op, o) => {
+    if (op.name === 'matmul' && op.region < 0 && op.end - op.first === 1 && keep[op.first] && cmds[op.first].c.kind === 'dispatch') producer.set(op.output, o);
+  });
+  const writtenIn = (from: number, to: number, values: readonly number[]) => {
+    for (let p = from; p < to; p++) if (writes(cmds[p]).some((w) => values.includes(w))) return true;
+    return false;
+  };
+  const maxBuffers = device.limits.maxStorageBuffersPerShaderStage;
+  const claimed = new Set<number>();
+  const out: FusedEpilogue[] = [];
+  for (const g of groups) {
+    const at = Math.max(...g.positions);
+    let best: FusedEpilogue | null = null;
+    g.inputValues.forEach((v, self) => {
+      const o = producer.get(v);
+      if (o === undefined || claimed.has(o) || g.spec.inputs[self] !== null || g.inputValues.indexOf(v) !== self) return;
+      const op = trace.ops[o], mm = cmds[op.first];
+      if (mm.c.kind !== 'dispatch' || mm.values[3] !== v || !sameShape(op.shape, g.spec.shape)) return;
+      // C's offsets cover batched shapes; broadcast inputs are read by row and column, so only over a 2-D C
+      if (g.spec.shape.length > 2 && g.spec.inputs.some((s) => s !== null)) return;
+      const readers = g.positions.filter((p) => cmds[p].values.includes(v)).length;
+      const keepC = trace.values[v].role !== 'temp' || touches[v] > 1 + readers;
+      const e: MatmulEpilogue = { spec: { ...g.spec, label: g.ops.map((i) => opLabel(trace.ops[i])).join(' → ') }, self, keepC };
+      const extra = epilogueInputs(e).map((k) => g.inputValues[k]);
+      if (4 + extra.length + (keepC ? 1 : 0) > maxBuffers) return;
+      const place = keepC ? op.first : at;
+      if (op.first >= at || (best && best.matmul > op.first)) return;
+      // keepC: the group's inputs must hold their values at the matmul; else A, B and the bias must still hold theirs at the group
+      if (keepC ? writtenIn(op.first + 1, at, extra) : writtenIn(op.first + 1, at, mm.values.slice(0, 3))) return;
+      const kernel = matmulEpilogueKernel(mm.c.kernel, e);
+      if (!kernel) return;
+      const values = keepC ? [...mm.values, ...extra, g.output] : [...mm.values.slice(0, 3), g.output, ...extra];
+      const command: TracedCommand = {
+        c: { ...mm.c, kernel, buffers: values.map((x) => trace.values[x].buffer) },
+        values,
+        op: g.ops[g.ops.length - 1],
+        region: -1,
+      };
+      best = { group: g, matmul: op.first, at: place, command };
+    });
+    if (best) {
+      claimed.add(cmds[(best as FusedEpilogue).matmul].op);
+      out.push(best);
+    }
+  }
+  return out;
+}
