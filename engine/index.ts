@@ -39,7 +39,7 @@ export { CONV_VARIANTS, tuneConv, type ConvVariant, type ConvShape } from '../ke
 export { ATTENTION_VARIANTS, tuneAttention, type AttentionVariant } from '../kernels/attention/dispatch';
 /** The group/layer norm variants the tuner chooses between (per pass) and its explicit warm-up. */
 export { NORM_VARIANTS, tuneNorm, type NormVariant, type NormDims } from '../kernels/norm/dispatch';
-export { compile, dynamic, setFusion, type Compiled, type CompileStats } from './compile';
+export { compile, dynamic, setFusion, setEpilogues, type Compiled, type CompileStats } from './compile';
 export * as nn from './nn';
 export * as optim from './optim';
 export * as io from './io';

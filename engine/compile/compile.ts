@@ -9,6 +9,7 @@ import { OnestepError, ValueError, fmtShape } from '../../runtime/errors';
 import { Program } from '../../runtime/program';
 import { Tensor, tidy } from '../tensor';
 import { fuse, type Fused } from './fuse';
+import type { EpilogueMode } from './epilogue';
 import { planMemory, placed, type MemoryPlan } from './plan';
 import { Trace, Tracer } from './trace';
 
@@ -80,11 +81,24 @@ function fingerprint(t: Trace): string[] {
 /** ONESTEP_DEBUG=compile prints every fused kernel's WGSL as it is generated. */
 const debug = typeof process !== 'undefined' && /(^|,)compile(,|$)/.test(process.env?.ONESTEP_DEBUG ?? '');
 let fusionEnabled = true;
+let epilogueMode: EpilogueMode = 'auto';
 
 /** Turns kernel fusion in compiled steps on or off (for measuring what it buys); returns the previous setting. */
 export function setFusion(on: boolean): boolean {
   const prev = fusionEnabled;
   fusionEnabled = on;
+  return prev;
+}
+
+/**
+ * Which matmuls take elementwise epilogues in programs built from now on: 'auto' (every kind on GPUs; on CPU drivers,
+ * whose cold shader caches compile a big matmul variant for seconds, only the smallest tiles) or 'all' (for a warm
+ * cache, long runs and tests). Returns the previous setting.
+ */
+export function setEpilogues(mode: EpilogueMode): EpilogueMode {
+  if (mode !== 'auto' && mode !== 'all') throw new ValueError(`setEpilogues: expected 'auto' or 'all', got ${JSON.stringify(mode)}`);
+  const prev = epilogueMode;
+  epilogueMode = mode;
   return prev;
 }
 
@@ -158,7 +172,7 @@ function build(device: Device, trace: Trace, outputs: Tensor[]): Built {
         'return tensors and update existing ones in place. Return it, or dispose it inside the step (call zeroGrad inside the step too)',
     );
   }
-  const fused = fuse(device, trace, { fuse: fusionEnabled });
+  const fused = fuse(device, trace, { fuse: fusionEnabled, epilogues: epilogueMode });
   const plan = planMemory(device, trace, fused.commands);
   const program = new Program(device, fused.commands.map((tc) => placed(tc, plan.buffers)));
   const outs = trace.outputs.map((v, k) => ({ shape: outputs[k].shape, dtype: outputs[k].dtype, buffer: plan.buffers[v], bytes: trace.values[v].bytes }));

@@ -3,12 +3,18 @@
 // nothing else reads it). A linear layer's bias + SiLU, a residual h + silu(W·h + b), a backward silu′(u)·(W·g) or a
 // gradient sum g + W·g each become one matmul.
 //
+// Only where the new pipeline is worth its compile: every matmul kind on GPUs, the smallest tiles on CPU drivers
+// (kernels/matmul/dispatch.ts: matmulEpilogueKernel has the measurements).
+//
 // Where the fused kernel runs: at the group's place when C dies there (so the matmul's operands must not change in
 // between), or at the matmul's place when other ops read C too (so the group's other inputs must be ready by then).
 import { epilogueInputs, matmulEpilogueKernel, type MatmulEpilogue } from '../../kernels/matmul/dispatch';
 import type { Device } from '../../runtime';
 import type { Group } from './fuse';
 import { opLabel, writes, type Trace, type TracedCommand } from './trace';
+
+/** Which matmuls take epilogues: 'auto' weighs the new pipeline's compile on this adapter; 'all' fuses every one. */
+export type EpilogueMode = 'auto' | 'all';
 
 export interface FusedEpilogue {
   group: Group;
@@ -26,7 +32,7 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
  * group in its store, where the dependences allow; one group per matmul. `keep`: the trace's commands still in the
  * program; `touches`: per value, how many commands name it.
  */
-export function fuseEpilogues(device: Device, trace: Trace, keep: readonly boolean[], touches: readonly number[], groups: readonly Group[]): FusedEpilogue[] {
+export function fuseEpilogues(device: Device, trace: Trace, keep: readonly boolean[], touches: readonly number[], groups: readonly Group[], mode: EpilogueMode = 'auto'): FusedEpilogue[] {
   const cmds = trace.commands;
   const producer = new Map<number, number>(); // value → the matmul op that made it
   trace.ops.forEach((op, o) => {
@@ -58,7 +64,7 @@ export function fuseEpilogues(device: Device, trace: Trace, keep: readonly boole
       if (op.first >= at || (best && best.matmul > op.first)) return;
       // keepC: the group's inputs must hold their values at the matmul; else A, B and the bias must still hold theirs at the group
       if (keepC ? writtenIn(op.first + 1, at, extra) : writtenIn(op.first + 1, at, mm.values.slice(0, 3))) return;
-      const kernel = matmulEpilogueKernel(mm.c.kernel, e);
+      const kernel = matmulEpilogueKernel(mm.c.kernel, e, mode === 'all' ? null : device);
       if (!kernel) return;
       const values = keepC ? [...mm.values, ...extra, g.output] : [...mm.values.slice(0, 3), g.output, ...extra];
       const command: TracedCommand = {

@@ -4,7 +4,7 @@
 import { fusedKernel, fusedWorkgroups, type FusedArg, type FusedKernelSpec } from '../../kernels/elementwise/fused.wgsl';
 import { broadcastShapes } from '../../kernels/grid';
 import type { Device } from '../../runtime';
-import { fuseEpilogues } from './epilogue';
+import { fuseEpilogues, type EpilogueMode } from './epilogue';
 import { opLabel, writes, type Trace, type TracedCommand, type TracedOp } from './trace';
 
 /** A fused kernel in the program, for explain(). */
@@ -51,7 +51,7 @@ export interface Fused {
 }
 
 /** Removes dead ops and fuses elementwise chains; returns the program's commands in order. */
-export function fuse(device: Device, trace: Trace, opts: { fuse: boolean } = { fuse: true }): Fused {
+export function fuse(device: Device, trace: Trace, opts: { fuse: boolean; epilogues?: EpilogueMode } = { fuse: true }): Fused {
   const cmds = trace.commands;
   const keep = cmds.map(() => true);
   // per value: the commands that name it (its producer, its readers, in-place updaters)
@@ -135,7 +135,7 @@ export function fuse(device: Device, trace: Trace, opts: { fuse: boolean } = { f
   let fusedOps = 0;
   const inMatmul = new Set<Group>();
   if (opts.fuse) {
-    for (const e of fuseEpilogues(device, trace, keep, touches, [...groups.values()])) {
+    for (const e of fuseEpilogues(device, trace, keep, touches, [...groups.values()], opts.epilogues ?? 'auto')) {
       inMatmul.add(e.group);
       keep[e.matmul] = false;
       for (const p of e.group.positions) keep[p] = false;

@@ -126,11 +126,20 @@ export function matmulKernelFor(c: MatmulConfig, L: MatmulLayout, e?: MatmulEpil
 
 /**
  * The matmul kernel `k` with elementwise work fused into its store (engine/compile/epilogue.ts); null when `k` is not
- * a matmul kernel. Its bindings: A, B, bias, C as in `k`, then the epilogue's other inputs, then its output (keepC).
+ * a matmul kernel, or not worth a pipeline of its own on `dev` (null `dev`: always worth it). Its bindings: A, B, bias, C as in `k`, then the
+ * epilogue's other inputs, then its output (keepC).
+ *
+ * Each epilogue is a new pipeline. GPUs compile one in milliseconds. CPU drivers on a cold shader cache (a fresh
+ * machine) took 0.08 s for an r1x4 kernel, 0.6 s for r4x8 and 4–8 s for s16x8s8 on lavapipe, against ~40 µs saved
+ * per replay: the 2-D recipe's compiled steps went from 18 s to 126 s of cold start with every epilogue fused, to
+ * save 3 ms of a 33 ms iteration. So there only the smallest register tiles (TM·TN ≤ 4) take epilogues.
  */
-export function matmulEpilogueKernel(k: Kernel, e: MatmulEpilogue): Kernel | null {
+export function matmulEpilogueKernel(k: Kernel, e: MatmulEpilogue, dev: Device | null): Kernel | null {
   const from = generatedFrom.get(k);
-  return from ? matmulKernelFor(from[0], from[1], e) : null;
+  if (!from) return null;
+  const c = from[0];
+  if (dev?.isCpu && !(c.kind === 'register' && c.tm * c.tn <= 4)) return null;
+  return matmulKernelFor(c, from[1], e);
 }
 
 /** Workgroups for one dispatch: [along N, along M, batch]. */

@@ -2,7 +2,7 @@
 // shapes: contiguous chains, broadcasts, scalar constants (±inf included), where, user os.fused ops, intermediates read
 // twice (not fused), an in-place update between producer and consumer (not fused across), dead ops; elementwise work
 // on a matmul's result run in the matmul's store (engine/compile/epilogue.ts).
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as os from '../../engine';
 import { expectClose } from '../helpers';
 
@@ -111,6 +111,11 @@ describe('fusion in compiled steps', () => {
 });
 
 describe('elementwise work on a matmul result runs in its store (epilogues)', () => {
+  // every kind of matmul kernel takes them here; the adapter-aware default is tested last
+  let prev: 'auto' | 'all';
+  beforeAll(() => void (prev = os.setEpilogues('all')));
+  afterAll(() => void os.setEpilogues(prev));
+
   it('bias + SiLU of a linear layer, and a residual h + silu(W·h + b), are one dispatch', async () => {
     for (const [B, I, O] of [[1, 3, 5], [17, 33, 70], [70, 17, 3]]) {
       const s = await same(`linear silu ${B}×${I}→${O}`, (x, w, b) => os.silu(os.linear(x, w, b)), [[B, I], [O, I], [O]]);
@@ -165,6 +170,19 @@ describe('elementwise work on a matmul result runs in its store (epilogues)', ()
     g.dispose();
     w.dispose();
     x.dispose();
+  });
+
+  it("'auto' fuses every kind on GPUs; CPU drivers, whose cold caches compile big variants for seconds, keep them apart", async () => {
+    os.setEpilogues('auto');
+    try {
+      const tiny = await same('auto, tiny product', (a, b) => os.silu(os.matmul(a, b)), [[3, 5], [5, 7]]);
+      expect(tiny.dispatches).toBe(1); // r1x4 everywhere
+      const big = await same('auto, 256×128×128', (a, b) => os.silu(os.matmul(a, b)), [[256, 128], [128, 128]]);
+      expect(big.dispatches).toBe(os.device().isCpu ? 2 : 1);
+    } finally {
+      os.setEpilogues('all');
+    }
+    expect(() => os.setEpilogues('some' as never)).toThrow(/'auto' or 'all'/);
   });
 
   it('an in-place update of an operand between the product and its consumer is not fused across', async () => {
