@@ -19,6 +19,9 @@ const loseAtSubmit = (): number => {
   return Number.isInteger(v) && v > 0 ? v : 0;
 };
 
+/** While a profile() runs: the descriptor of a timed compute pass for one dispatch of `label`; otherwise undefined. */
+export type TimedPass = (label: string) => GPUComputePassDescriptor | undefined;
+
 export class Device {
   readonly gpu: GPUDevice;
   readonly adapterLabel: string;
@@ -336,11 +339,20 @@ export class Device {
    * Submits a recorded program (runtime/program.ts) after everything recorded before it: `encode` fills a fresh
    * encoder and returns how many dispatches it holds.
    */
-  submitProgram(encode: (enc: GPUCommandEncoder) => number): void {
+  submitProgram(encode: (enc: GPUCommandEncoder, timed: TimedPass) => number): void {
     this.checkUsable();
     this.flush();
     const enc = this.gpu.createCommandEncoder();
-    this.dispatches += encode(enc);
+    const prof = this.profiler;
+    // while profiling, each dispatch of the program gets a pass of its own with timestamps, as eager dispatches do
+    const timed: TimedPass = (label) => {
+      if (!prof) return undefined;
+      if (prof.full) prof.resolve(enc); // between passes: the slots are free again after the resolve
+      const slot = prof.next(label);
+      return { timestampWrites: { querySet: prof.querySet, beginningOfPassWriteIndex: slot, endOfPassWriteIndex: slot + 1 } };
+    };
+    this.dispatches += encode(enc, timed);
+    prof?.resolve(enc);
     this.gpu.queue.submit([enc.finish()]);
     this.submitted();
   }

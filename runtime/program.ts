@@ -84,20 +84,28 @@ export class Program {
     this.device.flush();
     for (const s of this.steps) if (s.c.kind === 'write') q.writeBuffer(s.c.dst, s.c.offset, s.c.data.buffer, s.c.data.byteOffset, s.c.data.byteLength);
     if (this.uniformBuffer) q.writeBuffer(this.uniformBuffer, 0, this.uniformHost.buffer, 0, this.uniformHost.byteLength);
-    this.device.submitProgram((enc) => {
+    this.device.submitProgram((enc, timed) => {
       for (const c of before) enc.copyBufferToBuffer(c.src, 0, c.dst, 0, c.bytes);
       let pass: GPUComputePassEncoder | null = null;
       const offset = new Uint32Array(1);
       for (const s of this.steps) {
         const c = s.c;
         if (c.kind === 'dispatch') {
-          pass ??= enc.beginComputePass();
+          const timing = timed(c.kernel.label);
+          if (timing) {
+            pass?.end();
+            pass = enc.beginComputePass(timing);
+          } else pass ??= enc.beginComputePass();
           pass.setPipeline(s.pipeline!);
           if (c.words) {
             offset[0] = s.slot;
             pass.setBindGroup(0, s.bindGroup!, offset, 0, 1);
           } else pass.setBindGroup(0, s.bindGroup!);
           pass.dispatchWorkgroups(...c.workgroups);
+          if (timing) {
+            pass.end();
+            pass = null;
+          }
         } else if (c.kind === 'copy') {
           pass?.end();
           pass = null;

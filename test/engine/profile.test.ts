@@ -1,4 +1,5 @@
-// test/engine/profile.test.ts: os.profile times every dispatch with GPU timestamps and sums them per kernel.
+// test/engine/profile.test.ts: os.profile times every dispatch with GPU timestamps and sums them per kernel, the
+// dispatches of compiled steps' replays included.
 import { describe, expect, it } from 'vitest';
 import * as os from '../../engine';
 
@@ -23,6 +24,27 @@ describe('os.profile', () => {
     for (let i = 0; i < 5; i++) os.add(a, b).dispose();
     await os.sync();
     expect(os.memory().submits - before).toBe(1);
+  });
+
+  it("times a compiled step's replays kernel by kernel, a program longer than the query set included", async () => {
+    if (!os.device().features.has('timestamp-query')) return;
+    const x = os.randn([5, 3], { seed: 4 }), w = os.randn([3, 3], { seed: 5 });
+    // matmul, then a sum (a reduction: no fusion across it): 2 dispatches a round, past the profiler's 2,048 slot pairs
+    const f = os.compile((a: os.Tensor) => {
+      let h = a;
+      for (let i = 0; i < 1100; i++) h = os.sum(os.matmul(h, w), [1], true).mul(0.1).add(h);
+      return h;
+    });
+    for (let i = 0; i < 3; i++) f(x).dispose();
+    const perCall = f.stats().dispatches;
+    expect(perCall).toBeGreaterThan(2048);
+    const rows = await os.profile(() => f(x).dispose());
+    expect(rows.reduce((n, r) => n + r.count, 0)).toBe(perCall);
+    expect(rows.some((r) => r.label.startsWith('matmul'))).toBe(true);
+    for (const r of rows) expect(r.ms).toBeGreaterThan(0);
+    f.dispose();
+    x.dispose();
+    w.dispose();
   });
 
   it('profiles do not nest: a second one while the first runs is refused, naming the fix', async () => {
