@@ -31,7 +31,13 @@ const kernels = new Map<string, Kernel>();
  * per-lane loop, so a quarter of the accesses is most of the time (lavapipe, 4096×4096 last-axis sum: 0.81× jax-js in
  * a quiet run before, 1.34× after at load average 6; bench/RESULTS.md).
  */
-type KernelVariant = 'thread' | 'thread4' | 'workgroup';
+type KernelVariant = 'thread' | 'thread4' | 'cols4' | 'workgroup';
+
+/**
+ * 'cols4' is 'thread' over four neighbouring outputs: for sums whose innermost kept dim is contiguous (a bias
+ * gradient: [B, N] summed over B), each invocation reads vec4s of four columns, a quarter of the loads and invocations.
+ */
+const COLS4_OPS: readonly ReduceOp[] = ['sum', 'sumSquares'];
 
 /** WGSL: the offset of linear index i over `dims` dims of u.<shape> and u.<strides> (constant indices, grid.ts). */
 const offsetFn = (name: string, shape: string, strides: string, dims: number): string =>
@@ -73,6 +79,23 @@ ${chunkOf}
     var off = base + redOffset(r);
     let end = min(r1, r - r % innerN + innerN);
     for (; r < end; r++) { let v = x[off]; acc = ${COMBINE[op]('acc', 'v')}; off += innerS; }
+  }
+  out[i] = acc * u.scale;
+}`
+      : variant === 'cols4'
+      ? /* wgsl */ `${header.replace('var<storage, read> x: array<f32>;', 'var<storage, read> x: array<vec4f>;').replace('var<storage, read_write> out: array<f32>;', 'var<storage, read_write> out: array<vec4f>;')}
+${main1d()}
+  if (i >= u.nOut / 4u) { return; }
+  // outputs 4i … 4i + 3 are neighbours in memory at every reduced index: one vec4 per step
+  let base = keptOffset(4u * i);
+  let innerN = ${uniformAt('redShape', nRed - 1)};
+  let innerS = ${uniformAt('redStrides', nRed - 1)};
+  var acc = vec4f(${INIT[op]});
+  var r = 0u;
+  while (r < u.nRed) {
+    var off = base + redOffset(r);
+    let end = min(u.nRed, r - r % innerN + innerN);
+    for (; r < end; r++) { let v = x[off / 4u]; acc = ${COMBINE[op]('acc', 'v')}; off += innerS; }
   }
   out[i] = acc * u.scale;
 }`
@@ -183,8 +206,11 @@ function dispatchReduce(op: ReduceOp, v: 'thread' | 'workgroup', x: DeviceArray,
     ...padDims(red.map((k) => k[0]), 1), ...padDims(red.map((k) => k[1])),
   ];
   const dev = x.device;
-  const workgroups: [number, number] = v === 'thread' ? grid1d(dev, nOut * parts) : grid1d(dev, nOut, 1);
-  const inner = red[red.length - 1];
+  const inner = red[red.length - 1], innerKept = kept[kept.length - 1];
   const vec4 = v === 'thread' && inner[1] === 1 && inner[0] % 4 === 0 && chunk % 4 === 0;
-  dev.dispatch(reduceKernel(op, vec4 ? 'thread4' : v, kept.length, red.length), { buffers: [x.buffer, out.buffer], uniforms, workgroups });
+  // four neighbouring outputs per invocation: the innermost kept dim contiguous, every other stride a multiple of 4
+  const cols4 = v === 'thread' && parts === 1 && COLS4_OPS.includes(op) && innerKept?.[1] === 1 && innerKept[0] % 4 === 0 &&
+    [...kept.slice(0, -1), ...red].every(([, stride]) => stride % 4 === 0);
+  const workgroups: [number, number] = cols4 ? grid1d(dev, nOut / 4) : v === 'thread' ? grid1d(dev, nOut * parts) : grid1d(dev, nOut, 1);
+  dev.dispatch(reduceKernel(op, cols4 ? 'cols4' : vec4 ? 'thread4' : v, kept.length, red.length), { buffers: [x.buffer, out.buffer], uniforms, workgroups });
 }

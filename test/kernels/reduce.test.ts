@@ -106,6 +106,13 @@ describe('reduce kernel variants', () => {
     [[3, 5, 8, 16], [0, 2, 3]],
     [[6, 8, 12], [0, 2]],
     [[2, 4100], [1]],
+    // innermost kept dim contiguous, divisible by 4, other strides too: four columns per invocation ('cols4', sums)
+    [[70, 68], [0]],
+    [[1, 4], [0]],
+    [[3, 17, 8], [0, 1]],
+    [[5, 4, 12], [1]],
+    [[17, 3, 4], [0]], // the outer kept stride 4
+    [[33, 6], [0]], // 6 columns: not a multiple of 4, the scalar kernel
   ];
   const ROPS: ReduceOp[] = ['sum', 'max', 'min', 'sumSquares'];
   for (const variant of REDUCE_VARIANTS) {
