@@ -22,6 +22,8 @@ export interface Group {
   spec: FusedKernelSpec;
   /** The value of each input, in spec.inputs order. */
   inputValues: number[];
+  /** Inputs read through a window (a slice, expand or permute read in place): their strides are not broadcasts. */
+  windows: Set<number>;
   output: number;
 }
 
@@ -75,46 +77,71 @@ export function fuse(device: Device, trace: Trace, opts: { fuse: boolean; epilog
   }
 
   const groups = new Map<number, Group>(); // by output value: groups not yet absorbed
+  const windows = new Map<number, number>(); // by output value: view ops (one gather each) a consumer may read in place
   const maxInputs = device.limits.maxStorageBuffersPerShaderStage - 1;
   if (opts.fuse) {
     trace.ops.forEach((op, o) => {
       const pos = op.first;
+      if (op.def.view && op.region < 0 && op.end - op.first === 1 && keep[pos] && !kept(op.output)) windows.set(op.output, o);
       if (!op.def.pointwise || op.region >= 0 || op.end - op.first !== 1 || !keep[pos]) return;
       if (trace.values[op.output].role !== 'temp' && trace.values[op.output].role !== 'output') return;
       const shape = op.shape;
-      const g: Group = { ops: [], positions: [], spec: { shape, inputs: [], steps: [], label: '' }, inputValues: [], output: op.output };
+      const g: Group = { ops: [], positions: [], spec: { shape, inputs: [], offsets: [], steps: [], label: '' }, inputValues: [], windows: new Set(), output: op.output };
       const inputIndex = new Map<string, number>();
-      const external = (v: number, useShape: readonly number[]): FusedArg => {
-        const strides = broadcastStrides(useShape, shape);
-        const key = `${v}:${strides}`;
+      /** Input v read with `strides` over the group's shape from `offset` (a window), or broadcast from `useShape`. */
+      const external = (v: number, useShape: readonly number[], window?: { strides: readonly number[]; offset: number }): FusedArg => {
+        const strides = window ? [...window.strides] : broadcastStrides(useShape, shape);
+        const offset = window?.offset ?? 0;
+        const key = `${v}:${strides}:${offset}:${!!window}`;
         let k = inputIndex.get(key);
         if (k === undefined) {
           k = g.inputValues.length;
           inputIndex.set(key, k);
           g.inputValues.push(v);
-          (g.spec.inputs as (number[] | null)[]).push(strides);
+          (g.spec.inputs as (readonly number[] | null)[]).push(strides);
+          (g.spec.offsets as number[]).push(offset);
+          if (window) g.windows.add(k);
         }
         return { input: k };
       };
       const args: FusedArg[] = op.inputs.map((v, i) => {
         const src = groups.get(v);
         const use = op.inputShapes[i];
+        const w = windows.get(v);
+        if (!src && w !== undefined && touches[v] === 2) {
+          // a view's copy read only here: read its input in place (unless written between the copy and here)
+          const view = trace.ops[w], from = trace.values[view.inputs[0]];
+          if (!writtenBetween(cmds, keep, view.first, pos, [from.id])) {
+            const win = view.def.view!(view.inputShapes[0], view.attrs);
+            const off = shape.length - use.length;
+            if (!g.ops.includes(w)) {
+              g.ops.push(w);
+              g.positions.push(view.first);
+            }
+            return external(from.id, use, { strides: shape.map((_, e) => (e < off || use[e - off] === 1 ? 0 : win.strides[e - off])), offset: win.offset });
+          }
+        }
         // the intermediate must be named by its producer and this op only
         if (!src || touches[v] !== 2 || kept(v)) return external(v, use);
+        // a group reading windows is absorbed only where it is read as made: its strides are not broadcasts
+        if (src.windows.size && !sameShape(src.spec.shape, shape)) return external(v, use);
         // read as made, or through a reshape (a view) when the group reads nothing broadcast: element i is element i
         if (!sameShape(use, src.spec.shape) && (size(use) !== size(src.spec.shape) || src.spec.inputs.some((x) => x !== null))) return external(v, use);
         if (!sameShape(broadcastShapes('fuse', use, shape), shape)) return external(v, use);
         // nothing between the group and this op may write what the group reads
-        const from = Math.min(...src.positions);
-        const srcInputs = new Set(src.inputValues);
-        for (let p = from + 1; p < pos; p++) if (keep[p] && writes(cmds[p]).some((w) => srcInputs.has(w))) return external(v, use);
+        if (writtenBetween(cmds, keep, Math.min(...src.positions), pos, src.inputValues)) return external(v, use);
         const grown = new Set([...g.inputValues, ...src.inputValues]).size;
         if (grown > maxInputs) return external(v, use);
         // absorb: its steps, reading our inputs
         const offset = g.spec.steps.length;
         const remap = src.spec.steps.map((s) => ({
           fn: s.fn,
-          args: s.args.map((a): FusedArg => ('step' in a ? { step: a.step + offset } : external(src.inputValues[a.input], stridesShape(src.spec.inputs[a.input], src.spec.shape, use)))),
+          args: s.args.map((a): FusedArg => {
+            if ('step' in a) return { step: a.step + offset };
+            const x = src.inputValues[a.input];
+            if (src.windows.has(a.input)) return external(x, use, { strides: src.spec.inputs[a.input]!, offset: src.spec.offsets?.[a.input] ?? 0 });
+            return external(x, stridesShape(src.spec.inputs[a.input], src.spec.shape, use));
+          }),
         }));
         (g.spec.steps as { fn: FusedKernelSpec['steps'][number]['fn']; args: FusedArg[] }[]).push(...remap);
         g.ops.push(...src.ops);
@@ -167,6 +194,12 @@ export function fuse(device: Device, trace: Trace, opts: { fuse: boolean; epilog
     } else if (keep[i]) commands.push(tc);
   });
   return { commands, index, groups: fusedGroups, fusedOps, deadOps };
+}
+
+/** Whether a command kept in (from, to) writes any of `values`. */
+function writtenBetween(cmds: readonly TracedCommand[], keep: readonly boolean[], from: number, to: number, values: readonly number[]): boolean {
+  for (let p = from + 1; p < to; p++) if (keep[p] && writes(cmds[p]).some((w) => values.includes(w))) return true;
+  return false;
 }
 
 /**

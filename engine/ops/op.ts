@@ -42,6 +42,11 @@ export interface OpDef<A = void> {
   backward: ((g: Tensor, c: BackwardContext<A>) => Grads) | null;
   /** Elementwise ops: each output element as a WGSL function of the inputs' elements (compiled steps fuse chains of these). */
   pointwise?: (attrs: A, inputs: number) => Pointwise;
+  /**
+   * Ops whose output is a strided window of their (contiguous) input, copied: out[c] = x[offset + Σ c_d·strides_d]
+   * (slice, expand, permute). Compiled steps let an elementwise consumer read the window in place instead.
+   */
+  view?: (inputShape: readonly number[], attrs: A) => { strides: number[]; offset: number };
 }
 
 /** Observes every op applied (the compiler's tracer); null when nothing traces. */

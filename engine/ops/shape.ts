@@ -24,6 +24,24 @@ export interface EmbedAttrs {
   value: number;
 }
 
+/** The windows of x that permute, expand and slice copy out: out[c] = x[offset + Σ c_d·strides_d]. */
+export interface Window {
+  strides: number[];
+  offset: number;
+}
+function permuteView(x: readonly number[], a: { dims: number[] }): Window {
+  const s = stridesOf(x);
+  return { strides: a.dims.map((d) => s[d]), offset: 0 };
+}
+function expandView(x: readonly number[], a: { shape: number[] }): Window {
+  const s = stridesOf(x), off = a.shape.length - x.length;
+  return { strides: a.shape.map((_, d) => (d < off || x[d - off] === 1 ? 0 : s[d - off])), offset: 0 };
+}
+function sliceView(x: readonly number[], a: SliceAttrs): Window {
+  const s = stridesOf(x);
+  return { strides: s.map((v, d) => v * a.steps[d]), offset: a.starts.reduce((p, v, d) => p + v * s[d], 0) };
+}
+
 export const SHAPE_OPS = {
   // same values, new shape: a view of the same buffer
   reshape: {
@@ -35,26 +53,29 @@ export const SHAPE_OPS = {
   permute: {
     inputs: ['x'], family: 'layout', shape: ([x], a) => a.dims.map((d) => x[d]),
     forward: ([x], a) => {
-      const s = stridesOf(x.shape);
-      return gather(x, a.dims.map((d) => x.shape[d]), a.dims.map((d) => s[d]));
+      const v = permuteView(x.shape, a);
+      return gather(x, a.dims.map((d) => x.shape[d]), v.strides, v.offset);
     },
+    view: (x, a) => permuteView(x, a),
     backward: (g, { attrs }) => [permute(g, attrs.dims.map((_, i) => attrs.dims.indexOf(i)))],
   } satisfies OpDef<{ dims: number[] }>,
   // materialised broadcast to `shape`
   expand: {
     inputs: ['x'], family: 'layout', shape: (_, a) => a.shape,
     forward: ([x], a) => {
-      const s = stridesOf(x.shape), off = a.shape.length - x.ndim;
-      return gather(x, a.shape, a.shape.map((_, d) => (d < off || x.shape[d - off] === 1 ? 0 : s[d - off])));
+      const v = expandView(x.shape, a);
+      return gather(x, a.shape, v.strides, v.offset);
     },
+    view: (x, a) => expandView(x, a),
     backward: (g, { inputs: [x] }) => [sumTo(g, x.shape)],
   } satisfies OpDef<{ shape: number[] }>,
   slice: {
     inputs: ['x'], family: 'layout', shape: (_, a) => a.shape,
     forward: ([x], a) => {
-      const s = stridesOf(x.shape);
-      return gather(x, a.shape, s.map((v, d) => v * a.steps[d]), a.starts.reduce((p, v, d) => p + v * s[d], 0));
+      const v = sliceView(x.shape, a);
+      return gather(x, a.shape, v.strides, v.offset);
     },
+    view: (x, a) => sliceView(x, a),
     backward: (g, { inputs: [x], attrs }) => [embedOf(g, { shape: [...x.shape], starts: attrs.starts, steps: attrs.steps, value: 0 })],
   } satisfies OpDef<SliceAttrs>,
   embed: {

@@ -22,6 +22,8 @@ export interface FusedKernelSpec {
   shape: readonly number[];
   /** Per input: its strides over `shape` (0 on dims it is broadcast along), or null when it has `shape` itself. */
   inputs: readonly (readonly number[] | null)[];
+  /** Per input: where its window starts (a slice read in place); 0 where absent. */
+  offsets?: readonly number[];
   /** In evaluation order; the last step is the output. */
   steps: readonly { fn: Pointwise; args: readonly FusedArg[] }[];
   /** Names the kernel in errors and profiles (the fused ops). */
@@ -104,8 +106,9 @@ function broadcastKernel(spec: FusedKernelSpec): string {
     .map((d) => (d > 0 ? `let c${d} = rem % ${dims[d]}u; rem = rem / ${dims[d]}u;` : 'let c0 = rem;'))
     .join(' ');
   const offset = (k: number) => {
-    if (spec.inputs[k] === null) return 'i';
-    const terms = strides.get(k)!.map((s, d) => (s === 0 ? '' : s === 1 ? `c${d}` : `c${d} * ${s}u`)).filter(Boolean);
+    const start = spec.offsets?.[k] ?? 0;
+    if (spec.inputs[k] === null) return start ? `${start}u + i` : 'i';
+    const terms = [start ? `${start}u` : '', ...strides.get(k)!.map((s, d) => (s === 0 ? '' : s === 1 ? `c${d}` : `c${d} * ${s}u`))].filter(Boolean);
     return terms.length ? terms.join(' + ') : '0u';
   };
   const at = (s: readonly number[], base: number) => [base ? `${base}u` : '', ...s.map((x, d) => (x === 0 ? '' : x === 1 ? `c${d}` : `c${d} * ${x}u`))].filter(Boolean).join(' + ') || '0u';
@@ -141,4 +144,4 @@ export function fusedWorkgroups(dev: Device, spec: FusedKernelSpec): [number, nu
 }
 
 /** Every input and the output have the spec's shape: the vec4 form. */
-const contiguous = (spec: FusedKernelSpec) => !spec.output && spec.inputs.every((s) => s === null);
+const contiguous = (spec: FusedKernelSpec) => !spec.output && spec.inputs.every((s) => s === null) && !spec.offsets?.some((o) => o !== 0);

@@ -97,6 +97,42 @@ describe('fusion in compiled steps', () => {
     expect(k.dispatches).toBeGreaterThanOrEqual(4);
   });
 
+  it('slices, expands and permutes read by an elementwise chain only are read in place (no copy)', async () => {
+    const a = await same('slice', (x) => os.exp(os.slice(x, [1, 2], [4, 9])), [[5, 17]]);
+    expect(a.dispatches).toBe(1);
+    const b = await same('expand', (x, y) => os.mul(os.expand(x, [3, 17]), y), [[1, 17], [3, 17]]);
+    expect(b.dispatches).toBe(1);
+    const c = await same('permute', (x, y) => os.add(os.permute(x, [1, 0]), y), [[17, 3], [3, 17]]);
+    expect(c.dispatches).toBe(1);
+    // FiLM: x·(1 + scale) + shift with scale and shift the two halves of one tensor, the halves broadcast over a dim
+    const d = await same('halves', (x, e) => {
+      const scale = os.reshape(os.slice(e, [0, 0], [3, 5]), [3, 5, 1]), shift = os.reshape(os.slice(e, [0, 5], [3, 10]), [3, 5, 1]);
+      return os.add(os.mul(x, os.add(scale, 1)), shift);
+    }, [[3, 5, 7], [3, 10]]);
+    expect(d.dispatches).toBeLessThanOrEqual(3);
+    // stepped slices, and a windowed chain absorbed by a consumer of the same shape
+    const e = await same('steps', (x, y) => os.mul(os.neg(os.slice(x, [0, 1], [5, 17], [2, 3])), y), [[5, 17], [3, 6]]);
+    expect(e.dispatches).toBe(1);
+  });
+
+  it('a slice whose source is updated in place before its reader keeps its copy', async () => {
+    const p = os.tensor([1, 2, 3, 4, 5, 6], [6]);
+    const step = os.compile(() => {
+      const s = os.slice(p, [1], [5]); // copies p[1:5] before the update
+      os.assign(p, os.add(p, 10));
+      return os.mul(s, 1);
+    });
+    const firsts: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = step();
+      firsts.push((await r.data())[0]);
+      r.dispose();
+    }
+    expect(firsts).toEqual([2, 12, 22, 32]);
+    step.dispose();
+    p.dispose();
+  });
+
   it('ops whose results nothing uses are dropped', async () => {
     const x = os.randn([33]);
     const f = os.compile((a: os.Tensor) => {
