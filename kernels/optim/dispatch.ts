@@ -6,7 +6,7 @@
 import { DeviceArray, f32bits, internal } from '../../runtime';
 import type { AdamArgs, SgdArgs, Step } from './args';
 import { ADAM, CLIP_SCALE, EMA, SUMSQ, sgdSpec } from './optim.wgsl';
-import { TARGET_PARTIALS, WG, checkSegments, dispatchGroup, dispatchSegments, eptFor, groupsOf, maxSegments, planGroups, vec4s, type Segment } from './segments';
+import { TARGET_PARTIALS, checkSegments, dispatchGroup, dispatchSegments, eptFor, groupsOf, maxSegments, planGroups, vec4s, workgroupSize, type Segment } from './segments';
 
 export type { AdamArgs, SgdArgs } from './args';
 
@@ -89,8 +89,9 @@ export function clipGradNorm(grads: readonly DeviceArray[], maxNorm: number, eps
   const segs = live.map((g) => ({ buffers: [g.buffer], n: g.size }));
   // vec4s per invocation of the reduction: enough that the partials stay few (≥ 1 per tensor in any case)
   const total = segs.reduce((s, x) => s + vec4s(x.n), 0);
-  const ept = Math.max(eptFor(dev, segs), Math.ceil(total / (WG * TARGET_PARTIALS)));
-  const count = segs.reduce((s, x) => s + groupsOf(x.n, ept), 0);
+  const wg = workgroupSize(dev);
+  const ept = Math.max(eptFor(dev, segs), Math.ceil(total / (wg * TARGET_PARTIALS)));
+  const count = segs.reduce((s, x) => s + groupsOf(x.n, ept, wg), 0);
   const partials = DeviceArray.alloc([count], dev);
   let dispatches = 0;
   let base = 0;

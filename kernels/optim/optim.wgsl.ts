@@ -5,7 +5,7 @@
 // finishing dispatch), scale their part by min(1, maxNorm / (‖g‖ + eps)) and write ‖g‖. Workgroup sums use two
 // barriers (16 partial sums of 16, then one of 16): CPU drivers emulate barriers slowly, GPUs dislike long serial
 // loops. Ground truth: ./reference.ts (torch's rules; the clipping norm is summed in its own order).
-import { WG, type MultiSpec } from './segments';
+import type { MultiSpec } from './segments';
 
 // ---- Adam / AdamW: m ← m + (1 − β1)(g − m); v ← β2·v + (1 − β2)·g²; p ← p − lr/(1 − β1ᵗ) · m / (√v/√(1 − β2ᵗ) + eps)
 
@@ -78,16 +78,16 @@ export const EMA: MultiSpec = {
 
 // ---- gradient clipping by global L2 norm (torch.nn.utils.clip_grad_norm_)
 
-/** Workgroup sum of every invocation's `v` in a fixed order (the same bits in every workgroup); all must call it. */
+/** Workgroup sum of every invocation's `v` in a fixed order (the same bits in every workgroup); all must call it. WG: the kernel's workgroup size (a multiple of 16). */
 const WG_SUM = /* wgsl */ `
-var<workgroup> wsum: array<f32, ${WG}>;
+var<workgroup> wsum: array<f32, WG>;
 var<workgroup> wsum16: array<f32, 16>;
 fn wgSum(v: f32, lid: u32) -> f32 {
   wsum[lid] = v;
   workgroupBarrier();
   if (lid < 16u) {
     var t = 0.0;
-    for (var j = 0u; j < ${WG / 16}u; j++) { t += wsum[lid * ${WG / 16}u + j]; }
+    for (var j = 0u; j < WG / 16u; j++) { t += wsum[lid * (WG / 16u) + j]; }
     wsum16[lid] = t;
   }
   workgroupBarrier();
@@ -117,7 +117,7 @@ export const CLIP_SCALE: MultiSpec = {
   seg: [{ name: 'grad', write: true }],
   decls: WG_SUM,
   prologue: `  var s = 0.0;
-  for (var j = lid; j < u.count; j += ${WG}u) { s += partials[j]; }
+  for (var j = lid; j < u.count; j += WG) { s += partials[j]; }
   let norm = sqrt(wgSum(s, lid));
   if (u.writeNorm != 0u && wg == 0u && lid == 0u) { normOut[0] = norm; }
   let coef = min(1.0, u.maxNorm / (norm + u.eps));  // torch: clamp(max_norm / (total_norm + 1e-6), max=1)`,

@@ -17,7 +17,12 @@
 import { ShapeError, fmtShape, internal, type Device, type DeviceArray, type Kernel } from '../../runtime';
 import { grid1d } from '../grid';
 
-export const WG = 256;
+/**
+ * Invocations per workgroup: 256 on GPUs; 64 on CPU drivers, where SwiftShader runs the clipping kernels' barriers
+ * over a 256-wide workgroup slowly: the 2-D recipe's two clipping passes took 4.9 and 4.7 ms per iteration at 256,
+ * 1.2 and 1.1 ms at 64 (lavapipe: no difference), and the iteration 116 → 100 ms. Kernels read it as the WGSL const WG.
+ */
+export const workgroupSize = (dev: Device): number => (dev.isCpu ? 64 : 256);
 /** Uniform slot of Device.dispatch: 64 words; the header takes 8, each segment 4. */
 const UNIFORM_WORDS = 64;
 const HEADER_WORDS = 8;
@@ -58,8 +63,8 @@ export interface MultiSpec {
 
 const kernelCache = new Map<string, Kernel>();
 
-function multiKernel(spec: MultiSpec, K: number): Kernel {
-  const key = `${spec.label}|${K}`;
+function multiKernel(spec: MultiSpec, K: number, wg: number): Kernel {
+  const key = `${spec.label}|${K}|${wg}`;
   let k = kernelCache.get(key);
   if (k) return k;
   const S = spec.shared.length;
@@ -72,7 +77,7 @@ function multiKernel(spec: MultiSpec, K: number): Kernel {
     const body = spec.body((name) => `${name}${s}`);
     return `    case ${s}u: {
       for (var e = 0u; e < u.ept; e++) {
-        let i = base + e * ${WG}u + lid;
+        let i = base + e * WG + lid;
         if (i >= n4) { break; }
         let mask = vec4u(i * 4u) + vec4u(0u, 1u, 2u, 3u) < vec4u(n);
 ${body}
@@ -80,12 +85,13 @@ ${body}
     }`;
   }).join('\n');
   const code = /* wgsl */ `
+const WG: u32 = ${wg}u;
 struct Seg { wgEnd: u32, n: u32, x: u32, y: u32 }
 struct U { ${spec.header}, seg: array<Seg, ${K}> }
 @group(0) @binding(0) var<uniform> u: U;
 ${lines.join('\n')}
 ${spec.decls ?? ''}
-@compute @workgroup_size(${WG})
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let wg = wid.x + wid.y * nwg.x;
 ${spec.prologue ?? ''}
@@ -101,7 +107,7 @@ ${spec.prologue ?? ''}
   let n4 = (n + 3u) / 4u;
   let sx = u.seg[k].x;
   let sy = u.seg[k].y;
-  let base = (wg - start) * ${WG}u * u.ept;
+  let base = (wg - start) * WG * u.ept;
 ${spec.locals ?? ''}
   switch k {
 ${cases}
@@ -149,11 +155,11 @@ export const vec4s = (n: number) => Math.ceil(n / 4);
 export function eptFor(dev: Device, segs: readonly { n: number }[]): number {
   if (!dev.isCpu) return 1;
   const total = segs.reduce((s, x) => s + vec4s(x.n), 0);
-  return Math.max(1, Math.ceil(total / (WG * CPU_WORKGROUPS)));
+  return Math.max(1, Math.ceil(total / (workgroupSize(dev) * CPU_WORKGROUPS)));
 }
 
-/** Workgroups of a segment of n elements at `ept` vec4s per invocation. */
-export const groupsOf = (n: number, ept: number) => Math.ceil(vec4s(n) / (WG * ept));
+/** Workgroups of a segment of n elements at `ept` vec4s per invocation, `wg` invocations per workgroup. */
+export const groupsOf = (n: number, ept: number, wg: number) => Math.ceil(vec4s(n) / (wg * ept));
 
 
 /** Records one dispatch of `spec` over `segs` (≤ its K) with 8 header words (word 0 is set to `ept`). Returns its workgroups. */
@@ -162,11 +168,12 @@ export function dispatchGroup(dev: Device, spec: MultiSpec, segs: Segment[], sha
   const words = [...header];
   words[0] = ept;
   let end = 0;
+  const wg = workgroupSize(dev);
   for (const s of segs) {
-    end += groupsOf(s.n, ept);
+    end += groupsOf(s.n, ept, wg);
     words.push(end, s.n, s.x ?? 0, s.y ?? 0);
   }
-  dev.dispatch(multiKernel(spec, segs.length), { buffers: [...shared, ...segs.flatMap((s) => s.buffers)], uniforms: words, workgroups: grid1d(dev, end, 1) });
+  dev.dispatch(multiKernel(spec, segs.length, wg), { buffers: [...shared, ...segs.flatMap((s) => s.buffers)], uniforms: words, workgroups: grid1d(dev, end, 1) });
   return end;
 }
 
