@@ -123,10 +123,29 @@ export class DMDTrainer {
   /** GAN logits [B] of samples x: the head on the fake score's bottleneck at x + σ·ε, σ from Karras levels [0, ganMaxStep]. */
   discriminate(x: Tensor, labels: Tensor | null): Tensor {
     return os.tidy(() => {
-      const sigma = this.drawSigmas(0, this.cfg.ganMaxStep, x.shape[0]);
-      const xt = os.add(x, os.mul(os.randnLike(x), sigmaLike(sigma, x)));
+      const { xt, sigma } = this.ganNoised(x);
       return this.head!.forward(this.fake.bottleneck(xt, sigma, labels));
     });
+  }
+
+  /**
+   * discriminate() of two batches (generator samples and real data) in one pass of the fake score's trunk and the
+   * head: the same draws in the same order, half the dispatches. Every layer treats samples alike (no batch norm).
+   */
+  discriminatePair(a: Tensor, la: Tensor | null, b: Tensor, lb: Tensor | null): [Tensor, Tensor] {
+    return os.tidy(() => {
+      const na = this.ganNoised(a), nb = this.ganNoised(b);
+      const labels = la && lb ? os.cat([la, lb], 0) : null;
+      const logits = this.head!.forward(this.fake.bottleneck(os.cat([na.xt, nb.xt], 0), os.cat([na.sigma, nb.sigma], 0), labels));
+      const n = a.shape[0];
+      return [os.slice(logits, [0], [n]), os.slice(logits, [n], [n + b.shape[0]])];
+    });
+  }
+
+  /** x + σ·ε with σ per sample from Karras levels [0, ganMaxStep]: what the head sees. */
+  private ganNoised(x: Tensor): { xt: Tensor; sigma: Tensor } {
+    const sigma = this.drawSigmas(0, this.cfg.ganMaxStep, x.shape[0]);
+    return { xt: os.add(x, os.mul(os.randnLike(x), sigmaLike(sigma, x))), sigma };
   }
 
   /**
@@ -299,7 +318,7 @@ export class DMDTrainer {
       }
       // the head and the fake score's encoder learn to tell noised generator samples from noised real data
       const real = os.dynamic(() => this.realData!(c.batch, this.rng));
-      const ganD = ganDiscriminatorLoss(this.discriminate(x0, labels), this.discriminate(real.x, real.labels));
+      const ganD = ganDiscriminatorLoss(...this.discriminatePair(x0, labels, real.x, real.labels));
       os.add(l, os.mul(ganD, c.ganDWeight)).backward();
       return { fake: l, ganD };
     });

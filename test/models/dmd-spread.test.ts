@@ -38,14 +38,18 @@ describe('distribution matching on 8gaussians', () => {
     // the teacher at σ = 80 in one step: every sample near the data mean, no mode reached
     expect(dmd.before.hq as number).toBeLessThan(0.05);
     expect(dmd.teacher.modes).toBe(8);
-    expect(dmd.after.modes).toBe(8);
-    expect(dmd.after.maxModeDeviation as number).toBeLessThan(0.1); // no mode holds more than 22.5% (uniform: 12.5%)
+    // spread: every mode holds between 5% and 20% of the samples (uniform: 12.5%); the collapsed ablation below
+    // leaves modes empty. Sharp samples (within 3σ of a mode) still lag on one mode or another this early (hq ≈ 0.25):
+    // the count of modes with a fair share of them flips between 7 and 8 from one evaluation to the next
+    expect(dmd.after.maxModeDeviation as number).toBeLessThan(0.075);
+    expect(dmd.after.modes as number).toBeGreaterThanOrEqual(7);
     const real = await distil(true, ITERATIONS / CONFIG.ttur);
     console.log(
-      `8gaussians after ${ITERATIONS / CONFIG.ttur} generator updates: DMD2 ${dmd.after.modes}/8 modes, hq ${(dmd.after.hq as number).toFixed(3)}, SWD ${(dmd.after.swd as number).toFixed(4)}; ` +
-        `real score only ${real.after.modes}/8 modes, hq ${(real.after.hq as number).toFixed(3)}, SWD ${(real.after.swd as number).toFixed(4)} (teacher SWD ${(dmd.teacher.swd as number).toFixed(4)})`,
+      `8gaussians after ${ITERATIONS / CONFIG.ttur} generator updates: DMD2 ${dmd.after.modes}/8 modes, max mode deviation ${(dmd.after.maxModeDeviation as number).toFixed(3)}, hq ${(dmd.after.hq as number).toFixed(3)}, SWD ${(dmd.after.swd as number).toFixed(4)}; ` +
+        `real score only ${real.after.modes}/8 modes, max mode deviation ${(real.after.maxModeDeviation as number).toFixed(3)}, hq ${(real.after.hq as number).toFixed(3)}, SWD ${(real.after.swd as number).toFixed(4)} (teacher SWD ${(dmd.teacher.swd as number).toFixed(4)})`,
     );
     expect(real.after.modes as number).toBeLessThanOrEqual(3);
+    expect(real.after.maxModeDeviation as number).toBeGreaterThan(0.075); // not spread: the bound above fails it
     expect(real.after.swd as number).toBeGreaterThan(5 * (dmd.after.swd as number));
   }, 300_000);
 });
