@@ -13,9 +13,9 @@ const USAGE = `usage: onestep <command> [options]
 
 commands:
   demo [--data NAME|mnist] [--mode dmd|dmd2] [--steps N] [--seed S] [--out DIR] [--lr LR --reg-weight W --gan-weight W
-       --ema-decay B --warmup N --eager] [--n N --cfg W (mnist)]
+       --ema-decay B --warmup N --lr-decay N --eager] [--n N --cfg W (mnist)]
                                                        distil the zoo teacher into a one-step generator and compare
-  distill --teacher FILE --out DIR [--mode dmd|dmd2 --steps N --batch B --lr LR --fake-lr LR --ttur N --warmup N
+  distill --teacher FILE --out DIR [--mode dmd|dmd2 --steps N --batch B --lr LR --fake-lr LR --ttur N --warmup N --lr-decay N
           --reg-weight W --gan-weight W --gan-d-weight W --gan-max-step K --cfg W --pairs FILE --pair-count N
           --classifier FILE --seed S --eval-every N --checkpoint-every N --ema-decay B --real-only --eager --resume]
                                                        the data set's recipe (models/recipe.ts) unless flags say otherwise
@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'demo': {
         const v = parseOptions('demo', rest);
         // the data set's recipe (models/recipe.ts, the page's too), with the flags given over it
-        const flags = defined({ lr: v.lr, fakeLr: v.lr, emaDecay: v['ema-decay'], regWeight: v['reg-weight'], ganWeight: v['gan-weight'], warmup: v.warmup, compiled: v.eager ? false : undefined });
+        const flags = defined({ lr: v.lr, fakeLr: v.lr, emaDecay: v['ema-decay'], regWeight: v['reg-weight'], ganWeight: v['gan-weight'], warmup: v.warmup, lrDecay: v['lr-decay'], compiled: v.eager ? false : undefined });
         if (v.data === 'mnist' || v.data === 'mnist16') {
           if (v.mode && v.mode !== 'dmd2') throw new OnestepError(`demo: MNIST distils with --mode dmd2 (the regression loss exists for 2-D data only), got --mode ${v.mode}`);
           if (v['reg-weight']) throw new OnestepError('demo: MNIST distils with DMD2, which has no regression loss; leave out --reg-weight');
@@ -61,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
         const config = defined({
           mode: v.mode === undefined ? undefined : mode(v.mode), seed: v.seed, batch: v.batch, lr: v.lr, fakeLr: v['fake-lr'], ttur: v.ttur, regWeight: v['reg-weight'], cfg: v.cfg,
           realOnly: v['real-only'] || undefined, emaDecay: v['ema-decay'], ganWeight: v['gan-weight'], ganDWeight: v['gan-d-weight'], ganMaxStep: v['gan-max-step'],
-          warmup: v.warmup, compiled: v.eager ? false : undefined,
+          warmup: v.warmup, lrDecay: v['lr-decay'], compiled: v.eager ? false : undefined,
         });
         const out = need('out', v.out);
         const r = await distill({ teacher: need('teacher', v.teacher), out, steps: v.steps!, resume: !!v.resume, pairs: v.pairs, pairCount: v['pair-count'], evalEvery: v['eval-every']!, checkpointEvery: v['checkpoint-every']!, config, classifier: v.classifier, command: `onestep ${argv.join(' ')}` });

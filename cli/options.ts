@@ -40,12 +40,12 @@ const cfg = (dflt?: string): NumberOption => weight(dflt, '1: no guidance, 0: un
 export const COMMAND_OPTIONS = {
   demo: {
     data: text('8gaussians'), mode: text(), steps: count(), seed, out: text(), zoo: text('zoo'), lr: rate(), 'ema-decay': decay,
-    'reg-weight': weight(), 'gan-weight': weight(undefined, '0: no GAN head'), warmup: every(undefined, 'updates; 0: no warm-up'), eager: flag, n: { type: 'int', min: 10, default: '1000', note: 'MNIST samples per model, classes balanced' }, cfg: cfg('2'),
+    'reg-weight': weight(), 'gan-weight': weight(undefined, '0: no GAN head'), warmup: every(undefined, 'updates; 0: no warm-up'), 'lr-decay': every(undefined, 'updates; 0: no decay'), eager: flag, n: { type: 'int', min: 10, default: '1000', note: 'MNIST samples per model, classes balanced' }, cfg: cfg('2'),
   },
   distill: {
     teacher: text(), out: text(), mode: text(), steps: count('10000'), batch: count(), lr: rate(), 'fake-lr': rate(), ttur: count(),
     'reg-weight': weight(), 'gan-weight': weight(undefined, '0: no GAN head'), 'gan-d-weight': weight(), 'gan-max-step': { type: 'int', min: 0, max: 999, note: 'Karras level of the noisiest GAN input' },
-    warmup: every(undefined, 'updates; 0: no warm-up'), eager: flag, classifier: text(), cfg: cfg(), pairs: text(), 'pair-count': count(), seed,
+    warmup: every(undefined, 'updates; 0: no warm-up'), 'lr-decay': every(undefined, 'updates; 0: no decay'), eager: flag, classifier: text(), cfg: cfg(), pairs: text(), 'pair-count': count(), seed,
     'eval-every': every('500', '0: evaluate before training only'), 'checkpoint-every': every('1000', '0: at the end only'), 'real-only': flag, 'ema-decay': decay, resume: flag,
   },
   'make-pairs': { teacher: text(), n: count('5000'), seed, out: text() },

@@ -30,12 +30,13 @@ export interface DMDConfig {
   ganMaxStep: number; // the head sees samples noised at Karras levels [0, ganMaxStep] (DMD2: 999, the whole grid)
   seed: number;
   warmup: number; // learning-rate warm-up: the k-th update of each optimiser uses lr·min(1, k / warmup) (0 = off)
+  lrDecay: number; // cosine decay: after the warm-up both rates fall along a half cosine to 10% at update `lrDecay`, then stay (0 = off)
   compiled: boolean; // run each kind of iteration as a compiled step (os.compile): same results, far fewer dispatches
 }
 
 export const DMD_DEFAULTS: Record<'dmd' | 'dmd2', DMDConfig> = {
-  dmd: { mode: 'dmd', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 1, regWeight: 0.25, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, ganMaxStep: 999, seed: 0, warmup: 0, compiled: true },
-  dmd2: { mode: 'dmd2', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 5, regWeight: 0, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, ganMaxStep: 999, seed: 0, warmup: 0, compiled: true },
+  dmd: { mode: 'dmd', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 1, regWeight: 0.25, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, ganMaxStep: 999, seed: 0, warmup: 0, lrDecay: 0, compiled: true },
+  dmd2: { mode: 'dmd2', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 5, regWeight: 0, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, ganMaxStep: 999, seed: 0, warmup: 0, lrDecay: 0, compiled: true },
 };
 
 /** DMD's regression set: noises z_i and the teacher's deterministic (Heun) samples y_i = ODE(z_i). */
@@ -80,6 +81,8 @@ export class DMDTrainer {
   private readonly realData: RealData | null;
   private readonly grid = karrasGrid();
   private readonly rng: HostRng;
+  /** Factor of both base rates at an optimiser's update s (0-based): the warm-up, then the cosine decay if any. */
+  private readonly schedule: os.optim.Schedule;
   private readonly pairs: RegressionPairs | null;
   private readonly sampleShape: number[];
   iteration = 0;
@@ -95,6 +98,7 @@ export class DMDTrainer {
     const c = this.cfg;
     if (!Number.isInteger(c.ttur) || c.ttur < 1) throw new ValueError(`DMDTrainer: ttur must be a positive integer, got ${c.ttur}`);
     if (!Number.isInteger(c.warmup) || c.warmup < 0) throw new ValueError(`DMDTrainer: warmup must be an integer ≥ 0 (updates), got ${c.warmup}`);
+    if (!Number.isInteger(c.lrDecay) || c.lrDecay < 0) throw new ValueError(`DMDTrainer: lrDecay must be an integer ≥ 0 (updates), got ${c.lrDecay}`);
     if (c.regWeight > 0 && !o.pairs) throw new ValueError(`DMDTrainer: regWeight ${c.regWeight} needs regression pairs (onestep make-pairs); pass pairs or set regWeight 0`);
     if (!(c.ganWeight >= 0 && c.ganDWeight >= 0)) throw new ValueError(`DMDTrainer: ganWeight and ganDWeight must be ≥ 0, got ${c.ganWeight}, ${c.ganDWeight}`);
     if (c.ganWeight > 0 && !o.realData) throw new ValueError(`DMDTrainer: ganWeight ${c.ganWeight} needs a stream of real data for the GAN head (realData); pass one or set ganWeight 0`);
@@ -109,6 +113,8 @@ export class DMDTrainer {
     this.pairs = o.pairs ?? null;
     this.sampleShape = [...o.sampleShape];
     this.rng = new HostRng(c.seed);
+    if (c.lrDecay > 0 && c.lrDecay <= c.warmup) throw new ValueError(`DMDTrainer: lrDecay (${c.lrDecay}) must end after the warm-up (${c.warmup} updates); 0 turns it off`);
+    this.schedule = c.lrDecay > 0 ? os.optim.cosine(c.lrDecay, { warmup: c.warmup, minFactor: 0.1 }) : os.optim.warmup(c.warmup);
     this.optG = new os.optim.AdamW(this.generator.parameters(), { lr: c.lr, betas: c.betas, weightDecay: c.weightDecay });
     this.optF = new os.optim.AdamW(this.fake.parameters(), { lr: c.fakeLr, betas: c.betas, weightDecay: c.weightDecay });
     this.ema = c.emaDecay > 0 ? new os.optim.EMA(this.generator.parameters(), { decay: c.emaDecay, warmup: true }) : null;
@@ -213,13 +219,12 @@ export class DMDTrainer {
     return genStep ? this.generatorIteration() : this.fakeIteration();
   }
 
-  /** The warm-up: host values the compiled steps' optimiser updates read afresh at every call. */
+  /** The warm-up and the decay: host values the compiled steps' optimiser updates read afresh at every call. */
   private setRates(genStep: boolean): void {
     const c = this.cfg;
-    const warm = (k: number) => (c.warmup > 0 ? Math.min(1, k / c.warmup) : 1);
-    this.optF.lr = c.fakeLr * warm(this.optF.steps + 1);
+    this.optF.lr = c.fakeLr * this.schedule(this.optF.steps);
     if (this.optH) this.optH.lr = this.optF.lr;
-    if (genStep) this.optG.lr = c.lr * warm(this.optG.steps + 1);
+    if (genStep) this.optG.lr = c.lr * this.schedule(this.optG.steps);
   }
 
   /**

@@ -4,11 +4,15 @@ import type { DMDConfig } from './dmd';
 
 export type Recipe = Partial<DMDConfig> & { mode: 'dmd' | 'dmd2' };
 
+/** Iterations of `npm run demo` on 2-D data (about 2½ minutes of training on lavapipe). */
+export const TOY_DEMO_STEPS = 4000;
+
 /**
  * 2-D data: DMD (one fake-score update per generator update) with a strong regression loss on teacher pairs, DMD2's
  * GAN head on the fake score's bottleneck — fed only lightly noised samples (Karras levels ≤ 100, σ ≲ 0.3) and trained
- * at full weight, which is what sharpens the mode edges — a learning-rate warm-up into rates 50× the paper's (both nets alike), and a
- * short warmed-up EMA of the generator. bench/RESULTS.md has the runs behind each choice.
+ * at full weight, which is what sharpens the mode edges — a learning-rate warm-up into rates 50× the paper's (both nets
+ * alike) and a cosine decay to 10% over the demo's 4,000 updates, and a short warmed-up EMA of the generator.
+ * bench/RESULTS.md has the runs behind each choice.
  */
 export const TOY_RECIPE: Recipe = {
   mode: 'dmd',
@@ -16,6 +20,7 @@ export const TOY_RECIPE: Recipe = {
   lr: 5e-3,
   fakeLr: 5e-3,
   warmup: 100,
+  lrDecay: TOY_DEMO_STEPS,
   regWeight: 10,
   ganWeight: 0.3,
   ganDWeight: 1,
@@ -28,13 +33,11 @@ export const TOY_RECIPE: Recipe = {
  * GAN head. The head sees samples noised up to σ ≈ 0.3, wider than the spacing of these modes, and drops modes there:
  * after 2,000 iterations at lr 1e-3, 20/25 modes with it against 25/25 (SWD 0.94× the teacher's) without it.
  */
-export const GRID_RECIPE: Recipe = { ...TOY_RECIPE, lr: 1e-3, fakeLr: 1e-3, ganWeight: 0 };
+export const GRID_RECIPE: Recipe = { ...TOY_RECIPE, lr: 1e-3, fakeLr: 1e-3, ganWeight: 0, lrDecay: 0 };
 
 /** Teacher (Heun-18) pairs of the regression loss made at the start of a 2-D run. */
 export const TOY_PAIRS = 5000;
 
-/** Iterations of `npm run demo` on 2-D data (about three minutes of training on lavapipe). */
-export const TOY_DEMO_STEPS = 4000;
 
 /** Class-conditional MNIST: DMD2 (no regression pairs), batch 32, TTUR 5, the GAN head at 3e-3, generator EMA 0.99. */
 export const MNIST_RECIPE: Recipe = { mode: 'dmd2', batch: 32, ganWeight: 3e-3, emaDecay: 0.99 };

@@ -147,12 +147,13 @@ function readConfig(): Partial<DMDConfig> & { mode: 'dmd' | 'dmd2' } {
     ganMaxStep: Math.min(999, num('ganMaxStep', 0, 'GAN noise level', true)),
     emaDecay: num('emaDecay', 0, 'EMA decay'),
     warmup: num('warmup', 0, 'warm-up', true),
+    lrDecay: num('lrDecay', 0, 'lr decay', true),
     seed: num('seed', 0, 'seed', true),
   };
 }
 
 /** The fields of the form a recipe sets (models/recipe.ts); the others keep their values. */
-const RECIPE_FIELDS = ['lr', 'fakeLr', 'batch', 'ttur', 'regWeight', 'ganWeight', 'ganDWeight', 'ganMaxStep', 'emaDecay', 'warmup'] as const;
+const RECIPE_FIELDS = ['lr', 'fakeLr', 'batch', 'ttur', 'regWeight', 'ganWeight', 'ganDWeight', 'ganMaxStep', 'emaDecay', 'warmup', 'lrDecay'] as const;
 
 function showRecipe(r: Recipe): void {
   $<HTMLSelectElement>('mode').value = r.mode;
@@ -170,7 +171,7 @@ function updateButtons(): void {
   $<HTMLButtonElement>('download').disabled = S.dead || !S.session || S.running || S.busy;
   $<HTMLButtonElement>('measure').disabled = !ok || S.running;
   const locked = !!S.session || S.running;
-  for (const id of ['mode', 'lr', 'fakeLr', 'batch', 'ttur', 'cfg', 'regWeight', 'ganWeight', 'ganDWeight', 'ganMaxStep', 'emaDecay', 'warmup', 'seed', 'dataset', 'teacher', 'upload']) ($(id) as HTMLInputElement).disabled = locked || S.busy;
+  for (const id of ['mode', 'lr', 'fakeLr', 'batch', 'ttur', 'cfg', 'regWeight', 'ganWeight', 'ganDWeight', 'ganMaxStep', 'emaDecay', 'warmup', 'lrDecay', 'seed', 'dataset', 'teacher', 'upload']) ($(id) as HTMLInputElement).disabled = locked || S.busy;
 }
 
 function populateDatasets(): void {
@@ -508,7 +509,7 @@ async function start(): Promise<void> {
   S.running = true;
   updateButtons();
   const c = S.session!.trainer.cfg;
-  status(`training ${c.mode.toUpperCase()}: batch ${c.batch}, TTUR ${c.ttur}, lr ${c.lr}, fake lr ${c.fakeLr}, warm-up ${c.warmup}, regression ${c.regWeight}, GAN ${c.ganWeight} (head ${c.ganDWeight}, levels ≤ ${c.ganMaxStep}), EMA ${c.emaDecay}`);
+  status(`training ${c.mode.toUpperCase()}: batch ${c.batch}, TTUR ${c.ttur}, lr ${c.lr}, fake lr ${c.fakeLr}, warm-up ${c.warmup}, lr decay ${c.lrDecay}, regression ${c.regWeight}, GAN ${c.ganWeight} (head ${c.ganDWeight}, levels ≤ ${c.ganMaxStep}), EMA ${c.emaDecay}`);
   S.loopActive = trainLoop()
     .catch((e) => fail(e, 'training stopped'))
     .finally(() => {

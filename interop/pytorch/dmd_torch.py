@@ -28,7 +28,7 @@ from onestep_torch import GanHead, f_space_loss, karras_grid
 # test instead of drifting.
 _COMMON = dict(batch=256, lr=1e-4, fakeLr=1e-4, weightDecay=0.01, betas=[0.9, 0.999], cfg=1, gradClip=10,
                generatorSigma=80, minStep=20, maxStep=980, emaDecay=0, realOnly=False, ganWeight=0, ganDWeight=1e-2,
-               ganMaxStep=999, seed=0, warmup=0)
+               ganMaxStep=999, seed=0, warmup=0, lrDecay=0)
 DMD_DEFAULTS = {
     "dmd": dict(mode="dmd", ttur=1, regWeight=0.25, **_COMMON),   # regression loss, 1 fake update per G update
     "dmd2": dict(mode="dmd2", ttur=5, regWeight=0, **_COMMON),    # no regression, TTUR 5
@@ -36,10 +36,10 @@ DMD_DEFAULTS = {
 
 # The recipes of models/recipe.ts: what `onestep distill` (and this script) use over DMD_DEFAULTS when flags do not say
 # otherwise. Compared with the TypeScript ones by test/interop-distill.test.ts.
-TOY_RECIPE = dict(mode="dmd", batch=256, lr=5e-3, fakeLr=5e-3, warmup=100, regWeight=10, ganWeight=0.3, ganDWeight=1,
-                  ganMaxStep=100, emaDecay=0.99)
+TOY_RECIPE = dict(mode="dmd", batch=256, lr=5e-3, fakeLr=5e-3, warmup=100, lrDecay=4000, regWeight=10, ganWeight=0.3,
+                  ganDWeight=1, ganMaxStep=100, emaDecay=0.99)
 # 25gaussians: no GAN head (it drops modes of std 0.025 at its noise levels), lr 1e-3 (models/recipe.ts GRID_RECIPE)
-GRID_RECIPE = {**TOY_RECIPE, "lr": 1e-3, "fakeLr": 1e-3, "ganWeight": 0}
+GRID_RECIPE = {**TOY_RECIPE, "lr": 1e-3, "fakeLr": 1e-3, "ganWeight": 0, "lrDecay": 0}
 MNIST_RECIPE = dict(mode="dmd2", batch=32, ganWeight=3e-3, emaDecay=0.99)
 TOY_PAIRS = 5000
 
@@ -144,6 +144,10 @@ class DMDTrainer:
             raise ValueError(f"DMDTrainer: need 0 ≤ minStep ≤ maxStep ≤ 999, got {c['minStep']}, {c['maxStep']}")
         if not (isinstance(c["warmup"], int) and c["warmup"] >= 0):
             raise ValueError(f"DMDTrainer: warmup must be a non-negative integer (updates), got {c['warmup']}")
+        if not (isinstance(c["lrDecay"], int) and c["lrDecay"] >= 0):
+            raise ValueError(f"DMDTrainer: lrDecay must be a non-negative integer (updates), got {c['lrDecay']}")
+        if 0 < c["lrDecay"] <= c["warmup"]:
+            raise ValueError(f"DMDTrainer: lrDecay ({c['lrDecay']}) must end after the warm-up ({c['warmup']} updates); 0 turns it off")
         self.rank, self.world = _slice_info()
         if c["batch"] % self.world:
             raise ValueError(f"DMDTrainer: the global batch {c['batch']} does not split over {self.world} ranks; pick a "
@@ -234,9 +238,15 @@ class DMDTrainer:
     # ---- one iteration ------------------------------------------------------------------------------------------------
 
     def _lr(self, base, k):
-        """Warm-up: the k-th update (k = 1, 2, …, per optimiser) uses lr·min(1, k/warmup); warmup 0 = off."""
-        w = self.cfg["warmup"]
-        return base * min(1.0, k / w) if w > 0 else base
+        """Warm-up: the k-th update (k = 1, 2, …, per optimiser) uses lr·min(1, k/warmup) (warmup 0 = off); then, with
+        lrDecay > 0, a half cosine from 1 down to 0.1 at update `lrDecay` (models/dmd.ts: os.optim.cosine, minFactor 0.1)."""
+        w, d, s = self.cfg["warmup"], self.cfg["lrDecay"], k - 1
+        if s < w:
+            return base * (s + 1) / w
+        if d <= 0:
+            return base
+        t = min(1.0, max(0.0, (s - w) / (d - w)))
+        return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
 
     def _step(self, name, opt, base_lr):
         self.steps[name] += 1

@@ -126,6 +126,21 @@ describe('DMDTrainer', () => {
     expect(Array.from(await b.generator.parameters()[0].data())).toEqual(Array.from(genA));
   });
 
+  it('learning rates: a linear warm-up, then a half cosine down to 10% at update lrDecay, then flat (per optimiser)', () => {
+    const tr = trainer({ ttur: 2, lr: 1, fakeLr: 2, warmup: 2, lrDecay: 6, compiled: false });
+    const genRates: number[] = [], fakeRates: number[] = [];
+    for (let i = 0; i < 16; i++) {
+      for (const t of Object.values(tr.step())) t?.dispose();
+      if (i % 2 === 0) genRates.push(tr.optG.lr);
+      fakeRates.push(tr.optF.lr / 2);
+    }
+    // update s (0-based): (s+1)/2 while s < 2, then 0.1 + 0.9·½(1 + cos(π·(s − 2)/4)), 0.1 from s = 6 on
+    const want = [0.5, 1, 1, 0.1 + 0.45 * (1 + Math.SQRT1_2), 0.55, 0.1 + 0.45 * (1 - Math.SQRT1_2), 0.1, 0.1];
+    expectClose(genRates, want, { rtol: 1e-12, atol: 0, label: 'generator rates' });
+    expectClose(fakeRates.slice(0, 8), want, { rtol: 1e-12, atol: 0, label: 'fake-score rates' });
+    expect(() => trainer({ warmup: 10, lrDecay: 10 })).toThrow(/lrDecay \(10\) must end after the warm-up/);
+  });
+
   it('rejects a regression weight without pairs, and a bad TTUR', () => {
     const meta = tinyMeta();
     const teacher = m.buildDenoiser(meta);
