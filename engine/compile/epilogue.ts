@@ -11,21 +11,21 @@
 import { epilogueInputs, matmulEpilogueKernel, type MatmulEpilogue } from '../../kernels/matmul/dispatch';
 import type { Device } from '../../runtime';
 import type { Group } from './fuse';
-import { opLabel, writes, type Trace, type TracedCommand } from './trace';
+import { sameShape } from '../ops/validate';
+import { opLabel, writtenBetween, type Trace, type TracedCommand } from './trace';
 
 /** Which matmuls take epilogues: 'auto' weighs the new pipeline's compile on this adapter; 'all' fuses every one. */
 export type EpilogueMode = 'auto' | 'all';
 
 export interface FusedEpilogue {
   group: Group;
-  /** Position of the matmul's dispatch in the trace. */
+  /** The matmul op and the position of its dispatch in the trace. */
+  op: number;
   matmul: number;
   /** Position at which the fused kernel runs. */
   at: number;
   command: TracedCommand;
 }
-
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
  * For each group that reads a matmul's result (as a whole: same shape, not broadcast), the matmul kernel with the
@@ -38,10 +38,6 @@ export function fuseEpilogues(device: Device, trace: Trace, keep: readonly boole
   trace.ops.forEach((op, o) => {
     if (op.name === 'matmul' && op.region < 0 && op.end - op.first === 1 && keep[op.first] && cmds[op.first].c.kind === 'dispatch') producer.set(op.output, o);
   });
-  const writtenIn = (from: number, to: number, values: readonly number[]) => {
-    for (let p = from; p < to; p++) if (writes(cmds[p]).some((w) => values.includes(w))) return true;
-    return false;
-  };
   const maxBuffers = device.limits.maxStorageBuffersPerShaderStage;
   const claimed = new Set<number>();
   const out: FusedEpilogue[] = [];
@@ -49,35 +45,29 @@ export function fuseEpilogues(device: Device, trace: Trace, keep: readonly boole
     if (g.windows.size) continue; // windows start at offsets the matmul store does not take
     const at = Math.max(...g.positions);
     let best: FusedEpilogue | null = null;
-    g.inputValues.forEach((v, self) => {
+    for (const [self, v] of g.inputValues.entries()) {
       const o = producer.get(v);
-      if (o === undefined || claimed.has(o) || g.spec.inputs[self] !== null || g.inputValues.indexOf(v) !== self) return;
+      if (o === undefined || claimed.has(o) || g.spec.inputs[self] !== null || g.inputValues.indexOf(v) !== self) continue;
       const op = trace.ops[o], mm = cmds[op.first];
-      if (mm.c.kind !== 'dispatch' || mm.values[3] !== v || !sameShape(op.shape, g.spec.shape)) return;
+      if (mm.c.kind !== 'dispatch' || mm.values[3] !== v || !sameShape(op.shape, g.spec.shape)) continue;
       // C's offsets cover batched shapes; broadcast inputs are read by row and column, so only over a 2-D C
-      if (g.spec.shape.length > 2 && g.spec.inputs.some((s) => s !== null)) return;
+      if (g.spec.shape.length > 2 && g.spec.inputs.some((s) => s !== null)) continue;
+      if (op.first >= at || (best && best.matmul > op.first)) continue;
       const readers = g.positions.filter((p) => cmds[p].values.includes(v)).length;
       const keepC = trace.values[v].role !== 'temp' || touches[v] > 1 + readers;
       const e: MatmulEpilogue = { spec: { ...g.spec, label: g.ops.map((i) => opLabel(trace.ops[i])).join(' → ') }, self, keepC };
       const extra = epilogueInputs(e).map((k) => g.inputValues[k]);
-      if (4 + extra.length + (keepC ? 1 : 0) > maxBuffers) return;
-      const place = keepC ? op.first : at;
-      if (op.first >= at || (best && best.matmul > op.first)) return;
+      if (4 + extra.length + (keepC ? 1 : 0) > maxBuffers) continue;
       // keepC: the group's inputs must hold their values at the matmul; else A, B and the bias must still hold theirs at the group
-      if (keepC ? writtenIn(op.first + 1, at, extra) : writtenIn(op.first + 1, at, mm.values.slice(0, 3))) return;
+      if (writtenBetween(cmds, keep, op.first, at, keepC ? extra : mm.values.slice(0, 3))) continue;
       const kernel = matmulEpilogueKernel(mm.c.kernel, e, mode === 'all' ? null : device);
-      if (!kernel) return;
+      if (!kernel) continue;
       const values = keepC ? [...mm.values, ...extra, g.output] : [...mm.values.slice(0, 3), g.output, ...extra];
-      const command: TracedCommand = {
-        c: { ...mm.c, kernel, buffers: values.map((x) => trace.values[x].buffer) },
-        values,
-        op: g.ops[g.ops.length - 1],
-        region: -1,
-      };
-      best = { group: g, matmul: op.first, at: place, command };
-    });
+      const command: TracedCommand = { c: { ...mm.c, kernel, buffers: values.map((x) => trace.values[x].buffer) }, values, op: g.ops[g.ops.length - 1], region: -1 };
+      best = { group: g, op: o, matmul: op.first, at: keepC ? op.first : at, command };
+    }
     if (best) {
-      claimed.add(cmds[(best as FusedEpilogue).matmul].op);
+      claimed.add(best.op);
       out.push(best);
     }
   }

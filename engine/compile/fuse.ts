@@ -2,10 +2,12 @@
 // chains of elementwise ops become one kernel (kernels/elementwise/fused.wgsl.ts): an op absorbs the group that made
 // one of its inputs when that input is read by nothing else, so the intermediate never reaches memory.
 import { fusedKernel, fusedWorkgroups, type FusedArg, type FusedKernelSpec } from '../../kernels/elementwise/fused.wgsl';
-import { broadcastShapes } from '../../kernels/grid';
-import type { Device } from '../../runtime';
+import { broadcastStrides } from '../../kernels/elementwise/dispatch';
+import { broadcastShapes, stridesOf } from '../../kernels/grid';
+import { shapeSize, type Device } from '../../runtime';
+import { sameShape } from '../ops/validate';
 import { fuseEpilogues, type EpilogueMode } from './epilogue';
-import { opLabel, writes, type Trace, type TracedCommand, type TracedOp } from './trace';
+import { opLabel, writes, writtenBetween, type Trace, type TracedCommand, type TracedOp } from './trace';
 
 /** A fused kernel in the program, for explain(). */
 export interface FusedGroup {
@@ -27,21 +29,9 @@ export interface Group {
   output: number;
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
-/** Strides that read a tensor of shape `from` as broadcast to `to` (null when from is to). */
-function broadcastStrides(from: readonly number[], to: readonly number[]): number[] | null {
-  if (sameShape(from, to)) return null;
-  const off = to.length - from.length;
-  const s: number[] = new Array(to.length).fill(0);
-  let acc = 1;
-  for (let d = from.length - 1; d >= 0; d--) {
-    s[d + off] = from[d] === 1 ? 0 : acc;
-    acc *= from[d];
-  }
-  return s;
-}
+/** Strides that read a tensor of shape `from` as broadcast to `to`; null when `from` is `to` (read at i). */
+const inputStrides = (from: readonly number[], to: readonly number[]): number[] | null => (sameShape(from, to) ? null : broadcastStrides(from, to));
 
 export interface Fused {
   commands: TracedCommand[];
@@ -90,7 +80,7 @@ export function fuse(device: Device, trace: Trace, opts: { fuse: boolean; epilog
       const inputIndex = new Map<string, number>();
       /** Input v read with `strides` over the group's shape from `offset` (a window), or broadcast from `useShape`. */
       const external = (v: number, useShape: readonly number[], window?: { strides: readonly number[]; offset: number }): FusedArg => {
-        const strides = window ? [...window.strides] : broadcastStrides(useShape, shape);
+        const strides = window ? [...window.strides] : inputStrides(useShape, shape);
         const offset = window?.offset ?? 0;
         const key = `${v}:${strides}:${offset}:${!!window}`;
         let k = inputIndex.get(key);
@@ -113,12 +103,11 @@ export function fuse(device: Device, trace: Trace, opts: { fuse: boolean; epilog
           const view = trace.ops[w], from = trace.values[view.inputs[0]];
           if (!writtenBetween(cmds, keep, view.first, pos, [from.id])) {
             const win = view.def.view!(view.inputShapes[0], view.attrs);
-            const off = shape.length - use.length;
             if (!g.ops.includes(w)) {
               g.ops.push(w);
               g.positions.push(view.first);
             }
-            return external(from.id, use, { strides: shape.map((_, e) => (e < off || use[e - off] === 1 ? 0 : win.strides[e - off])), offset: win.offset });
+            return external(from.id, use, { strides: broadcastStrides(use, shape, win.strides), offset: win.offset });
           }
         }
         // the intermediate must be named by its producer and this op only
@@ -126,7 +115,7 @@ export function fuse(device: Device, trace: Trace, opts: { fuse: boolean; epilog
         // a group reading windows is absorbed only where it is read as made: its strides are not broadcasts
         if (src.windows.size && !sameShape(src.spec.shape, shape)) return external(v, use);
         // read as made, or through a reshape (a view) when the group reads nothing broadcast: element i is element i
-        if (!sameShape(use, src.spec.shape) && (size(use) !== size(src.spec.shape) || src.spec.inputs.some((x) => x !== null))) return external(v, use);
+        if (!sameShape(use, src.spec.shape) && (shapeSize(use) !== shapeSize(src.spec.shape) || src.spec.inputs.some((x) => x !== null))) return external(v, use);
         if (!sameShape(broadcastShapes('fuse', use, shape), shape)) return external(v, use);
         // nothing between the group and this op may write what the group reads
         if (writtenBetween(cmds, keep, Math.min(...src.positions), pos, src.inputValues)) return external(v, use);
@@ -196,19 +185,13 @@ export function fuse(device: Device, trace: Trace, opts: { fuse: boolean; epilog
   return { commands, index, groups: fusedGroups, fusedOps, deadOps };
 }
 
-/** Whether a command kept in (from, to) writes any of `values`. */
-function writtenBetween(cmds: readonly TracedCommand[], keep: readonly boolean[], from: number, to: number, values: readonly number[]): boolean {
-  for (let p = from + 1; p < to; p++) if (keep[p] && writes(cmds[p]).some((w) => values.includes(w))) return true;
-  return false;
-}
-
 /**
  * A group whose result only a cat copies writes it into its slice of the cat's output instead, and the copy (a scatter
  * dispatch) goes: the cat output then starts life at the group's kernel, before the cat.
  */
 function writeIntoCat(trace: Trace, op: TracedOp, cmds: readonly TracedCommand[], keep: boolean[], touches: readonly number[], groups: Map<number, Group>, taken: Set<Group>): void {
   const dim = (op.attrs as { dim: number }).dim;
-  const strides = op.shape.map((_, d) => op.shape.slice(d + 1).reduce((a, b) => a * b, 1));
+  const strides = stridesOf(op.shape);
   let at = 0;
   op.inputs.forEach((v, i) => {
     const offset = at * strides[dim];

@@ -215,5 +215,11 @@ export function writes(tc: TracedCommand): number[] {
   return c.kind === 'copy' ? [tc.values[1]] : [tc.values[0]];
 }
 
+/** Whether a command kept in (from, to) writes any of `values`: what fusion must not move a read across. */
+export function writtenBetween(cmds: readonly TracedCommand[], keep: readonly boolean[], from: number, to: number, values: readonly number[]): boolean {
+  for (let p = from + 1; p < to; p++) if (keep[p] && writes(cmds[p]).some((w) => values.includes(w))) return true;
+  return false;
+}
+
 /** An op's name in explain() and kernel labels: a user os.fused op by its label. */
 export const opLabel = (op: TracedOp): string => (op.name === 'fused' ? (op.attrs as { label: string }).label : op.name);

@@ -1,6 +1,6 @@
 // engine/ops/shape.ts: shape ops. reshape is a view (same buffer); permute, expand and slice gather into a new
 // contiguous tensor; pad (and slice's backward) embed a tensor in a constant one; cat scatters its inputs into one.
-import { broadcastShapes } from '../../kernels/elementwise/dispatch';
+import { broadcastShapes, broadcastStrides } from '../../kernels/elementwise/dispatch';
 import { stridesOf } from '../../kernels/grid';
 import { embed, gather, scatterInto } from '../../kernels/layout/dispatch';
 import { DeviceArray, checkShape, shapeSize } from '../../runtime';
@@ -34,8 +34,7 @@ function permuteView(x: readonly number[], a: { dims: number[] }): Window {
   return { strides: a.dims.map((d) => s[d]), offset: 0 };
 }
 function expandView(x: readonly number[], a: { shape: number[] }): Window {
-  const s = stridesOf(x), off = a.shape.length - x.length;
-  return { strides: a.shape.map((_, d) => (d < off || x[d - off] === 1 ? 0 : s[d - off])), offset: 0 };
+  return { strides: broadcastStrides(x, a.shape), offset: 0 };
 }
 function sliceView(x: readonly number[], a: SliceAttrs): Window {
   const s = stridesOf(x);

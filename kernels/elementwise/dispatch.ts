@@ -6,11 +6,13 @@ import { MAX_DIMS, WG, broadcastShapes, coalesce, grid1d, main1d, padDims, strid
 export { broadcastShapes } from '../grid';
 import { BINARY, UNARY, WGSL_MATH, type BinaryOp, type UnaryOp } from './ops';
 
-/** Strides that read `shape` as if broadcast to `outShape` (0 on broadcast dims). */
-export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
-  const s = stridesOf(shape);
+/**
+ * Strides that read `shape` as if broadcast to `outShape` (0 on broadcast dims); `strides`: how `shape` itself is laid
+ * out (a window of a larger tensor), contiguous by default.
+ */
+export function broadcastStrides(shape: readonly number[], outShape: readonly number[], strides: readonly number[] = stridesOf(shape)): number[] {
   const off = outShape.length - shape.length;
-  return outShape.map((_, d) => (d < off || shape[d - off] === 1 ? 0 : s[d - off]));
+  return outShape.map((_, d) => (d < off || shape[d - off] === 1 ? 0 : strides[d - off]));
 }
 
 const flatKernels = new Map<string, Kernel>();

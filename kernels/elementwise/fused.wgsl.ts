@@ -105,13 +105,13 @@ function broadcastKernel(spec: FusedKernelSpec): string {
     .map((_, d) => dims.length - 1 - d)
     .map((d) => (d > 0 ? `let c${d} = rem % ${dims[d]}u; rem = rem / ${dims[d]}u;` : 'let c0 = rem;'))
     .join(' ');
+  // base + Σ c_d·s_d over the merged dims
+  const at = (s: readonly number[], base: number) => [base ? `${base}u` : '', ...s.map((x, d) => (x === 0 ? '' : x === 1 ? `c${d}` : `c${d} * ${x}u`))].filter(Boolean).join(' + ') || '0u';
   const offset = (k: number) => {
     const start = spec.offsets?.[k] ?? 0;
     if (spec.inputs[k] === null) return start ? `${start}u + i` : 'i';
-    const terms = [start ? `${start}u` : '', ...strides.get(k)!.map((s, d) => (s === 0 ? '' : s === 1 ? `c${d}` : `c${d} * ${s}u`))].filter(Boolean);
-    return terms.length ? terms.join(' + ') : '0u';
+    return at(strides.get(k)!, start);
   };
-  const at = (s: readonly number[], base: number) => [base ? `${base}u` : '', ...s.map((x, d) => (x === 0 ? '' : x === 1 ? `c${d}` : `c${d} * ${x}u`))].filter(Boolean).join(' + ') || '0u';
   const outAt = spec.output ? at(stridesOf(broadcast.length), spec.output.offset) : 'i';
   return /* wgsl */ `
 ${bindings(spec, 'f32')}

@@ -22,6 +22,17 @@ async function same(name: string, fn: (...xs: os.Tensor[]) => os.Tensor, shapes:
   return stats;
 }
 
+/** The first element of each of `calls` results of `step` (steps whose state changes from call to call). */
+async function firstOfEach(step: () => os.Tensor, calls: number): Promise<number[]> {
+  const firsts: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const r = step();
+    firsts.push((await r.data())[0]);
+    r.dispose();
+  }
+  return firsts;
+}
+
 describe('fusion in compiled steps', () => {
   it('contiguous chains of unary and binary ops become one kernel', async () => {
     for (const shape of [[1], [17], [3, 33], [2, 3, 70]]) {
@@ -66,14 +77,8 @@ describe('fusion in compiled steps', () => {
       os.assign(p, os.add(p, 1));
       return os.add(y, 1);
     });
-    const results: number[] = [];
-    for (let i = 0; i < 4; i++) {
-      const r = step();
-      results.push((await r.data())[0]);
-      r.dispose();
-    }
     // p = 1, 2, 3, 4 before each call: y + 1 = 2p + 1
-    expect(results).toEqual([3, 5, 7, 9]);
+    expect(await firstOfEach(step, 4)).toEqual([3, 5, 7, 9]);
     p.dispose();
   });
 
@@ -122,13 +127,7 @@ describe('fusion in compiled steps', () => {
       os.assign(p, os.add(p, 10));
       return os.mul(s, 1);
     });
-    const firsts: number[] = [];
-    for (let i = 0; i < 4; i++) {
-      const r = step();
-      firsts.push((await r.data())[0]);
-      r.dispose();
-    }
-    expect(firsts).toEqual([2, 12, 22, 32]);
+    expect(await firstOfEach(step, 4)).toEqual([2, 12, 22, 32]);
     step.dispose();
     p.dispose();
   });
