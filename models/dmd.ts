@@ -6,7 +6,7 @@ import * as os from '../engine';
 import type { Tensor } from '../engine';
 import { ValueError } from '../engine/errors';
 import { HostRng } from './data/rng';
-import { EDMDenoiser, fSpaceLoss, karrasGrid, sigmaLike } from './edm';
+import { EDMDenoiser, fSpaceTarget, karrasGrid, sigmaLike } from './edm';
 import { GanHead, ganDiscriminatorLoss, ganGeneratorLoss } from './gan';
 
 export interface DMDConfig {
@@ -252,8 +252,21 @@ export class DMDTrainer {
   /** Both updates on one batch: the generator's from G(z), then the fake score's from the same (pre-update) samples. */
   private generatorIterationEager(): DMDLosses {
     const { z, labels } = this.drawLatents();
-    const x = this.generate(z, labels);
-    const g = this.generatorUpdate(x, labels);
+    let x: Tensor, g: Omit<DMDLosses, 'fake' | 'ganD'>;
+    if (this.cfg.regWeight > 0 && this.pairs) {
+      // G(z) and G(z_ref) of the regression pairs in one pass of the generator (as the PyTorch mirror does)
+      const { zs, ys } = this.regressionWindow();
+      const both = this.generate(os.cat([z, zs], 0), labels && os.cat([labels, os.zeros([zs.shape[0], labels.shape[1]])], 0));
+      const B = z.shape[0];
+      x = os.slice(both, [0], [B]);
+      const gRef = os.slice(both, [B], [both.shape[0]]);
+      both.dispose();
+      g = this.generatorUpdate(x, labels, { g: gRef, y: ys });
+      for (const t of [gRef, zs, ys]) t.dispose();
+    } else {
+      x = this.generate(z, labels);
+      g = this.generatorUpdate(x, labels);
+    }
     const x0 = x.detach();
     x.dispose();
     const f = this.fakeScoreUpdate(x0, labels);
@@ -277,16 +290,21 @@ export class DMDTrainer {
 
   /**
    * The generator update on its samples x = G(z): the DM loss (+ λ_reg · regression, + GAN weight · softplus(−D(x))),
-   * backward into G only, clipping, AdamW, and the EMA (warmed up: min(β, (1+t)/(10+t))).
+   * backward into G only, clipping, AdamW, and the EMA (warmed up: min(β, (1+t)/(10+t))). `regression`: G(z_ref) of
+   * the regression pairs' window and its targets, when the caller generated them alongside x; drawn here otherwise.
    */
-  generatorUpdate(x: Tensor, labels: Tensor | null): Omit<DMDLosses, 'fake' | 'ganD'> {
+  generatorUpdate(x: Tensor, labels: Tensor | null, regression?: { g: Tensor; y: Tensor }): Omit<DMDLosses, 'fake' | 'ganD'> {
     const c = this.cfg;
     const losses = os.tidy(() => {
+      let reg: Tensor | undefined;
+      if (c.regWeight > 0 && this.pairs && !regression) regression = os.tidy(() => {
+        const { zs, ys } = this.regressionWindow();
+        return { g: this.generate(zs), y: ys };
+      });
       const { loss, gradNorm } = this.dmLoss(x, labels);
       let total = loss;
-      let reg: Tensor | undefined;
-      if (c.regWeight > 0 && this.pairs) {
-        reg = this.regressionLoss();
+      if (c.regWeight > 0 && regression) {
+        reg = os.mseLoss(regression.g, regression.y);
         total = os.add(total, os.mul(reg, c.regWeight));
       }
       let ganG: Tensor | undefined;
@@ -316,14 +334,20 @@ export class DMDTrainer {
   fakeScoreUpdate(x0: Tensor, labels: Tensor | null): Pick<DMDLosses, 'fake' | 'ganD'> {
     const c = this.cfg;
     const losses = os.tidy(() => {
-      const l = fSpaceLoss(this.fake, x0, this.drawSigmas(0, 999), labels); // == EDM-weighted x0 loss (1/σ² + 1/σ_d²)
+      // the denoising loss at x_t = x0 + σ·ε: F-space, == the EDM-weighted x0 loss (1/σ² + 1/σ_d²)
+      const sigma = this.drawSigmas(0, 999);
+      const xt = os.add(x0, os.mul(os.randnLike(x0), sigmaLike(sigma, x0)));
+      const denoising = () => os.mseLoss(this.fake.rawF(xt, sigma, labels), fSpaceTarget(this.fake, x0, xt, sigma));
       if (!this.head) {
+        const l = denoising();
         l.backward();
         return { fake: l };
       }
       // the head and the fake score's encoder learn to tell noised generator samples from noised real data
       const real = os.dynamic(() => this.realData!(c.batch, this.rng));
-      const ganD = ganDiscriminatorLoss(...this.discriminatePair(x0, labels, real.x, real.labels));
+      const [l, ganD] = this.fake.net.fromBottleneck && !labels === !real.labels
+        ? this.guidanceLossesOnePass(x0, xt, sigma, labels, real)
+        : [denoising(), ganDiscriminatorLoss(...this.discriminatePair(x0, labels, real.x, real.labels))];
       os.add(l, os.mul(ganD, c.ganDWeight)).backward();
       return { fake: l, ganD };
     });
@@ -338,18 +362,31 @@ export class DMDTrainer {
     return losses;
   }
 
-  /** L2 between G(z_i) and the teacher's ODE output y_i on a random batch of the regression pairs. */
-  private regressionLoss(): Tensor {
+  /**
+   * The fake score's two losses from one pass of its trunk over [x_t; noised x0; noised real], for nets whose output
+   * reads only the bottleneck (ScoreNet.fromBottleneck): F on the first rows gives the denoising loss, the head on the
+   * rest the GAN loss. The same draws in the same order as the two-pass form, and about half its dispatches.
+   */
+  private guidanceLossesOnePass(x0: Tensor, xt: Tensor, sigma: Tensor, labels: Tensor | null, real: { x: Tensor; labels: Tensor | null }): [Tensor, Tensor] {
+    const na = this.ganNoised(x0), nb = this.ganNoised(real.x);
+    const B = x0.shape[0], Bf = 2 * B, Br = real.x.shape[0];
+    const h = this.fake.bottleneck(os.cat([xt, na.xt, nb.xt], 0), os.cat([sigma, na.sigma, nb.sigma], 0), labels && os.cat([labels, labels, real.labels!], 0));
+    const F = this.fake.net.fromBottleneck!(os.slice(h, [0], [B]));
+    const logits = this.head!.forward(os.slice(h, [B], [Bf + Br]));
+    const ganD = ganDiscriminatorLoss(os.slice(logits, [0], [B]), os.slice(logits, [B], [B + Br]));
+    return [os.mseLoss(F, fSpaceTarget(this.fake, x0, xt, sigma)), ganD];
+  }
+
+  /** A random window of the regression pairs, min(batch, P) long: noises z_ref and the teacher's outputs y_ref. */
+  private regressionWindow(): { zs: Tensor; ys: Tensor } {
     const p = this.pairs!;
     const P = p.z.shape[0], B = Math.min(this.cfg.batch, P);
-    return os.tidy(() => {
-      // a random window of the pairs (host RNG: a dynamic region)
-      const [zs, ys] = os.dynamic(() => {
-        const start = this.rng.int(P - B + 1);
-        return [os.slice(p.z, [start], [start + B]), os.slice(p.y, [start], [start + B])];
-      });
-      return os.mseLoss(this.generate(zs), ys);
+    // host RNG: a dynamic region
+    const [zs, ys] = os.dynamic(() => {
+      const start = this.rng.int(P - B + 1);
+      return [os.slice(p.z, [start], [start + B]), os.slice(p.y, [start], [start + B])];
     });
+    return { zs, ys };
   }
 
   /** Everything needed to continue exactly: weights, optimiser moments, EMA, RNG streams, iteration. */

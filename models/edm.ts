@@ -12,6 +12,11 @@ export interface ScoreNet extends os.nn.Module {
   bottleneck(xIn: Tensor, cNoise: Tensor, labels: Tensor | null): Tensor;
   /** Shape of one sample's bottleneck features: [C, r, r] or [hidden]. */
   readonly bottleneckShape: readonly number[];
+  /**
+   * F from the bottleneck features alone, where the rest of the network reads nothing else (MLP: the output layer).
+   * With it one pass of the trunk serves both the fake score's denoising loss and the GAN head (DMDTrainer).
+   */
+  fromBottleneck?(features: Tensor): Tensor;
 }
 
 export interface EDMConfig {
@@ -123,12 +128,14 @@ export function edmLoss(den: EDMDenoiser, y: Tensor, opts: EDMLossOptions = {}):
 export function fSpaceLoss(den: EDMDenoiser, y: Tensor, sigma: Tensor, labels: Tensor | null, noise?: Tensor): Tensor {
   return os.tidy(() => {
     const xt = os.add(y, os.mul(noise ?? os.randnLike(y), sigmaLike(sigma, y)));
-    const F = den.rawF(xt, sigma, labels);
-    // F's target (y − c_skip·x_t)/c_out, in one kernel
-    const sd = f32lit(den.sigmaData), sd2 = f32lit(den.sigmaData ** 2);
-    const target = os.fused('edm F target', `(a - (${sd2} / (c * c + ${sd2})) * b) / (c * ${sd} * inverseSqrt(c * c + ${sd2}))`, [y, xt, sigmaLike(sigma, y)]);
-    return os.mseLoss(F, target);
+    return os.mseLoss(den.rawF(xt, sigma, labels), fSpaceTarget(den, y, xt, sigma));
   });
+}
+
+/** F's regression target (y − c_skip·x_t)/c_out for clean y noised to x_t at σ [B], in one kernel. */
+export function fSpaceTarget(den: EDMDenoiser, y: Tensor, xt: Tensor, sigma: Tensor): Tensor {
+  const sd = f32lit(den.sigmaData), sd2 = f32lit(den.sigmaData ** 2);
+  return os.fused('edm F target', `(a - (${sd2} / (c * c + ${sd2})) * b) / (c * ${sd} * inverseSqrt(c * c + ${sd2}))`, [y, xt, sigmaLike(sigma, y)]);
 }
 
 /** Replaces rows of one-hot labels by the null class (zeros) with probability p. */

@@ -65,6 +65,11 @@ export class MLPScoreNet extends os.nn.Module implements ScoreNet {
     return os.tidy(() => this.output.forward(this.bottleneck(xIn, cNoise, labels)));
   }
 
+  /** The output layer: F from the last hidden layer. */
+  fromBottleneck(h: Tensor): Tensor {
+    return this.output.forward(h);
+  }
+
   /** The last hidden layer [B, hidden] (the input of the output layer). */
   bottleneck(xIn: Tensor, cNoise: Tensor, labels: Tensor | null): Tensor {
     return os.tidy(() => {

@@ -204,6 +204,32 @@ describe('DMD2 GAN head', () => {
     expect(late).toBeLessThan(0.8 * ds[0]);
   });
 
+  it('one pass of the fake score trunk gives the two-pass losses and updates (odd batch)', async () => {
+    const run = async (onePass: boolean) => {
+      const tr = ganTrainer({ batch: 17, ganDWeight: 1 });
+      if (!onePass) Object.defineProperty(tr.fake.net, 'fromBottleneck', { value: undefined }); // the two-pass form
+      os.manualSeed(5);
+      const x0 = os.mul(os.randn([17, 2]), 0.7);
+      const l = tr.fakeScoreUpdate(x0, null);
+      const params = [...tr.fake.parameters(), ...tr.head!.parameters()];
+      return { fake: await l.fake!.item(), ganD: await l.ganD!.item(), params: await Promise.all(params.map((p) => p.data())) };
+    };
+    const [one, two] = [await run(true), await run(false)];
+    expect(one.fake).toBeCloseTo(two.fake, 5);
+    expect(one.ganD).toBeCloseTo(two.ganD, 5);
+    one.params.forEach((p, i) => expectClose(p, two.params[i], { atol: 1e-6, rtol: 1e-5 }));
+  });
+
+  it('the regression loss is taken on G(z_ref) of the pairs generated in the same pass as G(z)', async () => {
+    os.manualSeed(1);
+    const meta = tinyMeta();
+    const pairs = { z: os.randn([8, 2]), y: os.randn([8, 2]) }; // as many pairs as the batch: the window is all of them
+    const tr = new m.DMDTrainer({ teacher: randomTeacher(meta), makeDenoiser: () => m.buildDenoiser(meta), sampleShape: [2], pairs, config: { mode: 'dmd', batch: 8, regWeight: 2 } });
+    const want = await os.noGrad(() => os.mseLoss(tr.generate(pairs.z), pairs.y)).item();
+    const l = tr.step();
+    expect(await l.reg!.item()).toBeCloseTo(want, 6);
+  });
+
   it('resume restores the head and its optimiser exactly', async () => {
     const a = ganTrainer({ ttur: 2 });
     for (let i = 0; i < 3; i++) for (const t of Object.values(a.step())) t?.dispose();
