@@ -60,11 +60,9 @@ export async function trainClassifier(a: ClassifierArgs): Promise<{ testAccuracy
     pending.push({ step, loss });
     const last = step === a.steps;
     if (pending.length === 25 || last) {
-      const lines: string[] = [];
-      for (const p of pending) {
-        lines.push(JSON.stringify({ step: p.step, loss: await p.loss.item(), lr: opt.lr }));
-        p.loss.dispose();
-      }
+      const losses = await os.readAll(pending.map((p) => p.loss)); // one readback for the batch
+      const lines = pending.map((p, i) => JSON.stringify({ step: p.step, loss: losses[i][0], lr: opt.lr }));
+      for (const p of pending) p.loss.dispose();
       appendFileSync(metricsPath, lines.join('\n') + '\n');
       progress.update(step, { loss: JSON.parse(lines.at(-1)!).loss });
       pending = [];

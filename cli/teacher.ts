@@ -164,11 +164,9 @@ export async function trainTeacher(a: TeacherArgs): Promise<void> {
     pending.push({ step, loss });
     const last = step === a.steps;
     if (pending.length === 50 || last) {
-      const lines: string[] = [];
-      for (const p of pending) {
-        lines.push(JSON.stringify({ step: p.step, loss: await p.loss.item() }));
-        p.loss.dispose();
-      }
+      const losses = await os.readAll(pending.map((p) => p.loss)); // one readback for the batch
+      const lines = pending.map((p, i) => JSON.stringify({ step: p.step, loss: losses[i][0] }));
+      for (const p of pending) p.loss.dispose();
       appendFileSync(metricsPath, lines.join('\n') + '\n');
       progress.update(step, { loss: JSON.parse(lines.at(-1)!).loss });
       pending = [];

@@ -1,6 +1,7 @@
 // engine/index.ts: the package root, `import * as os from 'onestep'` (DESIGN §2).
 import './methods';
-import { device, init as initDevice, type InitOptions, type MemoryStats } from '../runtime';
+import { device, init as initDevice, readAll as readArrays, type InitOptions, type MemoryStats } from '../runtime';
+import type { Tensor } from './tensor';
 
 export { Tensor, tidy, keep, DTYPES, type DType } from './tensor';
 export { backward, noGrad, isGradEnabled, setGradEnabled, type BackwardOptions } from './autograd';
@@ -53,6 +54,11 @@ export async function init(opts: InitOptions = {}): Promise<{ adapter: string; f
 /** Live tensors, bytes held by them and by the pool, and dispatch/submit counts since init. */
 export function memory(): MemoryStats {
   return device().memory();
+}
+
+/** The values of several tensors in one readback (one wait for all: a loss per iteration over a batch of iterations). */
+export async function readAll(tensors: readonly Tensor[]): Promise<Float32Array[]> {
+  return readArrays(tensors);
 }
 
 /** Waits until every queued kernel has finished (for timing). */

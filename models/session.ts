@@ -129,16 +129,18 @@ export class DistillSession {
       pending.push({ l: this.trainer.step(), iteration: this.trainer.iteration });
       await (o.onIteration?.() ?? os.relieve());
     }
-    const records: LossRecord[] = [];
-    for (const p of pending) {
+    // every loss of every iteration in one readback
+    const losses = pending.map((p) => Object.entries(p.l).filter(([, t]) => t) as [keyof DMDLosses, Tensor][]);
+    const values = await os.readAll(losses.flat().map(([, t]) => t));
+    let at = 0;
+    const records = pending.map((p, i) => {
       const rec: LossRecord = { iteration: p.iteration };
-      for (const [k, t] of Object.entries(p.l) as [keyof DMDLosses, Tensor | undefined][]) {
-        if (!t) continue;
-        rec[k] = await t.item();
+      for (const [k, t] of losses[i]) {
+        rec[k] = values[at++][0];
         t.dispose();
       }
-      records.push(rec);
-    }
+      return rec;
+    });
     this.trainSeconds += (this.now() - t0) / 1000;
     return records;
   }

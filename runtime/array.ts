@@ -161,3 +161,17 @@ export class DeviceArray {
     return new Uint8Array(raw, 0, this.size * (this.dtype === 'f16' ? 2 : 4));
   }
 }
+
+/**
+ * The values of several arrays (f16 converted to f32) in one readback: one submit and one wait for all of them, where
+ * a data() each would wait once per array. All must live on one device.
+ */
+export async function readAll(arrays: readonly DeviceArray[]): Promise<Float32Array[]> {
+  if (arrays.length === 0) return [];
+  const storages = arrays.map((a) => a.storageOrThrow('readAll'));
+  const dev = storages[0].device;
+  if (storages.some((s) => s.device !== dev)) throw new ValueError('readAll: the arrays live on different devices (an os.init() came between them); read each with data()');
+  const raws = await dev.readMany(arrays.map((a, i) => ({ buf: storages[i].buffer, bytes: bufferBytes(a.dtype, a.size) })));
+  return arrays.map((a, i) => (a.dtype === 'f32' ? new Float32Array(raws[i], 0, a.size) : halvesToFloats(new Uint16Array(raws[i], 0, a.size))));
+}
+

@@ -383,11 +383,26 @@ export class Device {
 
   /** Reads `bytes` from a buffer back to the host (one submit, one wait). */
   async read(buf: GPUBuffer, bytes: number, offsetBytes = 0): Promise<ArrayBuffer> {
+    return (await this.readMany([{ buf, bytes, offsetBytes }]))[0];
+  }
+
+  /**
+   * Reads several buffers back in one submit and one wait: each is copied into its own word-aligned range of one
+   * staging buffer. A wait costs far more than a copy (a round trip to the GPU process in a browser), so many small
+   * values — a batch of iterations' losses — read together cost about what one does.
+   */
+  async readMany(parts: readonly { buf: GPUBuffer; bytes: number; offsetBytes?: number }[]): Promise<ArrayBuffer[]> {
     this.listener?.read();
     if (this.captured) throw internal('read: a readback in capture mode');
-    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    const at: number[] = [];
+    let end = 0;
+    for (const p of parts) {
+      at.push(end);
+      end += Math.ceil(p.bytes / 16) * 16;
+    }
+    const size = Math.max(16, end);
     const staging = this.staging.take(size);
-    this.copy(buf, offsetBytes, staging, 0, Math.ceil(bytes / 4) * 4);
+    parts.forEach((p, i) => p.bytes > 0 && this.copy(p.buf, p.offsetBytes ?? 0, staging, at[i], Math.ceil(p.bytes / 4) * 4));
     this.flush();
     try {
       await gpuWait(staging.mapAsync(1 /* GPUMapMode.READ */, 0, size));
@@ -395,11 +410,12 @@ export class Device {
       // a device lost during the wait rejects the map (Dawn: with an empty message); report the loss instead
       await Promise.race([this.gpu.lost, new Promise((r) => setTimeout(r, 100))]);
       this.checkHealthy();
-      throw new DeviceError(`read: mapping a ${bytes}-byte readback failed (${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message || 'no message'}); the device may be unusable: call os.init() for a new one`);
+      throw new DeviceError(`read: mapping a ${end}-byte readback failed (${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message || 'no message'}); the device may be unusable: call os.init() for a new one`);
     }
     this.submitsSinceWait = 0;
     this.checkHealthy();
-    const out = staging.getMappedRange(0, size).slice(0, bytes);
+    const mapped = staging.getMappedRange(0, size);
+    const out = parts.map((p, i) => mapped.slice(at[i], at[i] + p.bytes));
     staging.unmap();
     this.staging.give(staging);
     return out;

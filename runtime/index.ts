@@ -1,6 +1,6 @@
 // runtime/index.ts: the layer under the kernels (DESIGN §1): the device and its queue, buffers, pipelines, bind groups,
 // uniforms, the profiler, the wait, the current device, and DeviceArray. Kernels import this and nothing above it.
-export { DeviceArray, Storage, DTYPES, bufferBytes, checkShape, shapeSize, type DType } from './array';
+export { DeviceArray, Storage, DTYPES, bufferBytes, checkShape, readAll, shapeSize, type DType } from './array';
 export { Device } from './device';
 export type { MemoryStats } from './buffer-pool';
 export { hasShaderF16, isSwiftShader, subgroupMinSize } from './capabilities';

@@ -55,6 +55,20 @@ describe('tensor() constructor and read-back', () => {
     m.dispose();
   });
 
+  it('readAll reads many tensors (f32 and f16, odd sizes, empty) with one submit and one wait', async () => {
+    const sizes = [1, 3, 17, 0, 33, 70];
+    const host = sizes.map((n, k) => Float32Array.from({ length: n }, (_, i) => (k + 1) * 0.25 - i * 0.5));
+    const ts = host.map((h, k) => (k % 2 ? os.cast(os.tensor(h, [h.length]), 'f16') : os.tensor(h, [h.length])));
+    await os.sync();
+    const before = os.memory().submits;
+    const got = await os.readAll(ts);
+    expect(os.memory().submits - before).toBe(1);
+    got.forEach((g, k) => expect(Array.from(g)).toEqual(Array.from(host[k]))); // these values are exact in f16
+    expect(await os.readAll([])).toEqual([]);
+    ts.forEach((t) => t.dispose());
+    await expect(os.readAll(ts)).rejects.toBeInstanceOf(os.DisposedError);
+  });
+
   it('ragged nested arrays are rejected with ValueError', () => {
     expectThrows(() => os.tensor([[1, 2], [3]]), os.ValueError, 'ragged');
     expectThrows(() => os.tensor([[1, 2], 3] as never), os.ValueError, 'ragged');
