@@ -118,8 +118,8 @@ export class DistillSession {
   }
 
   /**
-   * Runs `n` iterations, then reads their losses back (the GPU never waits for the host in between; stacking them
-   * into one tensor for a single readback measured slower, 21–23 vs 24–25 it/s on lavapipe: a cat dispatch per loss);
+   * Runs `n` iterations, then reads their losses back in one readback (the GPU never waits for the host in between;
+   * os.readAll copies each loss into one staging buffer, where stacking them into one tensor cost a dispatch per loss);
    * `yieldEvery` awaits between iterations (the page's event loop, Dawn's housekeeping). Timed as training.
    */
   async train(n: number, o: { onIteration?: () => Promise<void> | void } = {}): Promise<LossRecord[]> {
