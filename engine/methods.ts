@@ -13,7 +13,7 @@ declare module './tensor' {
     maximum(b: TL): Tensor; minimum(b: TL): Tensor;
     gt(b: TL): Tensor; lt(b: TL): Tensor; ge(b: TL): Tensor; le(b: TL): Tensor; eq(b: TL): Tensor;
     neg(): Tensor; exp(): Tensor; log(): Tensor; sqrt(): Tensor; rsqrt(): Tensor; abs(): Tensor; square(): Tensor;
-    relu(): Tensor; silu(): Tensor; sigmoid(): Tensor; tanh(): Tensor; gelu(): Tensor; sin(): Tensor; cos(): Tensor;
+    relu(): Tensor; silu(): Tensor; softplus(): Tensor; sigmoid(): Tensor; tanh(): Tensor; gelu(): Tensor; sin(): Tensor; cos(): Tensor;
     sign(): Tensor; clamp(min?: number, max?: number): Tensor; nanToNum(): Tensor;
     sum(axes?: Axes, keepdim?: boolean): Tensor; mean(axes?: Axes, keepdim?: boolean): Tensor;
     max(axes?: Axes, keepdim?: boolean): Tensor; min(axes?: Axes, keepdim?: boolean): Tensor;
@@ -37,7 +37,7 @@ const P = Tensor.prototype;
 for (const name of ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'gt', 'lt', 'ge', 'le', 'eq', 'matmul'] as const) {
   (P as any)[name] = function (this: Tensor, b: TL) { return (ops[name] as (a: Tensor, b: TL) => Tensor)(this, b); };
 }
-for (const name of ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'square', 'relu', 'silu', 'sigmoid', 'tanh', 'gelu', 'sin', 'cos', 'sign', 'nanToNum'] as const) {
+for (const name of ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'square', 'relu', 'silu', 'softplus', 'sigmoid', 'tanh', 'gelu', 'sin', 'cos', 'sign', 'nanToNum'] as const) {
   (P as any)[name] = function (this: Tensor) { return ops[name](this); };
 }
 P.clamp = function (min, max) { return ops.clamp(this, min, max); };

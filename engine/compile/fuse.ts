@@ -146,6 +146,8 @@ export function fuse(device: Device, trace: Trace, opts: { fuse: boolean; epilog
     });
   }
 
+  if (opts.fuse) absorbRereadGroups(trace, cmds, keep, touches, groups, maxInputs);
+
   // a group that reads a matmul's result runs in the matmul's store; other groups of ≥ 2 ops become fused kernels
   const placedAt = new Map<number, { tc: TracedCommand; ops: string[] }>();
   let fusedOps = 0;
@@ -183,6 +185,79 @@ export function fuse(device: Device, trace: Trace, opts: { fuse: boolean; epilog
     } else if (keep[i]) commands.push(tc);
   });
   return { commands, index, groups: fusedGroups, fusedOps, deadOps };
+}
+
+/**
+ * A group whose result only other groups read runs inside each of them: its steps are evaluated there (once per way
+ * a reader reads it), and its result never reaches memory. The chain pass moves a group only into its single reading
+ * op; this one takes what that rule cannot see: one group reading the result in several places (c in c·f + φ and in
+ * where(…, c, …); σ² + σ_d² in both c_skip and c_out), and a cheap coefficient read by the forward and the backward
+ * kernels alike. Only producers that read every input as made (no broadcast, no window) move, so each input is read
+ * with the strides the reader read the result with; at most MAX_COPIES readers take a copy.
+ */
+function absorbRereadGroups(trace: Trace, cmds: readonly TracedCommand[], keep: readonly boolean[], touches: number[], groups: Map<number, Group>, maxInputs: number): void {
+  const MAX_COPIES = 3;
+  const owner = new Map<number, Group>(); // command position -> the group it belongs to
+  for (const g of groups.values()) for (const p of g.positions) owner.set(p, g);
+  for (const [v, P] of [...groups]) {
+    if (trace.values[v].role !== 'temp' || P.windows.size || P.spec.inputs.some((x) => x !== null)) continue;
+    const own = new Set(P.positions);
+    const readers = cmds.flatMap((tc, i) => (keep[i] && !own.has(i) && tc.values.includes(v) ? [i] : []));
+    const owners = new Set(readers.map((i) => owner.get(i)));
+    if (!readers.length || owners.has(undefined) || owners.has(P) || owners.size > MAX_COPIES) continue;
+    const readersOf = [...owners] as Group[];
+    if (!readersOf.every((G) => canRunInside(P, v, G, cmds, keep, maxInputs))) continue;
+    for (const G of readersOf) runInside(P, v, G);
+    // each copy beyond the first is one more kernel reading P's inputs (a matmul epilogue then keeps its C)
+    for (const x of new Set(P.inputValues)) touches[x] += readersOf.length - 1;
+    for (const p of P.positions) owner.set(p, readersOf[readersOf.length - 1]);
+    groups.delete(v);
+  }
+}
+
+/** Whether group P (output v) can be evaluated inside G, which reads v: see absorbRereadGroups. */
+function canRunInside(P: Group, v: number, G: Group, cmds: readonly TracedCommand[], keep: readonly boolean[], maxInputs: number): boolean {
+  const reads = G.inputValues.flatMap((x, k) => (x === v ? [k] : []));
+  if (!reads.length || reads.some((k) => G.windows.has(k))) return false;
+  // read as made (P's size) or broadcast from P's shape (zero strides)
+  if (reads.some((k) => G.spec.inputs[k] === null && shapeSize(G.spec.shape) !== shapeSize(P.spec.shape))) return false;
+  if (writtenBetween(cmds, keep, Math.min(...P.positions), Math.max(...G.positions), P.inputValues)) return false;
+  return new Set([...G.inputValues.filter((x) => x !== v), ...P.inputValues]).size <= maxInputs;
+}
+
+/** Rewrites G to compute P's result (v) itself: P's steps first, reading P's inputs with the strides G read v with. */
+function runInside(P: Group, v: number, G: Group): void {
+  const inputs: (readonly number[] | null)[] = [], offsets: number[] = [], values: number[] = [], windows = new Set<number>();
+  const index = new Map<string, number>();
+  const input = (x: number, strides: readonly number[] | null, offset: number, window: boolean): number => {
+    const key = `${x}:${strides}:${offset}:${window}`;
+    let k = index.get(key);
+    if (k === undefined) {
+      k = values.length;
+      index.set(key, k);
+      values.push(x);
+      inputs.push(strides);
+      offsets.push(offset);
+      if (window) windows.add(k);
+    }
+    return k;
+  };
+  const kept = G.inputValues.map((x, k) => (x === v ? -1 : input(x, G.spec.inputs[k], G.spec.offsets?.[k] ?? 0, G.windows.has(k))));
+  const steps: { fn: FusedKernelSpec['steps'][number]['fn']; args: FusedArg[] }[] = [];
+  const resultOf = new Map<number, number>(); // G's input k (a read of v) -> the step that now computes it
+  G.inputValues.forEach((x, k) => {
+    if (x !== v) return;
+    const base = steps.length;
+    for (const st of P.spec.steps) steps.push({ fn: st.fn, args: st.args.map((a): FusedArg => ('step' in a ? { step: a.step + base } : { input: input(P.inputValues[a.input], G.spec.inputs[k], 0, false) })) });
+    resultOf.set(k, steps.length - 1);
+  });
+  const shift = steps.length;
+  for (const st of G.spec.steps) steps.push({ fn: st.fn, args: st.args.map((a): FusedArg => ('step' in a ? { step: a.step + shift } : resultOf.has(a.input) ? { step: resultOf.get(a.input)! } : { input: kept[a.input] })) });
+  G.spec = { ...G.spec, inputs, offsets, steps };
+  G.inputValues = values;
+  G.windows = windows;
+  G.ops = [...P.ops, ...G.ops];
+  G.positions = [...P.positions, ...G.positions];
 }
 
 /**

@@ -55,7 +55,7 @@ function pickWeights(x: Tensor, y: TensorLike, cmp: 'gt' | 'lt'): Tensor {
 
 /** The unary entries: the closed list (the table below must hold exactly these). */
 export type UnaryName =
-  | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'square' | 'relu' | 'silu' | 'sigmoid' | 'tanh' | 'gelu'
+  | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'square' | 'relu' | 'silu' | 'softplus' | 'sigmoid' | 'tanh' | 'gelu'
   | 'sin' | 'cos' | 'sign' | 'nanToNum' | 'clamp' | 'addScalar' | 'mulScalar' | 'rsubScalar' | 'divScalar'
   | 'rdivScalar' | 'powScalar' | 'rpowScalar' | 'maxScalar' | 'minScalar' | 'floor' | 'isFinite' | 'inRange';
 
@@ -69,6 +69,7 @@ export const UNARY_OPS = {
   square: unaryDef('square', (g, x) => mul(g, mul(x, 2))),
   relu: unaryDef('relu', (g, x) => binaryOf('reluGrad', x, g)),
   silu: unaryDef('silu', (g, x) => binaryOf('siluGrad', x, g)), // silu(x) = x·sigmoid(x)
+  softplus: unaryDef('softplus', (g, x) => mul(g, sigmoid(x))), // d/dx log(1 + eˣ) = sigmoid(x)
   sigmoid: unaryDef('sigmoid', (g, _x, out) => binaryOf('sigmoidGradFromOut', out, g)),
   tanh: unaryDef('tanh', (g, _x, out) => binaryOf('tanhGradFromOut', out, g)),
   gelu: unaryDef('gelu', (g, x) => binaryOf('geluGrad', x, g)), // x·Φ(x), exact erf
@@ -170,6 +171,8 @@ export const relu = (x: Tensor): Tensor => unaryOf('relu', x);
 /** silu(x) = x·sigmoid(x). */
 export const silu = (x: Tensor): Tensor => unaryOf('silu', x);
 export const sigmoid = (x: Tensor): Tensor => unaryOf('sigmoid', x);
+/** softplus(x) = log(1 + eˣ), computed without overflow; its gradient is sigmoid(x). */
+export const softplus = (x: Tensor): Tensor => unaryOf('softplus', x);
 export const tanh = (x: Tensor): Tensor => unaryOf('tanh', x);
 /** gelu(x) = x·Φ(x) with the exact erf (torch's default, approximate='none'). */
 export const gelu = (x: Tensor): Tensor => unaryOf('gelu', x);

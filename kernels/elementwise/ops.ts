@@ -45,6 +45,8 @@ export const UNARY = {
   relu: { wgsl: 'max(x, 0.0)', ref: (x) => Math.max(x, 0) },
   sigmoid: { wgsl: 'sigmoid_(x)', ref: sigmoid },
   silu: { wgsl: 'x * sigmoid_(x)', ref: (x) => x * sigmoid(x) },
+  // log(1 + eˣ) without overflow
+  softplus: { wgsl: 'max(x, 0.0) + log(1.0 + exp(-abs(x)))', ref: (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))) },
   tanh: { wgsl: 'tanh_(x)', ref: Math.tanh },
   gelu: { wgsl: '0.5 * x * (1.0 + erf_(x * 0.70710678118654752))', ref: gelu },
   floor: { wgsl: 'floor(x)', ref: Math.floor },

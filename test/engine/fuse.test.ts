@@ -1,6 +1,6 @@
 // test/engine/fuse.test.ts: every fusion pattern of compiled steps (engine/compile/fuse.ts) against eager mode on odd
 // shapes: contiguous chains, broadcasts, scalar constants (±inf included), where, user os.fused ops, intermediates read
-// twice (not fused), an in-place update between producer and consumer (not fused across), dead ops; elementwise work
+// twice by a reduction (not fused), read in several places or by a few groups (run inside each), an in-place update between producer and consumer (not fused across), dead ops; elementwise work
 // on a matmul's result run in the matmul's store (engine/compile/epilogue.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as os from '../../engine';
@@ -68,6 +68,27 @@ describe('fusion in compiled steps', () => {
       return os.add(os.mul(e, 2), os.sum(e));
     }, [[7, 9]]);
     expect(s.dispatches).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a group one other group reads in several places runs inside it; a cheap one read by a few groups runs in each', async () => {
+    // c = log|s|/4 read twice by one formula (as c·f + φ, and as the raw column of where)
+    const emb = await same('reread', (s, f, m) => {
+      const c = os.reshape(os.mul(os.log(os.abs(s)), 0.25), [17, 1]);
+      return os.where(m, c, os.sin(os.add(os.mul(c, f), 0.5)));
+    }, [[17], [1, 13], [1, 13]]);
+    expect(emb.dispatches).toBe(1);
+    // σ² + σ_d² read by c_skip·x and by c_out·y, two groups each ending in a sum: no kernel of its own
+    const coeff = await same('shared coefficient', (sg, x, y) => {
+      const d = os.add(os.square(sg), 0.25);
+      return os.add(os.sum(os.mul(os.div(0.25, d), x)), os.sum(os.mul(os.rsqrt(d), y)));
+    }, [[3, 1], [3, 33], [3, 33]]);
+    expect(coeff.dispatches).toBe(5); // two groups, two sums, the add
+    // read by a reduction too: it stays in memory
+    const kept = await same('read by a sum', (a, b) => {
+      const e = os.exp(a);
+      return os.add(os.mul(os.add(e, b), os.sum(e)), os.neg(e));
+    }, [[7, 9], [7, 9]]);
+    expect(kept.dispatches).toBeGreaterThanOrEqual(3);
   });
 
   it('an in-place update between producer and consumer is not fused across', async () => {
@@ -205,6 +226,35 @@ describe('elementwise work on a matmul result runs in its store (epilogues)', ()
     g.dispose();
     w.dispose();
     x.dispose();
+  });
+
+  it('a sum of products read forward and backward, copied into a store: the product is kept for the other copy', async () => {
+    // emb = x₁W₁ + x₂W₂ is read by silu (forward) and silu′ (backward); both kernels compute it, one in a matmul store
+    const w1 = os.randn([5, 7], { seed: 5 }).requiresGrad_(), w2 = os.randn([4, 7], { seed: 6 }).requiresGrad_();
+    const x1 = os.randn([3, 5], { seed: 7 }), x2 = os.randn([3, 4], { seed: 8 }), t = os.randn([3, 7], { seed: 9 });
+    const step = () =>
+      os.tidy(() => {
+        const loss = os.sum(os.mul(os.silu(os.add(os.matmul(x1, w1), os.matmul(x2, w2))), t));
+        loss.backward();
+        const [g1, g2] = [w1, w2].map((w) => {
+          const g = w.grad!;
+          w.grad = null;
+          return g;
+        });
+        const out = os.cat([os.reshape(loss.detach(), [1]), os.reshape(g1, [35]), os.reshape(g2, [28])], 0);
+        g1.dispose();
+        g2.dispose();
+        return out;
+      });
+    const want = await step().data();
+    const f = os.compile(step);
+    for (let call = 0; call < 4; call++) {
+      const got = f();
+      expectClose(await got.data(), want, { rtol: 2e-6, atol: 1e-6, label: `loss and gradients (call ${call})` });
+      got.dispose();
+    }
+    f.dispose();
+    [w1, w2, x1, x2, t].forEach((x) => x.dispose());
   });
 
   it("'auto' fuses every kind on GPUs; CPU drivers, whose cold caches compile big variants for seconds, keep them apart", async () => {

@@ -130,6 +130,7 @@ const CASES: Record<OpName, () => Promise<void>> = {
   relu: unary(os.relu, u('relu'), NOT0),
   silu: unary(os.silu, u('silu'), [-4, 4]),
   sigmoid: unary(os.sigmoid, u('sigmoid'), [-4, 4]),
+  softplus: unary(os.softplus, u('softplus'), [-6, 6]),
   tanh: unary(os.tanh, u('tanh'), [-3, 3]),
   gelu: unary(os.gelu, u('gelu'), [-4, 4]),
   sin: unary(os.sin, u('sin'), [-3, 3]),

@@ -27,6 +27,7 @@ const UNARY_CASES: UnaryCase[] = [
   ['relu', os.relu, u('relu')],
   ['silu', os.silu, u('silu'), [-6, 6]],
   ['sigmoid', os.sigmoid, u('sigmoid'), [-8, 8]],
+  ['softplus', os.softplus, u('softplus'), [-30, 30], 1e-5],
   ['tanh', os.tanh, u('tanh'), [-5, 5]],
   ['gelu', os.gelu, u('gelu'), [-5, 5], 1e-5],
   ['sin', os.sin, u('sin'), [-3, 3]],
