@@ -23,9 +23,6 @@ export interface EDMConfig {
   sigmaData: number; // std of the training data; 0.5 for every data set here
 }
 
-/** A number as a WGSL f32 literal. */
-const f32lit = (v: number): string => (Number.isInteger(v) ? `${v}.0` : `${v}`);
-
 /** Per-sample σ [B] reshaped to broadcast against x [B, ...]. */
 export const sigmaLike = (sigma: Tensor, x: Tensor): Tensor => os.reshape(sigma, [x.shape[0], ...x.shape.slice(1).map(() => 1)]);
 
@@ -48,34 +45,39 @@ export class EDMDenoiser extends os.nn.Module {
 
   /** c_skip, c_out, c_in shaped like x's batch (for broadcasting) and c_noise [B]. */
   coefficients(x: Tensor, sigma: Tensor) {
-    const s = sigmaLike(sigma, x);
-    const sd2 = this.sigmaData ** 2;
-    const denom = os.add(os.square(s), sd2);
-    const cIn = os.rsqrt(denom);
-    return { cSkip: os.div(sd2, denom), cOut: os.mul(os.mul(s, this.sigmaData), cIn), cIn, cNoise: os.mul(os.log(sigma), 0.25) };
+    return { ...this.mixing(x, sigma), cIn: this.inputScale(x, sigma), cNoise: this.noiseLevel(sigma) };
   }
 
-  /** c_in·x with σ broadcast per sample: one kernel (its backward is g·c_in; σ never needs a gradient). */
+  /** c_in = 1/√(σ² + σ_d²) per sample, shaped like x's batch. */
+  inputScale(x: Tensor, sigma: Tensor): Tensor {
+    return os.tidy(() => os.rsqrt(os.add(os.square(sigmaLike(sigma, x)), this.sigmaData ** 2)));
+  }
+
+  /** c_skip = σ_d²/(σ² + σ_d²) and c_out = σ·σ_d/√(σ² + σ_d²) per sample, shaped like x's batch. */
+  mixing(x: Tensor, sigma: Tensor): { cSkip: Tensor; cOut: Tensor } {
+    return os.tidy(() => {
+      const s = sigmaLike(sigma, x);
+      const sd2 = this.sigmaData ** 2, denom = os.add(os.square(s), sd2);
+      return { cSkip: os.div(sd2, denom), cOut: os.mul(os.mul(s, this.sigmaData), os.rsqrt(denom)) };
+    });
+  }
+
+  /** c_in·x with σ broadcast per sample. */
   scaleIn(x: Tensor, sigma: Tensor): Tensor {
-    const s = sigmaLike(sigma, x), sd2 = f32lit(this.sigmaData ** 2);
-    const cIn = (g: Tensor) => os.fused('edm c_in·g', `a * inverseSqrt(b * b + ${sd2})`, [g, s]);
-    return os.fused('edm c_in·x', `a * inverseSqrt(b * b + ${sd2})`, [x, s], (g) => [cIn(g), null]);
+    return os.tidy(() => os.mul(x, this.inputScale(x, sigma)));
   }
 
   /** c_noise = ln(σ)/4 per sample [B]. */
   noiseLevel(sigma: Tensor): Tensor {
-    return os.fused('edm c_noise', 'log(a) * 0.25', [sigma]);
+    return os.tidy(() => os.mul(os.log(sigma), 0.25));
   }
 
-  /** c_skip·x + c_out·F in one kernel, with its backward (g·c_skip, g·c_out). */
+  /** c_skip·x + c_out·F. */
   combine(x: Tensor, F: Tensor, sigma: Tensor): Tensor {
-    const s = sigmaLike(sigma, x), sd = f32lit(this.sigmaData), sd2 = f32lit(this.sigmaData ** 2);
-    const cSkip = `(${sd2} / (c * c + ${sd2}))`, cOut = `(c * ${sd} * inverseSqrt(c * c + ${sd2}))`;
-    return os.fused('edm c_skip·x + c_out·F', `${cSkip} * a + ${cOut} * b`, [x, F, s], (g) => [
-      os.fused('edm c_skip·g', `a * (${sd2} / (b * b + ${sd2}))`, [g, s]),
-      os.fused('edm c_out·g', `a * (b * ${sd} * inverseSqrt(b * b + ${sd2}))`, [g, s]),
-      null,
-    ]);
+    return os.tidy(() => {
+      const { cSkip, cOut } = this.mixing(x, sigma);
+      return os.add(os.mul(cSkip, x), os.mul(cOut, F));
+    });
   }
 
   /** F's raw output for the noisy input x at σ: the quantity EDM's loss regresses. */
@@ -132,10 +134,12 @@ export function fSpaceLoss(den: EDMDenoiser, y: Tensor, sigma: Tensor, labels: T
   });
 }
 
-/** F's regression target (y − c_skip·x_t)/c_out for clean y noised to x_t at σ [B], in one kernel. */
+/** F's regression target (y − c_skip·x_t)/c_out for clean y noised to x_t at σ [B]. */
 export function fSpaceTarget(den: EDMDenoiser, y: Tensor, xt: Tensor, sigma: Tensor): Tensor {
-  const sd = f32lit(den.sigmaData), sd2 = f32lit(den.sigmaData ** 2);
-  return os.fused('edm F target', `(a - (${sd2} / (c * c + ${sd2})) * b) / (c * ${sd} * inverseSqrt(c * c + ${sd2}))`, [y, xt, sigmaLike(sigma, y)]);
+  return os.tidy(() => {
+    const { cSkip, cOut } = den.mixing(y, sigma);
+    return os.div(os.sub(y, os.mul(cSkip, xt)), cOut);
+  });
 }
 
 /** Replaces rows of one-hot labels by the null class (zeros) with probability p. */

@@ -7,10 +7,8 @@ import * as os from '../engine';
 import type { Tensor } from '../engine';
 import { ShapeError, ValueError, fmtShape } from '../engine/errors';
 
-/** softplus(x) = log(1 + eˣ), computed without overflow; d/dx = sigmoid(x). */
-export function softplus(x: Tensor): Tensor {
-  return os.fused('softplus', 'max(a, 0.0) + log(1.0 + exp(-abs(a)))', [x], (g, [a]) => [os.fused('softplus′·g', 'b * sigmoid_(a)', [a, g])]);
-}
+/** softplus(x) = log(1 + eˣ) (the engine's op; kept here under the name the GAN losses use). */
+export const softplus = os.softplus;
 
 /** Non-saturating generator loss: mean softplus(−D(G(z))). */
 export const ganGeneratorLoss = (fakeLogits: Tensor): Tensor => os.tidy(() => os.mean(softplus(os.neg(fakeLogits))));

@@ -32,6 +32,7 @@ export class MLPScoreNet extends os.nn.Module implements ScoreNet {
   readonly output: os.nn.Linear;
   private readonly freqTable: Tensor;
   private readonly phaseTable: Tensor;
+  private readonly rawColumn: Tensor;
 
   constructor(config: Partial<MLPScoreNetConfig> = {}) {
     super();
@@ -47,6 +48,7 @@ export class MLPScoreNet extends os.nn.Module implements ScoreNet {
     const phase = [0, ...new Array(c.freqs).fill(0), ...new Array(c.freqs).fill(Math.PI / 2)];
     this.freqTable = os.keep(os.tensor(Float32Array.from(freq), [1, freq.length]));
     this.phaseTable = os.keep(os.tensor(Float32Array.from(phase), [1, phase.length]));
+    this.rawColumn = os.keep(os.tensor(Float32Array.from(freq, (f) => (f === 0 ? 1 : 0)), [1, freq.length]));
   }
 
   get labelDim(): number {
@@ -57,7 +59,7 @@ export class MLPScoreNet extends os.nn.Module implements ScoreNet {
   embed(cNoise: Tensor): Tensor {
     return os.tidy(() => {
       const c = os.reshape(cNoise, [cNoise.shape[0], 1]);
-      return os.fused('noise embedding', 'select(sin(a * b + c), a, b == 0.0)', [c, this.freqTable, this.phaseTable]);
+      return os.where(this.rawColumn, c, os.sin(os.add(os.mul(c, this.freqTable), this.phaseTable)));
     });
   }
 
@@ -76,7 +78,7 @@ export class MLPScoreNet extends os.nn.Module implements ScoreNet {
       const parts = [xIn, this.embed(cNoise)];
       if (this.config.labelDim > 0) parts.push(labels ?? os.zeros([xIn.shape[0], this.config.labelDim]));
       let h = os.silu(this.input.forward(os.cat(parts, 1)));
-      for (const b of this.blocks) h = residualSilu(h, b.forward(h));
+      for (const b of this.blocks) h = os.add(h, os.silu(b.forward(h)));
       return h;
     });
   }
@@ -89,10 +91,6 @@ export class MLPScoreNet extends os.nn.Module implements ScoreNet {
     super.dispose();
     this.freqTable.dispose();
     this.phaseTable.dispose();
+    this.rawColumn.dispose();
   }
-}
-
-/** h + silu(u) in one kernel, with its backward (g, g·silu′(u)). */
-function residualSilu(h: Tensor, u: Tensor): Tensor {
-  return os.fused('h + silu(u)', 'a + b * sigmoid_(b)', [h, u], (g, [, uu]) => [g, os.fused('silu′(u)·g', 'b * sigmoid_(a) * (1.0 + a * (1.0 - sigmoid_(a)))', [uu, g])]);
 }

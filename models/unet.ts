@@ -37,13 +37,9 @@ export const MNIST_UNET: Partial<UNetConfig> = { modelChannels: 16, channelMult:
 
 const groupsFor = (c: number): number => Math.max(1, Math.min(32, Math.floor(c / 4)));
 
-/** silu(shift + n·(scale + 1)), the adaptive group-norm modulation, in one kernel with a hand-written backward. */
+/** silu(shift + n·(scale + 1)), the adaptive group-norm modulation (compiled steps fuse it into one kernel). */
 export function modulate(n: Tensor, scale: Tensor, shift: Tensor): Tensor {
-  const u = 'c + a * (b + 1.0)';
-  return os.fused('silu(shift + n·(scale+1))', `(${u}) * sigmoid_(${u})`, [n, scale, shift], (g, [nn, sc, sh]) => {
-    const gu = os.fused('silu′(u)·g', `d * sigmoid_(${u}) * (1.0 + (${u}) * (1.0 - sigmoid_(${u})))`, [nn, sc, sh, g]);
-    return [os.fused('gu·(scale+1)', 'a * (b + 1.0)', [gu, sc]), os.mul(gu, nn), gu];
-  });
+  return os.tidy(() => os.silu(os.add(shift, os.mul(n, os.add(scale, 1)))));
 }
 
 type Resample = 'none' | 'up' | 'down';
@@ -150,7 +146,7 @@ export class UNet extends os.nn.Module implements ScoreNet {
   embed(cNoise: Tensor, labels: Tensor | null, batch: number): Tensor {
     return os.tidy(() => {
       const c = os.reshape(cNoise, [batch, 1]);
-      const pe = os.fused('positional embedding', 'sin(a * b + c)', [c, this.freqTable, this.phaseTable]);
+      const pe = os.sin(os.add(os.mul(c, this.freqTable), this.phaseTable));
       let emb = this.mapNoise1.forward(os.silu(this.mapNoise0.forward(pe)));
       if (this.mapLabel) emb = os.add(emb, this.mapLabel.forward(labels ?? os.zeros([batch, this.config.labelDim])));
       return os.silu(emb);
