@@ -4,7 +4,7 @@ import type { DMDConfig } from './dmd';
 
 export type Recipe = Partial<DMDConfig> & { mode: 'dmd' | 'dmd2' };
 
-/** Iterations of `npm run demo` on 2-D data (about 2½ minutes of training on lavapipe). */
+/** Iterations of `npm run demo` on 2-D data (about 2 minutes of training on lavapipe). */
 export const TOY_DEMO_STEPS = 4000;
 
 /**
