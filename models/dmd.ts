@@ -345,6 +345,7 @@ export class DMDTrainer {
       }
       // the head and the fake score's encoder learn to tell noised generator samples from noised real data
       const real = os.dynamic(() => this.realData!(c.batch, this.rng));
+      // one trunk pass where the net allows it and labels come with both batches or neither
       const [l, ganD] = this.fake.net.fromBottleneck && !labels === !real.labels
         ? this.guidanceLossesOnePass(x0, xt, sigma, labels, real)
         : [denoising(), ganDiscriminatorLoss(...this.discriminatePair(x0, labels, real.x, real.labels))];
@@ -369,10 +370,10 @@ export class DMDTrainer {
    */
   private guidanceLossesOnePass(x0: Tensor, xt: Tensor, sigma: Tensor, labels: Tensor | null, real: { x: Tensor; labels: Tensor | null }): [Tensor, Tensor] {
     const na = this.ganNoised(x0), nb = this.ganNoised(real.x);
-    const B = x0.shape[0], Bf = 2 * B, Br = real.x.shape[0];
+    const B = x0.shape[0], Br = real.x.shape[0];
     const h = this.fake.bottleneck(os.cat([xt, na.xt, nb.xt], 0), os.cat([sigma, na.sigma, nb.sigma], 0), labels && os.cat([labels, labels, real.labels!], 0));
     const F = this.fake.net.fromBottleneck!(os.slice(h, [0], [B]));
-    const logits = this.head!.forward(os.slice(h, [B], [Bf + Br]));
+    const logits = this.head!.forward(os.slice(h, [B], [2 * B + Br]));
     const ganD = ganDiscriminatorLoss(os.slice(logits, [0], [B]), os.slice(logits, [B], [B + Br]));
     return [os.mseLoss(F, fSpaceTarget(this.fake, x0, xt, sigma)), ganD];
   }
