@@ -1,13 +1,14 @@
 // engine/index.ts: the package root, `import * as os from 'onestep'` (DESIGN §2).
 import './methods';
-import { device, init as initDevice, readAll as readArrays, type InitOptions, type MemoryStats } from '../runtime';
-import type { Tensor } from './tensor';
+import { device, init as initDevice, type InitOptions, type MemoryStats } from '../runtime';
 
 export { Tensor, tidy, keep, DTYPES, type DType } from './tensor';
 export { backward, noGrad, isGradEnabled, setGradEnabled, type BackwardOptions } from './autograd';
 export * from './ops';
 export * from '../runtime/errors';
 export { device, hasDevice, shutdown, f32bits, gpuWait, setWaitMode, Device, ADAPTER_CHOICES, type AdapterChoice, type InitOptions, type MemoryStats } from '../runtime';
+/** The values of several tensors in one readback (one wait for all: a loss per iteration over a batch of iterations). */
+export { readAll } from '../runtime';
 /**
  * Kernel autotuning (kernels/tune.ts): kernels with several variants (matmul, conv2d, attention, norm) time candidates per shape class and
  * cache the winner per adapter, in memory and in Node on disk (`$ONESTEP_TUNE_CACHE` or `~/.cache/onestep`, see
@@ -54,11 +55,6 @@ export async function init(opts: InitOptions = {}): Promise<{ adapter: string; f
 /** Live tensors, bytes held by them and by the pool, and dispatch/submit counts since init. */
 export function memory(): MemoryStats {
   return device().memory();
-}
-
-/** The values of several tensors in one readback (one wait for all: a loss per iteration over a batch of iterations). */
-export async function readAll(tensors: readonly Tensor[]): Promise<Float32Array[]> {
-  return readArrays(tensors);
 }
 
 /** Waits until every queued kernel has finished (for timing). */

@@ -140,12 +140,16 @@ export class DMDTrainer {
    */
   discriminatePair(a: Tensor, la: Tensor | null, b: Tensor, lb: Tensor | null): [Tensor, Tensor] {
     return os.tidy(() => {
-      const na = this.ganNoised(a), nb = this.ganNoised(b);
-      const labels = la && lb ? os.cat([la, lb], 0) : null;
-      const logits = this.head!.forward(this.fake.bottleneck(os.cat([na.xt, nb.xt], 0), os.cat([na.sigma, nb.sigma], 0), labels));
+      const logits = this.head!.forward(this.trunk([{ ...this.ganNoised(a), labels: la }, { ...this.ganNoised(b), labels: lb }]));
       const n = a.shape[0];
       return [os.slice(logits, [0], [n]), os.slice(logits, [n], [n + b.shape[0]])];
     });
+  }
+
+  /** The fake score's bottleneck features of several noised batches, stacked, from one pass of its trunk (labels: all or none). */
+  private trunk(parts: { xt: Tensor; sigma: Tensor; labels: Tensor | null }[]): Tensor {
+    const labels = parts.every((p) => p.labels) ? os.cat(parts.map((p) => p.labels!), 0) : null;
+    return this.fake.bottleneck(os.cat(parts.map((p) => p.xt), 0), os.cat(parts.map((p) => p.sigma), 0), labels);
   }
 
   /** x + σ·ε with σ per sample from Karras levels [0, ganMaxStep]: what the head sees. */
@@ -369,9 +373,8 @@ export class DMDTrainer {
    * rest the GAN loss. The same draws in the same order as the two-pass form, and about half its dispatches.
    */
   private guidanceLossesOnePass(x0: Tensor, xt: Tensor, sigma: Tensor, labels: Tensor | null, real: { x: Tensor; labels: Tensor | null }): [Tensor, Tensor] {
-    const na = this.ganNoised(x0), nb = this.ganNoised(real.x);
+    const h = this.trunk([{ xt, sigma, labels }, { ...this.ganNoised(x0), labels }, { ...this.ganNoised(real.x), labels: real.labels }]);
     const B = x0.shape[0], Br = real.x.shape[0];
-    const h = this.fake.bottleneck(os.cat([xt, na.xt, nb.xt], 0), os.cat([sigma, na.sigma, nb.sigma], 0), labels && os.cat([labels, labels, real.labels!], 0));
     const F = this.fake.net.fromBottleneck!(os.slice(h, [0], [B]));
     const logits = this.head!.forward(os.slice(h, [B], [2 * B + Br]));
     const ganD = ganDiscriminatorLoss(os.slice(logits, [0], [B]), os.slice(logits, [B], [B + Br]));

@@ -149,8 +149,7 @@ export class DeviceArray {
 
   /** Copies the values to the host (f16 converted to f32). The first sync point after a run of ops: submits them all. */
   async data(): Promise<Float32Array> {
-    if (this.dtype === 'f32') return new Float32Array((await this.bytes('data')).buffer);
-    return halvesToFloats(new Uint16Array((await this.bytes('data')).buffer, 0, this.size));
+    return asFloats(this, (await this.bytes('data')).buffer as ArrayBuffer);
   }
 
   /** The raw little-endian bytes of the elements (4 per f32, 2 per f16), e.g. for a safetensors file. */
@@ -172,6 +171,9 @@ export async function readAll(arrays: readonly DeviceArray[]): Promise<Float32Ar
   const dev = storages[0].device;
   if (storages.some((s) => s.device !== dev)) throw new ValueError('readAll: the arrays live on different devices (an os.init() came between them); read each with data()');
   const raws = await dev.readMany(arrays.map((a, i) => ({ buf: storages[i].buffer, bytes: bufferBytes(a.dtype, a.size) })));
-  return arrays.map((a, i) => (a.dtype === 'f32' ? new Float32Array(raws[i], 0, a.size) : halvesToFloats(new Uint16Array(raws[i], 0, a.size))));
+  return arrays.map((a, i) => asFloats(a, raws[i]));
 }
+
+/** An array's elements read back as raw bytes, as f32 values (f16 converted). */
+const asFloats = (a: DeviceArray, raw: ArrayBuffer): Float32Array => (a.dtype === 'f32' ? new Float32Array(raw, 0, a.size) : halvesToFloats(new Uint16Array(raw, 0, a.size)));
 

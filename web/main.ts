@@ -171,7 +171,7 @@ function updateButtons(): void {
   $<HTMLButtonElement>('download').disabled = S.dead || !S.session || S.running || S.busy;
   $<HTMLButtonElement>('measure').disabled = !ok || S.running;
   const locked = !!S.session || S.running;
-  for (const id of ['mode', 'lr', 'fakeLr', 'batch', 'ttur', 'cfg', 'regWeight', 'ganWeight', 'ganDWeight', 'ganMaxStep', 'emaDecay', 'warmup', 'lrDecay', 'seed', 'dataset', 'teacher', 'upload']) ($(id) as HTMLInputElement).disabled = locked || S.busy;
+  for (const id of ['mode', ...RECIPE_FIELDS, 'cfg', 'seed', 'dataset', 'teacher', 'upload']) ($(id) as HTMLInputElement).disabled = locked || S.busy;
 }
 
 function populateDatasets(): void {

@@ -30,6 +30,24 @@ export interface Group {
 }
 
 
+/**
+ * Adds input value x, read with `strides` over the group's shape from `offset`, to g's input table unless it is there
+ * already (`index` holds the table's keys); returns its index.
+ */
+function addInput(g: Group, index: Map<string, number>, x: number, strides: readonly number[] | null, offset: number, window: boolean): number {
+  const key = `${x}:${strides}:${offset}:${window}`;
+  let k = index.get(key);
+  if (k === undefined) {
+    k = g.inputValues.length;
+    index.set(key, k);
+    g.inputValues.push(x);
+    (g.spec.inputs as (readonly number[] | null)[]).push(strides);
+    (g.spec.offsets as number[]).push(offset);
+    if (window) g.windows.add(k);
+  }
+  return k;
+}
+
 /** Strides that read a tensor of shape `from` as broadcast to `to`; null when `from` is `to` (read at i). */
 const inputStrides = (from: readonly number[], to: readonly number[]): number[] | null => (sameShape(from, to) ? null : broadcastStrides(from, to));
 
@@ -79,21 +97,9 @@ export function fuse(device: Device, trace: Trace, opts: { fuse: boolean; epilog
       const g: Group = { ops: [], positions: [], spec: { shape, inputs: [], offsets: [], steps: [], label: '' }, inputValues: [], windows: new Set(), output: op.output };
       const inputIndex = new Map<string, number>();
       /** Input v read with `strides` over the group's shape from `offset` (a window), or broadcast from `useShape`. */
-      const external = (v: number, useShape: readonly number[], window?: { strides: readonly number[]; offset: number }): FusedArg => {
-        const strides = window ? [...window.strides] : inputStrides(useShape, shape);
-        const offset = window?.offset ?? 0;
-        const key = `${v}:${strides}:${offset}:${!!window}`;
-        let k = inputIndex.get(key);
-        if (k === undefined) {
-          k = g.inputValues.length;
-          inputIndex.set(key, k);
-          g.inputValues.push(v);
-          (g.spec.inputs as (readonly number[] | null)[]).push(strides);
-          (g.spec.offsets as number[]).push(offset);
-          if (window) g.windows.add(k);
-        }
-        return { input: k };
-      };
+      const external = (v: number, useShape: readonly number[], window?: { strides: readonly number[]; offset: number }): FusedArg => ({
+        input: addInput(g, inputIndex, v, window ? [...window.strides] : inputStrides(useShape, shape), window?.offset ?? 0, !!window),
+      });
       const args: FusedArg[] = op.inputs.map((v, i) => {
         const src = groups.get(v);
         const use = op.inputShapes[i];
@@ -199,10 +205,14 @@ function absorbRereadGroups(trace: Trace, cmds: readonly TracedCommand[], keep: 
   const MAX_COPIES = 3;
   const owner = new Map<number, Group>(); // command position -> the group it belongs to
   for (const g of groups.values()) for (const p of g.positions) owner.set(p, g);
+  const named = new Map<number, number[]>(); // value -> the kept commands that name it
+  cmds.forEach((tc, i) => {
+    if (keep[i]) for (const x of new Set(tc.values)) (named.get(x) ?? named.set(x, []).get(x)!).push(i);
+  });
   for (const [v, P] of [...groups]) {
     if (trace.values[v].role !== 'temp' || P.windows.size || P.spec.inputs.some((x) => x !== null)) continue;
     const own = new Set(P.positions);
-    const readers = cmds.flatMap((tc, i) => (keep[i] && !own.has(i) && tc.values.includes(v) ? [i] : []));
+    const readers = (named.get(v) ?? []).filter((i) => !own.has(i));
     const owners = new Set(readers.map((i) => owner.get(i)));
     if (!readers.length || owners.has(undefined) || owners.has(P) || owners.size > MAX_COPIES) continue;
     const readersOf = [...owners] as Group[];
@@ -227,21 +237,10 @@ function canRunInside(P: Group, v: number, G: Group, cmds: readonly TracedComman
 
 /** Rewrites G to compute P's result (v) itself: P's steps first, reading P's inputs with the strides G read v with. */
 function runInside(P: Group, v: number, G: Group): void {
-  const inputs: (readonly number[] | null)[] = [], offsets: number[] = [], values: number[] = [], windows = new Set<number>();
+  // the new input table: G's other inputs, then P's as each read of v needs them
+  const table: Group = { ...G, spec: { ...G.spec, inputs: [], offsets: [] }, inputValues: [], windows: new Set() };
   const index = new Map<string, number>();
-  const input = (x: number, strides: readonly number[] | null, offset: number, window: boolean): number => {
-    const key = `${x}:${strides}:${offset}:${window}`;
-    let k = index.get(key);
-    if (k === undefined) {
-      k = values.length;
-      index.set(key, k);
-      values.push(x);
-      inputs.push(strides);
-      offsets.push(offset);
-      if (window) windows.add(k);
-    }
-    return k;
-  };
+  const input = (x: number, strides: readonly number[] | null, offset: number, window: boolean) => addInput(table, index, x, strides, offset, window);
   const kept = G.inputValues.map((x, k) => (x === v ? -1 : input(x, G.spec.inputs[k], G.spec.offsets?.[k] ?? 0, G.windows.has(k))));
   const steps: { fn: FusedKernelSpec['steps'][number]['fn']; args: FusedArg[] }[] = [];
   const resultOf = new Map<number, number>(); // G's input k (a read of v) -> the step that now computes it
@@ -253,9 +252,9 @@ function runInside(P: Group, v: number, G: Group): void {
   });
   const shift = steps.length;
   for (const st of G.spec.steps) steps.push({ fn: st.fn, args: st.args.map((a): FusedArg => ('step' in a ? { step: a.step + shift } : resultOf.has(a.input) ? { step: resultOf.get(a.input)! } : { input: kept[a.input] })) });
-  G.spec = { ...G.spec, inputs, offsets, steps };
-  G.inputValues = values;
-  G.windows = windows;
+  G.spec = { ...table.spec, steps };
+  G.inputValues = table.inputValues;
+  G.windows = table.windows;
   G.ops = [...P.ops, ...G.ops];
   G.positions = [...P.positions, ...G.positions];
 }
