@@ -3,6 +3,7 @@
 // one of its inputs when that input is read by nothing else, so the intermediate never reaches memory.
 import { fusedKernel, fusedWorkgroups, type FusedArg, type FusedKernelSpec } from '../../kernels/elementwise/fused.wgsl';
 import { broadcastStrides } from '../../kernels/elementwise/dispatch';
+import { reducePrologueOf, withPrologue } from '../../kernels/reduce/dispatch';
 import { broadcastShapes, stridesOf } from '../../kernels/grid';
 import { shapeSize, type Device } from '../../runtime';
 import { sameShape } from '../ops/validate';
@@ -154,9 +155,16 @@ export function fuse(device: Device, trace: Trace, opts: { fuse: boolean; epilog
 
   if (opts.fuse) absorbRereadGroups(trace, cmds, keep, touches, groups, maxInputs);
 
-  // a group that reads a matmul's result runs in the matmul's store; other groups of ≥ 2 ops become fused kernels
+  // a group only a reduction reads runs in its loads; a group that reads a matmul's result runs in the matmul's store;
+  // other groups of ≥ 2 ops become fused kernels
   const placedAt = new Map<number, { tc: TracedCommand; ops: string[] }>();
   let fusedOps = 0;
+  if (opts.fuse) {
+    for (const r of fuseIntoReductions(trace, cmds, keep, touches, groups, maxInputs)) {
+      placedAt.set(r.at, { tc: r.command, ops: r.ops });
+      fusedOps += r.ops.length;
+    }
+  }
   const inMatmul = new Set<Group>();
   if (opts.fuse) {
     for (const e of fuseEpilogues(device, trace, keep, touches, [...groups.values()], opts.epilogues ?? 'auto')) {
@@ -257,6 +265,48 @@ function runInside(P: Group, v: number, G: Group): void {
   G.windows = table.windows;
   G.ops = [...P.ops, ...G.ops];
   G.positions = [...P.positions, ...G.positions];
+}
+
+/**
+ * A group whose result only a reduction reads is evaluated in the reduction's loads (kernels/reduce's prologue), so
+ * its result never reaches memory: a loss's |a − b| or square before its mean, a gradient's square before its norm.
+ * Only groups that read every input as made move (a reduction reads all its inputs at one offset), and only into
+ * reductions outside the optimisers' dynamic regions. Returns each rewritten reduction with the ops now inside it.
+ */
+function fuseIntoReductions(trace: Trace, cmds: readonly TracedCommand[], keep: boolean[], touches: readonly number[], groups: Map<number, Group>, maxInputs: number): { at: number; command: TracedCommand; ops: string[] }[] {
+  const rewritten: { at: number; command: TracedCommand; ops: string[] }[] = [];
+  cmds.forEach((tc, i) => {
+    if (!keep[i] || tc.c.kind !== 'dispatch' || tc.region >= 0) return;
+    const kernel = tc.c.kernel;
+    const prologue = reducePrologueOf(kernel);
+    if (!prologue) return;
+    const n = prologue.inputs.length;
+    const out = tc.values[n];
+    let size = -1; // elements reduced: the first group moved in tells (every input has that many)
+    // the reduction's loads as a group: the identity reads its one input as a step, so readers can be rewritten
+    const steps = prologue.steps.length ? prologue.steps : [{ fn: { args: ['x'], expr: 'x' }, args: [{ input: 0 }] }];
+    const R: Group = { ops: [], positions: [i], spec: { shape: [], inputs: [...prologue.inputs], offsets: prologue.inputs.map(() => 0), steps, label: '' }, inputValues: tc.values.slice(0, n), windows: new Set(), output: out };
+    let absorbed = false;
+    for (const v of new Set(R.inputValues)) {
+      const G = groups.get(v);
+      if (!G || touches[v] !== 2 || trace.values[v].role !== 'temp' || G.windows.size || G.spec.output) continue;
+      if (G.spec.inputs.some((x) => x !== null) || (size >= 0 && shapeSize(G.spec.shape) !== size)) continue;
+      size = shapeSize(G.spec.shape);
+      R.spec = { ...R.spec, shape: [size] };
+      if (!canRunInside(G, v, R, cmds, keep, maxInputs)) continue;
+      runInside(G, v, R);
+      for (const p of G.positions) keep[p] = false;
+      groups.delete(v);
+      absorbed = true;
+    }
+    if (!absorbed) return;
+    const ops = R.ops.map((o) => opLabel(trace.ops[o]));
+    const fused = withPrologue(kernel, { inputs: R.spec.inputs, steps: R.spec.steps, label: ops.join(' → ') })!;
+    const values = [...R.inputValues, out];
+    keep[i] = false;
+    rewritten.push({ at: i, command: { c: { ...tc.c, kernel: fused, buffers: values.map((x) => trace.values[x].buffer) }, values, op: tc.op, region: -1 }, ops: [...ops, opLabel(trace.ops[tc.op])] });
+  });
+  return rewritten;
 }
 
 /**

@@ -1,7 +1,7 @@
 // engine/ops/losses.ts: mseLoss and crossEntropy (torch.nn.functional semantics) as table entries, and the
 // composites beside them (oneHot, dropout).
 import { binary, fusedElementwise } from '../../kernels/elementwise/dispatch';
-import { reduce } from '../../kernels/reduce/dispatch';
+import { reduce, type ReducePrologue } from '../../kernels/reduce/dispatch';
 import { softmaxAlong } from '../../kernels/softmax/dispatch';
 import { shapeSize } from '../../runtime';
 import { ShapeError, ValueError, fmtShape } from '../../runtime/errors';
@@ -19,17 +19,17 @@ export type Reduction = 'mean' | 'sum' | 'none';
 /** The factor a 'mean' or 'sum' reduction of n elements applies. */
 const scaleOf = (r: Reduction, n: number) => (r === 'mean' ? 1 / n : 1);
 
+/** (a − b)² of the input and the target, which mseLoss's reduction reads through. */
+const SQUARED_ERROR: ReducePrologue = { inputs: [null, null], steps: [{ fn: { args: ['a', 'b'], expr: '(a - b) * (a - b)' }, args: [{ input: 0 }, { input: 1 }] }], label: 'squared error' };
+
 export const LOSS_OPS = {
-  // mean((a − b)²) (or sum, or none): one kernel for (a − b)², one reduction
+  // mean((a − b)²) (or sum): one reduction reading a and b; none: one elementwise kernel
   mseLoss: {
     inputs: ['input', 'target'], family: 'elementwise',
     shape: ([a], r) => (r === 'none' ? a : []),
     forward: ([a, b], r) => {
-      const se = fusedElementwise('mseLoss', '(a - b) * (a - b)', [a, b]);
-      if (r === 'none') return se;
-      const out = reduce('sum', se, a.shape.map((_, d) => d), false, scaleOf(r, a.size));
-      se.dispose();
-      return out;
+      if (r === 'none') return fusedElementwise('mseLoss', SQUARED_ERROR.steps[0].fn.expr, [a, b]);
+      return reduce('sum', a, a.shape.map((_, d) => d), false, scaleOf(r, a.size), undefined, { prologue: SQUARED_ERROR, inputs: [a, b] });
     },
     // d/da = 2(a − b)·g (÷ n for the mean) = −d/db
     backward: (g, { inputs: [a, b], attrs: r, need }) => {

@@ -1,7 +1,10 @@
-// kernels/reduce/dispatch.ts: sum / max / min / sum of squares over any set of axes (torch.sum(dim, keepdim)).
+// kernels/reduce/dispatch.ts: sum / max / min / sum of squares over any set of axes (torch.sum(dim, keepdim)), of an
+// array or of an elementwise function of several same-shape arrays (a prologue: mean((a − b)²) reads a and b, and a
+// compiled step runs the elementwise chain that made a reduction's input inside it, engine/compile/fuse.ts).
 import { f32bits, type Kernel, DeviceArray } from '../../runtime';
 import { MAX_DIMS, decodeDims, grid1d, main1d, padDims, stridesOf, uniformAt } from '../grid';
 import { WGSL_MATH } from '../elementwise/ops';
+import { evaluate, stepFunctions, type FusedKernelSpec } from '../elementwise/fused.wgsl';
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'sumSquares';
 /**
@@ -43,19 +46,54 @@ const COLS4_OPS: readonly ReduceOp[] = ['sum', 'sumSquares'];
 const offsetFn = (name: string, shape: string, strides: string, dims: number): string =>
   `fn ${name}(i: u32) -> u32 {\n  var rem = i; var off = 0u;\n  ${decodeDims(dims, shape, (d) => `off += c * ${uniformAt(strides, d)};`)}\n  return off;\n}`;
 
-/** The kernel for `nKept` kept and `nRed` (≥ 1) reduced dims (after plan() merged them): both baked in. */
-function reduceKernel(op: ReduceOp, variant: KernelVariant, nKept: number, nRed: number): Kernel {
-  const key = `${op}:${variant}:${nKept}:${nRed}`;
-  let k = kernels.get(key);
+/**
+ * What a reduction reads: element e is f(in0[e], in1[e], …), the steps of an elementwise chain over inputs that all
+ * have the reduced array's shape and layout (every `inputs` entry null, no offsets; `shape` is unused). The identity
+ * (one input, no steps) reads the array itself.
+ */
+export type ReducePrologue = Pick<FusedKernelSpec, 'inputs' | 'steps' | 'label'>;
+
+const IDENTITY: ReducePrologue = { inputs: [null], steps: [], label: '' };
+
+/** The reduced value at an offset: value(off) for f32 reads, value4(off4) for vec4 reads (four elements per lane). */
+function valueFn(p: ReducePrologue, vec4: boolean): string {
+  const spec = { ...p, shape: [] };
+  const last = `t${p.steps.length - 1}`;
+  if (!vec4) {
+    if (!p.steps.length) return 'fn value(off: u32) -> f32 { return in0[off]; }';
+    return `fn value(off: u32) -> f32 { ${evaluate(spec, (k) => `in${k}[off]`)} return ${last}; }`;
+  }
+  if (!p.steps.length) return 'fn value4(off4: u32) -> vec4f { return in0[off4]; }';
+  const lanes = ['x', 'y', 'z', 'w'].map((l) => `{ ${evaluate(spec, (k) => `v${k}.${l}`)} r.${l} = ${last}; }`);
+  return `fn value4(off4: u32) -> vec4f { ${p.inputs.map((_, k) => `let v${k} = in${k}[off4];`).join(' ')} var r: vec4f; ${lanes.join(' ')} return r; }`;
+}
+
+/** How a reduce kernel was made: what reducePrologueOf and withPrologue rebuild it from. */
+const generatedFrom = new WeakMap<Kernel, { op: ReduceOp; variant: KernelVariant; nKept: number; nRed: number; prologue: ReducePrologue }>();
+const withProloguesCache = new Map<string, Kernel>();
+
+/**
+ * The kernel for `nKept` kept and `nRed` (≥ 1) reduced dims (after plan() merged them): both baked in. Its buffers:
+ * the prologue's inputs, then the output.
+ */
+function reduceKernel(op: ReduceOp, variant: KernelVariant, nKept: number, nRed: number, prologue: ReducePrologue = IDENTITY): Kernel {
+  const plain = prologue === IDENTITY;
+  const key = plain ? `${op}:${variant}:${nKept}:${nRed}` : `${op}:${variant}:${nKept}:${nRed}:${JSON.stringify([prologue.inputs.length, prologue.steps])}`;
+  let k = plain ? kernels.get(key) : withProloguesCache.get(key);
   if (k) return k;
   const vecs = MAX_DIMS / 4;
+  const vec4 = variant === 'thread4' || variant === 'cols4';
+  const elem = vec4 ? 'vec4f' : 'f32';
+  const n = prologue.inputs.length;
   const header = /* wgsl */ `
 struct U { nOut: u32, nRed: u32, scale: f32, p0: u32, p1: u32, parts: u32, chunk: u32, p2: u32,
   keptShape: array<vec4u, ${vecs}>, keptStrides: array<vec4u, ${vecs}>, redShape: array<vec4u, ${vecs}>, redStrides: array<vec4u, ${vecs}> }
 @group(0) @binding(0) var<uniform> u: U;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+${prologue.inputs.map((_, i) => `@group(0) @binding(${i + 1}) var<storage, read> in${i}: array<${elem}>;`).join('\n')}
+@group(0) @binding(${n + 1}) var<storage, read_write> out: array<${variant === 'cols4' ? 'vec4f' : 'f32'}>;
 ${WGSL_MATH}
+${stepFunctions({ ...prologue, shape: [] })}
+${valueFn(prologue, vec4)}
 ${offsetFn('keptOffset', 'keptShape', 'keptStrides', nKept)}
 ${offsetFn('redOffset', 'redShape', 'redStrides', nRed)}`;
   const lanes = ['x', 'y', 'z', 'w'];
@@ -78,12 +116,12 @@ ${chunkOf}
     // one contiguous run of the innermost reduced dim: the offset steps by its stride
     var off = base + redOffset(r);
     let end = min(r1, r - r % innerN + innerN);
-    for (; r < end; r++) { let v = x[off]; acc = ${COMBINE[op]('acc', 'v')}; off += innerS; }
+    for (; r < end; r++) { let v = value(off); acc = ${COMBINE[op]('acc', 'v')}; off += innerS; }
   }
   out[i] = acc * u.scale;
 }`
       : variant === 'cols4'
-      ? /* wgsl */ `${header.replace('var<storage, read> x: array<f32>;', 'var<storage, read> x: array<vec4f>;').replace('var<storage, read_write> out: array<f32>;', 'var<storage, read_write> out: array<vec4f>;')}
+      ? /* wgsl */ `${header}
 ${main1d()}
   if (i >= u.nOut / 4u) { return; }
   // outputs 4i … 4i + 3 are neighbours in memory at every reduced index: one vec4 per step
@@ -95,12 +133,12 @@ ${main1d()}
   while (r < u.nRed) {
     var off = base + redOffset(r);
     let end = min(u.nRed, r - r % innerN + innerN);
-    for (; r < end; r++) { let v = x[off / 4u]; acc = ${COMBINE[op]('acc', 'v')}; off += innerS; }
+    for (; r < end; r++) { let v = value4(off / 4u); acc = ${COMBINE[op]('acc', 'v')}; off += innerS; }
   }
   out[i] = acc * u.scale;
 }`
       : variant === 'thread4'
-      ? /* wgsl */ `${header.replace('var<storage, read> x: array<f32>;', 'var<storage, read> x: array<vec4f>;')}
+      ? /* wgsl */ `${header}
 ${chunkOf}
   // four values per load: runs of the innermost reduced dim (stride 1, length % 4 = 0) start on a vec4
   ${lanes.map((c) => `var acc${c}: f32 = ${INIT[op]};`).join(' ')}
@@ -108,7 +146,7 @@ ${chunkOf}
     var off4 = (base + redOffset(r)) / 4u;
     let end = min(r1, r - r % innerN + innerN);
     for (; r < end; r += 4u) {
-      let v = x[off4];
+      let v = value4(off4);
       ${lanes.map((c) => `acc${c} = ${COMBINE[op](`acc${c}`, `v.${c}`)};`).join(' ')}
       off4++;
     }
@@ -124,7 +162,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   var acc: f32 = ${INIT[op]};
   if (valid) {
     let base = keptOffset(o);
-    for (var r = lid; r < u.nRed; r += ${WG_REDUCE}u) { let v = x[base + redOffset(r)]; acc = ${COMBINE[op]('acc', 'v')}; }
+    for (var r = lid; r < u.nRed; r += ${WG_REDUCE}u) { let v = value(base + redOffset(r)); acc = ${COMBINE[op]('acc', 'v')}; }
   }
   partial[lid] = acc;
   workgroupBarrier();
@@ -134,9 +172,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
   if (valid && lid == 0u) { out[o] = partial[0] * u.scale; }
 }`;
-  k = { code, label: `reduce ${op} (${variant})` };
-  kernels.set(key, k);
+  k = { code, label: plain ? `reduce ${op} (${variant})` : `${prologue.label} → reduce ${op} (${variant})` };
+  (plain ? kernels : withProloguesCache).set(key, k);
+  generatedFrom.set(k, { op, variant, nKept, nRed, prologue });
   return k;
+}
+
+/** The prologue a reduce kernel reads through (the identity for a plain reduction); null for other kernels. */
+export function reducePrologueOf(k: Kernel): ReducePrologue | null {
+  return generatedFrom.get(k)?.prologue ?? null;
+}
+
+/** Reduce kernel k reading through `prologue` instead (same dims, variant and uniforms); null for other kernels. */
+export function withPrologue(k: Kernel, prologue: ReducePrologue): Kernel | null {
+  const from = generatedFrom.get(k);
+  return from ? reduceKernel(from.op, from.variant, from.nKept, from.nRed, prologue) : null;
 }
 
 /** Splits dims into kept and reduced runs, merging neighbours that are contiguous. */
@@ -170,8 +220,17 @@ function splitParts(nOut: number, nRed: number): number {
   return Math.max(2, Math.min(Math.ceil(nRed / 512), Math.ceil(512 / nOut)));
 }
 
-/** Reduces `x` over `axes`; the output has the kept dims (keepdim adds back 1s). `scale` multiplies the result. */
-export function reduce(op: ReduceOp, x: DeviceArray, axes: readonly number[], keepdim: boolean, scale = 1, variant?: ReduceVariant): DeviceArray {
+/** Element e of the array reduced is prologue(inputs[0][e], inputs[1][e], …): the inputs share one shape. */
+export interface ReduceThrough {
+  prologue: ReducePrologue;
+  inputs: readonly DeviceArray[];
+}
+
+/**
+ * Reduces `x` over `axes`; the output has the kept dims (keepdim adds back 1s). `scale` multiplies the result.
+ * With `through`, what is reduced is its prologue of its inputs, all of x's shape (x is then one of them).
+ */
+export function reduce(op: ReduceOp, x: DeviceArray, axes: readonly number[], keepdim: boolean, scale = 1, variant?: ReduceVariant, through?: ReduceThrough): DeviceArray {
   const outShape = keepdim ? x.shape.map((n, d) => (axes.includes(d) ? 1 : n)) : x.shape.filter((_, d) => !axes.includes(d));
   const nOut = outShape.reduce((p, d) => p * d, 1);
   if (nOut === 0) return DeviceArray.alloc(outShape, x.device);
@@ -180,7 +239,7 @@ export function reduce(op: ReduceOp, x: DeviceArray, axes: readonly number[], ke
   if (v === 'split' && nRed > 1) {
     const parts = splitParts(nOut, nRed);
     const partial = DeviceArray.alloc([nOut, parts], x.device);
-    dispatchReduce(op, 'thread', x, axes, partial, 1, parts, Math.ceil(nRed / parts));
+    dispatchReduce(op, 'thread', x, axes, partial, 1, parts, Math.ceil(nRed / parts), through);
     const merged = reduce(MERGE_OP[op], partial, [1], false, scale, 'thread'); // [nOut]
     partial.dispose();
     const out = merged.viewAs(outShape);
@@ -188,13 +247,13 @@ export function reduce(op: ReduceOp, x: DeviceArray, axes: readonly number[], ke
     return out;
   }
   const out = DeviceArray.alloc(outShape, x.device);
-  dispatchReduce(op, v === 'split' ? 'thread' : v, x, axes, out, scale, 1, nRed);
+  dispatchReduce(op, v === 'split' ? 'thread' : v, x, axes, out, scale, 1, nRed, through);
   return out;
 }
 
 const MERGE_OP: Record<ReduceOp, ReduceOp> = { sum: 'sum', sumSquares: 'sum', max: 'max', min: 'min' };
 
-function dispatchReduce(op: ReduceOp, v: 'thread' | 'workgroup', x: DeviceArray, axes: readonly number[], out: DeviceArray, scale: number, parts: number, chunk: number): void {
+function dispatchReduce(op: ReduceOp, v: 'thread' | 'workgroup', x: DeviceArray, axes: readonly number[], out: DeviceArray, scale: number, parts: number, chunk: number, through?: ReduceThrough): void {
   const nOut = out.size / parts;
   const nRed = axes.reduce((p, d) => p * x.shape[d], 1);
   const { kept, red: runs } = plan(x.shape, axes);
@@ -212,5 +271,7 @@ function dispatchReduce(op: ReduceOp, v: 'thread' | 'workgroup', x: DeviceArray,
   const cols4 = v === 'thread' && parts === 1 && COLS4_OPS.includes(op) && innerKept?.[1] === 1 && innerKept[0] % 4 === 0 &&
     [...kept.slice(0, -1), ...red].every(([, stride]) => stride % 4 === 0);
   const workgroups: [number, number] = cols4 ? grid1d(dev, nOut / 4) : v === 'thread' ? grid1d(dev, nOut * parts) : grid1d(dev, nOut, 1);
-  dev.dispatch(reduceKernel(op, cols4 ? 'cols4' : vec4 ? 'thread4' : v, kept.length, red.length), { buffers: [x.buffer, out.buffer], uniforms, workgroups });
+  const inputs = through ? through.inputs : [x];
+  const kernel = reduceKernel(op, cols4 ? 'cols4' : vec4 ? 'thread4' : v, kept.length, red.length, through?.prologue);
+  dev.dispatch(kernel, { buffers: [...inputs.map((a) => a.buffer), out.buffer], uniforms, workgroups });
 }

@@ -1,5 +1,5 @@
 // test/engine/fuse.test.ts: every fusion pattern of compiled steps (engine/compile/fuse.ts) against eager mode on odd
-// shapes: contiguous chains, broadcasts, scalar constants (±inf included), where, user os.fused ops, intermediates read
+// shapes: contiguous chains, chains into reductions, broadcasts, scalar constants (±inf included), where, user os.fused ops, intermediates read
 // twice by a reduction (not fused), read in several places or by a few groups (run inside each), an in-place update between producer and consumer (not fused across), dead ops; elementwise work
 // on a matmul's result run in the matmul's store (engine/compile/epilogue.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +68,32 @@ describe('fusion in compiled steps', () => {
       return os.add(os.mul(e, 2), os.sum(e));
     }, [[7, 9]]);
     expect(s.dispatches).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a chain only a reduction reads runs in the reduction\'s loads: losses, norms, bias-gradient sums', async () => {
+    for (const shape of [[1], [3, 17], [17, 70]]) { // (≥ 2,048 elements to one output reduce in two passes on CPU drivers)
+      const l1 = await same(`mean |a − b| ${shape}`, (a, b) => os.mean(os.abs(os.sub(a, b))), [shape, shape]);
+      expect(l1.dispatches).toBe(1);
+      expect(l1.fusedOps).toBe(3);
+      const mse = await same(`mse(2a, b) ${shape}`, (a, b) => os.mseLoss(os.mul(a, 2), b), [shape, shape]);
+      expect(mse.dispatches).toBe(1);
+    }
+    // along an axis (one output per row), and over rows with four columns per invocation (a bias gradient's sum)
+    const rows = await same('row norms', (x) => os.sqrt(os.sum(os.square(os.nanToNum(x)), 1)), [[17, 70]]);
+    expect(rows.dispatches).toBe(2);
+    for (const shape of [[33, 8], [70, 3]]) {
+      const cols = await same(`bias sum ${shape}`, (g, u) => os.sum(os.mul(g, os.sigmoid(u)), 0), [shape, shape]);
+      expect(cols.dispatches).toBe(1);
+    }
+    // a cheap difference read by two chains runs in both, and the one ending in the mean then runs in the reduction
+    const shared = await same('read twice', (a, b) => {
+      const d = os.sub(a, b);
+      return os.add(os.mean(os.exp(d)), os.mul(d, 3));
+    }, [[5, 17], [5, 17]]);
+    expect(shared.dispatches).toBe(2);
+    // an input broadcast into the chain: the reduction reads every input at one offset, so the chain stays a kernel
+    const bcast = await same('broadcast input', (a, b) => os.sum(os.mul(a, b), 1), [[17, 1], [17, 33]]);
+    expect(bcast.dispatches).toBe(2);
   });
 
   it('a group one other group reads in several places runs inside it; a cheap one read by a few groups runs in each', async () => {

@@ -2,7 +2,7 @@
 // kernel variants of kernels/reduce/dispatch.ts, forward against kernels/reduce/reference.ts. Backward: grad.test.ts.
 import { describe, it, expect } from 'vitest';
 import * as os from '../../engine';
-import { REDUCE_VARIANTS, reduce, type ReduceOp } from '../../kernels/reduce/dispatch';
+import { REDUCE_VARIANTS, reduce, type ReduceOp, type ReducePrologue } from '../../kernels/reduce/dispatch';
 import { normAxesRef, reduceRef, varRef } from '../../kernels/reduce/reference';
 import { checkOp, expectClose, expectThrows, fromHost, makeInputs, toHost } from '../helpers';
 
@@ -131,6 +131,30 @@ describe('reduce kernel variants', () => {
           }
         }
         t.dispose();
+      }
+    });
+    it(`${variant}: through a prologue of three inputs (what a compiled step fuses into a reduction)`, async () => {
+      // f(a, b, c) = |a − b|·c + 0.5, in steps that read inputs and earlier steps
+      const prologue: ReducePrologue = {
+        inputs: [null, null, null],
+        steps: [
+          { fn: { args: ['a', 'b'], expr: 'abs(a - b)' }, args: [{ input: 0 }, { input: 1 }] },
+          { fn: { args: ['a', 'b'], expr: 'a * b + h', consts: { h: 0.5 } }, args: [{ step: 0 }, { input: 2 }] },
+        ],
+        label: 'abs → mul → add',
+      };
+      for (const [shape, axes] of KCASES) {
+        if (shape.includes(0)) continue;
+        const xs = makeInputs([shape, shape, shape], { seed: shape.length * 7 + axes.length });
+        const ts = xs.map((x) => fromHost(x));
+        const f = { shape: xs[0].shape, data: xs[0].data.map((a, i) => Math.abs(a - xs[1].data[i]) * xs[2].data[i] + 0.5) };
+        for (const op of ROPS) {
+          const out = reduce(op, ts[0], axes, true, 0.5, variant, { prologue, inputs: ts });
+          const ref = reduceRef(op, f, axes, true, 0.5);
+          expectClose(await toHost(out), ref.data, { atol: 1e-4, rtol: 1e-5, label: `${variant} ${op} of f [${shape}] axes [${axes}]`, shape: ref.shape });
+          out.dispose();
+        }
+        ts.forEach((t) => t.dispose());
       }
     });
   }
