@@ -1,10 +1,12 @@
 // bench/unet-step.ts: one EDM training step of the UNet (forward, backward, Adam) on the current adapter: wall and
 // host-issue ms per step, dispatches per step, and GPU ms per step and per kernel label (os.profile, where the adapter
 // has timestamps), for UNET_DEFAULTS or a config given as JSON. `--tune` adds what tuning the step's shape classes
-// costs and buys (below). Compare with the PyTorch mirror: python3 interop/pytorch/check.py time MODEL BATCH REPS.
+// costs and buys (below). `--compiled` adds the same figures for the step under os.compile (one traced program replayed:
+// its host issue µs per dispatch, and its dispatches and GPU ms against eager mode's). Compare with the PyTorch
+// mirror: python3 interop/pytorch/check.py time MODEL BATCH REPS.
 // Run: npx esbuild bench/unet-step.ts --bundle --platform=node --format=esm --external:webgpu \
 //        --outfile=/tmp/unet-step.mjs && ONESTEP_ADAPTER=lavapipe node /tmp/unet-step.mjs [--batch=64] [--reps=10]
-//        [--config=JSON] [--tune]
+//        [--config=JSON] [--tune] [--compiled]
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +31,7 @@ const step = () => {
   opt.step();
   opt.zeroGrad();
 };
-const measure = async () => {
+const measure = async (step: () => void) => {
   for (let i = 0; i < 3; i++) step();
   await os.sync();
   const times: number[] = [], issue: number[] = [];
@@ -61,7 +63,20 @@ const tuneToo = process.argv.includes('--tune');
 // the step uses is timed, then the step is measured again with the winners.
 // (ONESTEP_TUNE_CACHE names the folder instead, e.g. to compare tuned and untuned steps in separate processes later)
 if (tuneToo && !process.env.ONESTEP_TUNE_CACHE) os.setTuneCacheDir(mkdtempSync(join(tmpdir(), 'onestep-unet-tune-')));
-const out: Record<string, unknown> = { config, params, batch, tuning: os.tuningMode(), ...(await measure()) };
+const eager = await measure(step);
+const out: Record<string, unknown> = { config, params, batch, tuning: os.tuningMode(), ...eager };
+if (process.argv.includes('--compiled')) {
+  const compiled = os.compile(step);
+  const c = await measure(compiled);
+  const { compileMs, peakBytes } = compiled.stats();
+  out.compiled = {
+    ...c, compileMs, peakBytes,
+    issueUsPerDispatch: +((1000 * c.issueMsMedian) / c.dispatchesPerStep).toFixed(1),
+    dispatchesVsEager: +(c.dispatchesPerStep / eager.dispatchesPerStep).toFixed(3),
+    gpuVsEager: c.gpuMs !== null && eager.gpuMs !== null ? +(c.gpuMs / eager.gpuMs).toFixed(3) : null,
+    speedupVsEager: +(eager.msMedian / c.msMedian).toFixed(2),
+  };
+}
 if (tuneToo) {
   os.setTuning('background');
   const t0 = performance.now();
@@ -74,6 +89,6 @@ if (tuneToo) {
   const log = os.tuneLog().map((r) => ({ class: `${r.family}|${r.key}`, heuristic: r.heuristic, heuristicMs: +at(r, r.heuristic).toPrecision(3), winner: r.winner, winnerMs: +at(r, r.winner).toPrecision(3) }));
   const changed = log.filter((r) => r.winner !== r.heuristic);
   const timings = Object.fromEntries(os.tuneLog().map((r) => [`${r.family}|${r.key}`, Object.fromEntries(r.timings.map((x) => [x.id, x.ms === null ? null : +x.ms.toPrecision(3)]))]));
-  out.tune = { seconds, clock: os.tuneLog()[0]?.clock, classes: log.length, changed: changed.length, changedClasses: changed, after: await measure(), timings };
+  out.tune = { seconds, clock: os.tuneLog()[0]?.clock, classes: log.length, changed: changed.length, changedClasses: changed, after: await measure(step), timings };
 }
 console.log(JSON.stringify(out, null, 1));
