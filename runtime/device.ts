@@ -47,6 +47,8 @@ export class Device {
   private destroyed = false;
   private readonly loseAt = loseAtSubmit();
   private submitsSinceWait = 0;
+  /** Waits begun and not yet over (sync, readbacks): submits made meanwhile are awaited, just not yet. */
+  private waitsInFlight = 0;
   private warnedNoWait = false;
 
   dispatches = 0;
@@ -361,7 +363,8 @@ export class Device {
   private submitted(): void {
     this.submits++;
     if (this.submits === this.loseAt) this.gpu.destroy();
-    if (++this.submitsSinceWait === SUBMITS_WITHOUT_WAIT_WARNING && !this.warnedNoWait) this.warnedNoWait = warnNoWait();
+    // (Promise.all over many readbacks submits once per read before any wait ends: no warning while one is in flight)
+    if (++this.submitsSinceWait >= SUBMITS_WITHOUT_WAIT_WARNING && this.waitsInFlight === 0 && !this.warnedNoWait) this.warnedNoWait = warnNoWait();
   }
 
   /**
@@ -375,8 +378,13 @@ export class Device {
 
   /** Waits until the GPU has finished all submitted work. */
   async sync(): Promise<void> {
-    this.flush();
-    await gpuWait(this.gpu.queue.onSubmittedWorkDone());
+    this.waitsInFlight++;
+    try {
+      this.flush();
+      await gpuWait(this.gpu.queue.onSubmittedWorkDone());
+    } finally {
+      this.waitsInFlight--;
+    }
     this.submitsSinceWait = 0;
     this.checkHealthy();
   }
@@ -403,14 +411,17 @@ export class Device {
     const size = Math.max(16, end);
     const staging = this.staging.take(size);
     parts.forEach((p, i) => p.bytes > 0 && this.copy(p.buf, p.offsetBytes ?? 0, staging, at[i], Math.ceil(p.bytes / 4) * 4));
-    this.flush();
+    this.waitsInFlight++;
     try {
+      this.flush();
       await gpuWait(staging.mapAsync(1 /* GPUMapMode.READ */, 0, size));
     } catch (e) {
       // a device lost during the wait rejects the map (Dawn: with an empty message); report the loss instead
       await Promise.race([this.gpu.lost, new Promise((r) => setTimeout(r, 100))]);
       this.checkHealthy();
       throw new DeviceError(`read: mapping a ${end}-byte readback failed (${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message || 'no message'}); the device may be unusable: call os.init() for a new one`);
+    } finally {
+      this.waitsInFlight--;
     }
     this.submitsSinceWait = 0;
     this.checkHealthy();

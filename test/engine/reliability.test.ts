@@ -1,5 +1,6 @@
 // test/engine/reliability.test.ts: allocation limits and out-of-memory (engine/device.ts), and the development-mode
-// warnings for tensor lifetime misuse (engine/tensor.ts), and os.relieve (waits only when many submits are outstanding).
+// warnings for tensor lifetime misuse (engine/tensor.ts), os.relieve (waits only when many submits are outstanding), and
+// the warning for many submits without a wait.
 //
 // Out of memory cannot be provoked deterministically on lavapipe (it allocates host memory lazily, and filling a
 // shared machine's RAM to find out is not a test), so the driver's refusal is simulated: the device's own
@@ -201,5 +202,30 @@ describe('os.relieve', () => {
     expect(sync).toHaveBeenCalledTimes(1);
     sync.mockRestore();
     x.dispose();
+  });
+});
+
+describe('the warning for many submits without a wait', () => {
+  it('comes after 200 submits with no wait, and not while readbacks are in flight (Promise.all over many reads)', async () => {
+    await os.init({ quiet: true }); // a device that has not warned yet
+    const d = os.device();
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const warnings = () => write.mock.calls.filter(([m]) => String(m).includes('submits without awaiting')).length;
+    try {
+      const xs = Array.from({ length: 260 }, (_, i) => os.full([3], i));
+      const got = await Promise.all(xs.map((x) => x.data())); // a submit per read, each followed by its wait
+      expect(got[259][0]).toBe(259);
+      expect(warnings()).toBe(0);
+      const x = os.ones([3]);
+      for (let i = 0; i < 200; i++) {
+        os.add(x, 1).dispose();
+        d.flush();
+      }
+      expect(warnings()).toBe(1);
+      await os.sync();
+      [...xs, x].forEach((t) => t.dispose());
+    } finally {
+      write.mockRestore();
+    }
   });
 });
