@@ -8,7 +8,7 @@
 //
 // Where the fused kernel runs: at the group's place when C dies there (so the matmul's operands must not change in
 // between), or at the matmul's place when other ops read C too (so the group's other inputs must be ready by then).
-import { epilogueInputs, matmulEpilogueKernel, type MatmulEpilogue } from '../../kernels/matmul/dispatch';
+import { epilogueInputs, epilogueWords, matmulEpilogueKernel, type MatmulEpilogue } from '../../kernels/matmul/dispatch';
 import type { Device } from '../../runtime';
 import type { Group } from './fuse';
 import { sameShape } from '../ops/validate';
@@ -63,7 +63,7 @@ export function fuseEpilogues(device: Device, trace: Trace, keep: readonly boole
       const kernel = matmulEpilogueKernel(mm.c.kernel, e, mode === 'all' ? null : device);
       if (!kernel) continue;
       const values = keepC ? [...mm.values, ...extra, g.output] : [...mm.values.slice(0, 3), g.output, ...extra];
-      const command: TracedCommand = { c: { ...mm.c, kernel, buffers: values.map((x) => trace.values[x].buffer) }, values, op: g.ops[g.ops.length - 1], region: -1 };
+      const command: TracedCommand = { c: { ...mm.c, kernel, buffers: values.map((x) => trace.values[x].buffer), words: epilogueWords(mm.c.words!, e) }, values, op: g.ops[g.ops.length - 1], region: -1 };
       best = { group: g, op: o, matmul: op.first, at: keepC ? op.first : at, command };
     }
     if (best) {

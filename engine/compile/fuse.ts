@@ -1,9 +1,9 @@
 // engine/compile/fuse.ts: the passes between a trace and its program. Dead ops go (an op whose output nothing reads);
 // chains of elementwise ops become one kernel (kernels/elementwise/fused.wgsl.ts): an op absorbs the group that made
 // one of its inputs when that input is read by nothing else, so the intermediate never reaches memory.
-import { fusedKernel, fusedWorkgroups, type FusedArg, type FusedKernelSpec } from '../../kernels/elementwise/fused.wgsl';
+import { fusedKernel, fusedWords, fusedWorkgroups, type FusedArg, type FusedKernelSpec } from '../../kernels/elementwise/fused.wgsl';
 import { broadcastStrides } from '../../kernels/elementwise/dispatch';
-import { reducePrologueOf, withPrologue } from '../../kernels/reduce/dispatch';
+import { prologueWords, reducePrologueOf, withPrologue } from '../../kernels/reduce/dispatch';
 import { broadcastShapes, stridesOf } from '../../kernels/grid';
 import { shapeSize, type Device } from '../../runtime';
 import { sameShape } from '../ops/validate';
@@ -182,7 +182,7 @@ export function fuse(device: Device, trace: Trace, opts: { fuse: boolean; epilog
     const names = [...g.ops.map((o) => opLabel(trace.ops[o])), ...(g.spec.output ? ['(into cat)'] : [])];
     const spec: FusedKernelSpec = { ...g.spec, label: names.join(' → ') };
     const buffers = [...g.inputValues, g.output].map((v) => trace.values[v].buffer);
-    const tc: TracedCommand = { c: { kind: 'dispatch', kernel: fusedKernel(spec), buffers, words: null, workgroups: [...fusedWorkgroups(device, spec), 1] }, values: [...g.inputValues, g.output], op: g.ops[g.ops.length - 1], region: -1 };
+    const tc: TracedCommand = { c: { kind: 'dispatch', kernel: fusedKernel(spec), buffers, words: fusedWords(spec), workgroups: [...fusedWorkgroups(device, spec), 1] }, values: [...g.inputValues, g.output], op: g.ops[g.ops.length - 1], region: -1 };
     placedAt.set(g.positions[g.positions.length - 1], { tc, ops: names });
     fusedOps += g.ops.length;
   }
@@ -301,10 +301,11 @@ function fuseIntoReductions(trace: Trace, cmds: readonly TracedCommand[], keep: 
     }
     if (!absorbed) return;
     const ops = R.ops.map((o) => opLabel(trace.ops[o]));
-    const fused = withPrologue(kernel, { inputs: R.spec.inputs, steps: R.spec.steps, label: ops.join(' → ') })!;
+    const through = { inputs: R.spec.inputs, steps: R.spec.steps, label: ops.join(' → ') };
     const values = [...R.inputValues, out];
     keep[i] = false;
-    rewritten.push({ at: i, command: { c: { ...tc.c, kernel: fused, buffers: values.map((x) => trace.values[x].buffer) }, values, op: tc.op, region: -1 }, ops: [...ops, opLabel(trace.ops[tc.op])] });
+    const c = { ...tc.c, kernel: withPrologue(kernel, through)!, buffers: values.map((x) => trace.values[x].buffer), words: prologueWords(tc.c.words!, through) };
+    rewritten.push({ at: i, command: { c, values, op: tc.op, region: -1 }, ops: [...ops, opLabel(trace.ops[tc.op])] });
   });
   return rewritten;
 }

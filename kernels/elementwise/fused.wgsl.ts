@@ -1,8 +1,9 @@
 // kernels/elementwise/fused.wgsl.ts: one kernel for a chain (a DAG) of elementwise functions, generated for fixed
 // shapes: what a compiled step (engine/compile/fuse.ts) runs in place of the ops it fuses. Each output element
 // evaluates every step as a WGSL function of its arguments (inputs read at their broadcast offsets, or earlier steps),
-// so intermediate values never reach memory. Shapes and strides are baked in as constants (no uniforms): a compiled
-// step's shapes never change, and division by a constant compiles to a multiply.
+// so intermediate values never reach memory. Shapes and strides are baked in as constants: a compiled step's shapes
+// never change, and division by a constant compiles to a multiply. The steps' own constants (a scalar op's operand)
+// are not: they come from a uniform, as they do in the eager kernels (see ConstAt).
 import { f32bits, type Device, type Kernel } from '../../runtime';
 import { coalesce, grid1d, main1d, WG } from '../grid';
 import { WGSL_MATH } from './ops';
@@ -48,25 +49,75 @@ export function f32Literal(v: number): string {
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
-/** One WGSL function per step (step0, step1, …): kernels that evaluate a spec's steps declare these. */
-export function stepFunctions(spec: FusedKernelSpec): string {
-  return spec.steps
-    .map((s, j) => {
-      const consts = Object.entries(s.fn.consts ?? {}).map(([k, v]) => `let ${k} = ${f32Literal(v)};`).join(' ');
-      return `fn step${j}(${s.fn.args.map((a) => `${a}: f32`).join(', ')}) -> f32 { ${consts} return ${s.fn.expr}; }`;
-    })
-    .join('\n');
+/**
+ * Where a kernel reads its steps' constants: the WGSL expression of constant k (stepConsts order), a uniform field.
+ * Fused steps must round as the eager kernels do, each storing its result: a compiled DMD step drifted from eager mode
+ * by 1e-4 in 200 iterations (bench/compile-check.ts) when they did not. Two things let the shader compiler fold one
+ * step into the next: constants baked in as literals (pow(x, 2) became x·x; the eager kernels take a scalar op's
+ * operand as a uniform), and arithmetic across the step boundary (a·1.5 followed by exp's ·log₂e was reassociated).
+ * So constants are runtime values, and each step's result passes through stored(), an exact identity the compiler
+ * cannot see through (an XOR with constant 0, which is 0 only at run time). Chains that differ only in their
+ * constants then share one pipeline too.
+ */
+export type ConstAt = (k: number) => string;
+
+/** The constants of a spec's steps, in the order ConstAt numbers them: 0 first (stored()'s), then each step's. */
+export const stepConsts = (spec: Pick<FusedKernelSpec, 'steps'>): number[] => [0, ...spec.steps.flatMap((s) => Object.values(s.fn.consts ?? {}))];
+
+/** The uniform words of `consts` after `words` (a kernel's own uniforms, a multiple of 4 words): a vec4f array's worth. */
+export function withConstWords(words: ArrayLike<number> | null, consts: readonly number[]): Uint32Array {
+  const own = words ? Array.from(words) : [];
+  const out = new Uint32Array(own.length + Math.ceil(consts.length / 4) * 4);
+  out.set(own);
+  consts.forEach((c, k) => (out[own.length + k] = f32bits(c)));
+  return out;
+}
+
+/** WGSL type of `n` constants in a uniform: array<vec4f, ⌈n/4⌉>, read by constVec4At. */
+export const constArrayType = (n: number): string => `array<vec4f, ${Math.ceil(n / 4)}>`;
+export const constVec4At = (array: string): ConstAt => (k) => `${array}[${k >> 2}][${k & 3}]`;
+
+/**
+ * One WGSL function per step (step0, step1, …) and stored(): kernels that evaluate a spec's steps declare these.
+ * Constants are read through `constAt` (see ConstAt); without it they are baked in as literals and stored() is the
+ * plain identity (a chain too long for its uniform slot: its bits may then differ from eager mode's in the last place).
+ */
+export function stepFunctions(spec: Pick<FusedKernelSpec, 'steps'>, constAt?: ConstAt): string {
+  let k = 1;
+  const stored = constAt ? `fn stored(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) ^ bitcast<u32>(${constAt(0)})); }` : 'fn stored(x: f32) -> f32 { return x; }';
+  const steps = spec.steps.map((s, j) => {
+    const consts = Object.entries(s.fn.consts ?? {}).map(([name, v]) => `let ${name} = ${constAt ? constAt(k++) : f32Literal(v)};`).join(' ');
+    return `fn step${j}(${s.fn.args.map((a) => `${a}: f32`).join(', ')}) -> f32 { ${consts} return ${s.fn.expr}; }`;
+  });
+  return [stored, ...steps].join('\n');
 }
 
 /** The statements that evaluate every step from `load(k)` (input k's value) into t0, t1, …; the last is the result. */
 export function evaluate(spec: FusedKernelSpec, load: (k: number) => string): string {
-  return spec.steps.map((s, j) => `let t${j} = step${j}(${s.args.map((a) => ('input' in a ? load(a.input) : `t${a.step}`)).join(', ')});`).join(' ');
+  return spec.steps.map((s, j) => `let t${j} = stored(step${j}(${s.args.map((a) => ('input' in a ? load(a.input) : `t${a.step}`)).join(', ')}));`).join(' ');
 }
 
-/** The inputs in0, in1, … at bindings 1, 2, … and the output after them, all arrays of `elem`. */
+/** Constants a fused kernel reads from its uniform slot (64 words); a chain with more bakes them in as literals. */
+const MAX_UNIFORM_CONSTS = 64;
+const constsInUniform = (spec: FusedKernelSpec) => stepConsts(spec).length <= MAX_UNIFORM_CONSTS;
+
+/**
+ * The steps' constants at binding 0 (when there are any and they fit), the inputs in0, in1, … at bindings 1, 2, … and
+ * the output after them, all arrays of `elem`; then the step functions.
+ */
 function bindings(spec: FusedKernelSpec, elem: 'f32' | 'vec4f'): string {
+  const n = stepConsts(spec).length;
+  const uniform = constsInUniform(spec) ? [`@group(0) @binding(0) var<uniform> cs: ${constArrayType(n)};`] : [];
   const inputs = spec.inputs.map((_, k) => `@group(0) @binding(${k + 1}) var<storage, read> in${k}: array<${elem}>;`);
-  return [...inputs, `@group(0) @binding(${spec.inputs.length + 1}) var<storage, read_write> out: array<${elem}>;`].join('\n');
+  return [...uniform, ...inputs, `@group(0) @binding(${spec.inputs.length + 1}) var<storage, read_write> out: array<${elem}>;`].join('\n');
+}
+
+/** The step functions of a fused kernel, reading their constants from binding 0 where they fit. */
+const fusedSteps = (spec: FusedKernelSpec) => stepFunctions(spec, constsInUniform(spec) ? constVec4At('cs') : undefined);
+
+/** The uniform words of a fused kernel's dispatch (its steps' constants), or null when they are baked in. */
+export function fusedWords(spec: FusedKernelSpec): Uint32Array | null {
+  return constsInUniform(spec) ? withConstWords(null, stepConsts(spec)) : null;
 }
 
 /** Every input has the output's shape: vec4 loads and stores, the steps evaluated per lane. */
@@ -77,7 +128,7 @@ function contiguousKernel(spec: FusedKernelSpec): string {
   return /* wgsl */ `
 ${bindings(spec, 'vec4f')}
 ${WGSL_MATH}
-${stepFunctions(spec)}
+${fusedSteps(spec)}
 ${main1d()}
   let stride = nwg.x * nwg.y * ${WG}u;
   for (var m = 0u; m < ${FLAT_VEC4S}u; m++) {
@@ -116,7 +167,7 @@ function broadcastKernel(spec: FusedKernelSpec): string {
   return /* wgsl */ `
 ${bindings(spec, 'f32')}
 ${WGSL_MATH}
-${stepFunctions(spec)}
+${fusedSteps(spec)}
 ${main1d()}
   if (i >= ${n}u) { return; }
   var rem = i; ${decode}

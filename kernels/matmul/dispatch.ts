@@ -10,7 +10,7 @@ import { filled, pick, tune, tuningMode, TUNE_MIN_FLOPS, type TuneJob, type Tune
 import { FLAG_NO_SUBGROUP_PATH, matmulWgsl, type MatmulConfig, type MatmulEpilogue, type MatmulLayout, type OperandMode, type OperandType, type RegisterConfig } from './matmul.wgsl';
 
 export type { MatmulConfig, MatmulEpilogue, MatmulLayout, OperandMode, RegisterConfig, SubgroupConfig, TiledConfig } from './matmul.wgsl';
-export { epilogueInputs } from './matmul.wgsl';
+export { epilogueInputs, epilogueWords } from './matmul.wgsl';
 
 /** A named config: tests, the bench and the tuner's cache refer to variants by name. */
 export interface MatmulVariant {

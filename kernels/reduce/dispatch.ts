@@ -4,7 +4,7 @@
 import { f32bits, type Kernel, DeviceArray } from '../../runtime';
 import { MAX_DIMS, decodeDims, grid1d, main1d, padDims, stridesOf, uniformAt } from '../grid';
 import { WGSL_MATH } from '../elementwise/ops';
-import { evaluate, stepFunctions, type FusedKernelSpec } from '../elementwise/fused.wgsl';
+import { constArrayType, constVec4At, evaluate, stepConsts, stepFunctions, withConstWords, type FusedKernelSpec } from '../elementwise/fused.wgsl';
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'sumSquares';
 /**
@@ -55,6 +55,20 @@ export type ReducePrologue = Pick<FusedKernelSpec, 'inputs' | 'steps' | 'label'>
 
 const IDENTITY: ReducePrologue = { inputs: [null], steps: [], label: '' };
 
+/** The uniform block's own words (header, four dim arrays); a prologue's constants fill the rest of its 64-word slot, or are baked in. */
+const OWN_WORDS = 8 + 4 * MAX_DIMS;
+const MAX_PROLOGUE_CONSTS = 64 - OWN_WORDS;
+const prologueConstsInUniform = (p: ReducePrologue) => p.steps.length > 0 && stepConsts(p).length <= MAX_PROLOGUE_CONSTS; // (not the identity's)
+
+/**
+ * The uniform words of a reduction's dispatch reading through `prologue`: the reduction's own (from `words`, the
+ * dispatch's words through whatever prologue it had), then the prologue's constants.
+ */
+export function prologueWords(words: Uint32Array, prologue: ReducePrologue): Uint32Array {
+  const own = words.subarray(0, OWN_WORDS);
+  return prologueConstsInUniform(prologue) ? withConstWords(own, stepConsts(prologue)) : own;
+}
+
 /** The reduced value at an offset: value(off) for f32 reads, value4(off4) for vec4 reads (four elements per lane). */
 function valueFn(p: ReducePrologue, vec4: boolean): string {
   const spec = { ...p, shape: [] };
@@ -85,14 +99,15 @@ function reduceKernel(op: ReduceOp, variant: KernelVariant, nKept: number, nRed:
   const vec4 = variant === 'thread4' || variant === 'cols4';
   const elem = vec4 ? 'vec4f' : 'f32';
   const n = prologue.inputs.length;
+  const consts = prologueConstsInUniform(prologue); // read from the uniform block (see ConstAt), else baked in
   const header = /* wgsl */ `
 struct U { nOut: u32, nRed: u32, scale: f32, p0: u32, p1: u32, parts: u32, chunk: u32, p2: u32,
-  keptShape: array<vec4u, ${vecs}>, keptStrides: array<vec4u, ${vecs}>, redShape: array<vec4u, ${vecs}>, redStrides: array<vec4u, ${vecs}> }
+  keptShape: array<vec4u, ${vecs}>, keptStrides: array<vec4u, ${vecs}>, redShape: array<vec4u, ${vecs}>, redStrides: array<vec4u, ${vecs}>${consts ? `, cs: ${constArrayType(stepConsts(prologue).length)}` : ''} }
 @group(0) @binding(0) var<uniform> u: U;
 ${prologue.inputs.map((_, i) => `@group(0) @binding(${i + 1}) var<storage, read> in${i}: array<${elem}>;`).join('\n')}
 @group(0) @binding(${n + 1}) var<storage, read_write> out: array<${variant === 'cols4' ? 'vec4f' : 'f32'}>;
 ${WGSL_MATH}
-${stepFunctions({ ...prologue, shape: [] })}
+${stepFunctions(prologue, consts ? constVec4At('u.cs') : undefined)}
 ${valueFn(prologue, vec4)}
 ${offsetFn('keptOffset', 'keptShape', 'keptStrides', nKept)}
 ${offsetFn('redOffset', 'redShape', 'redStrides', nRed)}`;
@@ -273,5 +288,6 @@ function dispatchReduce(op: ReduceOp, v: 'thread' | 'workgroup', x: DeviceArray,
   const workgroups: [number, number] = cols4 ? grid1d(dev, nOut / 4) : v === 'thread' ? grid1d(dev, nOut * parts) : grid1d(dev, nOut, 1);
   const inputs = through ? through.inputs : [x];
   const kernel = reduceKernel(op, cols4 ? 'cols4' : vec4 ? 'thread4' : v, kept.length, red.length, through?.prologue);
-  dev.dispatch(kernel, { buffers: [...inputs.map((a) => a.buffer), out.buffer], uniforms, workgroups });
+  const words = through ? Array.from(prologueWords(Uint32Array.from(uniforms), through.prologue)) : uniforms;
+  dev.dispatch(kernel, { buffers: [...inputs.map((a) => a.buffer), out.buffer], uniforms: words, workgroups });
 }
