@@ -1,6 +1,7 @@
 // engine/compile/fuse.ts: the passes between a trace and its program. Dead ops go (an op whose output nothing reads);
 // chains of elementwise ops become one kernel (kernels/elementwise/fused.wgsl.ts): an op absorbs the group that made
-// one of its inputs when that input is read by nothing else, so the intermediate never reaches memory.
+// one of its inputs when that input is read by nothing else, so the intermediate never reaches memory. Groups then
+// move into the kernels that alone read them: other groups, reductions' loads, matmuls' stores (./epilogue.ts), cats.
 import { fusedKernel, fusedWords, fusedWorkgroups, type FusedArg, type FusedKernelSpec } from '../../kernels/elementwise/fused.wgsl';
 import { broadcastStrides } from '../../kernels/elementwise/dispatch';
 import { prologueWords, reducePrologueOf, withPrologue } from '../../kernels/reduce/dispatch';

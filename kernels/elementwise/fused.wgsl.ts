@@ -51,8 +51,8 @@ const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
  * Where a kernel reads its steps' constants: the WGSL expression of constant k (stepConsts order), a uniform field.
- * Fused steps must round as the eager kernels do, each storing its result: a compiled DMD step drifted from eager mode
- * by 1e-4 in 200 iterations (bench/compile-check.ts) when they did not. Two things let the shader compiler fold one
+ * Fused steps must round as the eager kernels do, each storing its result: 200 compiled DMD iterations drifted from
+ * eager mode's parameters by 1.75e-4 (bench/compile-check.ts) when they did not. Two things let the shader compiler fold one
  * step into the next: constants baked in as literals (pow(x, 2) became x·x; the eager kernels take a scalar op's
  * operand as a uniform), and arithmetic across the step boundary (a·1.5 followed by exp's ·log₂e was reassociated).
  * So constants are runtime values, and each step's result passes through stored(), an exact identity the compiler
@@ -102,8 +102,8 @@ const MAX_UNIFORM_CONSTS = 64;
 const constsInUniform = (spec: FusedKernelSpec) => stepConsts(spec).length <= MAX_UNIFORM_CONSTS;
 
 /**
- * The steps' constants at binding 0 (when there are any and they fit), the inputs in0, in1, … at bindings 1, 2, … and
- * the output after them, all arrays of `elem`; then the step functions.
+ * The steps' constants at binding 0 (where they fit), the inputs in0, in1, … at bindings 1, 2, … and the output after
+ * them, all arrays of `elem`.
  */
 function bindings(spec: FusedKernelSpec, elem: 'f32' | 'vec4f'): string {
   const n = stepConsts(spec).length;
