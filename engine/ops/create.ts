@@ -28,7 +28,8 @@ export interface RandomAttrs {
 
 export const CREATE_OPS = {
   // every element = value
-  full: { inputs: [], family: 'layout', shape: (_, a) => a.shape, forward: (_, a) => filled(a.shape, a.value), backward: null } satisfies OpDef<{ shape: readonly number[]; value: number }>,
+  // pointwise: a compiled step computes a constant tensor inside the chain that reads it (a backward pass's seed)
+  full: { inputs: [], family: 'layout', shape: (_, a) => a.shape, forward: (_, a) => filled(a.shape, a.value), backward: null, pointwise: (a) => ({ args: [], expr: 'v', consts: { v: a.value } }) } satisfies OpDef<{ shape: readonly number[]; value: number }>,
   // Philox draws of (seed, stream): uniform in [0, 1) or standard normal (Box–Muller)
   random: { inputs: [], family: 'random', shape: (_, a) => a.shape, forward: (_, a) => random(a.dist, a.shape, a.seed, a.stream), backward: null } satisfies OpDef<RandomAttrs>,
 };

@@ -56,6 +56,14 @@ describe('fusion in compiled steps', () => {
     await same('where', (c, a, b) => os.where(os.gt(c, 0), os.exp(a), os.neg(b)), [[3, 1], [3, 17], [17]]);
   });
 
+  it('a constant tensor (os.full, a backward pass\'s seed) is computed inside the chain that reads it', async () => {
+    for (const shape of [[1], [3, 17]]) {
+      const s = await same(`full ${shape}`, (a) => os.add(os.mul(os.full(a.shape, 2.5), 3), a), [shape]);
+      expect(s.dispatches).toBe(1);
+      expect(s.fusedOps).toBe(3);
+    }
+  });
+
   it('user os.fused ops take part', async () => {
     const softplus = (x: os.Tensor) => os.fused('softplus', 'max(a, 0.0) + log(1.0 + exp(-abs(a)))', [x]);
     const s = await same('fused', (a) => os.mul(softplus(os.neg(a)), 2), [[5, 17]]);
