@@ -283,17 +283,16 @@ function fuseIntoReductions(trace: Trace, cmds: readonly TracedCommand[], keep: 
     if (!prologue) return;
     const n = prologue.inputs.length;
     const out = tc.values[n];
-    let size = -1; // elements reduced: the first group moved in tells (every input has that many)
-    // the reduction's loads as a group: the identity reads its one input as a step, so readers can be rewritten
+    // the reduction's loads as a group (its shape: any input's, as every input has the reduced array's): the identity
+    // reads its one input as a step, so readers can be rewritten
     const steps = prologue.steps.length ? prologue.steps : [{ fn: { args: ['x'], expr: 'x' }, args: [{ input: 0 }] }];
     const R: Group = { ops: [], positions: [i], spec: { shape: [], inputs: [...prologue.inputs], offsets: prologue.inputs.map(() => 0), steps, label: '' }, inputValues: tc.values.slice(0, n), windows: new Set(), output: out };
     let absorbed = false;
     for (const v of new Set(R.inputValues)) {
       const G = groups.get(v);
       if (!G || touches[v] !== 2 || trace.values[v].role !== 'temp' || G.windows.size || G.spec.output) continue;
-      if (G.spec.inputs.some((x) => x !== null) || (size >= 0 && shapeSize(G.spec.shape) !== size)) continue;
-      size = shapeSize(G.spec.shape);
-      R.spec = { ...R.spec, shape: [size] };
+      if (G.spec.inputs.some((x) => x !== null)) continue;
+      R.spec = { ...R.spec, shape: G.spec.shape };
       if (!canRunInside(G, v, R, cmds, keep, maxInputs)) continue;
       runInside(G, v, R);
       for (const p of G.positions) keep[p] = false;

@@ -5,6 +5,7 @@
 // never change, and division by a constant compiles to a multiply. The steps' own constants (a scalar op's operand)
 // are not: they come from a uniform, as they do in the eager kernels (see ConstAt).
 import { f32bits, type Device, type Kernel } from '../../runtime';
+import { UNIFORM_SLOT } from '../../runtime/uniforms';
 import { coalesce, grid1d, main1d, WG } from '../grid';
 import { WGSL_MATH } from './ops';
 
@@ -62,20 +63,39 @@ const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 export type ConstAt = (k: number) => string;
 
 /** The constants of a spec's steps, in the order ConstAt numbers them: 0 first (stored()'s), then each step's. */
-export const stepConsts = (spec: Pick<FusedKernelSpec, 'steps'>): number[] => [0, ...spec.steps.flatMap((s) => Object.values(s.fn.consts ?? {}))];
+const stepConsts = (spec: Pick<FusedKernelSpec, 'steps'>): number[] => [0, ...spec.steps.flatMap((s) => Object.values(s.fn.consts ?? {}))];
 
-/** The uniform words of `consts` after `words` (a kernel's own uniforms, a multiple of 4 words): a vec4f array's worth. */
-export function withConstWords(words: ArrayLike<number> | null, consts: readonly number[]): Uint32Array {
-  const own = words ? Array.from(words) : [];
-  const out = new Uint32Array(own.length + Math.ceil(consts.length / 4) * 4);
-  out.set(own);
-  consts.forEach((c, k) => (out[own.length + k] = f32bits(c)));
-  return out;
+/** Where a kernel's steps' constants go in its uniform slot, after the kernel's own words: see constSlot. */
+export interface ConstSlot {
+  /** They fit in the slot (else they are baked in as literals). */
+  fits: boolean;
+  /** WGSL type of the uniform member (or binding) that holds them: array<vec4f, ⌈n/4⌉>. */
+  type: string;
+  /** How the step functions read constant k, given that member's WGSL name (undefined: baked in). */
+  at(member: string): ConstAt | undefined;
+  /** The dispatch's uniform words: the kernel's own (the first ownWords of `words`), then the constants if they fit. */
+  words(words: ArrayLike<number>): Uint32Array;
 }
 
-/** WGSL type of `n` constants in a uniform: array<vec4f, ⌈n/4⌉>, read by constVec4At. */
-export const constArrayType = (n: number): string => `array<vec4f, ${Math.ceil(n / 4)}>`;
-export const constVec4At = (array: string): ConstAt => (k) => `${array}[${k >> 2}][${k & 3}]`;
+/**
+ * The constants of `spec`'s steps in a uniform slot whose first `ownWords` words are the kernel's own (0 for a fused
+ * kernel, the dims of a reduction or a matmul). A spec without steps (a reduction's identity prologue) has none.
+ */
+export function constSlot(spec: Pick<FusedKernelSpec, 'steps'>, ownWords: number): ConstSlot {
+  const consts = stepConsts(spec);
+  const fits = spec.steps.length > 0 && consts.length <= UNIFORM_SLOT / 4 - ownWords;
+  return {
+    fits,
+    type: `array<vec4f, ${Math.ceil(consts.length / 4)}>`,
+    at: (member) => (fits ? (k) => `${member}[${k >> 2}][${k & 3}]` : undefined),
+    words: (words) => {
+      const out = new Uint32Array(ownWords + (fits ? Math.ceil(consts.length / 4) * 4 : 0));
+      out.set(Array.from(words).slice(0, ownWords));
+      if (fits) consts.forEach((c, k) => (out[ownWords + k] = f32bits(c)));
+      return out;
+    },
+  };
+}
 
 /**
  * One WGSL function per step (step0, step1, …) and stored(): kernels that evaluate a spec's steps declare these.
@@ -97,27 +117,24 @@ export function evaluate(spec: FusedKernelSpec, load: (k: number) => string): st
   return spec.steps.map((s, j) => `let t${j} = stored(step${j}(${s.args.map((a) => ('input' in a ? load(a.input) : `t${a.step}`)).join(', ')}));`).join(' ');
 }
 
-/** Constants a fused kernel reads from its uniform slot (64 words); a chain with more bakes them in as literals. */
-const MAX_UNIFORM_CONSTS = 64;
-const constsInUniform = (spec: FusedKernelSpec) => stepConsts(spec).length <= MAX_UNIFORM_CONSTS;
-
 /**
  * The steps' constants at binding 0 (where they fit), the inputs in0, in1, … at bindings 1, 2, … and the output after
  * them, all arrays of `elem`.
  */
 function bindings(spec: FusedKernelSpec, elem: 'f32' | 'vec4f'): string {
-  const n = stepConsts(spec).length;
-  const uniform = constsInUniform(spec) ? [`@group(0) @binding(0) var<uniform> cs: ${constArrayType(n)};`] : [];
+  const slot = constSlot(spec, 0);
+  const uniform = slot.fits ? [`@group(0) @binding(0) var<uniform> cs: ${slot.type};`] : [];
   const inputs = spec.inputs.map((_, k) => `@group(0) @binding(${k + 1}) var<storage, read> in${k}: array<${elem}>;`);
   return [...uniform, ...inputs, `@group(0) @binding(${spec.inputs.length + 1}) var<storage, read_write> out: array<${elem}>;`].join('\n');
 }
 
 /** The step functions of a fused kernel, reading their constants from binding 0 where they fit. */
-const fusedSteps = (spec: FusedKernelSpec) => stepFunctions(spec, constsInUniform(spec) ? constVec4At('cs') : undefined);
+const fusedSteps = (spec: FusedKernelSpec) => stepFunctions(spec, constSlot(spec, 0).at('cs'));
 
 /** The uniform words of a fused kernel's dispatch (its steps' constants), or null when they are baked in. */
 export function fusedWords(spec: FusedKernelSpec): Uint32Array | null {
-  return constsInUniform(spec) ? withConstWords(null, stepConsts(spec)) : null;
+  const slot = constSlot(spec, 0);
+  return slot.fits ? slot.words([]) : null;
 }
 
 /** Every input has the output's shape: vec4 loads and stores, the steps evaluated per lane. */

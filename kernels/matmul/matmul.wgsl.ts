@@ -11,7 +11,7 @@
 // f16 (OperandType): every read goes through `ld`, which converts halves (native f16, or pairs packed in u32 words)
 // to f32; accumulation and C stay f32.
 import { range, registerGemm, subgroupGemm, tiledGemm, tileGeometry, type BlockStore, type StepOperand } from '../gemm/tileLoop';
-import { constArrayType, constVec4At, evaluate, stepConsts, stepFunctions, withConstWords, type FusedKernelSpec } from '../elementwise/fused.wgsl';
+import { constSlot, evaluate, stepFunctions, type FusedKernelSpec } from '../elementwise/fused.wgsl';
 import { WGSL_MATH } from '../elementwise/ops';
 
 /** How an operand is read. `strided`: scalar loads through runtime strides (one pipeline serves both transposes).
@@ -88,8 +88,9 @@ function ld(op: 'A' | 'B', L: MatmulLayout, i: string): string {
   return vec ? `ld${op}4(${i})` : `ld${op}(${i})`;
 }
 
-/** The uniform block every matmul kernel reads (12 words). Strides: op(A)[m,k] = A[aBase + m·sAm + k·sAk]. */
+/** The uniform block every matmul kernel reads (12 words, then an epilogue's constants). Strides: op(A)[m,k] = A[aBase + m·sAm + k·sAk]. */
 const HEADER = (L: MatmulLayout, ext = '', e?: MatmulEpilogue) => {
+  const consts = e && constSlot(e.spec, OWN_WORDS);
   const binding = (op: 'A' | 'B', t: OperandType, vec: boolean) => {
     const decl = `@group(0) @binding(${op === 'A' ? 1 : 2}) var<storage, read> ${op}: array<${ELEMENT[t][vec ? 1 : 0]}>;`;
     if (t !== 'f16packed') return decl;
@@ -99,7 +100,7 @@ const HEADER = (L: MatmulLayout, ext = '', e?: MatmulEpilogue) => {
       : `${decl}\nfn ld${op}(i: u32) -> f32 { return unpack2x16float(${op}[i / 2u])[i % 2u]; }`;
   };
   return /* wgsl */ `${L.aType === 'f16' || L.bType === 'f16' ? 'enable f16;\n' : ''}${ext}
-struct U { M: u32, N: u32, K: u32, hasBias: u32, aBatch: u32, bBatch: u32, sAm: u32, sAk: u32, sBk: u32, sBn: u32, flags: u32, pad: u32${e && epilogueConstsInUniform(e) ? `, cs: ${constArrayType(stepConsts(e.spec).length)}` : ''} }
+struct U { M: u32, N: u32, K: u32, hasBias: u32, aBatch: u32, bBatch: u32, sAm: u32, sAk: u32, sBk: u32, sBn: u32, flags: u32, pad: u32${consts?.fits ? `, cs: ${consts.type}` : ''} }
 @group(0) @binding(0) var<uniform> u: U;
 ${binding('A', L.aType, isVec(L.aMode))}
 ${binding('B', L.bType, isVec(L.bMode))}
@@ -107,23 +108,18 @@ ${binding('B', L.bType, isVec(L.bMode))}
 @group(0) @binding(4) var<storage, read_write> C: array<f32>;${e ? epilogueDeclarations(e) : ''}`;
 };
 
-/** The uniform block's own 12 words; an epilogue's constants fill the rest of its 64-word slot (see ConstAt), or are baked in. */
+/** The uniform block's own 12 words; an epilogue's constants follow them (constSlot). */
 const OWN_WORDS = 12;
-const MAX_EPILOGUE_CONSTS = 64 - OWN_WORDS;
-const epilogueConstsInUniform = (e: MatmulEpilogue) => stepConsts(e.spec).length <= MAX_EPILOGUE_CONSTS;
 
 /** The uniform words of a matmul's dispatch with epilogue `e`: the matmul's own, then the epilogue's constants. */
-export function epilogueWords(words: Uint32Array, e: MatmulEpilogue): Uint32Array {
-  const own = words.subarray(0, OWN_WORDS);
-  return epilogueConstsInUniform(e) ? withConstWords(own, stepConsts(e.spec)) : own;
-}
+export const epilogueWords = (words: ArrayLike<number>, e: MatmulEpilogue): Uint32Array => constSlot(e.spec, OWN_WORDS).words(words);
 
 /** The epilogue's extra inputs E<k> from binding 5, its output O after them (with keepC), its step functions. */
 function epilogueDeclarations(e: MatmulEpilogue): string {
   const extra = epilogueInputs(e);
   const lines = extra.map((k, i) => `@group(0) @binding(${5 + i}) var<storage, read> E${k}: array<f32>;`);
   if (e.keepC) lines.push(`@group(0) @binding(${5 + extra.length}) var<storage, read_write> O: array<f32>;`);
-  return `\n${lines.join('\n')}\n${WGSL_MATH}\n${stepFunctions(e.spec, epilogueConstsInUniform(e) ? constVec4At('u.cs') : undefined)}`;
+  return `\n${lines.join('\n')}\n${WGSL_MATH}\n${stepFunctions(e.spec, constSlot(e.spec, OWN_WORDS).at('u.cs'))}`;
 }
 
 /** The epilogue's inputs other than C, in binding order. */

@@ -4,7 +4,7 @@
 import { f32bits, type Kernel, DeviceArray } from '../../runtime';
 import { MAX_DIMS, decodeDims, grid1d, main1d, padDims, stridesOf, uniformAt } from '../grid';
 import { WGSL_MATH } from '../elementwise/ops';
-import { constArrayType, constVec4At, evaluate, stepConsts, stepFunctions, withConstWords, type FusedKernelSpec } from '../elementwise/fused.wgsl';
+import { constSlot, evaluate, stepFunctions, type FusedKernelSpec } from '../elementwise/fused.wgsl';
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'sumSquares';
 /**
@@ -26,7 +26,6 @@ const COMBINE: Record<ReduceOp, (acc: string, v: string) => string> = {
 const MERGE: Record<ReduceOp, (a: string, b: string) => string> = { ...COMBINE, sumSquares: COMBINE.sum };
 
 const WG_REDUCE = 64;
-const kernels = new Map<string, Kernel>();
 
 /**
  * 'thread4' is 'thread' reading vec4s: for reductions whose innermost reduced dim is contiguous (stride 1) with a
@@ -55,19 +54,14 @@ export type ReducePrologue = Pick<FusedKernelSpec, 'inputs' | 'steps' | 'label'>
 
 const IDENTITY: ReducePrologue = { inputs: [null], steps: [], label: '' };
 
-/** The uniform block's own words (header, four dim arrays); a prologue's constants fill the rest of its 64-word slot, or are baked in. */
+/** The uniform block's own words (header, four dim arrays); a prologue's constants follow them (constSlot). */
 const OWN_WORDS = 8 + 4 * MAX_DIMS;
-const MAX_PROLOGUE_CONSTS = 64 - OWN_WORDS;
-const prologueConstsInUniform = (p: ReducePrologue) => p.steps.length > 0 && stepConsts(p).length <= MAX_PROLOGUE_CONSTS; // (not the identity's)
 
 /**
  * The uniform words of a reduction's dispatch reading through `prologue`: the reduction's own (from `words`, the
  * dispatch's words through whatever prologue it had), then the prologue's constants.
  */
-export function prologueWords(words: Uint32Array, prologue: ReducePrologue): Uint32Array {
-  const own = words.subarray(0, OWN_WORDS);
-  return prologueConstsInUniform(prologue) ? withConstWords(own, stepConsts(prologue)) : own;
-}
+export const prologueWords = (words: ArrayLike<number>, prologue: ReducePrologue): Uint32Array => constSlot(prologue, OWN_WORDS).words(words);
 
 /** The reduced value at an offset: value(off) for f32 reads, value4(off4) for vec4 reads (four elements per lane). */
 function valueFn(p: ReducePrologue, vec4: boolean): string {
@@ -84,7 +78,8 @@ function valueFn(p: ReducePrologue, vec4: boolean): string {
 
 /** How a reduce kernel was made: what reducePrologueOf and withPrologue rebuild it from. */
 const generatedFrom = new WeakMap<Kernel, { op: ReduceOp; variant: KernelVariant; nKept: number; nRed: number; prologue: ReducePrologue }>();
-const withProloguesCache = new Map<string, Kernel>();
+/** Kernels by prologue (the identity's are the plain reductions), then by op, variant and dims. */
+const kernelsByPrologue = new WeakMap<ReducePrologue, Map<string, Kernel>>();
 
 /**
  * The kernel for `nKept` kept and `nRed` (≥ 1) reduced dims (after plan() merged them): both baked in. Its buffers:
@@ -92,22 +87,24 @@ const withProloguesCache = new Map<string, Kernel>();
  */
 function reduceKernel(op: ReduceOp, variant: KernelVariant, nKept: number, nRed: number, prologue: ReducePrologue = IDENTITY): Kernel {
   const plain = prologue === IDENTITY;
-  const key = plain ? `${op}:${variant}:${nKept}:${nRed}` : `${op}:${variant}:${nKept}:${nRed}:${JSON.stringify([prologue.inputs.length, prologue.steps])}`;
-  let k = plain ? kernels.get(key) : withProloguesCache.get(key);
+  const key = `${op}:${variant}:${nKept}:${nRed}`;
+  let kernels = kernelsByPrologue.get(prologue);
+  if (!kernels) kernelsByPrologue.set(prologue, (kernels = new Map()));
+  let k = kernels.get(key);
   if (k) return k;
   const vecs = MAX_DIMS / 4;
   const vec4 = variant === 'thread4' || variant === 'cols4';
   const elem = vec4 ? 'vec4f' : 'f32';
   const n = prologue.inputs.length;
-  const consts = prologueConstsInUniform(prologue); // read from the uniform block (see ConstAt), else baked in
+  const consts = constSlot(prologue, OWN_WORDS); // read from the uniform block (see ConstAt) where they fit
   const header = /* wgsl */ `
 struct U { nOut: u32, nRed: u32, scale: f32, p0: u32, p1: u32, parts: u32, chunk: u32, p2: u32,
-  keptShape: array<vec4u, ${vecs}>, keptStrides: array<vec4u, ${vecs}>, redShape: array<vec4u, ${vecs}>, redStrides: array<vec4u, ${vecs}>${consts ? `, cs: ${constArrayType(stepConsts(prologue).length)}` : ''} }
+  keptShape: array<vec4u, ${vecs}>, keptStrides: array<vec4u, ${vecs}>, redShape: array<vec4u, ${vecs}>, redStrides: array<vec4u, ${vecs}>${consts.fits ? `, cs: ${consts.type}` : ''} }
 @group(0) @binding(0) var<uniform> u: U;
 ${prologue.inputs.map((_, i) => `@group(0) @binding(${i + 1}) var<storage, read> in${i}: array<${elem}>;`).join('\n')}
 @group(0) @binding(${n + 1}) var<storage, read_write> out: array<${variant === 'cols4' ? 'vec4f' : 'f32'}>;
 ${WGSL_MATH}
-${stepFunctions(prologue, consts ? constVec4At('u.cs') : undefined)}
+${stepFunctions(prologue, consts.at('u.cs'))}
 ${valueFn(prologue, vec4)}
 ${offsetFn('keptOffset', 'keptShape', 'keptStrides', nKept)}
 ${offsetFn('redOffset', 'redShape', 'redStrides', nRed)}`;
@@ -188,7 +185,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   if (valid && lid == 0u) { out[o] = partial[0] * u.scale; }
 }`;
   k = { code, label: plain ? `reduce ${op} (${variant})` : `${prologue.label} → reduce ${op} (${variant})` };
-  (plain ? kernels : withProloguesCache).set(key, k);
+  kernels.set(key, k);
   generatedFrom.set(k, { op, variant, nKept, nRed, prologue });
   return k;
 }
@@ -288,6 +285,6 @@ function dispatchReduce(op: ReduceOp, v: 'thread' | 'workgroup', x: DeviceArray,
   const workgroups: [number, number] = cols4 ? grid1d(dev, nOut / 4) : v === 'thread' ? grid1d(dev, nOut * parts) : grid1d(dev, nOut, 1);
   const inputs = through ? through.inputs : [x];
   const kernel = reduceKernel(op, cols4 ? 'cols4' : vec4 ? 'thread4' : v, kept.length, red.length, through?.prologue);
-  const words = through ? Array.from(prologueWords(Uint32Array.from(uniforms), through.prologue)) : uniforms;
+  const words = through ? Array.from(prologueWords(uniforms, through.prologue)) : uniforms;
   dev.dispatch(kernel, { buffers: [...inputs.map((a) => a.buffer), out.buffer], uniforms: words, workgroups });
 }
