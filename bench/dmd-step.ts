@@ -6,7 +6,7 @@
 // `--profile` adds GPU time per kernel label (os.profile) over one run of each mode.
 // Run: npx esbuild bench/dmd-step.ts --bundle --platform=node --format=esm --external:webgpu --outfile=/tmp/dmd-step.mjs
 //      && ONESTEP_ADAPTER=lavapipe node /tmp/dmd-step.mjs [--rounds 7] [--iters 50] [--modes eager,compiled]
-//      [--mode dmd|dmd2|recipe] [--profile] [--json FILE (every round's figures)]
+//      [--mode dmd|dmd2|recipe] [--config JSON (DMDConfig fields over the mode's)] [--epilogues auto|all] [--profile] [--json FILE (every round's figures)]
 // (An outfile outside the repo finds `webgpu` through a node_modules beside it, e.g. ln -s <repo>/node_modules /tmp/.)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as os from '../engine';
 import { buildDenoiser, loadModel } from '../models/checkpoint';
-import { DMDTrainer } from '../models/dmd';
+import { DMDTrainer, type DMDConfig } from '../models/dmd';
 import { HostRng } from '../models/data/rng';
 import { toy2d } from '../models/data/toy2d';
 import { TOY_RECIPE } from '../models/recipe';
@@ -30,6 +30,8 @@ const MODES = arg('modes', 'eager,compiled').split(',') as Mode[];
 const RECIPE = arg('mode', 'dmd2') as 'dmd' | 'dmd2' | 'recipe';
 const PROFILE = process.argv.includes('--profile');
 const JSON_OUT = arg('json', '');
+/** Config fields merged over the mode's (e.g. '{"ganBatch": 64}'). */
+const CONFIG = JSON.parse(arg('config', '{}')) as Partial<DMDConfig>;
 /** eager: op by op; compiled: each kind of iteration one compiled step (a tree without os.compile runs it eagerly). */
 type Mode = 'eager' | 'compiled';
 
@@ -58,14 +60,14 @@ export interface DmdStepResult {
 }
 
 /** Builds a trainer per mode; `run(mode, iters)` times iterations (then one sync) and counts dispatches. */
-export async function makeDmdBench(batch = 256, recipe: 'dmd' | 'dmd2' | 'recipe' = 'dmd2') {
+export async function makeDmdBench(batch = 256, recipe: 'dmd' | 'dmd2' | 'recipe' = 'dmd2', config: Partial<DMDConfig> = {}) {
   const { den: teacher, meta } = await loadModel(new Uint8Array(readFileSync(teacherPath())));
   const data = toy2d('8gaussians');
   const realData = (B: number, rng: HostRng) => ({ x: os.tensor(data.sample(B, rng), [B, 2]), labels: null });
   const pairs = recipe !== 'dmd2' ? { z: os.randn([5000, 2], { seed: 1 }), y: os.randn([5000, 2], { seed: 2 }) } : null;
   const trainers = Object.fromEntries((['eager', 'compiled'] as const).map((m) => {
     os.manualSeed(0);
-    return [m, new DMDTrainer({ teacher, makeDenoiser: () => buildDenoiser(meta), sampleShape: [2], pairs, realData, config: { ...(recipe === 'recipe' ? TOY_RECIPE : { mode: recipe }), batch, compiled: m === 'compiled' } as never })];
+    return [m, new DMDTrainer({ teacher, makeDenoiser: () => buildDenoiser(meta), sampleShape: [2], pairs, realData, config: { ...(recipe === 'recipe' ? TOY_RECIPE : { mode: recipe }), batch, ...config, compiled: m === 'compiled' } as never })];
   })) as Record<Mode, DMDTrainer>;
   const run = async (mode: Mode, iters: number): Promise<DmdStepResult> => {
     const tr = trainers[mode];
@@ -86,7 +88,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const info = await os.init({ adapter: process.env.ONESTEP_ADAPTER as os.AdapterChoice | undefined, quiet: true });
-  const { run, trainers } = await makeDmdBench(256, RECIPE);
+  os.setEpilogues(arg('epilogues', 'auto') as 'auto' | 'all');
+  const { run, trainers } = await makeDmdBench(256, RECIPE, CONFIG);
   for (const mode of MODES) await run(mode, 10); // compile + warm up both paths
   const res = new Map<Mode, DmdStepResult[]>(MODES.map((m) => [m, []]));
   const load0 = loadavg()[0];

@@ -16,7 +16,7 @@ commands:
        --ema-decay B --warmup N --lr-decay N --eager] [--n N --cfg W (mnist)]
                                                        distil the zoo teacher into a one-step generator and compare
   distill --teacher FILE --out DIR [--mode dmd|dmd2 --steps N --batch B --lr LR --fake-lr LR --ttur N --warmup N --lr-decay N
-          --reg-weight W --gan-weight W --gan-d-weight W --gan-max-step K --cfg W --pairs FILE --pair-count N
+          --reg-weight W --reg-batch N --gan-weight W --gan-d-weight W --gan-max-step K --cfg W --pairs FILE --pair-count N
           --classifier FILE --seed S --eval-every N --checkpoint-every N --ema-decay B --real-only --eager --resume]
                                                        the data set's recipe (models/recipe.ts) unless flags say otherwise
   make-pairs --teacher FILE --n N --out pairs.safetensors [--seed S]   DMD's regression set (Heun-18 outputs)
@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
         const v = parseOptions('distill', rest);
         // over the teacher's data set's recipe (models/recipe.ts)
         const config = defined({
-          mode: v.mode === undefined ? undefined : mode(v.mode), seed: v.seed, batch: v.batch, lr: v.lr, fakeLr: v['fake-lr'], ttur: v.ttur, regWeight: v['reg-weight'], cfg: v.cfg,
+          mode: v.mode === undefined ? undefined : mode(v.mode), seed: v.seed, batch: v.batch, lr: v.lr, fakeLr: v['fake-lr'], ttur: v.ttur, regWeight: v['reg-weight'], regBatch: v['reg-batch'], cfg: v.cfg,
           realOnly: v['real-only'] || undefined, emaDecay: v['ema-decay'], ganWeight: v['gan-weight'], ganDWeight: v['gan-d-weight'], ganMaxStep: v['gan-max-step'],
           warmup: v.warmup, lrDecay: v['lr-decay'], compiled: v.eager ? false : undefined,
         });

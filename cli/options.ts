@@ -45,6 +45,7 @@ export const COMMAND_OPTIONS = {
   distill: {
     teacher: text(), out: text(), mode: text(), steps: count('10000'), batch: count(), lr: rate(), 'fake-lr': rate(), ttur: count(),
     'reg-weight': weight(), 'gan-weight': weight(undefined, '0: no GAN head'), 'gan-d-weight': weight(), 'gan-max-step': { type: 'int', min: 0, max: 999, note: 'Karras level of the noisiest GAN input' },
+    'reg-batch': { type: 'int', min: 0, note: 'regression pairs per generator update; 0: the batch' },
     warmup: every(undefined, 'updates; 0: no warm-up'), 'lr-decay': every(undefined, 'updates; 0: no decay'), eager: flag, classifier: text(), cfg: cfg(), pairs: text(), 'pair-count': count(), seed,
     'eval-every': every('500', '0: evaluate before training only'), 'checkpoint-every': every('1000', '0: at the end only'), 'real-only': flag, 'ema-decay': decay, resume: flag,
   },

@@ -28,6 +28,7 @@ export interface DMDConfig {
   ganWeight: number; // DMD2 GAN head: weight of the generator's loss softplus(−D(G(z))) (DMD2 ImageNet: 3e-3; 0 = off)
   ganDWeight: number; // weight of the head's loss softplus(D(fake)) + softplus(−D(real)) in the fake-score update (1e-2)
   ganMaxStep: number; // the head sees samples noised at Karras levels [0, ganMaxStep] (DMD2: 999, the whole grid)
+  regBatch: number; // regression pairs per generator update (0 = batch)
   seed: number;
   warmup: number; // learning-rate warm-up: the k-th update of each optimiser uses lr·min(1, k / warmup) (0 = off)
   lrDecay: number; // cosine decay: after the warm-up both rates fall along a half cosine to 10% at update `lrDecay`, then stay (0 = off)
@@ -35,8 +36,8 @@ export interface DMDConfig {
 }
 
 export const DMD_DEFAULTS: Record<'dmd' | 'dmd2', DMDConfig> = {
-  dmd: { mode: 'dmd', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 1, regWeight: 0.25, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, ganMaxStep: 999, seed: 0, warmup: 0, lrDecay: 0, compiled: true },
-  dmd2: { mode: 'dmd2', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 5, regWeight: 0, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, ganMaxStep: 999, seed: 0, warmup: 0, lrDecay: 0, compiled: true },
+  dmd: { mode: 'dmd', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 1, regWeight: 0.25, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, ganMaxStep: 999, regBatch: 0, seed: 0, warmup: 0, lrDecay: 0, compiled: true },
+  dmd2: { mode: 'dmd2', batch: 256, lr: 1e-4, fakeLr: 1e-4, weightDecay: 0.01, betas: [0.9, 0.999], ttur: 5, regWeight: 0, cfg: 1, gradClip: 10, generatorSigma: 80, minStep: 20, maxStep: 980, emaDecay: 0, realOnly: false, ganWeight: 0, ganDWeight: 1e-2, ganMaxStep: 999, regBatch: 0, seed: 0, warmup: 0, lrDecay: 0, compiled: true },
 };
 
 /** DMD's regression set: noises z_i and the teacher's deterministic (Heun) samples y_i = ODE(z_i). */
@@ -103,6 +104,7 @@ export class DMDTrainer {
     if (!(c.ganWeight >= 0 && c.ganDWeight >= 0)) throw new ValueError(`DMDTrainer: ganWeight and ganDWeight must be ≥ 0, got ${c.ganWeight}, ${c.ganDWeight}`);
     if (c.ganWeight > 0 && !o.realData) throw new ValueError(`DMDTrainer: ganWeight ${c.ganWeight} needs a stream of real data for the GAN head (realData); pass one or set ganWeight 0`);
     if (c.ganWeight > 0 && c.realOnly) throw new ValueError('DMDTrainer: the GAN head lives on the fake score, which the realOnly ablation removes; use one or the other');
+    if (!Number.isInteger(c.regBatch) || c.regBatch < 0) throw new ValueError(`DMDTrainer: regBatch must be an integer ≥ 0 (regression pairs per generator update; 0 = batch), got ${c.regBatch}`);
     if (!(c.minStep >= 0 && c.maxStep <= 999 && c.minStep <= c.maxStep)) throw new ValueError(`DMDTrainer: need 0 ≤ minStep ≤ maxStep ≤ 999, got ${c.minStep}, ${c.maxStep}`);
     this.real = o.teacher;
     this.real.requiresGrad_(false).eval();
@@ -381,10 +383,10 @@ export class DMDTrainer {
     return [os.mseLoss(F, fSpaceTarget(this.fake, x0, xt, sigma)), ganD];
   }
 
-  /** A random window of the regression pairs, min(batch, P) long: noises z_ref and the teacher's outputs y_ref. */
+  /** A random window of the regression pairs, min(regBatch or batch, P) long: noises z_ref and the teacher's outputs y_ref. */
   private regressionWindow(): { zs: Tensor; ys: Tensor } {
     const p = this.pairs!;
-    const P = p.z.shape[0], B = Math.min(this.cfg.batch, P);
+    const P = p.z.shape[0], B = Math.min(this.cfg.regBatch || this.cfg.batch, P);
     // host RNG: a dynamic region
     const [zs, ys] = os.dynamic(() => {
       const start = this.rng.int(P - B + 1);

@@ -142,6 +142,7 @@ function readConfig(): Partial<DMDConfig> & { mode: 'dmd' | 'dmd2' } {
     ttur: num('ttur', 1, 'TTUR ratio', true),
     cfg: num('cfg', 0, 'CFG scale'),
     regWeight: num('regWeight', 0, 'regression weight'),
+    regBatch: num('regBatch', 0, 'regression batch', true),
     ganWeight: num('ganWeight', 0, 'GAN weight'),
     ganDWeight: num('ganDWeight', 0, 'GAN head weight'),
     ganMaxStep: Math.min(999, num('ganMaxStep', 0, 'GAN noise level', true)),
@@ -153,7 +154,7 @@ function readConfig(): Partial<DMDConfig> & { mode: 'dmd' | 'dmd2' } {
 }
 
 /** The fields of the form a recipe sets (models/recipe.ts); the others keep their values. */
-const RECIPE_FIELDS = ['lr', 'fakeLr', 'batch', 'ttur', 'regWeight', 'ganWeight', 'ganDWeight', 'ganMaxStep', 'emaDecay', 'warmup', 'lrDecay'] as const;
+const RECIPE_FIELDS = ['lr', 'fakeLr', 'batch', 'ttur', 'regWeight', 'regBatch', 'ganWeight', 'ganDWeight', 'ganMaxStep', 'emaDecay', 'warmup', 'lrDecay'] as const;
 
 function showRecipe(r: Recipe): void {
   $<HTMLSelectElement>('mode').value = r.mode;
@@ -509,7 +510,7 @@ async function start(): Promise<void> {
   S.running = true;
   updateButtons();
   const c = S.session!.trainer.cfg;
-  status(`training ${c.mode.toUpperCase()}: batch ${c.batch}, TTUR ${c.ttur}, lr ${c.lr}, fake lr ${c.fakeLr}, warm-up ${c.warmup}, lr decay ${c.lrDecay}, regression ${c.regWeight}, GAN ${c.ganWeight} (head ${c.ganDWeight}, levels ≤ ${c.ganMaxStep}), EMA ${c.emaDecay}`);
+  status(`training ${c.mode.toUpperCase()}: batch ${c.batch}, TTUR ${c.ttur}, lr ${c.lr}, fake lr ${c.fakeLr}, warm-up ${c.warmup}, lr decay ${c.lrDecay}, regression ${c.regWeight} (${c.regBatch || c.batch} pairs), GAN ${c.ganWeight} (head ${c.ganDWeight}, levels ≤ ${c.ganMaxStep}), EMA ${c.emaDecay}`);
   S.loopActive = trainLoop()
     .catch((e) => fail(e, 'training stopped'))
     .finally(() => {

@@ -42,7 +42,7 @@ def kebab(name):
 # config keys with their flag types (the flag is the key in kebab case: fakeLr → --fake-lr)
 CONFIG_FLAGS = {"batch": int, "lr": float, "fakeLr": float, "weightDecay": float, "ttur": int, "regWeight": float,
                 "cfg": float, "gradClip": float, "generatorSigma": float, "minStep": int, "maxStep": int,
-                "emaDecay": float, "ganWeight": float, "ganDWeight": float, "ganMaxStep": int, "seed": int, "warmup": int,
+                "emaDecay": float, "ganWeight": float, "ganDWeight": float, "ganMaxStep": int, "regBatch": int, "seed": int, "warmup": int,
                 "lrDecay": int}
 
 

@@ -28,7 +28,7 @@ from onestep_torch import GanHead, f_space_loss, karras_grid
 # test instead of drifting.
 _COMMON = dict(batch=256, lr=1e-4, fakeLr=1e-4, weightDecay=0.01, betas=[0.9, 0.999], cfg=1, gradClip=10,
                generatorSigma=80, minStep=20, maxStep=980, emaDecay=0, realOnly=False, ganWeight=0, ganDWeight=1e-2,
-               ganMaxStep=999, seed=0, warmup=0, lrDecay=0)
+               ganMaxStep=999, regBatch=0, seed=0, warmup=0, lrDecay=0)
 DMD_DEFAULTS = {
     "dmd": dict(mode="dmd", ttur=1, regWeight=0.25, **_COMMON),   # regression loss, 1 fake update per G update
     "dmd2": dict(mode="dmd2", ttur=5, regWeight=0, **_COMMON),    # no regression, TTUR 5
@@ -36,10 +36,10 @@ DMD_DEFAULTS = {
 
 # The recipes of models/recipe.ts: what `onestep distill` (and this script) use over DMD_DEFAULTS when flags do not say
 # otherwise. Compared with the TypeScript ones by test/interop-distill.test.ts.
-TOY_RECIPE = dict(mode="dmd", batch=256, lr=3e-3, fakeLr=5e-3, warmup=100, lrDecay=4000, regWeight=10, ganWeight=0.3,
+TOY_RECIPE = dict(mode="dmd", batch=256, lr=3e-3, fakeLr=5e-3, warmup=100, lrDecay=4000, regWeight=10, regBatch=128, ganWeight=0.3,
                   ganDWeight=1, ganMaxStep=100, emaDecay=0.98)
 # 25gaussians: no GAN head (it drops modes of std 0.025 at its noise levels), lr 1e-3 (models/recipe.ts GRID_RECIPE)
-GRID_RECIPE = {**TOY_RECIPE, "lr": 1e-3, "fakeLr": 1e-3, "ganWeight": 0, "lrDecay": 0, "emaDecay": 0.99}
+GRID_RECIPE = {**TOY_RECIPE, "lr": 1e-3, "fakeLr": 1e-3, "ganWeight": 0, "lrDecay": 0, "emaDecay": 0.99, "regBatch": 0}
 MNIST_RECIPE = dict(mode="dmd2", batch=32, ganWeight=3e-3, emaDecay=0.99)
 TOY_PAIRS = 5000
 
@@ -341,9 +341,9 @@ class DMDTrainer:
         return both[:z.shape[0]], both[z.shape[0]:]
 
     def regression_batch(self):
-        """This rank's slice of a random contiguous window of the regression pairs (min(batch, P) of them)."""
+        """This rank's slice of a random contiguous window of the regression pairs (min(regBatch or batch, P) of them)."""
         p = self.pairs["z"].shape[0]
-        r = min(self.cfg["batch"], p)
+        r = min(self.cfg["regBatch"] or self.cfg["batch"], p)
         if r % self.world:
             raise ValueError(f"DMDTrainer: {p} regression pairs give a batch of {r}, which does not split over "
                              f"{self.world} ranks; make a multiple of {self.world} pairs (onestep make-pairs --n)")

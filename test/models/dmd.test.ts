@@ -230,6 +230,24 @@ describe('DMD2 GAN head', () => {
     expect(await l.reg!.item()).toBeCloseTo(want, 6);
   });
 
+  it('regBatch sets the regression window: its pairs, not the batch (and never more than there are)', async () => {
+    os.manualSeed(1);
+    const meta = tinyMeta();
+    const pairs = { z: os.randn([3, 2]), y: os.randn([3, 2]) };
+    const make = (regBatch: number) => new m.DMDTrainer({ teacher: randomTeacher(meta), makeDenoiser: () => m.buildDenoiser(meta), sampleShape: [2], pairs, config: { mode: 'dmd', batch: 8, regWeight: 2, regBatch } });
+    const all = make(5); // more than the 3 pairs: the window is all of them
+    const want = await os.noGrad(() => os.mseLoss(all.generate(pairs.z), pairs.y)).item();
+    expect(await all.step().reg!.item()).toBeCloseTo(want, 6);
+    const one = make(1); // one pair per update: the loss is that pair's own
+    const g = await os.noGrad(() => one.generate(pairs.z)).data();
+    const y = await pairs.y.data();
+    const perPair = [0, 1, 2].map((i) => ((g[2 * i] - y[2 * i]) ** 2 + (g[2 * i + 1] - y[2 * i + 1]) ** 2) / 2);
+    const got = await one.step().reg!.item();
+    expect(perPair.some((v) => Math.abs(v - got) <= 1e-6 * Math.max(1, v))).toBe(true);
+    expect(() => make(-1)).toThrow(/regBatch must be an integer ≥ 0/);
+    expect(() => make(1.5)).toThrow(/regBatch/);
+  });
+
   it('resume restores the head and its optimiser exactly', async () => {
     const a = ganTrainer({ ttur: 2 });
     for (let i = 0; i < 3; i++) for (const t of Object.values(a.step())) t?.dispose();
