@@ -39,6 +39,8 @@ export type Grads = (Tensor | null)[];
 export class GraphNode {
   /** Set once a backward pass without retainGraph has released the saved inputs. */
   freed = false;
+  /** Where the output sits in the input when the op is a slice with unit steps (OpDef.gradWindow), else null. */
+  window: readonly number[] | null = null;
   constructor(
     readonly op: string,
     public inputs: Tensor[],
@@ -79,7 +81,30 @@ export const autogradOps = {
   sumTo: null as unknown as (g: Tensor, shape: readonly number[]) => Tensor,
   add: null as unknown as (a: Tensor, b: Tensor) => Tensor,
   ones: null as unknown as (shape: readonly number[]) => Tensor,
+  cat: null as unknown as (xs: readonly Tensor[], dim: number) => Tensor,
 };
+
+/** A slice's output gradient, waiting to be placed in its input's gradient. */
+interface Piece {
+  g: Tensor;
+  starts: readonly number[];
+  node: GraphNode;
+}
+
+/**
+ * The dimension along which windows tile `shape` (each spans every other dimension, together they cover this one
+ * without gaps or overlaps), sorting them along it; null when they do not.
+ */
+function tiling(pieces: Piece[], shape: readonly number[]): number | null {
+  for (let d = 0; d < shape.length; d++) {
+    if (!pieces.every((p) => p.g.shape.every((n, e) => e === d || (p.starts[e] === 0 && n === shape[e])))) continue;
+    pieces.sort((a, b) => a.starts[d] - b.starts[d]);
+    let at = 0;
+    for (const p of pieces) at = p.starts[d] === at ? at + p.g.shape[d] : NaN;
+    if (at === shape[d]) return d;
+  }
+  return null;
+}
 
 export interface BackwardOptions {
   /** Keep the graph so backward can run through it again (costs memory until the outputs are disposed). */
@@ -139,9 +164,28 @@ export function backward(root: Tensor, gradOut?: Tensor, opts: BackwardOptions =
         g.dispose();
       } else grads.set(x, g);
     };
+    // slices' output gradients per input: pieces that tile it become one cat, not zero-padded copies added up
+    const pieces = new Map<Tensor, Piece[]>();
+    const gradOf = (t: Tensor): Tensor | undefined => {
+      const ps = pieces.get(t);
+      if (!ps) return grads.get(t);
+      pieces.delete(t);
+      const d = grads.has(t) ? null : tiling(ps, t.shape);
+      if (d !== null) {
+        const g = ps.length === 1 ? ps[0].g.viewAs(t.shape) : autogradOps.cat(ps.map((p) => p.g), d);
+        for (const p of ps) p.g.dispose();
+        return g;
+      }
+      for (const p of ps) {
+        const [placed] = tidy(() => p.node.backward(p.g));
+        p.g.dispose();
+        accumulate(t, placed!);
+      }
+      return grads.get(t);
+    };
     const visited: GraphNode[] = [];
     for (const t of order) {
-      const g = grads.get(t);
+      const g = gradOf(t);
       grads.delete(t);
       const node = t.node;
       if (!node) {
@@ -159,6 +203,12 @@ export function backward(root: Tensor, gradOut?: Tensor, opts: BackwardOptions =
       if (node.freed) throw new GradError(`backward: part of this graph (${node.op}) was already freed by an earlier backward(); use {retainGraph: true}`);
       visited.push(node);
       if (!g) continue;
+      if (node.window && node.need[0]) {
+        const x = node.inputs[0];
+        if (!pieces.has(x)) pieces.set(x, []);
+        pieces.get(x)!.push({ g, starts: node.window, node });
+        continue;
+      }
       const gs = tidy(() => node.backward(g)); // a rule's temporaries die here
       if (gs.length !== node.inputs.length) throw internal(`${node.op} backward returned ${gs.length} grads for ${node.inputs.length} inputs`);
       node.inputs.forEach((x, i) => {
@@ -173,6 +223,7 @@ export function backward(root: Tensor, gradOut?: Tensor, opts: BackwardOptions =
       g.dispose();
     }
     for (const g of grads.values()) g.dispose();
+    for (const ps of pieces.values()) for (const p of ps) p.g.dispose();
     if (!opts.retainGraph) for (const node of visited) node.release();
   });
 }

@@ -20,6 +20,8 @@ import { autogradOps } from '../autograd';
 import { ones } from './create';
 import { add } from './elementwise';
 import { sumTo } from './reduce';
+import { cat } from './shape';
 autogradOps.sumTo = sumTo;
 autogradOps.add = (a, b) => add(a, b);
 autogradOps.ones = (shape) => ones(shape);
+autogradOps.cat = (xs, dim) => cat(xs, dim);

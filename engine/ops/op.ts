@@ -47,6 +47,12 @@ export interface OpDef<A = void> {
    * (slice, expand, permute). Compiled steps let an elementwise consumer read the window in place instead.
    */
   view?: (inputShape: readonly number[], attrs: A) => { strides: number[]; offset: number };
+  /**
+   * Ops whose input gradient is the output gradient placed at `starts` of the input's shape, zeros elsewhere (a slice
+   * with unit steps), or null for attributes where it is not. The tape joins such pieces of one tensor with a cat
+   * when they tile it (engine/autograd.ts) instead of adding zero-padded copies.
+   */
+  gradWindow?: (attrs: A) => readonly number[] | null;
 }
 
 /** Observes every op applied (the compiler's tracer); null when nothing traces. */
@@ -84,6 +90,8 @@ export function apply<A>(name: string, def: OpDef<A>, inputs: Tensor[], attrs: A
       if (gs.slice(inputs.length).some(Boolean)) throw internal(`${name} backward returned a gradient for an input it was not given`);
       return [...gs.slice(0, inputs.length), ...kept.map(() => null)];
     }, inputs.length);
+    const window = def.gradWindow?.(attrs);
+    if (window && t.node) t.node.window = window;
   }
   observer?.applied(name, def, inputs, attrs, t, kept);
   // the graph node (if any) holds the saved tensors until it is released; without one this frees them now

@@ -76,6 +76,7 @@ export const SHAPE_OPS = {
     },
     view: (x, a) => sliceView(x, a),
     backward: (g, { inputs: [x], attrs }) => [embedOf(g, { shape: [...x.shape], starts: attrs.starts, steps: attrs.steps, value: 0 })],
+    gradWindow: (a) => (a.steps.every((s) => s === 1) ? a.starts : null),
   } satisfies OpDef<SliceAttrs>,
   embed: {
     inputs: ['x'], family: 'layout', shape: (_, a) => a.shape,

@@ -320,6 +320,37 @@ describe('gradients across ops', () => {
     expectThrows(() => os.layerNorm(l, [4], os.ones([3])), os.ShapeError, 'weight');
     l.dispose();
   });
+  it('slices that tile a tensor send their gradients back as one cat; other slices are zero-padded and added', async () => {
+    type Cut = [number[], number[]];
+    const cases: [string, number[], Cut[], boolean][] = [
+      ['rows 0:3 | 3:7 | 7:17', [17, 3], [[[0], [3]], [[7], [17]], [[3], [7]]], false],
+      ['columns 0:1 | 1:33 beside a dense use', [5, 33], [[[0, 0], [5, 1]], [[0, 1], [5, 33]]], true],
+      ['a gap', [17], [[[0], [3]], [[5], [17]]], false],
+      ['an overlap', [17], [[[0], [9]], [[3], [17]]], false],
+      ['one window, all of it', [3, 1], [[[0, 0], [3, 1]]], false],
+    ];
+    for (const [name, shape, cuts, dense] of cases) {
+      const gpu = (x: os.Tensor) => [...cuts.map(([s, e], i) => os.mul(os.slice(x, s, e), i + 2)), ...(dense ? [os.exp(x)] : [])];
+      const ref = (x: HostTensor) => [...cuts.map(([s, e], i) => mapRef((v) => v * (i + 2), sliceRef(x, s, e, undefined))), ...(dense ? [mapRef(Math.exp, x)] : [])];
+      await checkOp(name, [shape], gpu, ref, G);
+    }
+    // which op places the pieces: a cat where they tile the tensor, zero-padded copies (embed) where they do not
+    const placing = (cuts: Cut[]): string[] => {
+      const names: string[] = [];
+      const x = os.randn([7, 3]).requiresGrad_(true);
+      const prev = observeOps({ applied: (n) => void names.push(n) });
+      try {
+        os.tidy(() => cuts.map(([s, e]) => os.sum(os.slice(x, s, e))).reduce((a, b) => os.add(a, b)).backward());
+      } finally {
+        observeOps(prev);
+        x.grad?.dispose();
+        x.dispose();
+      }
+      return names.filter((n) => n === 'cat' || n === 'embed');
+    };
+    expect(placing([[[0], [2]], [[2], [7]]])).toEqual(['cat']);
+    expect(placing([[[0], [2]], [[3], [7]]])).toEqual(['embed', 'embed']);
+  });
   it('checkOp catches a wrong backward (sanity check of the harness)', async () => {
     // forward x², backward x (detach hides one factor)
     await expect(checkOp('bad', [[5]], (x) => os.mul(x, x.detach()), (x) => mapRef((v) => v * v, x), G)).rejects.toThrow(/grad of input 0/);
