@@ -14,7 +14,7 @@ import { buildDenoiser, loadModel } from '../models/checkpoint';
 import { DMDTrainer } from '../models/dmd';
 import { HostRng } from '../models/data/rng';
 import { toy2d } from '../models/data/toy2d';
-import { EDMDenoiser, edmLoss } from '../models/edm';
+import { EDMDenoiser, edmTrainStep } from '../models/edm';
 import { TOY_RECIPE } from '../models/recipe';
 import { MNIST_UNET, UNET_DEFAULTS, UNet } from '../models/unet';
 
@@ -72,13 +72,7 @@ const edmRun = (make: () => EDMDenoiser, data: () => os.Tensor, labels: (() => o
   const opt = new os.optim.Adam(den.parameters(), { lr: 1e-3 });
   const ema = new os.optim.EMA(den.parameters(), { decay: 0.99 });
   const step = () => {
-    const l = os.tidy(() => {
-      const loss = edmLoss(den, y, { labels: lab, labelDropout: lab ? 0.1 : 0 });
-      loss.backward();
-      return loss;
-    });
-    opt.step();
-    opt.zeroGrad();
+    const l = edmTrainStep(den, opt, y, { labels: lab, labelDropout: lab ? 0.1 : 0 });
     ema.update();
     return l;
   };

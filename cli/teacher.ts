@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as os from '../engine';
 import { HostRng } from '../models/data/rng';
 import { toy2d } from '../models/data/toy2d';
-import { EDMDenoiser, edmLoss } from '../models/edm';
+import { EDMDenoiser, edmTrainStep } from '../models/edm';
 import { MLP_DEFAULTS, type MLPScoreNetConfig } from '../models/mlp';
 import { MNIST_UNET, UNET_DEFAULTS, type UNetConfig } from '../models/unet';
 import { mnist, mnistBatch, MNIST_SIZES, type MnistSize } from '../models/data/mnist';
@@ -145,15 +145,9 @@ export async function trainTeacher(a: TeacherArgs): Promise<void> {
   // EDM loss and its backward, Adam, the EMA at this step's decay
   const trainStep = (): os.Tensor => {
     const { y, labels } = os.dynamic(() => data.batch(a.batch, rng));
-    const loss = os.tidy(() => {
-      const l = edmLoss(den, y, { labels, labelDropout: data.labelDropout, pMean: a.pMean, pStd: a.pStd });
-      l.backward();
-      return l;
-    });
+    const loss = edmTrainStep(den, opt, y, { labels, labelDropout: data.labelDropout, pMean: a.pMean, pStd: a.pStd });
     y.dispose();
     labels?.dispose();
-    opt.step();
-    opt.zeroGrad();
     if (a.ema > 0) os.dynamic(() => emaTracker.update(os.optim.edmEmaDecay(a.batch, a.ema, step * a.batch)));
     return loss;
   };

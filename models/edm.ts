@@ -126,6 +126,22 @@ export function edmLoss(den: EDMDenoiser, y: Tensor, opts: EDMLossOptions = {}):
   });
 }
 
+/**
+ * One EDM training update on the batch y: the loss and its backward, the optimiser's step, gradients cleared. Returns
+ * the loss (read it back in batches). The teacher trainer and the compiled-vs-eager checks all step this way; each adds
+ * its own EMA update after it.
+ */
+export function edmTrainStep(den: EDMDenoiser, opt: { step(): void; zeroGrad(): void }, y: Tensor, opts: EDMLossOptions = {}): Tensor {
+  const loss = os.tidy(() => {
+    const l = edmLoss(den, y, opts);
+    l.backward();
+    return l;
+  });
+  opt.step();
+  opt.zeroGrad();
+  return loss;
+}
+
 /** ‖F(c_in·x_t) − (y − c_skip·x_t)/c_out‖² averaged, for x_t = y + σ·ε: the unit-weight denoising loss at given σ [B]. */
 export function fSpaceLoss(den: EDMDenoiser, y: Tensor, sigma: Tensor, labels: Tensor | null, noise?: Tensor): Tensor {
   return os.tidy(() => {

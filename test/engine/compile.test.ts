@@ -212,7 +212,7 @@ describe('os.compile on the zoo models\' steps', () => {
   }, 120_000);
 
   it('a compiled EDM teacher step of the UNet (class labels, label dropout, Adam, EMA) gives eager mode\'s losses and weights', async () => {
-    const { EDMDenoiser, edmLoss } = await import('../../models/edm');
+    const { EDMDenoiser, edmTrainStep } = await import('../../models/edm');
     const { UNet } = await import('../../models/unet');
     const config = { resolution: 8, inChannels: 1, outChannels: 1, labelDim: 3, modelChannels: 8, channelMult: [1, 2], numBlocks: 1, attnResolutions: [4], channelsPerHead: 8, dropout: 0, embMult: 2 };
     const y = os.keep(os.randn([3, 1, 8, 8], { seed: 1 }));
@@ -223,13 +223,7 @@ describe('os.compile on the zoo models\' steps', () => {
       const opt = new os.optim.Adam(den.parameters(), { lr: 1e-3 });
       const ema = new os.optim.EMA(den.parameters(), { decay: 0.95 });
       const step = () => {
-        const l = os.tidy(() => {
-          const loss = edmLoss(den, y, { labels, labelDropout: 0.3 });
-          loss.backward();
-          return loss;
-        });
-        opt.step();
-        opt.zeroGrad();
+        const l = edmTrainStep(den, opt, y, { labels, labelDropout: 0.3 });
         ema.update();
         return l;
       };
