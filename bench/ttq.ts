@@ -3,6 +3,7 @@
 // the teacher's quality or `max` iterations pass; one line per config with TTQ and the evaluations on the way.
 // Run: npx esbuild bench/ttq.ts --bundle --platform=node --format=esm --external:webgpu --outfile=/tmp/ttq.mjs
 //      && ONESTEP_ADAPTER=lavapipe node /tmp/ttq.mjs DATA ['[{}, {"lr": 1e-3}, …]'] [max 4000] [every 100] [ttq|max]
+// (a config's "pairs": regression pairs made at the start instead of TOY_PAIRS)
 // (`max`: go on to `max` iterations after the teacher is reached, for the final metrics)
 // (An outfile outside the repo finds its packages through a node_modules beside it, e.g. ln -s <repo>/node_modules /tmp/.)
 import { readFileSync } from 'node:fs';
@@ -19,9 +20,11 @@ const max = Number(maxArg), every = Number(everyArg);
 await os.init({ quiet: true });
 const f = (v: unknown, d = 4) => (typeof v === 'number' ? v.toFixed(d) : String(v));
 for (const c of configs) {
+  // "pairs" in a config sets how many regression pairs the session makes (TOY_PAIRS otherwise); the rest is recipe
+  const { pairs = TOY_PAIRS, ...recipe } = c as Record<string, number | string> & { pairs?: number };
   const { den: teacher, meta } = await loadModel(new Uint8Array(readFileSync(join(process.cwd(), 'zoo', `${data}-teacher.safetensors`))));
   os.manualSeed(0);
-  const s = await DistillSession.start({ teacher, meta, task: toyTask(data), config: { ...recipeFor(data), ...c }, pairs: TOY_PAIRS });
+  const s = await DistillSession.start({ teacher, meta, task: toyTask(data), config: { ...recipeFor(data), ...recipe }, pairs });
   const t = s.teacherQuality!;
   const way: string[] = [];
   let e = await s.evaluate();
