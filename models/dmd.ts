@@ -90,6 +90,7 @@ export class DMDTrainer {
   /** The two kinds of iteration, compiled when cfg.compiled. */
   private readonly generatorIteration: () => DMDLosses;
   private readonly fakeIteration: () => DMDLosses;
+  private readonly compiledSteps: { generator: os.Compiled<[], DMDLosses>; fake: os.Compiled<[], DMDLosses> } | null;
   /** Compiled mode: whether both kinds of iteration have been traced (see traceBeforeFirstStep). */
   private traced = false;
 
@@ -124,8 +125,9 @@ export class DMDTrainer {
     this.head = c.ganWeight > 0 ? new GanHead(this.fake.net.bottleneckShape) : null;
     this.optH = this.head ? new os.optim.AdamW(this.head.parameters(), { lr: c.fakeLr, betas: c.betas, weightDecay: c.weightDecay }) : null;
     const gen = () => this.generatorIterationEager(), fake = () => this.fakeIterationEager();
-    this.generatorIteration = c.compiled ? os.compile(gen) : gen;
-    this.fakeIteration = c.compiled ? os.compile(fake) : fake;
+    this.compiledSteps = c.compiled ? { generator: os.compile(gen), fake: os.compile(fake) } : null;
+    this.generatorIteration = this.compiledSteps?.generator ?? gen;
+    this.fakeIteration = this.compiledSteps?.fake ?? fake;
   }
 
   /** GAN logits [B] of samples x: the head on the fake score's bottleneck at x + σ·ε, σ from Karras levels [0, ganMaxStep]. */
@@ -235,24 +237,23 @@ export class DMDTrainer {
 
   /**
    * os.compile runs a step's first two calls eagerly while it traces them, and eager ops round differently from the
-   * fused kernels of the replays. So before the first iteration, each kind of iteration is traced twice on the
-   * current state, and then every weight, moment, EMA shadow, RNG stream and counter is put back: every iteration
-   * runs the compiled program, the first after a start or a resume included, and a resumed run repeats the
-   * uninterrupted one bit for bit.
+   * fused kernels of the replays. So before the first iteration, each kind of iteration is traced twice without
+   * running (Compiled.trace: nothing reaches the GPU, and no kernel is compiled but the programs'), and then the host
+   * state those traces advanced (RNG streams, optimiser and EMA counters) is put back: every iteration runs the
+   * compiled program, the first after a start or a resume included, and a resumed run repeats the uninterrupted one
+   * bit for bit.
    */
   private traceBeforeFirstStep(): void {
     this.traced = true;
+    // state() also makes every optimiser moment not yet used (zeros): a dry trace must not make state
     const live = this.state();
-    const saved = { meta: live.meta, tensors: os.noGrad(() => Object.fromEntries(Object.entries(live.tensors).map(([k, t]) => [k, os.assign(os.zeros(t.shape), t)]))) };
     const kinds = this.cfg.ttur > 1 ? [true, false] : [true];
     for (const genStep of kinds)
       for (let call = 0; call < 2; call++) {
         this.setRates(genStep);
-        const losses = genStep ? this.generatorIteration() : this.fakeIteration();
-        for (const t of Object.values(losses)) t?.dispose();
+        (genStep ? this.compiledSteps!.generator : this.compiledSteps!.fake).trace();
       }
-    this.restore(saved);
-    for (const t of Object.values(saved.tensors)) t.dispose();
+    this.restore(live); // the tensors are live ones, untouched by the traces: only the host state changes
   }
 
   /** Both updates on one batch: the generator's from G(z), then the fake score's from the same (pre-update) samples. */

@@ -19,9 +19,6 @@ const loseAtSubmit = (): number => {
   return Number.isInteger(v) && v > 0 ? v : 0;
 };
 
-/** While a profile() runs: the descriptor of a timed compute pass for one dispatch of `label`; otherwise undefined. */
-export type TimedPass = (label: string) => GPUComputePassDescriptor | undefined;
-
 export class Device {
   readonly gpu: GPUDevice;
   readonly adapterLabel: string;
@@ -58,6 +55,8 @@ export class Device {
   listener: DeviceListener | null = null;
   /** In capture mode (see capture): the commands collected instead of run. */
   private captured: Command[] | null = null;
+  /** Dry mode (see dry): commands go to the listener only. */
+  private dryDepth = 0;
   /** Stand-ins capture mode hands out for buffers (allocations, arrays that are gone): never bound, never read. */
   private readonly phantoms = new WeakSet<object>();
 
@@ -165,6 +164,27 @@ export class Device {
     return this.captured !== null;
   }
 
+  /** Whether dry mode is on (see dry). */
+  get isDry(): boolean {
+    return this.dryDepth > 0;
+  }
+
+  /**
+   * Runs fn in dry mode: its commands reach the listener (a compiled step's tracer) and nothing else. No pipeline is
+   * compiled, nothing is encoded or written, and buffers keep what they held; allocations and releases are real, so
+   * values keep their identities. Compiled.trace traces a call this way: a step's eager-only kernels (those that
+   * fusion replaces) are never compiled.
+   */
+  dry<T>(fn: () => T): T {
+    if (!this.listener) throw internal('dry: nothing listens to the commands');
+    this.dryDepth++;
+    try {
+      return fn();
+    } finally {
+      this.dryDepth--;
+    }
+  }
+
   /**
    * Runs fn in capture mode and returns the commands it made, in order, without running them: allocations return a
    * phantom buffer (never bound), releases of it are ignored. A compiled program re-runs the host side of a dynamic
@@ -202,6 +222,7 @@ export class Device {
     const bytes = () => new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
     if (this.captured) return void this.captured.push({ kind: 'write', dst: buf, offset: offsetBytes, data: bytes() });
     this.listener?.command({ kind: 'write', dst: buf, offset: offsetBytes, data: bytes() });
+    if (this.dryDepth) return;
     // queue.writeBuffer runs before the not-yet-submitted encoder; a recycled buffer may still be read there.
     if (this.pendingCommands > 0) this.flush();
     this.gpu.queue.writeBuffer(buf, offsetBytes, data.buffer, data.byteOffset, data.byteLength);
@@ -245,8 +266,8 @@ export class Device {
       const c: Command = { kind: 'dispatch', kernel, buffers: [...args.buffers], words: args.uniforms ? Uint32Array.from(args.uniforms) : null, workgroups: [x, y, z] };
       if (this.captured) return void this.captured.push(c);
       this.listener!.command(c);
+      if (this.dryDepth) return;
     }
-    if (args.uniforms && !this.uniforms.hasRoom) this.flush();
     const pipeline = this.pipelines.get(kernel);
     const info = this.pipelines.infoOf(pipeline);
     const words = args.uniforms;
@@ -254,9 +275,37 @@ export class Device {
     if (!!words !== info.uniform) {
       throw internal(`${kernel.label}: ${words ? 'uniforms given, but the kernel declares no var<uniform> at binding 0' : 'the kernel declares a var<uniform> at binding 0, but no uniforms were given'}`);
     }
-    const ubytes = words ? uniformBytes(words.length) : 0;
-    const bindGroup = this.bindGroups.get(info, words ? this.uniforms.buffer : null, ubytes, args.buffers);
-    const pass = this.openPass(kernel.label);
+    const bindGroup = this.bindGroups.get(info, words ? this.uniforms.buffer : null, words ? uniformBytes(words.length) : 0, args.buffers);
+    this.encodeDispatch(kernel.label, pipeline, bindGroup, words ?? null, x, y, z);
+  }
+
+  /**
+   * The bind group of a kernel over these storage buffers (binding 0: `uniformWords` words of the uniform batch at a
+   * dynamic offset, when it has uniforms), from the cache eager dispatches use.
+   */
+  bindGroup(info: PipelineInfo, uniformWords: number, buffers: readonly GPUBuffer[]): GPUBindGroup {
+    return this.bindGroups.get(info, uniformWords ? this.uniforms.buffer : null, uniformWords ? uniformBytes(uniformWords) : 0, buffers);
+  }
+
+  /**
+   * Records a resolved dispatch (a program's: pipeline and bind group made once) after everything recorded so far,
+   * exactly as an eager dispatch is recorded: its words go into this submit's uniform batch, and nothing runs until a
+   * flush. Not seen by listeners or capture (a replay is one call of a compiled step, not a stream of ops).
+   */
+  recordDispatch(label: string, pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, words: ArrayLike<number> | null, workgroups: readonly [number, number, number]): void {
+    this.checkUsable();
+    this.encodeDispatch(label, pipeline, bindGroup, words, workgroups[0], workgroups[1], workgroups[2]);
+  }
+
+  /** Records a buffer copy for a program (not seen by listeners or capture). */
+  recordCopy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.checkUsable();
+    if (bytes > 0) this.encodeCopy(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  private encodeDispatch(label: string, pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, words: ArrayLike<number> | null, x: number, y: number, z: number): void {
+    if (words && !this.uniforms.hasRoom) this.flush();
+    const pass = this.openPass(label);
     pass.setPipeline(pipeline);
     if (words) {
       this.dynamicOffset[0] = this.uniforms.push(words);
@@ -311,6 +360,11 @@ export class Device {
     if (bytes === 0) return;
     if (this.captured) return void this.captured.push({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
     this.listener?.command({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
+    if (this.dryDepth) return;
+    this.encodeCopy(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  private encodeCopy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     this.endPass();
     this.encoder ??= this.gpu.createCommandEncoder();
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
@@ -334,28 +388,6 @@ export class Device {
     this.gpu.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.pendingCommands = 0;
-    this.submitted();
-  }
-
-  /**
-   * Submits a recorded program (runtime/program.ts) after everything recorded before it: `encode` fills a fresh
-   * encoder and returns how many dispatches it holds.
-   */
-  submitProgram(encode: (enc: GPUCommandEncoder, timed: TimedPass) => number): void {
-    this.checkUsable();
-    this.flush();
-    const enc = this.gpu.createCommandEncoder();
-    const prof = this.profiler;
-    // while profiling, each dispatch of the program gets a pass of its own with timestamps, as eager dispatches do
-    const timed: TimedPass = (label) => {
-      if (!prof) return undefined;
-      if (prof.full) prof.resolve(enc); // between passes: the slots are free again after the resolve
-      const slot = prof.next(label);
-      return { timestampWrites: { querySet: prof.querySet, beginningOfPassWriteIndex: slot, endOfPassWriteIndex: slot + 1 } };
-    };
-    this.dispatches += encode(enc, timed);
-    prof?.resolve(enc);
-    this.gpu.queue.submit([enc.finish()]);
     this.submitted();
   }
 

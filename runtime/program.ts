@@ -1,13 +1,12 @@
 // runtime/program.ts: a recorded command stream that runs again with no per-command host work beyond encoding:
-// pipelines, bind groups (over the program's own uniform buffer, one 256-byte slot per dispatch) and workgroup counts
-// are resolved once; a run uploads the uniforms and the host data, encodes, and submits once. Dynamic parts (this
-// call's RNG stream, an optimiser's step count) are patched by the caller between runs (setWords, setData).
+// pipelines, bind groups (binding the device's uniform batch at a dynamic offset) and workgroup counts are resolved
+// once. A run queues its host data, then records its commands into the device's open encoder exactly as eager
+// dispatches are recorded, so replays with nothing to upload batch into one submit with their neighbours. Dynamic
+// parts (this call's RNG stream, an optimiser's step count) are patched by the caller between runs (setWords, setData).
 import type { Command } from './commands';
 import type { Device } from './device';
 import { internal } from './errors';
-import { UNIFORM_SLOT, uniformBytes } from './uniforms';
-
-const UNIFORM = 0x40, COPY_DST = 0x08;
+import type { PipelineInfo } from './pipelines';
 
 /** A whole-buffer copy of `bytes` (rounded up to 4) around a run. */
 export interface Copy {
@@ -16,18 +15,16 @@ export interface Copy {
   bytes: number;
 }
 
-interface Encoded {
-  c: Command;
-  pipeline?: GPUComputePipeline;
-  bindGroup?: GPUBindGroup;
-  /** Byte offset of the dispatch's uniform slot. */
-  slot: number;
-}
+type Step =
+  | { kind: 'dispatch'; label: string; pipeline: GPUComputePipeline; info: PipelineInfo; buffers: GPUBuffer[]; bindGroup: GPUBindGroup; words: Uint32Array | null; workgroups: [number, number, number] }
+  | Extract<Command, { kind: 'copy' }>
+  | Extract<Command, { kind: 'write' }>;
 
 export class Program {
-  private readonly steps: Encoded[];
-  private readonly uniformHost: Uint32Array;
-  private readonly uniformBuffer: GPUBuffer | null;
+  private readonly steps: Step[];
+  private readonly writes: number;
+  /** Per buffer of the recorded commands that setBuffer has moved: where it is bound, and what is bound there now. */
+  private readonly moved = new Map<GPUBuffer, { uses: { step: number; at: number }[]; current: GPUBuffer }>();
   readonly dispatchCount: number;
 
   /** `commands` name the buffers they run on; the caller keeps those alive (and exclusive) while the program lives. */
@@ -35,91 +32,88 @@ export class Program {
     private readonly device: Device,
     commands: readonly Command[],
   ) {
-    const dispatches = commands.filter((c) => c.kind === 'dispatch');
-    this.dispatchCount = dispatches.length;
-    const withWords = dispatches.filter((c) => c.kind === 'dispatch' && c.words).length;
-    this.uniformHost = new Uint32Array((withWords * UNIFORM_SLOT) / 4);
-    this.uniformBuffer = withWords ? device.gpu.createBuffer({ size: Math.max(UNIFORM_SLOT, withWords * UNIFORM_SLOT), usage: UNIFORM | COPY_DST }) : null;
-    let slot = 0;
-    this.steps = commands.map((c) => {
-      if (c.kind !== 'dispatch') return { c, slot: 0 };
+    this.dispatchCount = commands.filter((c) => c.kind === 'dispatch').length;
+    this.writes = commands.filter((c) => c.kind === 'write').length;
+    this.steps = commands.map((c): Step => {
+      if (c.kind !== 'dispatch') return { ...c };
       const pipeline = device.pipeline(c.kernel);
       const info = device.pipelineInfo(pipeline);
       if (!!c.words !== info.uniform) throw internal(`program: ${c.kernel.label} uniforms do not match its layout`);
-      const entries: GPUBindGroupEntry[] = [];
-      if (c.words) entries.push({ binding: 0, resource: { buffer: this.uniformBuffer!, offset: 0, size: uniformBytes(c.words.length) } });
-      c.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
-      const bindGroup = device.gpu.createBindGroup({ layout: info.layout, entries });
-      const step: Encoded = { c, pipeline, bindGroup, slot };
-      if (c.words) {
-        this.uniformHost.set(c.words, slot / 4);
-        slot += UNIFORM_SLOT;
-      }
-      return step;
+      const buffers = [...c.buffers];
+      const bindGroup = device.bindGroup(info, c.words?.length ?? 0, buffers);
+      return { kind: 'dispatch', label: c.kernel.label, pipeline, info, buffers, bindGroup, words: c.words && Uint32Array.from(c.words), workgroups: c.workgroups };
     });
+  }
+
+  /**
+   * From the next run on, every command recorded on `recorded` (a buffer of the constructor's commands) uses `buffer`
+   * instead: a compiled step writes its outputs straight into the tensors it returns, with no copy. `buffer` must be
+   * at least as large. Bind groups come from the device's cache, so a buffer seen before costs a lookup.
+   */
+  setBuffer(recorded: GPUBuffer, buffer: GPUBuffer): void {
+    if (buffer.size < recorded.size) throw internal(`program: a ${buffer.size}-byte buffer cannot stand in for a ${recorded.size}-byte one`);
+    let m = this.moved.get(recorded);
+    if (!m) {
+      const uses: { step: number; at: number }[] = [];
+      this.steps.forEach((s, step) => {
+        if (s.kind === 'dispatch') s.buffers.forEach((b, at) => b === recorded && uses.push({ step, at }));
+        else if (s.kind === 'copy') [s.src, s.dst].forEach((b, at) => b === recorded && uses.push({ step, at }));
+        else if (s.dst === recorded) uses.push({ step, at: 0 });
+      });
+      this.moved.set(recorded, (m = { uses, current: recorded }));
+    }
+    if (m.current === buffer) return;
+    m.current = buffer;
+    for (const { step, at } of m.uses) {
+      const s = this.steps[step];
+      if (s.kind === 'dispatch') s.buffers[at] = buffer;
+      else if (s.kind === 'copy') at === 0 ? (s.src = buffer) : (s.dst = buffer);
+      else s.dst = buffer;
+    }
+    for (const step of new Set(m.uses.map((u) => u.step))) {
+      const s = this.steps[step];
+      if (s.kind === 'dispatch') s.bindGroup = this.device.bindGroup(s.info, s.words?.length ?? 0, s.buffers);
+    }
+  }
+
+  /** The buffer the commands recorded on `recorded` use now (see setBuffer). */
+  bufferFor(recorded: GPUBuffer): GPUBuffer {
+    return this.moved.get(recorded)?.current ?? recorded;
   }
 
   /** Replaces the uniform words of command i (a dispatch) for the next runs. */
   setWords(i: number, words: ArrayLike<number>): void {
     const s = this.steps[i];
-    if (s.c.kind !== 'dispatch' || !s.c.words || words.length !== s.c.words.length) throw internal(`program: command ${i} takes no ${words.length} uniform words`);
-    this.uniformHost.set(words, s.slot / 4);
+    if (s.kind !== 'dispatch' || !s.words || words.length !== s.words.length) throw internal(`program: command ${i} takes no ${words.length} uniform words`);
+    s.words.set(words);
   }
 
   /** Replaces the bytes command i (a host write) writes, for the next runs. */
   setData(i: number, data: Uint8Array): void {
     const s = this.steps[i];
-    if (s.c.kind !== 'write' || s.c.data.byteLength !== data.byteLength) throw internal(`program: command ${i} writes no ${data.byteLength} bytes`);
-    s.c = { ...s.c, data };
+    if (s.kind !== 'write' || s.data.byteLength !== data.byteLength) throw internal(`program: command ${i} writes no ${data.byteLength} bytes`);
+    s.data = data;
   }
 
   /**
-   * Uploads the uniforms and host data, then encodes every command into one submit after all earlier work, between
-   * `before` and `after` copies (a compiled step's arguments in, its outputs out: buffers that change per call).
+   * Queues the host data, then records every command after all earlier work, between `before` and `after` copies (a
+   * compiled step's arguments in, its outputs out: buffers that change per call). Nothing runs until the device's next
+   * flush (a readback, a sync, a host write), as with eager ops.
    */
   run(before: readonly Copy[] = [], after: readonly Copy[] = []): void {
-    const q = this.device.gpu.queue;
-    // queue writes land at once, ahead of any commands not yet submitted: submit the device's pending work first (it
-    // may still use the buffers this program writes), so they land after it and before the program
-    this.device.flush();
-    for (const s of this.steps) if (s.c.kind === 'write') q.writeBuffer(s.c.dst, s.c.offset, s.c.data.buffer, s.c.data.byteOffset, s.c.data.byteLength);
-    if (this.uniformBuffer) q.writeBuffer(this.uniformBuffer, 0, this.uniformHost.buffer, 0, this.uniformHost.byteLength);
-    this.device.submitProgram((enc, timed) => {
-      for (const c of before) enc.copyBufferToBuffer(c.src, 0, c.dst, 0, c.bytes);
-      let pass: GPUComputePassEncoder | null = null;
-      const offset = new Uint32Array(1);
-      for (const s of this.steps) {
-        const c = s.c;
-        if (c.kind === 'dispatch') {
-          const timing = timed(c.kernel.label);
-          if (timing) {
-            pass?.end();
-            pass = enc.beginComputePass(timing);
-          } else pass ??= enc.beginComputePass();
-          pass.setPipeline(s.pipeline!);
-          if (c.words) {
-            offset[0] = s.slot;
-            pass.setBindGroup(0, s.bindGroup!, offset, 0, 1);
-          } else pass.setBindGroup(0, s.bindGroup!);
-          pass.dispatchWorkgroups(...c.workgroups);
-          if (timing) {
-            pass.end();
-            pass = null;
-          }
-        } else if (c.kind === 'copy') {
-          pass?.end();
-          pass = null;
-          enc.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
-        }
-      }
-      pass?.end();
-      for (const c of after) enc.copyBufferToBuffer(c.src, 0, c.dst, 0, c.bytes);
-      return this.dispatchCount;
-    });
-  }
-
-  /** Frees the uniform buffer (the caller owns the others). */
-  destroy(): void {
-    this.uniformBuffer?.destroy();
+    const dev = this.device;
+    if (this.writes > 0) {
+      // queue writes land at once, ahead of commands not yet submitted (an earlier run of this program among them,
+      // which may still read these buffers): submit those first, so the writes land after them and before this run
+      dev.flush();
+      const q = dev.gpu.queue;
+      for (const s of this.steps) if (s.kind === 'write') q.writeBuffer(s.dst, s.offset, s.data.buffer, s.data.byteOffset, s.data.byteLength);
+    }
+    for (const c of before) dev.recordCopy(c.src, 0, c.dst, 0, c.bytes);
+    for (const s of this.steps) {
+      if (s.kind === 'dispatch') dev.recordDispatch(s.label, s.pipeline, s.bindGroup, s.words, s.workgroups);
+      else if (s.kind === 'copy') dev.recordCopy(s.src, s.srcOffset, s.dst, s.dstOffset, s.bytes);
+    }
+    for (const c of after) dev.recordCopy(c.src, 0, c.dst, 0, c.bytes);
   }
 }

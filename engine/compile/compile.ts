@@ -2,16 +2,16 @@
 // while tracing it (engine/compile/trace.ts); the second must match the first (else a host value that changes per
 // call would be baked in silently), and becomes a program: its buffers planned by liveness (./plan.ts), its commands
 // resolved into a runtime Program (pipelines, bind groups, uniforms). Later calls replay it: copy the arguments in,
-// re-run the dynamic regions' host side (RNG streams, optimiser step counts) in capture mode, submit once, and copy
-// the outputs out into fresh tensors. Parameters and optimiser state are updated in place, exactly as in eager mode.
+// re-run the dynamic regions' host side (RNG streams, optimiser step counts) in capture mode, record the program into
+// the device's open encoder (as eager ops are recorded), and copy the outputs out into fresh tensors. Parameters and optimiser state are updated in place, exactly as in eager mode.
 import { device as currentDevice, type Device } from '../../runtime';
 import { OnestepError, ValueError, fmtShape } from '../../runtime/errors';
-import { Program } from '../../runtime/program';
+import { Program, type Copy } from '../../runtime/program';
 import { Tensor, tidy } from '../tensor';
 import { fuse, type Fused } from './fuse';
 import type { EpilogueMode } from './epilogue';
 import { planMemory, placed, type MemoryPlan } from './plan';
-import { Trace, Tracer } from './trace';
+import { Trace, Tracer, activeTracer } from './trace';
 
 export interface CompileStats {
   /** Dispatches one replay submits. */
@@ -36,6 +36,13 @@ export interface Compiled<A extends unknown[], R> {
   stats(): CompileStats;
   /** Each kernel of that program, with the ops it runs. */
   explain(): string;
+  /**
+   * Traces a call without running it (nothing reaches the GPU, no kernel is compiled but the program's): two traces
+   * build the program that later calls replay, with no eager call in between. The host side of fn does run (host RNG
+   * draws, optimiser step counts), so put back what it advances; tensors are untouched. fn must not make state on
+   * first use (optimiser moments): a dry call gives it no values. A no-op once the signature has a program.
+   */
+  trace(...args: A): void;
   /** Frees every program's buffers; the next call traces again. */
   dispose(): void;
 }
@@ -125,8 +132,8 @@ class Built {
     readonly fused: Fused,
     readonly program: Program,
     readonly plan: MemoryPlan,
-    /** Per output: shape, dtype, buffer, bytes. */
-    private readonly outputs: { shape: readonly number[]; dtype: Tensor['dtype']; buffer: GPUBuffer; bytes: number }[],
+    /** Per output: shape, dtype, its recorded buffer, bytes, and whether the program may write it into the returned tensor. */
+    private readonly outputs: { shape: readonly number[]; dtype: Tensor['dtype']; buffer: GPUBuffer; bytes: number; inPlace: boolean }[],
     readonly compileMs: number,
   ) {
     this.state = trace.values.filter((v) => v.role === 'state').map((v) => v.buffer);
@@ -149,7 +156,16 @@ class Built {
       });
     });
     const outs = this.outputs.map((o) => Tensor.empty(o.shape, dev, o.dtype));
-    this.program.run(before, outs.map((t, k) => ({ src: this.outputs[k].buffer, dst: t.rawBuffer('compiled step'), bytes: words(this.outputs[k].bytes) })));
+    const after: Copy[] = [];
+    this.outputs.forEach((o, k) => {
+      const dst = outs[k].rawBuffer('compiled step');
+      // the program writes a value it made straight into the tensor returned; others (state, arguments) are copied out
+      if (o.inPlace && dst.size >= o.buffer.size) return this.program.setBuffer(o.buffer, dst);
+      // (a tensor an earlier call returned is not scratch: a value that cannot move this call goes back to its slot)
+      if (o.inPlace) this.program.setBuffer(o.buffer, o.buffer);
+      after.push({ src: this.program.bufferFor(o.buffer), dst, bytes: words(o.bytes) });
+    });
+    this.program.run(before, after);
     this.replays++;
     return outs;
   }
@@ -157,7 +173,6 @@ class Built {
   dispose(): void {
     for (const b of this.state) this.device.unpin(b, this.onStateReleased);
     for (const b of this.plan.owned) this.device.release(b);
-    this.program.destroy();
   }
 }
 
@@ -175,7 +190,11 @@ function build(device: Device, trace: Trace, outputs: Tensor[]): Built {
   const fused = fuse(device, trace, { fuse: fusionEnabled, epilogues: epilogueMode });
   const plan = planMemory(device, trace, fused.commands);
   const program = new Program(device, fused.commands.map((tc) => placed(tc, plan.buffers)));
-  const outs = trace.outputs.map((v, k) => ({ shape: outputs[k].shape, dtype: outputs[k].dtype, buffer: plan.buffers[v], bytes: trace.values[v].bytes }));
+  // a value the step made (not state, not an argument), returned once, is written straight into the tensor returned
+  const outs = trace.outputs.map((v, k) => ({
+    shape: outputs[k].shape, dtype: outputs[k].dtype, buffer: plan.buffers[v], bytes: trace.values[v].bytes,
+    inPlace: trace.values[v].role === 'output' && trace.outputs.indexOf(v) === k,
+  }));
   if (debug) {
     for (const g of fused.groups) console.info(`--- onestep compile: ${g.ops.join(' → ')}\n${(fused.commands[g.command].c as { kernel: { code: string } }).kernel.code}`);
   }
@@ -192,11 +211,13 @@ function build(device: Device, trace: Trace, outputs: Tensor[]): Built {
 export function compile<A extends unknown[], R>(fn: (...args: A) => R): Compiled<A, R> {
   if (typeof fn !== 'function') throw new ValueError(`compile: expected a function, got ${typeof fn}`);
   /** Per argument signature: the first trace's fingerprint, the program, the result's structure. */
-  const entries = new Map<string, { first: string[] | null; leftAlive: string[]; built: Built | null; traces: number; result: unknown }>();
+  type Entry = { first: string[] | null; leftAlive: string[]; built: Built | null; traces: number; result: unknown };
+  const entries = new Map<string, Entry>();
   let last: { built: Built | null; traces: number } | null = null;
 
-  const call = (...args: A): R => {
-    const dev = currentDevice();
+  /** The entry of this call's signature, its stale program dropped. */
+  const entryFor = (args: A) => {
+    if (activeTracer()) throw new OnestepError('compile: a compiled function was called inside another one while it was being traced; compile the outer function only');
     const key = signature(args);
     let e = entries.get(key);
     if (!e) entries.set(key, (e = { first: null, leftAlive: [], built: null, traces: 0, result: undefined }));
@@ -206,23 +227,31 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R): Compiled
       e.built = null;
       e.first = null;
     }
-    const argTensors = tensorsIn(args);
-    if (e.built) {
-      const outs = e.built.run(argTensors);
-      let k = 0;
-      return rebuild(e.result, () => outs[k++]) as R;
-    }
+    return e;
+  };
+
+  /** Traces one call of fn, eagerly or dry (nothing runs); the second trace of a signature builds its program. */
+  const traceCall = (e: Entry, args: A, dry: boolean): unknown => {
+    const dev = currentDevice();
     const tracer = new Tracer(dev);
     // inside tidy: temporaries fn does not return are freed, as they would be by a tidy around an eager step
-    const result = tracer.run(() => tidy(() => fn(...args)), argTensors);
+    const run = () => tracer.run(() => tidy(() => fn(...args)), tensorsIn(args), dry ? (f) => dev.dry(f) : undefined);
+    const result = run();
     if (result instanceof Promise) throw new ValueError('compile: fn returned a Promise; a compiled step must be synchronous (no await inside: read values after the call)');
     const outputs = tensorsIn(result);
     const trace = tracer.finish(outputs);
     e.traces++;
+    const kept = leftAlive(trace);
+    if (dry && kept.length) {
+      throw new OnestepError(
+        `compile: trace() ran a call that makes tensors it keeps (${kept.join(', ')}): a dry trace runs nothing, so they hold no values now ` +
+          '(make their owner afresh, or restore its state). Make them before tracing (an optimiser\'s state() allocates its moments), or let the first calls run (call the function instead)',
+      );
+    }
     const print = fingerprint(trace);
     if (!e.first) {
       e.first = print;
-      e.leftAlive = leftAlive(trace);
+      e.leftAlive = kept;
     }
     else {
       const i = print.findIndex((line, j) => line !== e!.first![j]);
@@ -241,6 +270,16 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R): Compiled
       e.result = result;
     }
     return result;
+  };
+
+  const call = (...args: A): R => {
+    const e = entryFor(args);
+    if (e.built) {
+      const outs = e.built.run(tensorsIn(args));
+      let k = 0;
+      return rebuild(e.result, () => outs[k++]) as R;
+    }
+    return traceCall(e, args, false) as R;
   };
 
   const compiled = call as Compiled<A, R>;
@@ -269,6 +308,11 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R): Compiled
     });
     const s = this_stats();
     return `${s.dispatches} dispatches, ${s.kernels} kernels, ${s.fusedOps} ops fused into ${b.fused.groups.length} kernels, ${b.fused.deadOps} dead ops dropped, ${s.peakBytes} bytes of buffers\n${lines.join('\n')}`;
+  };
+  compiled.trace = (...args: A): void => {
+    const e = entryFor(args);
+    if (e.built) return;
+    for (const t of tensorsIn(traceCall(e, args, true))) if (!tensorsIn(args).includes(t)) t.dispose();
   };
   compiled.dispose = () => {
     for (const e of entries.values()) e.built?.dispose();

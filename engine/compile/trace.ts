@@ -84,15 +84,15 @@ export class Tracer implements DeviceListener, OpObserver {
 
   constructor(private readonly device: Device) {}
 
-  /** Runs fn(...args) eagerly while recording it. */
-  run<R>(fn: () => R, args: Tensor[]): R {
+  /** Runs fn(...args) while recording it: eagerly, or through `mode` (the device's dry mode: nothing runs). */
+  run<R>(fn: () => R, args: Tensor[], mode?: (f: () => R) => R): R {
     if (active) throw new OnestepError('compile: a compiled function was called inside another one while it was being traced; compile the outer function only');
     this.trace.args = args.map((t) => this.valueOf(t.storageOrThrow('compile').buffer, false));
     active = this;
     this.device.listener = this;
     this.prevObserver = observeOps(this);
     try {
-      const r = fn();
+      const r = mode ? mode(fn) : fn();
       // a readback is async: its rejection may have been dropped by fn, so the call fails here too
       if (this.readAttempted) this.read();
       return r;

@@ -158,10 +158,11 @@ export function randint(low: number, high: number, shape: readonly number[], opt
   return tidy(() => clamp(floor(add(mul(rand(shape, opts), high - low), low)), low, high - 1));
 }
 
-/** Copies src's values into dst in place (same shape; no autograd): loading weights, EMA copy-back. */
+/** Copies src's values into dst in place (same shape; no autograd): loading weights, EMA copy-back. assign(t, t) does nothing. */
 export function assign(dst: Tensor, src: Tensor): Tensor {
   checkInputs('assign', dst, src);
   if (!sameShape(dst.shape, src.shape)) throw new ShapeError(`assign: source ${fmtShape(src.shape)} does not match destination ${fmtShape(dst.shape)}`);
+  if (dst === src) return dst;
   dst.device.copy(src.buffer, 0, dst.buffer, 0, src.size * 4);
   return dst;
 }

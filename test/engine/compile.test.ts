@@ -59,6 +59,52 @@ describe('os.compile', () => {
     for (const [x, y] of data) (x.dispose(), y.dispose());
   });
 
+  it('trace() traces without running: nothing dispatched or compiled, tensors untouched; the calls after it replay as eager mode steps', async () => {
+    const x = os.randn([9, 3], { seed: 5 }), y = os.randn([9, 2], { seed: 6 });
+    const run = async (traceFirst: boolean) => {
+      const net = mlp(3);
+      const opt = new os.optim.AdamW(net.parameters(), { lr: 1e-2 });
+      const ema = new os.optim.EMA(net.parameters(), { decay: 0.9, warmup: true });
+      const saved = opt.state(); // also makes the moments (zeros): a dry trace must not make state
+      os.manualSeed(11);
+      const step = os.compile(trainStep(net, opt, ema));
+      if (traceFirst) {
+        const rng = os.getRngState(), params = await Promise.all(net.parameters().map((p) => p.data()));
+        const m0 = os.memory(), pipelines = os.device().pipelineCount;
+        step.trace(x, y);
+        expect(os.device().pipelineCount).toBe(pipelines); // the first trace compiles nothing
+        step.trace(x, y); // the second builds the program
+        const m1 = os.memory();
+        expect([m1.dispatches - m0.dispatches, m1.submits - m0.submits]).toEqual([0, 0]);
+        expect(os.device().pipelineCount - pipelines).toBeLessThanOrEqual(step.stats().kernels);
+        expect(await Promise.all(net.parameters().map((p) => p.data()))).toEqual(params);
+        expect(step.stats()).toMatchObject({ traces: 2, replays: 0 });
+        // the host side ran: put back the counters and the RNG stream the traces advanced
+        opt.restore(saved);
+        ema.restore({ ...ema.state(), updates: 0 });
+        os.setRngState(rng);
+      }
+      const losses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const { loss } = step(x, y);
+        losses.push(await loss.item());
+        loss.dispose();
+      }
+      return { losses, params: await Promise.all(net.parameters().map((p) => p.data())), replays: step.stats().replays };
+    };
+    const eager = await run(false), traced = await run(true);
+    expect(traced.replays).toBe(3);
+    // the first two calls of `eager` ran eagerly, the rest replayed; `traced` replayed all three
+    expectClose(traced.losses, eager.losses, { rtol: 1e-5, atol: 1e-7, label: 'losses' });
+    traced.params.forEach((p, i) => expectClose(p, eager.params[i], { rtol: 1e-5, atol: 1e-7, label: `param ${i}` }));
+    // a step that makes its state on first use cannot be traced dry: its moments would hold no values
+    const net = mlp(4);
+    const lazy = os.compile(trainStep(net, new os.optim.Adam(net.parameters(), { lr: 1e-3 }), new os.optim.EMA(net.parameters())));
+    expect(() => lazy.trace(x, y)).toThrow(/makes tensors it keeps \(full → \[17,3\].*hold no values now.*state\(\) allocates its moments/);
+    x.dispose();
+    y.dispose();
+  });
+
   it('new argument shapes trace again; each signature keeps its own program', async () => {
     const w = os.tensor([[1, 2, 3]]);
     const f = os.compile((x: os.Tensor) => os.sum(os.mul(os.exp(os.mul(x, w)), 2), 1));
@@ -108,6 +154,47 @@ describe('os.compile', () => {
     x.dispose();
   });
 
+  it('replays with nothing to upload join the open submit, like eager ops, and each sees its own arguments', async () => {
+    const f = os.compile((x: os.Tensor, c: os.Tensor) => os.add(os.mul(x, 2), c));
+    const c = os.tensor([1, 2, 3, 4, 5]);
+    const xs = Array.from({ length: 6 }, (_, i) => os.tensor([i, -i, 0.5 * i, 3, i * i]));
+    for (let i = 0; i < 3; i++) f(xs[0], c).dispose(); // two traces and the first replay
+    await os.sync();
+    const before = os.memory().submits;
+    // replays interleaved with eager ops that read and overwrite what the previous replay returned
+    const outs = xs.map((x) => {
+      const y = f(x, c);
+      return os.tidy(() => os.sub(y, 1));
+    });
+    expect(os.memory().submits - before).toBe(0); // nothing submitted until a readback
+    for (const [i, t] of outs.entries()) expectClose(await t.data(), [i, -i, 0.5 * i, 3, i * i].map((v, j) => 2 * v + j + 1 - 1), { rtol: 1e-6, label: `call ${i}` });
+    expect(f.stats().replays).toBe(7);
+    for (const t of [...outs, ...xs, c]) t.dispose();
+  });
+
+  it('results are the returned tensors\' own: kept ones survive later calls; a value returned twice, a parameter and an argument come back as copies', async () => {
+    const p = os.tensor([10, 20, 30]);
+    const f = os.compile((x: os.Tensor) => {
+      const y = os.add(x, p);
+      return { y, again: y, p, x, z: os.mul(y, 2) };
+    });
+    const xs = [0, 1, 2, 3, 4].map((i) => os.tensor([i, 2 * i, -i]));
+    const kept = xs.map((x) => f(x)); // two traces, then replays; nothing read in between
+    for (const [i, r] of kept.entries()) {
+      const y = [10 + i, 20 + 2 * i, 30 - i];
+      expectClose(await r.y.data(), y, { rtol: 0, label: `y ${i}` });
+      expectClose(await r.again.data(), y, { rtol: 0, label: `again ${i}` });
+      expectClose(await r.z.data(), y.map((v) => 2 * v), { rtol: 0, label: `z ${i}` });
+      expectClose(await r.p.data(), [10, 20, 30], { rtol: 0, label: `p ${i}` });
+      expectClose(await r.x.data(), [i, 2 * i, -i], { rtol: 0, label: `x ${i}` });
+      if (i >= 2) expect([r.again === r.y, r.p === p]).toEqual([false, false]); // replays return tensors of their own
+    }
+    expect(f.stats().replays).toBe(3);
+    for (const r of kept.slice(2)) for (const t of Object.values(r)) t.dispose();
+    for (const r of kept.slice(0, 2)) for (const t of [r.y, r.z]) t.dispose(); // the traced calls returned p and x themselves
+    for (const t of [...xs, p]) t.dispose();
+  });
+
   it('memory stays flat over hundreds of replays', async () => {
     const net = mlp(4);
     const opt = new os.optim.Adam(net.parameters(), { lr: 1e-3 });
@@ -126,7 +213,7 @@ describe('os.compile', () => {
     expect(m1.liveTensors).toBe(m0.liveTensors);
     expect(m1.bytesInUse).toBe(m0.bytesInUse);
     expect(step.stats().peakBytes).toBeGreaterThan(0);
-    // one submit per replay (a few more: the relieve() waits)
+    // at most one submit per replay (each flushes the one before it to upload its host data; a few more: the waits)
     expect(m1.submits - m0.submits).toBeLessThanOrEqual(300 + 10);
     step.dispose();
   });
