@@ -39,10 +39,10 @@ export interface FusedKernelSpec {
 
 /**
  * vec4s each invocation of the contiguous form handles, a grid apart (as kernels/elementwise/dispatch.ts does), in a
- * grid-stride loop rather than unrolled: a fused kernel bakes in its size, so a step has one per chain and shape, and on
- * a fresh machine their first compiles add up. llvmpipe compiles the loop 3–4× faster (a DMD iteration's fused
- * kernels: 2.2 → 0.55 s for the three slowest), at the same speed on the DMD step's 32K-element chains. The eager kernels keep
- * the unrolled form (one kernel per op serves every size; ~10% faster at 1M elements).
+ * grid-stride loop rather than unrolled: a step has a fused kernel per chain, and on a fresh machine their first
+ * compiles add up. llvmpipe compiles the loop 3–4× faster (a DMD iteration's three slowest fused kernels: 2.2 → 0.55 s),
+ * at the same speed on the DMD step's 32K-element chains. The eager kernels keep the unrolled form (one kernel per op;
+ * ~10% faster at 1M elements).
  */
 const FLAT_VEC4S = 4;
 
@@ -125,27 +125,35 @@ export function evaluate(spec: FusedKernelSpec, load: (k: number) => string): st
 
 /**
  * The steps' constants at binding 0 (where they fit), the inputs in0, in1, … at bindings 1, 2, … and the output after
- * them, all arrays of `elem`.
+ * them, all arrays of `elem`. The contiguous form's uniform block starts with its own words (OWN_WORDS: the vec4 count),
+ * so one kernel serves a chain at every size.
  */
 function bindings(spec: FusedKernelSpec, elem: 'f32' | 'vec4f'): string {
-  const slot = constSlot(spec, 0);
-  const uniform = slot.fits ? [`@group(0) @binding(0) var<uniform> cs: ${slot.type};`] : [];
+  const own = ownWords(spec);
+  const slot = constSlot(spec, own);
+  const uniform = !slot.fits ? [] : own ? [`struct U { n4: u32, p0: u32, p1: u32, p2: u32, cs: ${slot.type} }`, '@group(0) @binding(0) var<uniform> u: U;'] : [`@group(0) @binding(0) var<uniform> cs: ${slot.type};`];
   const inputs = spec.inputs.map((_, k) => `@group(0) @binding(${k + 1}) var<storage, read> in${k}: array<${elem}>;`);
   return [...uniform, ...inputs, `@group(0) @binding(${spec.inputs.length + 1}) var<storage, read_write> out: array<${elem}>;`].join('\n');
 }
 
-/** The step functions of a fused kernel, reading their constants from binding 0 where they fit. */
-const fusedSteps = (spec: FusedKernelSpec) => stepFunctions(spec, constSlot(spec, 0).at('cs'));
+/** Uniform words a fused kernel keeps before its steps' constants: the contiguous form's vec4 count (and padding). */
+const OWN_WORDS = 4;
+const ownWords = (spec: FusedKernelSpec) => (contiguous(spec) ? OWN_WORDS : 0);
 
-/** The uniform words of a fused kernel's dispatch (its steps' constants), or null when they are baked in. */
+/** The step functions of a fused kernel, reading their constants from binding 0 where they fit. */
+const fusedSteps = (spec: FusedKernelSpec) => stepFunctions(spec, constSlot(spec, ownWords(spec)).at(ownWords(spec) ? 'u.cs' : 'cs'));
+
+/** The uniform words of a fused kernel's dispatch (its own, then its steps' constants), or null when they are baked in. */
 export function fusedWords(spec: FusedKernelSpec): Uint32Array | null {
-  const slot = constSlot(spec, 0);
-  return slot.fits ? slot.words([]) : null;
+  const own = ownWords(spec);
+  const slot = constSlot(spec, own);
+  return slot.fits ? slot.words(own ? [Math.ceil(size(spec.shape) / 4), 0, 0, 0] : []) : null;
 }
 
 /** Every input has the output's shape: vec4 loads and stores, the steps evaluated per lane. */
 function contiguousKernel(spec: FusedKernelSpec): string {
-  const n4 = Math.ceil(size(spec.shape) / 4);
+  // the vec4 count: a uniform word where the block exists (one kernel for every size), else baked in
+  const n4 = constSlot(spec, OWN_WORDS).fits ? 'u.n4' : `${Math.ceil(size(spec.shape) / 4)}u`;
   const last = `t${spec.steps.length - 1}`;
   const lanes = ['x', 'y', 'z', 'w'];
   return /* wgsl */ `
@@ -154,7 +162,7 @@ ${WGSL_MATH}
 ${fusedSteps(spec)}
 ${main1d()}
   let stride = nwg.x * nwg.y * ${WG}u;
-  for (var j = i; j < ${n4}u; j += stride) {
+  for (var j = i; j < ${n4}; j += stride) {
     ${spec.inputs.map((_, k) => `let v${k} = in${k}[j];`).join(' ')}
     var r: vec4f;
     ${lanes.map((l) => `{ ${evaluate(spec, (k) => `v${k}.${l}`)} r.${l} = ${last}; }`).join('\n    ')}
