@@ -164,11 +164,6 @@ export class Device {
     return this.captured !== null;
   }
 
-  /** Whether dry mode is on (see dry). */
-  get isDry(): boolean {
-    return this.dryDepth > 0;
-  }
-
   /**
    * Runs fn in dry mode: its commands reach the listener (a compiled step's tracer) and nothing else. No pipeline is
    * compiled, nothing is encoded or written, and buffers keep what they held; allocations and releases are real, so
@@ -275,8 +270,7 @@ export class Device {
     if (!!words !== info.uniform) {
       throw internal(`${kernel.label}: ${words ? 'uniforms given, but the kernel declares no var<uniform> at binding 0' : 'the kernel declares a var<uniform> at binding 0, but no uniforms were given'}`);
     }
-    const bindGroup = this.bindGroups.get(info, words ? this.uniforms.buffer : null, words ? uniformBytes(words.length) : 0, args.buffers);
-    this.encodeDispatch(kernel.label, pipeline, bindGroup, words ?? null, x, y, z);
+    this.encodeDispatch(kernel.label, pipeline, this.bindGroup(info, words?.length ?? 0, args.buffers), words ?? null, x, y, z);
   }
 
   /**
