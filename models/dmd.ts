@@ -87,9 +87,7 @@ export class DMDTrainer {
   private readonly pairs: RegressionPairs | null;
   private readonly sampleShape: number[];
   iteration = 0;
-  /** The two kinds of iteration, compiled when cfg.compiled. */
-  private readonly generatorIteration: () => DMDLosses;
-  private readonly fakeIteration: () => DMDLosses;
+  /** The two kinds of iteration as compiled steps (null: eager, cfg.compiled false). */
   private readonly compiledSteps: { generator: os.Compiled<[], DMDLosses>; fake: os.Compiled<[], DMDLosses> } | null;
   /** Compiled mode: whether both kinds of iteration have been traced (see traceBeforeFirstStep). */
   private traced = false;
@@ -124,10 +122,7 @@ export class DMDTrainer {
     this.realData = o.realData ?? null;
     this.head = c.ganWeight > 0 ? new GanHead(this.fake.net.bottleneckShape) : null;
     this.optH = this.head ? new os.optim.AdamW(this.head.parameters(), { lr: c.fakeLr, betas: c.betas, weightDecay: c.weightDecay }) : null;
-    const gen = () => this.generatorIterationEager(), fake = () => this.fakeIterationEager();
-    this.compiledSteps = c.compiled ? { generator: os.compile(gen), fake: os.compile(fake) } : null;
-    this.generatorIteration = this.compiledSteps?.generator ?? gen;
-    this.fakeIteration = this.compiledSteps?.fake ?? fake;
+    this.compiledSteps = c.compiled ? { generator: os.compile(() => this.generatorIterationEager()), fake: os.compile(() => this.fakeIterationEager()) } : null;
   }
 
   /** GAN logits [B] of samples x: the head on the fake score's bottleneck at x + σ·ε, σ from Karras levels [0, ganMaxStep]. */
@@ -224,7 +219,9 @@ export class DMDTrainer {
     const genStep = this.iteration % c.ttur === 0;
     this.iteration++;
     this.setRates(genStep);
-    return genStep ? this.generatorIteration() : this.fakeIteration();
+    const steps = this.compiledSteps;
+    if (steps) return genStep ? steps.generator() : steps.fake();
+    return genStep ? this.generatorIterationEager() : this.fakeIterationEager();
   }
 
   /** The warm-up and the decay: host values the compiled steps' optimiser updates read afresh at every call. */

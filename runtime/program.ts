@@ -22,7 +22,8 @@ type Step =
 
 export class Program {
   private readonly steps: Step[];
-  private readonly writes: number;
+  /** The host writes, queued at the start of every run. */
+  private readonly writes: Extract<Step, { kind: 'write' }>[];
   /** Per buffer of the recorded commands that setBuffer has moved: where it is bound, and what is bound there now. */
   private readonly moved = new Map<GPUBuffer, { uses: { step: number; at: number }[]; current: GPUBuffer }>();
   readonly dispatchCount: number;
@@ -33,7 +34,6 @@ export class Program {
     commands: readonly Command[],
   ) {
     this.dispatchCount = commands.filter((c) => c.kind === 'dispatch').length;
-    this.writes = commands.filter((c) => c.kind === 'write').length;
     this.steps = commands.map((c): Step => {
       if (c.kind !== 'dispatch') return { ...c };
       const pipeline = device.pipeline(c.kernel);
@@ -43,6 +43,7 @@ export class Program {
       const bindGroup = device.bindGroup(info, c.words?.length ?? 0, buffers);
       return { kind: 'dispatch', label: c.kernel.label, pipeline, info, buffers, bindGroup, words: c.words && Uint32Array.from(c.words), workgroups: c.workgroups };
     });
+    this.writes = this.steps.filter((s): s is Extract<Step, { kind: 'write' }> => s.kind === 'write');
   }
 
   /**
@@ -102,12 +103,11 @@ export class Program {
    */
   run(before: readonly Copy[] = [], after: readonly Copy[] = []): void {
     const dev = this.device;
-    if (this.writes > 0) {
+    if (this.writes.length) {
       // queue writes land at once, ahead of commands not yet submitted (an earlier run of this program among them,
       // which may still read these buffers): submit those first, so the writes land after them and before this run
       dev.flush();
-      const q = dev.gpu.queue;
-      for (const s of this.steps) if (s.kind === 'write') q.writeBuffer(s.dst, s.offset, s.data.buffer, s.data.byteOffset, s.data.byteLength);
+      for (const s of this.writes) dev.gpu.queue.writeBuffer(s.dst, s.offset, s.data.buffer, s.data.byteOffset, s.data.byteLength);
     }
     for (const c of before) dev.recordCopy(c.src, 0, c.dst, 0, c.bytes);
     for (const s of this.steps) {

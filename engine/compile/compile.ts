@@ -2,8 +2,9 @@
 // while tracing it (engine/compile/trace.ts); the second must match the first (else a host value that changes per
 // call would be baked in silently), and becomes a program: its buffers planned by liveness (./plan.ts), its commands
 // resolved into a runtime Program (pipelines, bind groups, uniforms). Later calls replay it: copy the arguments in,
-// re-run the dynamic regions' host side (RNG streams, optimiser step counts) in capture mode, record the program into
-// the device's open encoder (as eager ops are recorded), and copy the outputs out into fresh tensors. Parameters and optimiser state are updated in place, exactly as in eager mode.
+// re-run the dynamic regions' host side (RNG streams, optimiser step counts) in capture mode, and record the program
+// into the device's open encoder (as eager ops are recorded), its outputs written straight into fresh tensors.
+// Parameters and optimiser state are updated in place, exactly as in eager mode.
 import { device as currentDevice, type Device } from '../../runtime';
 import { OnestepError, ValueError, fmtShape } from '../../runtime/errors';
 import { Program, type Copy } from '../../runtime/program';
@@ -159,11 +160,10 @@ class Built {
     const after: Copy[] = [];
     this.outputs.forEach((o, k) => {
       const dst = outs[k].rawBuffer('compiled step');
-      // the program writes a value it made straight into the tensor returned; others (state, arguments) are copied out
-      if (o.inPlace && dst.size >= o.buffer.size) return this.program.setBuffer(o.buffer, dst);
-      // (a tensor an earlier call returned is not scratch: a value that cannot move this call goes back to its slot)
-      if (o.inPlace) this.program.setBuffer(o.buffer, o.buffer);
-      after.push({ src: this.program.bufferFor(o.buffer), dst, bytes: words(o.bytes) });
+      // a value the step made goes straight into the tensor returned (the same size class as its slot); others
+      // (state, arguments, a value returned twice) are copied out from where this run leaves them
+      if (o.inPlace) this.program.setBuffer(o.buffer, dst);
+      else after.push({ src: this.program.bufferFor(o.buffer), dst, bytes: words(o.bytes) });
     });
     this.program.run(before, after);
     this.replays++;
@@ -235,8 +235,7 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R): Compiled
     const dev = currentDevice();
     const tracer = new Tracer(dev);
     // inside tidy: temporaries fn does not return are freed, as they would be by a tidy around an eager step
-    const run = () => tracer.run(() => tidy(() => fn(...args)), tensorsIn(args), dry ? (f) => dev.dry(f) : undefined);
-    const result = run();
+    const result = tracer.run(() => tidy(() => fn(...args)), tensorsIn(args), dry ? (f) => dev.dry(f) : undefined);
     if (result instanceof Promise) throw new ValueError('compile: fn returned a Promise; a compiled step must be synchronous (no await inside: read values after the call)');
     const outputs = tensorsIn(result);
     const trace = tracer.finish(outputs);
@@ -312,7 +311,8 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R): Compiled
   compiled.trace = (...args: A): void => {
     const e = entryFor(args);
     if (e.built) return;
-    for (const t of tensorsIn(traceCall(e, args, true))) if (!tensorsIn(args).includes(t)) t.dispose();
+    const inputs = tensorsIn(args);
+    for (const t of tensorsIn(traceCall(e, args, true))) if (!inputs.includes(t)) t.dispose();
   };
   compiled.dispose = () => {
     for (const e of entries.values()) e.built?.dispose();

@@ -86,7 +86,7 @@ export class Tracer implements DeviceListener, OpObserver {
 
   /** Runs fn(...args) while recording it: eagerly, or through `mode` (the device's dry mode: nothing runs). */
   run<R>(fn: () => R, args: Tensor[], mode?: (f: () => R) => R): R {
-    if (active) throw new OnestepError('compile: a compiled function was called inside another one while it was being traced; compile the outer function only');
+    if (active) throw internal('compile: a trace began inside another (os.compile refuses nested calls before tracing)');
     this.trace.args = args.map((t) => this.valueOf(t.storageOrThrow('compile').buffer, false));
     active = this;
     this.device.listener = this;

@@ -131,7 +131,7 @@ export function evaluate(spec: FusedKernelSpec, load: (k: number) => string): st
 function bindings(spec: FusedKernelSpec, elem: 'f32' | 'vec4f'): string {
   const own = ownWords(spec);
   const slot = constSlot(spec, own);
-  const uniform = !slot.fits ? [] : own ? [`struct U { n4: u32, p0: u32, p1: u32, p2: u32, cs: ${slot.type} }`, '@group(0) @binding(0) var<uniform> u: U;'] : [`@group(0) @binding(0) var<uniform> cs: ${slot.type};`];
+  const uniform = slot.fits ? [`struct U { ${own ? 'n4: u32, p0: u32, p1: u32, p2: u32, ' : ''}cs: ${slot.type} }`, '@group(0) @binding(0) var<uniform> u: U;'] : [];
   const inputs = spec.inputs.map((_, k) => `@group(0) @binding(${k + 1}) var<storage, read> in${k}: array<${elem}>;`);
   return [...uniform, ...inputs, `@group(0) @binding(${spec.inputs.length + 1}) var<storage, read_write> out: array<${elem}>;`].join('\n');
 }
@@ -141,19 +141,22 @@ const OWN_WORDS = 4;
 const ownWords = (spec: FusedKernelSpec) => (contiguous(spec) ? OWN_WORDS : 0);
 
 /** The step functions of a fused kernel, reading their constants from binding 0 where they fit. */
-const fusedSteps = (spec: FusedKernelSpec) => stepFunctions(spec, constSlot(spec, ownWords(spec)).at(ownWords(spec) ? 'u.cs' : 'cs'));
+const fusedSteps = (spec: FusedKernelSpec) => stepFunctions(spec, constSlot(spec, ownWords(spec)).at('u.cs'));
+
+/** vec4s the contiguous form walks (the last one's lanes past the size compute garbage nothing reads). */
+const vec4s = (spec: FusedKernelSpec) => Math.ceil(size(spec.shape) / 4);
 
 /** The uniform words of a fused kernel's dispatch (its own, then its steps' constants), or null when they are baked in. */
 export function fusedWords(spec: FusedKernelSpec): Uint32Array | null {
   const own = ownWords(spec);
   const slot = constSlot(spec, own);
-  return slot.fits ? slot.words(own ? [Math.ceil(size(spec.shape) / 4), 0, 0, 0] : []) : null;
+  return slot.fits ? slot.words(own ? [vec4s(spec), 0, 0, 0] : []) : null;
 }
 
 /** Every input has the output's shape: vec4 loads and stores, the steps evaluated per lane. */
 function contiguousKernel(spec: FusedKernelSpec): string {
   // the vec4 count: a uniform word where the block exists (one kernel for every size), else baked in
-  const n4 = constSlot(spec, OWN_WORDS).fits ? 'u.n4' : `${Math.ceil(size(spec.shape) / 4)}u`;
+  const n4 = constSlot(spec, OWN_WORDS).fits ? 'u.n4' : `${vec4s(spec)}u`;
   const last = `t${spec.steps.length - 1}`;
   const lanes = ['x', 'y', 'z', 'w'];
   return /* wgsl */ `
@@ -219,8 +222,7 @@ export function fusedKernel(spec: FusedKernelSpec): Kernel {
 
 /** Workgroups of a fused kernel's dispatch. */
 export function fusedWorkgroups(dev: Device, spec: FusedKernelSpec): [number, number] {
-  const n = size(spec.shape);
-  return contiguous(spec) ? grid1d(dev, Math.ceil(Math.ceil(n / 4) / FLAT_VEC4S)) : grid1d(dev, n);
+  return grid1d(dev, contiguous(spec) ? Math.ceil(vec4s(spec) / FLAT_VEC4S) : size(spec.shape));
 }
 
 /** Every input and the output have the spec's shape: the vec4 form. */
