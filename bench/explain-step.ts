@@ -15,5 +15,5 @@ const { makeDmdBench } = await import('./dmd-step');
 const { run, trainers } = await makeDmdBench(256, mode);
 await run('compiled', 10);
 console.log(`trace, build and 10 iterations: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-const steps = (trainers.compiled as unknown as { compiledSteps: Record<'generator' | 'fake', { explain(): string }> }).compiledSteps;
+const steps = trainers.compiled.compiledSteps!;
 for (const k of ['generator', 'fake'] as const) console.log(`# ${k} iteration\n${steps[k].explain()}\n`);

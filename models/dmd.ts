@@ -87,8 +87,12 @@ export class DMDTrainer {
   private readonly pairs: RegressionPairs | null;
   private readonly sampleShape: number[];
   iteration = 0;
-  /** The two kinds of iteration as compiled steps (null: eager, cfg.compiled false). */
-  private readonly compiledSteps: { generator: os.Compiled<[], DMDLosses>; fake: os.Compiled<[], DMDLosses> } | null;
+  /**
+   * The two kinds of iteration as compiled steps (null: eager, cfg.compiled false): `generator` (the generator update,
+   * then the fake score's) and `fake` (the fake score's alone, TTUR > 1). Their stats() and explain() show what each
+   * iteration dispatches once it has run; call neither: step() does.
+   */
+  readonly compiledSteps: { generator: os.Compiled<[], DMDLosses>; fake: os.Compiled<[], DMDLosses> } | null;
   /** Compiled mode: whether both kinds of iteration have been traced (see traceBeforeFirstStep). */
   private traced = false;
 

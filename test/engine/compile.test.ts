@@ -286,9 +286,10 @@ describe('os.compile on the zoo models\' steps', () => {
         for (const k of ['fake', 'dm', 'reg', 'ganG', 'ganD'] as const) losses.push(l[k] ? await l[k]!.item() : NaN);
         for (const t of Object.values(l)) t?.dispose();
       }
-      return { losses, gen: await Promise.all(tr.generator.parameters().map((p) => p.data())), head: await Promise.all(tr.head!.parameters().map((p) => p.data())) };
+      return { tr, losses, gen: await Promise.all(tr.generator.parameters().map((p) => p.data())), head: await Promise.all(tr.head!.parameters().map((p) => p.data())) };
     };
     const eager = await run(false);
+    expect(eager.tr.compiledSteps).toBeNull();
     // every matmul takes its epilogue (on CPU drivers 'auto' leaves most apart): bias+SiLU, residuals, silu′·g, sums
     const prev = os.setEpilogues('all');
     const compiled = await run(true).finally(() => os.setEpilogues(prev));
@@ -296,6 +297,10 @@ describe('os.compile on the zoo models\' steps', () => {
     expectClose(compiled.losses, eager.losses, { rtol: 1e-5, atol: 1e-6, label: 'losses' });
     compiled.gen.forEach((p, i) => expectClose(p, eager.gen[i], { rtol: 1e-5, atol: 1e-6, label: `generator param ${i}` }));
     compiled.head.forEach((p, i) => expectClose(p, eager.head[i], { rtol: 1e-5, atol: 1e-6, label: `GAN head param ${i}` }));
+    // what the trainer's compiled iterations dispatch is visible through its public steps (bench/explain-step.ts)
+    const g = compiled.tr.compiledSteps!.generator;
+    expect(g.stats().replays).toBe(40); // TTUR 1: every iteration a generator iteration, each one a replay
+    expect(g.explain()).toMatch(new RegExp(`^${g.stats().dispatches} dispatches, .*\\n.*matmul`, 's'));
   }, 120_000);
 
   it('a compiled EDM teacher step of the UNet (class labels, label dropout, Adam, EMA) gives eager mode\'s losses and weights', async () => {
