@@ -5,7 +5,7 @@ export { EDMDenoiser, edmLoss, fSpaceLoss, edmCoefficients, edmSigmas, karrasGri
 export { MLPScoreNet, MLP_DEFAULTS, type MLPScoreNetConfig } from './mlp';
 export { UNet, UNetBlock, UNET_DEFAULTS, MNIST_UNET, type UNetConfig } from './unet';
 export { heunSample, eulerSample, oneStepSample, type SampleOptions, type SampleResult } from './samplers';
-export { slicedWasserstein, modeStats, type ModeStats } from './metrics/toy';
+export { SlicedReference, slicedWasserstein, modeStats, type ModeStats, type SlicedOptions } from './metrics/toy';
 export { DMDTrainer, DMD_DEFAULTS, type DMDConfig, type DMDLosses, type RegressionPairs, type RealData } from './dmd';
 export { GanHead, softplus, ganGeneratorLoss, ganDiscriminatorLoss } from './gan';
 export { saveModel, loadModel, buildDenoiser, sampleShapeOf, type ModelMeta } from './checkpoint';

@@ -3,42 +3,114 @@
 import { ValueError } from '../../engine/errors';
 import { HostRng } from '../data/rng';
 
+export interface SlicedOptions {
+  /** Random unit directions (512). */
+  projections?: number;
+  /** Seed of the directions (0): the same seed gives the same directions. */
+  seed?: number;
+  dim?: number;
+}
+
 /**
  * Sliced W1: the mean over `projections` random unit directions of the 1-D Wasserstein-1 distance between the
  * projected sets (equal sizes: sorted differences; unequal: quantiles of the larger at the smaller's ranks).
+ * `b` may be a SlicedReference made from the reference samples once, when many sample sets are scored against them.
  */
-export function slicedWasserstein(a: Float32Array, b: Float32Array, opts: { projections?: number; seed?: number; dim?: number } = {}): number {
-  const dim = opts.dim ?? 2;
-  const P = opts.projections ?? 512;
-  if (a.length % dim || b.length % dim || !a.length || !b.length) throw new ValueError(`slicedWasserstein: sample arrays must be non-empty [n, ${dim}] (got ${a.length} and ${b.length} values)`);
-  const na = a.length / dim, nb = b.length / dim;
-  const rng = new HostRng(opts.seed ?? 0);
-  const pa = new Float64Array(na), pb = new Float64Array(nb);
+export function slicedWasserstein(a: Float32Array, b: Float32Array | SlicedReference, opts: SlicedOptions = {}): number {
+  if (b instanceof SlicedReference) {
+    b.checkOptions(opts);
+    return b.distance(a);
+  }
+  const s = new Sliced(opts, a, b);
+  const pb = new Float64Array(b.length / s.dim);
   let total = 0;
-  for (let p = 0; p < P; p++) {
-    const dir = Array.from({ length: dim }, () => rng.normal());
-    const norm = Math.hypot(...dir);
-    for (let i = 0; i < na; i++) {
-      let s = 0;
-      for (let d = 0; d < dim; d++) s += a[i * dim + d] * dir[d];
-      pa[i] = s / norm;
+  for (let p = 0; p < s.P; p++) {
+    const dir = s.direction();
+    total += s.w1(a, dir, project(b, dir, s.dim, pb).sort());
+  }
+  return total / s.P;
+}
+
+/**
+ * Reference samples of slicedWasserstein sorted along each direction once (P × n doubles kept), so that scoring a
+ * sample set sorts only that set: the 2-D evaluations score every generator against the same fresh data, and the
+ * reference's half of the sorting was half their time (16,384 points, 128 directions: 360 → ~190 ms). Distances are
+ * bit-identical to slicedWasserstein(a, b, opts). Only the sorted projections are kept: changing b later changes nothing.
+ */
+export class SlicedReference {
+  private readonly sorted: Float64Array[] = [];
+  private readonly dirs: number[][] = [];
+  readonly opts: Required<SlicedOptions>;
+
+  constructor(b: Float32Array, opts: SlicedOptions = {}) {
+    const s = new Sliced(opts, null, b);
+    this.opts = { projections: s.P, seed: opts.seed ?? 0, dim: s.dim };
+    for (let p = 0; p < s.P; p++) {
+      const dir = s.direction();
+      this.dirs.push(dir);
+      this.sorted.push(project(b, dir, s.dim, new Float64Array(b.length / s.dim)).sort());
     }
-    for (let i = 0; i < nb; i++) {
-      let s = 0;
-      for (let d = 0; d < dim; d++) s += b[i * dim + d] * dir[d];
-      pb[i] = s / norm;
+  }
+
+  /** Sliced W1 of samples `a` to the reference. */
+  distance(a: Float32Array): number {
+    const s = new Sliced(this.opts, a, null);
+    let total = 0;
+    for (let p = 0; p < this.sorted.length; p++) total += s.w1(a, this.dirs[p], this.sorted[p]);
+    return total / this.sorted.length;
+  }
+
+  /** Options given beside a reference must be the ones it was made with. */
+  checkOptions(o: SlicedOptions): void {
+    for (const k of ['projections', 'seed', 'dim'] as const) {
+      if (o[k] !== undefined && o[k] !== this.opts[k]) throw new ValueError(`slicedWasserstein: ${k} ${o[k]} given, but the SlicedReference was made with ${this.opts[k]}; make the reference with the options you want`);
     }
-    pa.sort();
-    pb.sort();
+  }
+}
+
+/** Projections of [n, dim] samples onto a direction (normalised), into `out`. */
+function project(x: Float32Array, dir: readonly number[], dim: number, out: Float64Array): Float64Array {
+  const norm = Math.hypot(...dir);
+  for (let i = 0; i < out.length; i++) {
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += x[i * dim + d] * dir[d];
+    out[i] = s / norm;
+  }
+  return out;
+}
+
+/** One sliced-W1 computation: checks, the direction stream, and the 1-D distance of a's projections to sorted ones. */
+class Sliced {
+  readonly dim: number;
+  readonly P: number;
+  private readonly rng: HostRng;
+  private pa: Float64Array | null = null;
+
+  constructor(opts: SlicedOptions, a: Float32Array | null, b: Float32Array | null) {
+    this.dim = opts.dim ?? 2;
+    this.P = opts.projections ?? 512;
+    for (const x of [a, b]) {
+      if (x && (x.length % this.dim || !x.length)) throw new ValueError(`slicedWasserstein: sample arrays must be non-empty [n, ${this.dim}] (got ${a?.length ?? '-'} and ${b?.length ?? '-'} values)`);
+    }
+    this.rng = new HostRng(opts.seed ?? 0);
+  }
+
+  direction(): number[] {
+    return Array.from({ length: this.dim }, () => this.rng.normal());
+  }
+
+  /** W1 between a's projections onto dir and the sorted projections pb. */
+  w1(a: Float32Array, dir: readonly number[], pb: Float64Array): number {
+    const pa = project(a, dir, this.dim, (this.pa ??= new Float64Array(a.length / this.dim))).sort();
+    const na = pa.length, nb = pb.length;
     let w = 0;
     if (na === nb) for (let i = 0; i < na; i++) w += Math.abs(pa[i] - pb[i]);
     else {
       const [small, large] = na < nb ? [pa, pb] : [pb, pa];
       for (let i = 0; i < small.length; i++) w += Math.abs(small[i] - large[Math.min(large.length - 1, Math.floor(((i + 0.5) / small.length) * large.length))]);
     }
-    total += w / Math.min(na, nb);
+    return w / Math.min(na, nb);
   }
-  return total / P;
 }
 
 export interface ModeStats {

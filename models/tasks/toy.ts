@@ -6,7 +6,7 @@ import * as os from '../../engine';
 import { HostRng } from '../data/rng';
 import { toy2d } from '../data/toy2d';
 import type { EDMDenoiser } from '../edm';
-import { modeStats, slicedWasserstein } from '../metrics/toy';
+import { SlicedReference, modeStats, slicedWasserstein } from '../metrics/toy';
 import { heunSample, oneStepSample } from '../samplers';
 import type { Quality, SessionTask } from '../session';
 
@@ -42,8 +42,9 @@ export function toyTask(name: string, o: ToyTaskOptions = {}): ToyTask {
     x.dispose();
     return xs;
   };
+  let reference: SlicedReference | null = null; // the fresh data sorted along each direction, made at the first score
   const score = (xs: Float32Array): ToyQuality => {
-    const swd = slicedWasserstein(xs, fresh, { projections: o.projections ?? 128 });
+    const swd = slicedWasserstein(xs, (reference ??= new SlicedReference(fresh, { projections: o.projections ?? 128 })));
     const ms = data.modes ? modeStats(xs, data.modes) : null;
     const mean = [0, 1].map((d) => xs.reduce((s, v, i) => (i % 2 === d ? s + v : s), 0) / n);
     const std = [0, 1].map((d) => Math.sqrt(xs.reduce((s, v, i) => (i % 2 === d ? s + (v - mean[d]) ** 2 : s), 0) / n));

@@ -115,6 +115,40 @@ describe('toy data and metrics', () => {
     expect(floor).toBeLessThan(0.02);
     expect(m.slicedWasserstein(new Float32Array(8192), b)).toBeGreaterThan(10 * floor);
   });
+  it('a SlicedReference scores sample sets exactly as slicedWasserstein does, sorting the reference once', () => {
+    // the definition, written out: per random direction, the mean |difference| of the sorted projections (quantiles of
+    // the larger set at the smaller's ranks when the sizes differ)
+    const direct = (a: Float32Array, b: Float32Array, P: number, seed: number, dim: number) => {
+      const rng = new m.HostRng(seed);
+      let total = 0;
+      for (let p = 0; p < P; p++) {
+        const dir = Array.from({ length: dim }, () => rng.normal());
+        const norm = Math.hypot(...dir);
+        const proj = (x: Float32Array) => Float64Array.from({ length: x.length / dim }, (_, i) => dir.reduce((s, v, d) => s + x[i * dim + d] * v, 0) / norm).sort();
+        const pa = proj(a), pb = proj(b);
+        const [small, large] = pa.length <= pb.length ? [pa, pb] : [pb, pa];
+        let w = 0;
+        for (let i = 0; i < small.length; i++) w += Math.abs(small[i] - large[small.length === large.length ? i : Math.min(large.length - 1, Math.floor(((i + 0.5) / small.length) * large.length))]);
+        total += w / small.length;
+      }
+      return total / P;
+    };
+    const d = m.toy2d('8gaussians');
+    const b = d.sample(1000, new m.HostRng(5));
+    const ref = new m.SlicedReference(b, { projections: 17, seed: 3 });
+    for (const n of [1, 333, 1000, 1700]) {
+      const a = d.sample(n, new m.HostRng(n));
+      const want = direct(a, b, 17, 3, 2);
+      expect(m.slicedWasserstein(a, b, { projections: 17, seed: 3 })).toBeCloseTo(want, 12);
+      expect(ref.distance(a)).toBe(m.slicedWasserstein(a, b, { projections: 17, seed: 3 }));
+      expect(m.slicedWasserstein(a, ref)).toBe(ref.distance(a));
+    }
+    const a3 = Float32Array.from({ length: 3 * 70 }, (_, i) => Math.sin(i)), b3 = Float32Array.from({ length: 3 * 33 }, (_, i) => Math.cos(i));
+    expect(new m.SlicedReference(b3, { dim: 3, projections: 5 }).distance(a3)).toBeCloseTo(direct(a3, b3, 5, 0, 3), 12);
+    b.fill(0); // only the sorted projections are kept
+    expect(ref.distance(d.sample(333, new m.HostRng(333)))).toBe(m.slicedWasserstein(d.sample(333, new m.HostRng(333)), d.sample(1000, new m.HostRng(5)), { projections: 17, seed: 3 }));
+    expect(() => m.slicedWasserstein(b, ref, { projections: 512 })).toThrow(/projections 512 given, but the SlicedReference was made with 17/);
+  });
   it('mode statistics find 8/8 modes with even mass in data, 1 mode for a collapsed set', () => {
     const d = m.toy2d('8gaussians');
     const s = m.modeStats(d.sample(8000, new m.HostRng(3)), d.modes!);
