@@ -2,7 +2,8 @@
 // pipelines, bind groups (binding the device's uniform batch at a dynamic offset) and workgroup counts are resolved
 // once. A run queues its host data, then records its commands into the device's open encoder exactly as eager
 // dispatches are recorded, so replays with nothing to upload batch into one submit with their neighbours. Dynamic
-// parts (this call's RNG stream, an optimiser's step count) are patched by the caller between runs (setWords, setData).
+// parts (this call's RNG stream, an optimiser's step count, a slice's start) are patched by the caller between runs
+// (setWords, setData, setCopy).
 import type { Command } from './commands';
 import type { Device } from './device';
 import { internal } from './errors';
@@ -87,6 +88,14 @@ export class Program {
     const s = this.steps[i];
     if (s.kind !== 'dispatch' || !s.words || words.length !== s.words.length) throw internal(`program: command ${i} takes no ${words.length} uniform words`);
     s.words.set(words);
+  }
+
+  /** Replaces where command i (a buffer copy) reads and writes, for the next runs: a slice whose start is host state. */
+  setCopy(i: number, srcOffset: number, dstOffset: number, bytes: number): void {
+    const s = this.steps[i];
+    if (s.kind !== 'copy' || s.bytes !== bytes) throw internal(`program: command ${i} copies no ${bytes} bytes`);
+    s.srcOffset = srcOffset;
+    s.dstOffset = dstOffset;
   }
 
   /** Replaces the bytes command i (a host write) writes, for the next runs. */

@@ -154,6 +154,7 @@ class Built {
         const i = this.fused.index[r.first + j];
         if (c.kind === 'dispatch' && c.words) this.program.setWords(i, c.words);
         else if (c.kind === 'write') this.program.setData(i, c.data);
+        else if (c.kind === 'copy') this.program.setCopy(i, c.srcOffset, c.dstOffset, c.bytes);
       });
     });
     const outs = this.outputs.map((o) => Tensor.empty(o.shape, dev, o.dtype));

@@ -36,6 +36,13 @@ function stridedDispatch(kind: 'gather' | 'scatter', src: DeviceArray, dst: Devi
   const winStrides = merged.shape.length ? merged.strides[0] : [0];
   if (dims.length > MAX_DIMS) throw new ShapeError(`${kind}: window ${fmtShape(shape)} needs ${dims.length} strided dims; at most ${MAX_DIMS}`);
   const dev = src.device;
+  if (dims.length === 1 && (winStrides[0] === 1 || n === 1)) {
+    // one contiguous range (a slice or a cat along the first dimension): a buffer copy. On lavapipe a dispatch hands
+    // its workgroups to the driver's thread pool (≥ 66 µs however small) while a copy is a memcpy on its queue thread
+    const [from, to] = kind === 'gather' ? [offset, 0] : [0, offset];
+    dev.copy(src.buffer, 4 * from, dst.buffer, 4 * to, 4 * n);
+    return;
+  }
   dev.dispatch(stridedKernel(kind, dims.length), {
     buffers: [src.buffer, dst.buffer],
     uniforms: [n, offset, 0, 0, ...padDims(dims, 1), ...padDims(winStrides)],

@@ -199,6 +199,24 @@ describe('embed (pad forward, slice backward)', () => {
     expect(os.memory().dispatches - d1).toBe(1);
     for (const t of [x, y, s, g]) t.dispose();
   });
+
+  it('slices and cats that move one contiguous range are buffer copies, not dispatches', async () => {
+    const x = os.randn([33, 5], { seed: 2 }), y = os.randn([17, 5], { seed: 3 });
+    const host = await x.data(), hy = await y.data();
+    const d0 = os.memory().dispatches;
+    const rows = os.slice(x, [3], [20]); // rows 3..19: one range
+    const one = os.slice(x, [4, 2], [5, 3]); // a single element
+    const c = os.cat([rows, y, one.reshape([1, 1]).expand([1, 5])], 0);
+    const d1 = os.memory().dispatches;
+    expect(d1 - d0).toBe(1); // the expand's gather; the two slices and the three parts of the cat are copies
+    expect(Array.from(await rows.data())).toEqual(Array.from(host.subarray(15, 100)));
+    expect(Array.from(await one.data())).toEqual([host[22]]);
+    expect(Array.from(await c.data())).toEqual([...host.subarray(15, 100), ...hy, ...Array(5).fill(host[22])]);
+    const cols = os.slice(x, [0, 1], [33, 3]); // a strided window: still a dispatch
+    expect(os.memory().dispatches - d1).toBe(1);
+    expectClose(await cols.data(), sliceRef({ data: Float64Array.from(host), shape: [33, 5] }, [0, 1], [33, 3]).data, { rtol: 0, atol: 0, label: 'columns' });
+    for (const t of [x, y, rows, one, c, cols]) t.dispose();
+  });
 });
 
 describe('oneHot / sumTo', () => {
