@@ -3,7 +3,7 @@
 export { DeviceArray, Storage, DTYPES, bufferBytes, checkShape, readAll, shapeSize, type DType } from './array';
 export { Device } from './device';
 export type { MemoryStats } from './buffer-pool';
-export { hasShaderF16, isSwiftShader, subgroupMinSize } from './capabilities';
+export { hasShaderF16, isSwiftShader, prefersRangeCopies, subgroupMinSize } from './capabilities';
 export type { DispatchArgs } from './commands';
 export { f32bits } from './uniforms';
 export { device, hasDevice, init, shutdown, type InitOptions } from './current';

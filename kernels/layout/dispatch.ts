@@ -2,7 +2,7 @@
 // contiguous tensor (permute, expand, slice); `scatter` writes a contiguous tensor into a strided window of another
 // (cat); `embed` makes a tensor that holds one tensor in a strided window and a constant elsewhere, in one pass (pad,
 // slice backward); `fill` sets every element.
-import { DeviceArray, ShapeError, f32bits, fmtShape, shapeSize, type Kernel } from '../../runtime';
+import { DeviceArray, ShapeError, f32bits, fmtShape, prefersRangeCopies, shapeSize, type Kernel } from '../../runtime';
 import { MAX_DIMS, coalesce, decodeDims, grid1d, main1d, padDims, stridedGrid, stridedWalk, stridesOf, uniformAt } from '../grid';
 
 const kernels = new Map<string, Kernel>();
@@ -36,9 +36,8 @@ function stridedDispatch(kind: 'gather' | 'scatter', src: DeviceArray, dst: Devi
   const winStrides = merged.shape.length ? merged.strides[0] : [0];
   if (dims.length > MAX_DIMS) throw new ShapeError(`${kind}: window ${fmtShape(shape)} needs ${dims.length} strided dims; at most ${MAX_DIMS}`);
   const dev = src.device;
-  if (dims.length === 1 && (winStrides[0] === 1 || n === 1)) {
-    // one contiguous range (a slice or a cat along the first dimension): a buffer copy. On lavapipe a dispatch hands
-    // its workgroups to the driver's thread pool (≥ 66 µs however small) while a copy is a memcpy on its queue thread
+  if (dims.length === 1 && (winStrides[0] === 1 || n === 1) && prefersRangeCopies(dev)) {
+    // one contiguous range (a slice or a cat along the first dimension): a buffer copy where that is cheaper
     const [from, to] = kind === 'gather' ? [offset, 0] : [0, offset];
     dev.copy(src.buffer, 4 * from, dst.buffer, 4 * to, 4 * n);
     return;

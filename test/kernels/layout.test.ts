@@ -5,6 +5,7 @@ import { describe, it, expect } from 'vitest';
 import * as os from '../../engine';
 import { embed, filled, gather, mergeEmbedDims, scatterInto } from '../../kernels/layout/dispatch';
 import { fmtShape } from '../../engine/errors';
+import { prefersRangeCopies } from '../../runtime';
 import {
   catRef, embedRef, expandRef, flattenRef, gatherRef, padRef, permuteRef, reshapeRef, scatterRef, sliceRef, splitRef, squeezeRef, stackRef, transposeRef,
   unsqueezeRef,
@@ -200,7 +201,8 @@ describe('embed (pad forward, slice backward)', () => {
     for (const t of [x, y, s, g]) t.dispose();
   });
 
-  it('slices and cats that move one contiguous range are buffer copies, not dispatches', async () => {
+  it('slices and cats that move one contiguous range are buffer copies where copies are cheaper (lavapipe)', async () => {
+    const copies = prefersRangeCopies(os.device());
     const x = os.randn([33, 5], { seed: 2 }), y = os.randn([17, 5], { seed: 3 });
     const host = await x.data(), hy = await y.data();
     const d0 = os.memory().dispatches;
@@ -208,7 +210,8 @@ describe('embed (pad forward, slice backward)', () => {
     const one = os.slice(x, [4, 2], [5, 3]); // a single element
     const c = os.cat([rows, y, one.reshape([1, 1]).expand([1, 5])], 0);
     const d1 = os.memory().dispatches;
-    expect(d1 - d0).toBe(1); // the expand's gather; the two slices and the three parts of the cat are copies
+    // the expand's gather; the two slices and the three parts of the cat are copies, or dispatches where copies cost more
+    expect(d1 - d0).toBe(copies ? 1 : 6);
     expect(Array.from(await rows.data())).toEqual(Array.from(host.subarray(15, 100)));
     expect(Array.from(await one.data())).toEqual([host[22]]);
     expect(Array.from(await c.data())).toEqual([...host.subarray(15, 100), ...hy, ...Array(5).fill(host[22])]);
