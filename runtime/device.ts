@@ -356,6 +356,7 @@ export class Device {
 
   /** Records a buffer copy (ends the open compute pass). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    if (this.lostReason !== null) throw this.lostError(); // as dispatch: slices and cats may be copies
     if (bytes === 0) return;
     if (this.captured) return void this.captured.push({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
     this.listener?.command({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
