@@ -11,6 +11,7 @@ import { Program, type Copy } from '../../runtime/program';
 import { Tensor, tidy } from '../tensor';
 import { fuse, type Fused } from './fuse';
 import type { EpilogueMode } from './epilogue';
+import { hoistConstants } from './hoist';
 import { planMemory, placed, type MemoryPlan } from './plan';
 import { Trace, Tracer, activeTracer } from './trace';
 
@@ -135,6 +136,8 @@ class Built {
     readonly plan: MemoryPlan,
     /** Per output: shape, dtype, its recorded buffer, bytes, and whether the program may write it into the returned tensor. */
     private readonly outputs: { shape: readonly number[]; dtype: Tensor['dtype']; buffer: GPUBuffer; bytes: number; inPlace: boolean }[],
+    /** The commands hoisted out as constants (run once at build), for explain(). */
+    readonly constants: string[],
     readonly compileMs: number,
   ) {
     this.state = trace.values.filter((v) => v.role === 'state').map((v) => v.buffer);
@@ -188,8 +191,10 @@ function build(device: Device, trace: Trace, outputs: Tensor[]): Built {
         'return tensors and update existing ones in place. Return it, or dispose it inside the step (call zeroGrad inside the step too)',
     );
   }
-  const fused = fuse(device, trace, { fuse: fusionEnabled, epilogues: epilogueMode });
-  const plan = planMemory(device, trace, fused.commands);
+  const { fused, constants, values: constantValues, labels: constantLabels } = hoistConstants(trace, fuse(device, trace, { fuse: fusionEnabled, epilogues: epilogueMode }));
+  const plan = planMemory(device, trace, fused.commands, constantValues);
+  // the constants, made once into their own slots, ahead of every replay in the queue
+  if (constants.length) new Program(device, constants.map((tc) => placed(tc, plan.buffers))).run();
   const program = new Program(device, fused.commands.map((tc) => placed(tc, plan.buffers)));
   // a value the step made (not state, not an argument), returned once, is written straight into the tensor returned
   const outs = trace.outputs.map((v, k) => ({
@@ -199,7 +204,7 @@ function build(device: Device, trace: Trace, outputs: Tensor[]): Built {
   if (debug) {
     for (const g of fused.groups) console.info(`--- onestep compile: ${g.ops.join(' → ')}\n${(fused.commands[g.command].c as { kernel: { code: string } }).kernel.code}`);
   }
-  return new Built(device, trace, fused, program, plan, outs, performance.now() - t0);
+  return new Built(device, trace, fused, program, plan, outs, constantLabels, performance.now() - t0);
 }
 
 /**
@@ -307,7 +312,8 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R): Compiled
       return `${String(i).padStart(4)} ${what}${ops.length && !fusedAt.has(i) ? `  ← ${ops.join(', ')}` : ''}`;
     });
     const s = this_stats();
-    return `${s.dispatches} dispatches, ${s.kernels} kernels, ${s.fusedOps} ops fused into ${b.fused.groups.length} kernels, ${b.fused.deadOps} dead ops dropped, ${s.peakBytes} bytes of buffers\n${lines.join('\n')}`;
+    const constants = b.constants.length ? `\nconstants, made once when the program was built:\n${b.constants.map((l) => `     ${l}`).join('\n')}` : '';
+    return `${s.dispatches} dispatches, ${s.kernels} kernels, ${s.fusedOps} ops fused into ${b.fused.groups.length} kernels, ${b.fused.deadOps} dead ops dropped, ${b.constants.length} constants hoisted, ${s.peakBytes} bytes of buffers\n${lines.join('\n')}${constants}`;
   };
   compiled.trace = (...args: A): void => {
     const e = entryFor(args);

@@ -1,7 +1,7 @@
 // engine/compile/plan.ts: a traced call's buffers, planned for replay. Temporaries and outputs share slots by liveness
 // (a slot is reused once its value is dead: the peak is at most what the eager call held); arguments and host-written
-// values get slots of their own; state (parameters, optimiser moments) stays in its own buffers, which the program
-// updates in place.
+// values and hoisted constants (./hoist.ts) get slots of their own; state (parameters, optimiser moments) stays in
+// its own buffers, which the program updates in place.
 import type { Device } from '../../runtime';
 import { sizeClass } from '../../runtime/buffer-pool';
 import { commandBuffers, type Command } from '../../runtime/commands';
@@ -29,8 +29,11 @@ function liveRanges(trace: Trace, commands: readonly TracedCommand[]): [number, 
   return range;
 }
 
-/** Assigns every value of `commands` a buffer: slots from the device's pool for temporaries, outputs and inputs. */
-export function planMemory(device: Device, trace: Trace, commands: readonly TracedCommand[]): MemoryPlan {
+/**
+ * Assigns every value of `commands` a buffer: slots from the device's pool for temporaries, outputs and inputs;
+ * `constants` (made once, read by every replay) each keep a slot for the program's life.
+ */
+export function planMemory(device: Device, trace: Trace, commands: readonly TracedCommand[], constants: ReadonlySet<number> = new Set()): MemoryPlan {
   const values = trace.values;
   const range = liveRanges(trace, commands);
   const buffers: GPUBuffer[] = values.map((v) => v.buffer);
@@ -40,13 +43,14 @@ export function planMemory(device: Device, trace: Trace, commands: readonly Trac
     owned.push(b);
     return b;
   };
-  // arguments and host-written values: a slot each for the whole program
-  for (const v of values) if (v.role === 'input' || ((v.role === 'temp' || v.role === 'output') && v.written)) buffers[v.id] = fresh(v.bytes);
+  // arguments, host-written values and constants: a slot each for the whole program
+  const own = (v: (typeof values)[number]) => v.role === 'input' || ((v.role === 'temp' || v.role === 'output') && v.written) || constants.has(v.id);
+  for (const v of values) if (own(v)) buffers[v.id] = fresh(v.bytes);
   // temporaries and outputs: by liveness, reusing dead slots of the same size class
   const free = new Map<number, GPUBuffer[]>();
   const starts = new Map<number, number[]>(), ends = new Map<number, number[]>();
   for (const v of values) {
-    if ((v.role !== 'temp' && v.role !== 'output') || v.written || range[v.id][0] === Infinity) continue;
+    if ((v.role !== 'temp' && v.role !== 'output') || own(v) || range[v.id][0] === Infinity) continue;
     (starts.get(range[v.id][0]) ?? starts.set(range[v.id][0], []).get(range[v.id][0])!).push(v.id);
     (ends.get(range[v.id][1]) ?? ends.set(range[v.id][1], []).get(range[v.id][1])!).push(v.id);
   }

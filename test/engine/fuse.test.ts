@@ -365,3 +365,64 @@ describe('elementwise work on a matmul result runs in its store (epilogues)', ()
     x.dispose();
   });
 });
+
+describe('constants in compiled steps (engine/compile/hoist.ts)', () => {
+  it('a constant only a matmul reads is made once, when the program is built, and every replay reads it', async () => {
+    for (const [m, k] of [[1, 1], [3, 17], [33, 70]]) {
+      const s = await same(`constant operand ${m}×${k}`, (a) => os.matmul(a, os.mul(os.full([k, 5], 0.5), 3)), [[m, k]]);
+      expect(s.dispatches).toBe(1);
+    }
+  });
+
+  it("a training step's gradient seed leaves the replay; the losses and weights stay eager mode's", async () => {
+    const run = async (compiled: boolean) => {
+      const w = os.keep(os.randn([17, 3], { seed: 7 }).requiresGrad_());
+      const x = os.randn([33, 17], { seed: 8 });
+      const opt = new os.optim.SGD([w], { lr: 0.1 });
+      const body = (xs: os.Tensor) => {
+        const loss = os.tidy(() => os.mul(os.mean(os.square(os.matmul(xs, w))), 3));
+        loss.backward();
+        opt.step();
+        opt.zeroGrad();
+        return loss;
+      };
+      const step = compiled ? os.compile(body) : body;
+      const losses: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const l = step(x);
+        losses.push((await l.data())[0]);
+        l.dispose();
+      }
+      const explain = compiled ? (step as os.Compiled<[os.Tensor], os.Tensor>).explain() : '';
+      const weights = await w.data();
+      if (compiled) (step as os.Compiled<[os.Tensor], os.Tensor>).dispose();
+      w.dispose();
+      x.dispose();
+      return { losses, weights, explain };
+    };
+    const eager = await run(false), compiled = await run(true);
+    expect(compiled.losses).toEqual(eager.losses);
+    expect(Array.from(compiled.weights)).toEqual(Array.from(eager.weights));
+    expect(compiled.explain).toMatch(/[1-9]\d* constants hoisted/);
+    expect(compiled.explain).toMatch(/constants, made once when the program was built:\n\s+\S/);
+  });
+
+  it('a value written again later in the step (an in-place update) is not a constant', async () => {
+    const step = os.compile((xs: os.Tensor) => {
+      const c = os.mul(os.full([17, 3], 0.5), 3);
+      const u = os.matmul(xs, c);
+      os.assign(c, os.add(c, 1));
+      return os.add(u, os.sum(c));
+    });
+    const x = os.randn([5, 17], { seed: 9 });
+    const want = await os.tidy(() => os.add(os.matmul(x, os.full([17, 3], 1.5)), 17 * 3 * 2.5)).data();
+    for (let call = 0; call < 4; call++) {
+      const got = step(x);
+      expectClose(await got.data(), want, { rtol: 2e-6, atol: 1e-5, label: `call ${call}` });
+      got.dispose();
+    }
+    expect(step.explain()).toMatch(/ 0 constants hoisted/);
+    step.dispose();
+    x.dispose();
+  });
+});
