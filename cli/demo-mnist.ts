@@ -12,6 +12,7 @@ import { loadClassifier } from '../models/classifier';
 import { gatherImages, mnist, type MnistSize } from '../models/data/mnist';
 import { imageMetrics, mnistReference, type ImageMetrics } from '../models/metrics/images';
 import { heunSample, oneStepSample } from '../models/samplers';
+import { loadModel } from '../models/checkpoint';
 import { distill, ttqText, writeReport } from './distill';
 import { imageGridPng } from './plot';
 import type { DemoArgs } from './demo';
@@ -24,13 +25,7 @@ export async function demoMnist(a: DemoArgs & { n: number; cfg: number }): Promi
   for (const f of [teacherFile, classifierFile]) if (!existsSync(f)) throw new ValueError(`demo: ${f} is missing; the MNIST demo needs the zoo's teacher and classifier (zoo/*.json say how to train them)`);
   if (!Number.isInteger(a.n) || a.n < 10) throw new ValueError(`demo: --n must be an integer ≥ 10 (samples per model, classes balanced), got ${a.n}`);
   mkdirSync(join(a.out, 'samples'), { recursive: true });
-  console.log(`demo: distilling ${teacherFile} with DMD2 + GAN for ${a.steps} iterations → ${a.out}`);
-  const { session, trainer, teacher, evals, itPerSec, dispatchesPerIt, sampler } = await distill({
-    teacher: teacherFile, out: a.out, steps: a.steps, resume: false, classifier: classifierFile,
-    evalEvery: Math.max(50, Math.floor(a.steps / 6)), checkpointEvery: Math.max(50, Math.floor(a.steps / 12)),
-    config: { ...a.config, cfg: a.cfg, seed: a.seed }, quiet: false,
-    command: `npm run demo -- --data mnist --steps ${a.steps} --cfg ${a.cfg}`,
-  });
+  await os.init();
   const { model: classifier } = await loadClassifier(new Uint8Array(readFileSync(classifierFile)));
   const S = classifier.config.size as MnistSize, K = 10, N = a.n;
   const reference = await mnistReference(classifier);
@@ -64,7 +59,17 @@ export async function demoMnist(a: DemoArgs & { n: number; cfg: number }): Promi
     return { xs, ms };
   };
   const shape = (b: os.Tensor) => [b.shape[0], 1, S, S];
+  // the teacher first: its samples are the report's and, scored by the session, the time-to-quality reference (one
+  // Heun-18 run of N guided digits, minutes on a CPU driver, instead of two)
+  const { den: teacher } = await loadModel(new Uint8Array(readFileSync(teacherFile)));
   const teacherRun = await sampleAll('teacher (Heun, 18 steps)', (y, c) => heunSample(teacher, { steps: 18, shape: shape(y), seed: a.seed + 1 + c, labels: y, cfg: a.cfg }).x);
+  console.log(`demo: distilling ${teacherFile} with DMD2 + GAN for ${a.steps} iterations → ${a.out}`);
+  const { session, trainer, evals, itPerSec, dispatchesPerIt, sampler } = await distill({
+    teacher: teacherFile, out: a.out, steps: a.steps, resume: false, classifier: classifierFile, reuseDevice: true,
+    evalEvery: Math.max(50, Math.floor(a.steps / 6)), checkpointEvery: Math.max(50, Math.floor(a.steps / 12)),
+    config: { ...a.config, cfg: a.cfg, seed: a.seed }, quiet: false, evalSamples: N, teacherSamples: teacherRun.xs,
+    command: `npm run demo -- --data mnist --steps ${a.steps} --cfg ${a.cfg}`,
+  });
   const genRun = await sampleAll('generator (1 step)', (y, c) => trainer.generate(os.randn(shape(y), { seed: a.seed + 2 + c }), y, sampler));
   const naiveRun = await sampleAll('teacher once at σ = 80 (naive)', (y, c) => oneStepSample(teacher, { shape: shape(y), seed: a.seed + 3 + c, labels: y }).x);
   // data: N training digits, the same class balance

@@ -35,6 +35,13 @@ export interface DistillArgs {
   reuseDevice?: boolean;
   /** Regression pairs to make when `pairs` is not given (TOY_PAIRS). */
   pairCount?: number;
+  /** MNIST: samples per evaluation, classes cycled (1,000). */
+  evalSamples?: number;
+  /**
+   * The teacher's Heun-18 samples at the run's guidance, classes cycled, as many as an evaluation takes, when the caller
+   * has made them already (the MNIST demo, for its report): they score the teacher instead of a second sampling run.
+   */
+  teacherSamples?: Float32Array;
 }
 
 /** The CLI's view of a data set: the session task, what the metric is called, and a picture of samples. */
@@ -45,6 +52,10 @@ export interface DistillTask {
   metricName: string;
   /** A picture of the last evaluation's samples. */
   picture(): Uint8Array;
+  /** Samples per evaluation. */
+  evalSamples: number;
+  /** Scores samples as an evaluation does. */
+  score(xs: Float32Array): Promise<Quality>;
 }
 
 /** The session's task, keeping the samples of the latest evaluation for the picture. */
@@ -61,23 +72,25 @@ function keepingSamples(t: SessionTask & { samples(net: EDMDenoiser, sigma: numb
 }
 
 function toyDistillTask(meta: ModelMeta): DistillTask {
-  const { session, last } = keepingSamples(toyTask(meta.data));
-  return { session, sampleShape: [2], metricName: 'sliced Wasserstein distance to data', picture: () => scatterPng(last() ?? new Float32Array(0)) };
+  const t = toyTask(meta.data);
+  const { session, last } = keepingSamples(t);
+  return { session, sampleShape: [2], metricName: 'sliced Wasserstein distance to data', picture: () => scatterPng(last() ?? new Float32Array(0)), evalSamples: t.n, score: async (xs) => t.score(xs) };
 }
 
 /** MNIST: class-conditional one-step samples (balanced classes) scored by the zoo classifier; teacher: Heun-18 with the run's guidance. */
-async function mnistDistillTask(meta: ModelMeta, classifierPath: string, cfg: number): Promise<DistillTask> {
+async function mnistDistillTask(meta: ModelMeta, classifierPath: string, cfg: number, n = 1000): Promise<DistillTask> {
   if (meta.net !== 'unet') throw new ValueError(`distill: ${meta.data} teachers are UNets`);
   const S = meta.netConfig.resolution as MnistSize;
   if (!existsSync(classifierPath)) throw new ValueError(`distill: image metrics need the classifier ${classifierPath}; train it with onestep train-classifier --size ${S} --out ${classifierPath}, or pass --classifier FILE`);
   const { model: classifier } = await loadClassifier(new Uint8Array(readFileSync(classifierPath)));
   if (classifier.config.size !== S) throw new ValueError(`distill: the classifier ${classifierPath} takes ${classifier.config.size}×${classifier.config.size} images; the teacher makes ${S}×${S}`);
-  const { session, last } = keepingSamples(mnistTask(meta, classifier, mnist({ size: S, split: 'train' }), await mnistReference(classifier), { cfg }));
+  const t = mnistTask(meta, classifier, mnist({ size: S, split: 'train' }), await mnistReference(classifier), { cfg, n });
+  const { session, last } = keepingSamples(t);
   const picture = () => {
     const x = last() ?? new Float32Array(S * S);
     return imageGridPng(x.subarray(0, 100 * S * S), Math.min(100, x.length / (S * S)), S, { cols: 10, zoom: 3 });
   };
-  return { session, sampleShape: [1, S, S], metricName: 'Fréchet distance to held-out digits (classifier features)', picture };
+  return { session, sampleShape: [1, S, S], metricName: 'Fréchet distance to held-out digits (classifier features)', picture, evalSamples: t.n, score: t.score };
 }
 
 export async function makePairsCommand(a: { teacher: string; n: number; seed: number; out: string }): Promise<void> {
@@ -117,7 +130,13 @@ export async function distill(a: DistillArgs): Promise<DistillResult> {
   // the recipe the page uses too; the caller's settings over it
   const config: Partial<DMDConfig> = { ...recipeFor(meta.data, a.config.mode), ...a.config };
   if (image && (config.regWeight ?? 0) > 0) throw new ValueError('distill: the regression loss is implemented for 2-D teachers (L2); for images use --mode dmd2 or --reg-weight 0 (the paper\'s LPIPS has no counterpart at this scale)');
-  const task = image ? await mnistDistillTask(meta, a.classifier ?? join(ZOO, `${meta.data}-classifier.safetensors`), config.cfg ?? 1) : toyDistillTask(meta);
+  const task = image ? await mnistDistillTask(meta, a.classifier ?? join(ZOO, `${meta.data}-classifier.safetensors`), config.cfg ?? 1, a.evalSamples) : toyDistillTask(meta);
+  let teacherQuality: Quality | undefined;
+  if (a.teacherSamples) {
+    const want = task.evalSamples * task.sampleShape.reduce((p, d) => p * d, 1);
+    if (a.teacherSamples.length !== want) throw new ValueError(`distill: teacherSamples holds ${a.teacherSamples.length} values; an evaluation takes ${task.evalSamples} samples of [${task.sampleShape}] (${want} values)`);
+    teacherQuality = await task.score(a.teacherSamples);
+  }
   mkdirSync(join(a.out, 'samples'), { recursive: true });
   os.manualSeed(config.seed ?? 0);
   let pairs: RegressionPairs | number | undefined;
@@ -126,7 +145,7 @@ export async function distill(a: DistillArgs): Promise<DistillResult> {
     if (!tensors.z || !tensors.y) throw new ValueError(`distill: ${a.pairs} has no "z" and "y" tensors (make it with onestep make-pairs)`);
     pairs = { z: os.keep(tensors.z), y: os.keep(tensors.y) };
   } else if ((config.regWeight ?? 0) > 0 && !a.quiet) console.log(`distill: making ${(a.pairCount ?? TOY_PAIRS).toLocaleString('en')} regression pairs with the teacher (Heun, 18 steps)…`);
-  const session = await DistillSession.start({ teacher, meta, config, task: task.session, pairs: pairs ?? a.pairCount ?? TOY_PAIRS, pairSeed: 1000 + (config.seed ?? 0) });
+  const session = await DistillSession.start({ teacher, meta, config, task: task.session, pairs: pairs ?? a.pairCount ?? TOY_PAIRS, pairSeed: 1000 + (config.seed ?? 0), teacherQuality });
   const tr = session.trainer;
   if (session.pairs && !a.pairs) await os.io.writeFileAtomic(join(a.out, 'pairs.safetensors'), await os.io.saveSafetensors({ z: session.pairs.z, y: session.pairs.y }, { sampler: 'heun', steps: '18' }));
   const ckpt = join(a.out, 'checkpoint.safetensors');

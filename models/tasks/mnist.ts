@@ -19,7 +19,7 @@ export interface MnistTaskOptions {
   n?: number;
 }
 
-export type MnistTask = SessionTask & { samples(net: EDMDenoiser, sigma: number | null): Promise<Float32Array>; score(xs: Float32Array): Promise<Quality> };
+export type MnistTask = SessionTask & { n: number; samples(net: EDMDenoiser, sigma: number | null): Promise<Float32Array>; score(xs: Float32Array): Promise<Quality> };
 
 export function mnistTask(meta: ModelMeta, classifier: MNISTClassifier, train: MnistData, reference: ImageReference, o: MnistTaskOptions = {}): MnistTask {
   if (meta.net !== 'unet') throw new Error(`internal: mnistTask needs a UNet teacher, got ${meta.net}`);
@@ -50,6 +50,7 @@ export function mnistTask(meta: ModelMeta, classifier: MNISTClassifier, train: M
     };
   };
   return {
+    n,
     sampleShape: [1, S, S],
     realData: (B, rng) => {
       const b = mnistBatch(train, B, rng);

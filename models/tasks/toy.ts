@@ -29,7 +29,7 @@ export interface ToyQuality extends Quality {
 }
 
 /** A toy task, plus its parts: drawing the evaluation's samples and scoring samples. */
-export type ToyTask = SessionTask & { samples(net: EDMDenoiser, sigma: number | null): Promise<Float32Array>; score(xs: Float32Array): ToyQuality };
+export type ToyTask = SessionTask & { n: number; samples(net: EDMDenoiser, sigma: number | null): Promise<Float32Array>; score(xs: Float32Array): ToyQuality };
 
 export function toyTask(name: string, o: ToyTaskOptions = {}): ToyTask {
   const data = toy2d(name);
@@ -54,6 +54,7 @@ export function toyTask(name: string, o: ToyTaskOptions = {}): ToyTask {
     };
   };
   return {
+    n,
     sampleShape: [2],
     realData: (B, rng) => ({ x: os.tensor(data.sample(B, rng), [B, 2]), labels: null }),
     samples,
