@@ -3,6 +3,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as os from '../engine';
+import { shapeSize } from '../runtime';
 import { ValueError } from '../engine/errors';
 import { loadModel, saveModel, type ModelMeta } from '../models/checkpoint';
 import { loadClassifier } from '../models/classifier';
@@ -133,7 +134,7 @@ export async function distill(a: DistillArgs): Promise<DistillResult> {
   const task = image ? await mnistDistillTask(meta, a.classifier ?? join(ZOO, `${meta.data}-classifier.safetensors`), config.cfg ?? 1, a.evalSamples) : toyDistillTask(meta);
   let teacherQuality: Quality | undefined;
   if (a.teacherSamples) {
-    const want = task.evalSamples * task.sampleShape.reduce((p, d) => p * d, 1);
+    const want = task.evalSamples * shapeSize(task.sampleShape);
     if (a.teacherSamples.length !== want) throw new ValueError(`distill: teacherSamples holds ${a.teacherSamples.length} values; an evaluation takes ${task.evalSamples} samples of [${task.sampleShape}] (${want} values)`);
     teacherQuality = await task.score(a.teacherSamples);
   }

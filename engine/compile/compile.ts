@@ -11,7 +11,7 @@ import { Program, type Copy } from '../../runtime/program';
 import { Tensor, tidy } from '../tensor';
 import { fuse, type Fused } from './fuse';
 import type { EpilogueMode } from './epilogue';
-import { hoistConstants } from './hoist';
+import { hoistConstants, type Hoisted } from './hoist';
 import { planMemory, placed, type MemoryPlan } from './plan';
 import { Trace, Tracer, activeTracer } from './trace';
 
@@ -137,7 +137,7 @@ class Built {
     /** Per output: shape, dtype, its recorded buffer, bytes, and whether the program may write it into the returned tensor. */
     private readonly outputs: { shape: readonly number[]; dtype: Tensor['dtype']; buffer: GPUBuffer; bytes: number; inPlace: boolean }[],
     /** The commands hoisted out as constants (run once at build), for explain(). */
-    readonly constants: string[],
+    readonly constants: Hoisted['constants'],
     readonly compileMs: number,
   ) {
     this.state = trace.values.filter((v) => v.role === 'state').map((v) => v.buffer);
@@ -191,10 +191,10 @@ function build(device: Device, trace: Trace, outputs: Tensor[]): Built {
         'return tensors and update existing ones in place. Return it, or dispose it inside the step (call zeroGrad inside the step too)',
     );
   }
-  const { fused, constants, values: constantValues, labels: constantLabels } = hoistConstants(trace, fuse(device, trace, { fuse: fusionEnabled, epilogues: epilogueMode }));
+  const { fused, constants, values: constantValues } = hoistConstants(trace, fuse(device, trace, { fuse: fusionEnabled, epilogues: epilogueMode }));
   const plan = planMemory(device, trace, fused.commands, constantValues);
   // the constants, made once into their own slots, ahead of every replay in the queue
-  if (constants.length) new Program(device, constants.map((tc) => placed(tc, plan.buffers))).run();
+  if (constants.length) new Program(device, constants.map((c) => placed(c.tc, plan.buffers))).run();
   const program = new Program(device, fused.commands.map((tc) => placed(tc, plan.buffers)));
   // a value the step made (not state, not an argument), returned once, is written straight into the tensor returned
   const outs = trace.outputs.map((v, k) => ({
@@ -204,7 +204,7 @@ function build(device: Device, trace: Trace, outputs: Tensor[]): Built {
   if (debug) {
     for (const g of fused.groups) console.info(`--- onestep compile: ${g.ops.join(' → ')}\n${(fused.commands[g.command].c as { kernel: { code: string } }).kernel.code}`);
   }
-  return new Built(device, trace, fused, program, plan, outs, constantLabels, performance.now() - t0);
+  return new Built(device, trace, fused, program, plan, outs, constants, performance.now() - t0);
 }
 
 /**
@@ -306,13 +306,15 @@ export function compile<A extends unknown[], R>(fn: (...args: A) => R): Compiled
     const b = last?.built;
     if (!b) return 'not compiled yet: the first two calls trace';
     const fusedAt = new Map(b.fused.groups.map((g) => [g.command, g.ops]));
-    const lines = b.fused.commands.map((tc, i) => {
+    /** A command as explain() lists it: its kernel (a fused one names its ops), or the op that made it. */
+    const describe = (tc: (typeof b.fused.commands)[number], fusedOps: string[] | undefined) => {
       const what = tc.c.kind === 'dispatch' ? tc.c.kernel.label : tc.c.kind;
-      const ops = fusedAt.get(i) ?? (tc.op >= 0 ? [b.trace.ops[tc.op].name] : tc.region >= 0 ? ['(dynamic: rebuilt every call)'] : []);
-      return `${String(i).padStart(4)} ${what}${ops.length && !fusedAt.has(i) ? `  ← ${ops.join(', ')}` : ''}`;
-    });
+      const ops = fusedOps ?? (tc.op >= 0 ? [b.trace.ops[tc.op].name] : tc.region >= 0 ? ['(dynamic: rebuilt every call)'] : []);
+      return `${what}${ops.length && !fusedOps ? `  ← ${ops.join(', ')}` : ''}`;
+    };
+    const lines = b.fused.commands.map((tc, i) => `${String(i).padStart(4)} ${describe(tc, fusedAt.get(i))}`);
     const s = this_stats();
-    const constants = b.constants.length ? `\nconstants, made once when the program was built:\n${b.constants.map((l) => `     ${l}`).join('\n')}` : '';
+    const constants = b.constants.length ? `\nconstants, made once when the program was built:\n${b.constants.map((c) => `     ${describe(c.tc, c.fusedOps)}`).join('\n')}` : '';
     return `${s.dispatches} dispatches, ${s.kernels} kernels, ${s.fusedOps} ops fused into ${b.fused.groups.length} kernels, ${b.fused.deadOps} dead ops dropped, ${b.constants.length} constants hoisted, ${s.peakBytes} bytes of buffers\n${lines.join('\n')}${constants}`;
   };
   compiled.trace = (...args: A): void => {

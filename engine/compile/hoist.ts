@@ -11,12 +11,10 @@ const MAX_CONSTANT_BYTES = 64 * 1024;
 export interface Hoisted {
   /** The program's commands without the constants, `index` and `groups` renumbered. */
   fused: Fused;
-  /** The commands that make the constants, in order: run once. */
-  constants: TracedCommand[];
+  /** The commands that make the constants, in order (run once), each with the ops fused into it (for explain()). */
+  constants: { tc: TracedCommand; fusedOps: string[] | undefined }[];
   /** The values they make: each needs a buffer of its own for the program's life. */
   values: Set<number>;
-  /** What each constant command runs, for explain(). */
-  labels: string[];
 }
 
 export function hoistConstants(trace: Trace, fused: Fused): Hoisted {
@@ -34,7 +32,7 @@ export function hoistConstants(trace: Trace, fused: Fused): Hoisted {
     values.add(v.id);
     hoisted.add(i);
   });
-  if (!hoisted.size) return { fused, constants: [], values, labels: [] };
+  if (!hoisted.size) return { fused, constants: [], values };
 
   const renumber = fused.commands.map(() => -1);
   const commands: TracedCommand[] = [];
@@ -42,16 +40,10 @@ export function hoistConstants(trace: Trace, fused: Fused): Hoisted {
     if (!hoisted.has(i)) (renumber[i] = commands.length), commands.push(tc);
   });
   const fusedAt = new Map(fused.groups.map((g) => [g.command, g.ops]));
-  const labels = [...hoisted].map((i) => {
-    const tc = fused.commands[i];
-    const what = fusedAt.get(i)?.join(' → ') ?? (tc.op >= 0 ? trace.ops[tc.op].name : tc.c.kind);
-    return tc.c.kind === 'dispatch' ? `${tc.c.kernel.label}${fusedAt.has(i) ? '' : `  ← ${what}`}` : `${tc.c.kind}  ← ${what}`;
-  });
   const groups: FusedGroup[] = fused.groups.filter((g) => !hoisted.has(g.command)).map((g) => ({ ...g, command: renumber[g.command] }));
   return {
     fused: { ...fused, commands, index: fused.index.map((i) => (i < 0 ? -1 : renumber[i])), groups },
-    constants: [...hoisted].map((i) => fused.commands[i]),
+    constants: [...hoisted].map((i) => ({ tc: fused.commands[i], fusedOps: fusedAt.get(i) })),
     values,
-    labels,
   };
 }
