@@ -58,6 +58,31 @@ describe('fused EDM kernels', () => {
     expectClose(await d1.data(), await d2.data(), { atol: 1e-5, rtol: 1e-4 });
     expectClose(await x1.grad!.data(), await x2.grad!.data(), { atol: 1e-5, rtol: 1e-4 });
   });
+  it('classifier-free guidance in one pass of 2B gives D_u + w·(D_c − D_u) of two passes, and its gradient, for the MLP and the UNet', async () => {
+    os.manualSeed(4);
+    const nets = [
+      { net: new m.MLPScoreNet({ hidden: 16, labelDim: 3 }), shape: [5, 2], K: 3 },
+      { net: new m.UNet({ resolution: 8, modelChannels: 8, channelMult: [1, 2], attnResolutions: [4], channelsPerHead: 8, labelDim: 3 }), shape: [3, 1, 8, 8], K: 3 },
+    ];
+    for (const { net, shape, K } of nets) {
+      const den = new m.EDMDenoiser(net);
+      os.noGrad(() => den.parameters().forEach((p) => os.assign(p, os.tidy(() => os.mul(os.randn(p.shape), 0.2)))));
+      const B = shape[0];
+      const sigma = os.tensor(Array.from({ length: B }, (_, i) => 0.05 * 7 ** i));
+      const labels = os.oneHot(os.tensor(Float32Array.from({ length: B }, (_, i) => i % K), [B]), K);
+      const w = os.randn(shape, { seed: 9 });
+      const x1 = os.randn(shape, { seed: 5 }).requiresGrad_();
+      const g1 = den.guided(x1, sigma, labels, 2.5);
+      os.sum(os.mul(g1, w)).backward();
+      const x2 = os.randn(shape, { seed: 5 }).requiresGrad_();
+      const dc = den.forward(x2, sigma, labels), du = den.forward(x2, sigma, os.zerosLike(labels));
+      const g2 = os.add(du, os.mul(os.sub(dc, du), 2.5));
+      os.sum(os.mul(g2, w)).backward();
+      expectClose(await g1.data(), await g2.data(), { atol: 1e-5, rtol: 1e-4, label: net.constructor.name });
+      expectClose(await x1.grad!.data(), await x2.grad!.data(), { atol: 1e-5, rtol: 1e-4, label: net.constructor.name });
+      expect(Math.max(...(await os.sub(dc, du).data()).map(Math.abs)), 'the label matters').toBeGreaterThan(1e-4);
+    }
+  });
 });
 
 describe('schedules and samplers', () => {
