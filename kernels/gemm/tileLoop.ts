@@ -102,6 +102,11 @@ export interface SubgroupRun {
   guard?: string; // besides subgroups of ≥ SG lanes, when the shared path may run (e.g. a test flag)
   readA: (i: number, k: string) => string; // A at row i and index k (a WGSL expression safe to multiply), as f32
   readB: (k: string) => StepOperand; // the TN values of B at index k
+  /**
+   * B as vec4s along k (optional): the loads at k (a multiple of 4), then column j's value at k + r. The shared run then
+   * loads B once per 4 steps of k; readB still serves the plain run.
+   */
+  readB4?: (k: string) => { loads: string[]; value: (j: number, r: number) => string };
 }
 
 export interface SubgroupGemm extends Gemm {
@@ -121,10 +126,23 @@ export function subgroupGemm(g: SubgroupGemm): string {
     const b = readB(kAt);
     return `${b.loads.join(' ')}\n${pad}${fmas((i) => (g.share === 'broadcast' ? `subgroupBroadcast(as${i}, ${lane})` : `subgroupShuffle(as${i}, ${lane})`), b.value, pad)}`;
   };
-  const shared = (pad: string) =>
-    g.share === 'broadcast'
+  const share = (i: number, lane: string) => (g.share === 'broadcast' ? `subgroupBroadcast(as${i}, ${lane})` : `subgroupShuffle(as${i}, ${lane})`);
+  // B in vec4s along k: four steps per load, k + 4h … k + 4h + 3 (h unrolled where lane ids must be constants)
+  const quad = (h: number | 'h', pad: string) => {
+    const b = g.run.readB4!(h === 'h' ? `${k} + 4u * h` : `${k} + ${4 * h}u`);
+    const lane = (r: number) => (h === 'h' ? `4u * h + ${r}u` : `${4 * h + r}u`);
+    return `${b.loads.join(' ')}\n${pad}${range(4).map((r) => fmas((i) => share(i, lane(r)), (j) => b.value(j, r), pad)).join(`\n${pad}`)}`;
+  };
+  const shared = (pad: string) => {
+    if (g.run.readB4) {
+      return g.share === 'broadcast'
+        ? range(SG / 4).map((h) => `{\n${pad}  ${quad(h, `${pad}  `)}\n${pad}}`).join(`\n${pad}`)
+        : `for (var h = 0u; h < ${SG / 4}u; h++) {\n${pad}  ${quad('h', `${pad}  `)}\n${pad}}`;
+    }
+    return g.share === 'broadcast'
       ? range(SG).map((kk) => `{\n${pad}  ${step(`${k} + ${kk}u`, `${kk}u`, `${pad}  `)}\n${pad}}`).join(`\n${pad}`)
       : `for (var kk = 0u; kk < ${SG}u; kk++) {\n${pad}  ${step(`${k} + kk`, 'kk', `${pad}  `)}\n${pad}}`;
+  };
   const run = (pad: string) => {
     const tail = readB(k);
     return `var ${k} = 0u;

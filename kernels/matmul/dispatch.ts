@@ -103,7 +103,13 @@ export function matmulLayout(c: MatmulConfig, s: Pick<MatmulShape, 'M' | 'N' | '
     else if (s.transA && c.tm % 4 === 0 && s.M % 4 === 0) aMode = 'vecMN';
     if (!s.transB && c.tn % 4 === 0 && s.N % 4 === 0) bMode = 'vecMN';
     else if (s.transB && c.kUnroll === 4 && s.K % 4 === 0) bMode = 'vecK';
-  } else if (c.kind === 'subgroup' && c.vec4 && !s.transB && s.N % 4 === 0) bMode = 'vecMN';
+  } else if (c.kind === 'subgroup' && c.vec4) {
+    if (!s.transB && s.N % 4 === 0) bMode = 'vecMN';
+    // B stored [N, K] (a linear layer's weight) in vec4s along K, one load per 4 steps of k: on lavapipe (shuffle
+    // kernels) linear 1024×1024 → 1024 took 83.8 ms instead of 121.9 (the 2-D MLP's 256–768 × 128 → 128: within
+    // ±7%); SwiftShader's broadcast kernels ran 0.94–1.00× with it, so they keep the strided reads
+    else if (s.transB && s.K % 4 === 0 && c.share === 'shuffle' && c.sg % 4 === 0) bMode = 'vecK';
+  }
   // the transpose flags shape the code only of tiled kernels (tile fill order); elsewhere strides carry them
   const tiled = c.kind === 'tiled';
   return { aMode, bMode, transA: tiled && s.transA, transB: tiled && s.transB, ...types };

@@ -218,8 +218,11 @@ export function registerWgsl(c: RegisterConfig, L: MatmulLayout, e?: MatmulEpilo
 // ---- subgroup ------------------------------------------------------------------------------------------------------
 
 export function subgroupWgsl(c: SubgroupConfig, L: MatmulLayout, e?: MatmulEpilogue): string {
-  if (L.aMode !== 'strided' || L.bMode === 'vecK') throw new Error(`internal: subgroup matmul reads A strided and B strided or vecMN, got ${L.aMode}/${L.bMode}`);
+  if (L.aMode !== 'strided') throw new Error(`internal: subgroup matmul reads A strided, got ${L.aMode}`);
+  if (L.bMode === 'vecK' && c.sg % 4 !== 0) throw new Error(`internal: subgroup matmul reads B in vec4s along K only when SG % 4 = 0, got SG ${c.sg}`);
   const rows = range(c.tm), cols = range(c.tn), bVec = L.bMode === 'vecMN';
+  // B stored [N, K] (K % 4 = 0) in vec4s along K: column j's vec4 at k, and one element of it for the plain run
+  const bK4 = (j: number, k: string) => ld('B', L, `(bBase + n${j} * u.K + ${k}) / 4u`);
   return subgroupGemm({
     tm: c.tm,
     tn: c.tn,
@@ -240,7 +243,8 @@ export function subgroupWgsl(c: SubgroupConfig, L: MatmulLayout, e?: MatmulEpilo
       end: 'u.K',
       guard: `(u.flags & ${FLAG_NO_SUBGROUP_PATH}u) == 0u`,
       readA: (i, k) => ld('A', L, `aBase + m${i} * u.sAm + ${k} * u.sAk`),
-      readB: (k) => operand('B', c.tn, L, k),
+      readB: (k) => (L.bMode === 'vecK' ? { loads: cols.map((j) => `let b${j} = ${bK4(j, k)}[(${k}) % 4u];`), value: (j) => `b${j}` } : operand('B', c.tn, L, k)),
+      readB4: L.bMode === 'vecK' ? (k) => ({ loads: cols.map((j) => `let bv${j} = ${bK4(j, k)};`), value: (j, r) => `bv${j}[${r}]` }) : undefined,
     },
     loop: (run) => run('  '),
     ...storeC(c.tn, (i) => `row0 + ${i}u`, (j) => `col0 + ${j}u`, (j) => `n${j}`, e),

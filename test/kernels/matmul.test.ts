@@ -193,7 +193,10 @@ describe('matmul variant choice', () => {
     expect(matmulLayout(v4, shape(8, 9, 7), { aType: 'f16', bType: 'f16packed' })).toEqual({ aMode: 'strided', bMode: 'strided', transA: false, transB: false, aType: 'f16', bType: 'f16packed' });
     const sg = MATMUL_VARIANTS.find((v) => v.name === 's16x8s8')!.config;
     expect(matmulLayout(sg, shape(8, 8, 8))).toMatchObject({ aMode: 'strided', bMode: 'vecMN' });
-    expect(matmulLayout(sg, shape(8, 8, 8, false, true))).toMatchObject({ aMode: 'strided', bMode: 'strided' });
+    expect(matmulLayout(sg, shape(8, 8, 8, false, true))).toMatchObject({ aMode: 'strided', bMode: 'vecK' }); // a linear layer's weight, read along K
+    expect(matmulLayout(sg, shape(8, 8, 7, false, true))).toMatchObject({ bMode: 'strided' });
+    const broadcast = MATMUL_VARIANTS.find((v) => v.name === 's16x8b4')!.config;
+    expect(matmulLayout(broadcast, shape(8, 8, 8, false, true))).toMatchObject({ bMode: 'strided' }); // SwiftShader's: no gain there
     const tiled = MATMUL_VARIANTS.find((v) => v.name === 't4x4w16')!.config;
     expect(matmulLayout(tiled, shape(8, 8, 8, true, false))).toEqual({ aMode: 'strided', bMode: 'strided', transA: true, transB: false, aType: 'f32', bType: 'f32' });
   });
