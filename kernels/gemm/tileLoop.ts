@@ -122,11 +122,12 @@ export function subgroupGemm(g: SubgroupGemm): string {
   const { k, end, readA, readB } = g.run, SG = g.sg;
   const fmas = (a: (i: number) => string, b: (j: number) => string, pad: string) =>
     range(g.tm).map((i) => `{ let a = ${a(i)}; ${fmaRow(i, g.tn, 'a', b)} }`).join(`\n${pad}`);
+  // row i's A value at step `lane` of the run, from the lane that loaded it
+  const share = (i: number, lane: string) => (g.share === 'broadcast' ? `subgroupBroadcast(as${i}, ${lane})` : `subgroupShuffle(as${i}, ${lane})`);
   const step = (kAt: string, lane: string, pad: string) => {
     const b = readB(kAt);
-    return `${b.loads.join(' ')}\n${pad}${fmas((i) => (g.share === 'broadcast' ? `subgroupBroadcast(as${i}, ${lane})` : `subgroupShuffle(as${i}, ${lane})`), b.value, pad)}`;
+    return `${b.loads.join(' ')}\n${pad}${fmas((i) => share(i, lane), b.value, pad)}`;
   };
-  const share = (i: number, lane: string) => (g.share === 'broadcast' ? `subgroupBroadcast(as${i}, ${lane})` : `subgroupShuffle(as${i}, ${lane})`);
   // B in vec4s along k: four steps per load, k + 4h … k + 4h + 3 (h unrolled where lane ids must be constants)
   const quad = (h: number | 'h', pad: string) => {
     const b = g.run.readB4!(h === 'h' ? `${k} + 4u * h` : `${k} + ${4 * h}u`);
