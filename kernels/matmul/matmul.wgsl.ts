@@ -159,6 +159,10 @@ const clamped = (rows: number[], cols: number[], vecRows: number, vecCols: numbe
   ${range(vecRows).map((q) => `let mq${q} = min(row0 + ${4 * q}u, u.M - 4u);`).join(' ')}
   ${range(vecCols).map((q) => `let nq${q} = min(col0 + ${4 * q}u, u.N - 4u);`).join(' ')}`;
 
+/** Row i of A (stored [M, K]) or column i of B (stored [N, K]) as a vec4 along K from index k (K % 4 = 0). */
+const alongK = (op: 'A' | 'B', L: MatmulLayout, i: number, k: string): string =>
+  ld(op, L, `(${op === 'A' ? 'aBase' : 'bBase'} + ${op === 'A' ? 'm' : 'n'}${i} * u.K + ${k}) / 4u`);
+
 /**
  * Register reads of op(A)'s rows m_0…m_{n−1} (op 'A') or op(B)'s columns n_0…n_{n−1} ('B') at K index `k`, per read
  * mode; `kk` is the step's offset in a loop unrolled by 4 (names its values; vecK loads at kk = 0 and reads lane kk).
@@ -172,7 +176,7 @@ function operand(op: 'A' | 'B', n: number, L: MatmulLayout, k: string, kk?: numb
         value: (i) => `${v}${i}${tag}`,
       };
     case 'vecK': // one vec4 along K per row (column), loaded at the first of 4 unrolled steps
-      return { loads: kk === 0 ? range(n).map((i) => `let ${v}v${i} = ${ld(op, L, `(${base} + ${idx}${i} * u.K + k) / 4u`)};`) : [], value: (i) => `${v}v${i}[${kk}]` };
+      return { loads: kk === 0 ? range(n).map((i) => `let ${v}v${i} = ${alongK(op, L, i, 'k')};`) : [], value: (i) => `${v}v${i}[${kk}]` };
     case 'vecMN': // vec4s along M (N): four rows (columns) per load, clamped indices mq / nq
       return {
         loads: range(n / 4).map((q) => `let ${v}v${q}${tag} = ${ld(op, L, `(${base} + (${k}) * u.${isA ? 'M' : 'N'} + ${idx}q${q}) / 4u`)};`),
@@ -221,8 +225,6 @@ export function subgroupWgsl(c: SubgroupConfig, L: MatmulLayout, e?: MatmulEpilo
   if (L.aMode !== 'strided') throw new Error(`internal: subgroup matmul reads A strided, got ${L.aMode}`);
   if (L.bMode === 'vecK' && c.sg % 4 !== 0) throw new Error(`internal: subgroup matmul reads B in vec4s along K only when SG % 4 = 0, got SG ${c.sg}`);
   const rows = range(c.tm), cols = range(c.tn), bVec = L.bMode === 'vecMN';
-  // B stored [N, K] (K % 4 = 0) in vec4s along K: column j's vec4 at k, and one element of it for the plain run
-  const bK4 = (j: number, k: string) => ld('B', L, `(bBase + n${j} * u.K + ${k}) / 4u`);
   return subgroupGemm({
     tm: c.tm,
     tn: c.tn,
@@ -243,8 +245,9 @@ export function subgroupWgsl(c: SubgroupConfig, L: MatmulLayout, e?: MatmulEpilo
       end: 'u.K',
       guard: `(u.flags & ${FLAG_NO_SUBGROUP_PATH}u) == 0u`,
       readA: (i, k) => ld('A', L, `aBase + m${i} * u.sAm + ${k} * u.sAk`),
-      readB: (k) => (L.bMode === 'vecK' ? { loads: cols.map((j) => `let b${j} = ${bK4(j, k)}[(${k}) % 4u];`), value: (j) => `b${j}` } : operand('B', c.tn, L, k)),
-      readB4: L.bMode === 'vecK' ? (k) => ({ loads: cols.map((j) => `let bv${j} = ${bK4(j, k)};`), value: (j, r) => `bv${j}[${r}]` }) : undefined,
+      // vecK: B in vec4s along K, four steps of k per load; the plain run takes one element of each
+      readB: (k) => (L.bMode === 'vecK' ? { loads: cols.map((j) => `let b${j} = ${alongK('B', L, j, k)}[(${k}) % 4u];`), value: (j) => `b${j}` } : operand('B', c.tn, L, k)),
+      readB4: L.bMode === 'vecK' ? (k) => ({ loads: cols.map((j) => `let bv${j} = ${alongK('B', L, j, k)};`), value: (j, r) => `bv${j}[${r}]` }) : undefined,
     },
     loop: (run) => run('  '),
     ...storeC(c.tn, (i) => `row0 + ${i}u`, (j) => `col0 + ${j}u`, (j) => `n${j}`, e),
