@@ -1,7 +1,8 @@
 // scripts/browser.ts: headless Chromium with WebGPU for tests and the bench: bundles an entry for the browser
 // (scripts/browser-bundle.mjs), serves it on 127.0.0.1 (WebGPU needs a secure context), and launches Debian's
 // chromium through puppeteer-core.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -57,5 +58,26 @@ export async function serveFiles(files: Record<string, { body: string | Uint8Arr
 export async function launchChromium(opts: { webgpu?: boolean } = {}) {
   const puppeteer = (await import('puppeteer-core')).default;
   const flags = opts.webgpu === false ? WEBGPU_FLAGS.filter((f) => !f.includes('webgpu') && !f.includes('swiftshader')).concat('--disable-features=WebGPU') : WEBGPU_FLAGS;
-  return puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: flags, protocolTimeout: 900_000, userDataDir: join(process.env.TMPDIR ?? '/tmp', `onestep-chrome-${process.pid}-${Date.now()}`) });
+  const userDataDir = mkdtempSync(join(tmpdir(), 'onestep-chrome-'));
+  const browser = await puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: flags, protocolTimeout: 900_000, userDataDir });
+  const close = browser.close.bind(browser);
+  // Chromium's shutdown waits for the SwiftShader work a page still has queued (a paused MNIST run held it ~25 s), and
+  // puppeteer keeps a profile folder it was handed: a closed browser gets CLOSE_GRACE_MS, then SIGKILL, and its
+  // profile goes with it.
+  browser.close = async () => {
+    const proc = browser.process();
+    const exited = proc && proc.exitCode === null ? new Promise<void>((r) => proc.once('exit', () => r())) : Promise.resolve();
+    const grace = new Promise<void>((r) => setTimeout(r, CLOSE_GRACE_MS).unref());
+    try {
+      await Promise.race([close().catch(() => {}), grace]);
+      if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exited;
+    } finally {
+      rmSync(userDataDir, { recursive: true, force: true });
+    }
+  };
+  return browser;
 }
+
+/** How long a closing browser may take before it is killed. */
+const CLOSE_GRACE_MS = 3000;

@@ -363,6 +363,7 @@ describe('the page in headless Chromium', () => {
       expect(await page.$eval('#quality-name', (e) => e.textContent)).toBe('class accuracy');
       expect(Number(await page.$eval('[data-testid=teacher-quality]', (e) => e.textContent))).toBeGreaterThan(0.5);
       await page.click('#pause');
+      mkdirSync(join(root, 'test', 'artifacts'), { recursive: true });
       await page.screenshot({ path: join(root, 'test', 'artifacts', 'web-mnist.png') as `${string}.png`, fullPage: true });
       expect(errors).toEqual([]);
     } finally {
