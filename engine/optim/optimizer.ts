@@ -135,8 +135,11 @@ export abstract class Optimizer<D extends OptimizerDefaults = OptimizerDefaults>
   /** The state slots this optimizer keeps per parameter (torch names). */
   protected abstract slotNames(): readonly string[];
 
-  /** Records the update of these parameters (in place, no autograd, no readback); `perTensor`: one per dispatch. */
-  protected abstract update(items: StepItem[], perTensor: boolean): void;
+  /**
+   * Records the update of these parameters (in place, no autograd, no readback); `perTensor`: one per dispatch. A
+   * compiled step calls it again at every replay with the same `items` (their steps advanced).
+   */
+  protected abstract update(items: readonly StepItem[], perTensor: boolean): void;
 
   get lr(): number {
     return this.currentLr;
@@ -153,17 +156,18 @@ export abstract class Optimizer<D extends OptimizerDefaults = OptimizerDefaults>
 
   /** Records one update of every parameter that has a gradient; params whose .grad is null are skipped. */
   step(): void {
-    const found: Omit<StepItem, 'step'>[] = [];
+    const items: StepItem[] = [];
     this.params.forEach((p, i) => {
       const g = p.grad;
       if (!g) return;
       if (g.size !== p.size) throw new ShapeError(`${this.constructor.name}.step: parameter ${i} ${fmtShape(p.shape)} has a gradient of shape ${fmtShape(g.shape)}`);
-      found.push({ index: i, param: p, grad: g });
+      items.push({ index: i, param: p, grad: g, step: 0 });
     });
-    // the step counts and the lr are host state: a compiled step runs this again at every call (os.dynamic)
+    // the step counts and the lr are host state: a compiled step runs this again at every call (os.dynamic), with the
+    // same items, so that `update` can keep what it derives from them
     dynamic(() => {
       this.stepCount++;
-      const items = found.map((it) => ({ ...it, step: ++this.paramSteps[it.index] }));
+      for (const it of items) it.step = ++this.paramSteps[it.index];
       this.update(items, !(this.foreach ?? foreachDefault));
     });
   }

@@ -1,7 +1,7 @@
 // engine/optim/optimizers.ts: SGD, Adam and AdamW with torch.optim's update rules and defaults. A step updates all
 // parameters in a few multi-tensor dispatches (kernels/optim/dispatch.ts; `foreach`), or with `foreach: false` the
 // same kernel once per parameter.
-import { adamStep, sgdStep } from '../../kernels/optim/dispatch';
+import { adamStep, sgdStep, type AdamItem } from '../../kernels/optim/dispatch';
 import { ValueError } from '../errors';
 import type { Tensor } from '../tensor';
 import { Optimizer, checkForeach, checkNumber, withDefaults, type StepItem } from './optimizer';
@@ -39,7 +39,7 @@ export class SGD extends Optimizer<Required<Omit<SGDOptions, 'foreach'>>> {
     return this.defaults.momentum !== 0 ? ['momentum_buffer'] : [];
   }
 
-  protected update(items: StepItem[], perTensor: boolean): void {
+  protected update(items: readonly StepItem[], perTensor: boolean): void {
     const { momentum, dampening, weightDecay, nesterov } = this.defaults;
     sgdStep(
       items.map((it) => ({ param: it.param, grad: it.grad, buf: momentum !== 0 ? this.slot('momentum_buffer', it.index) : null, step: it.step })),
@@ -89,13 +89,18 @@ export class Adam extends Optimizer<AdamDefaults> {
     return ['exp_avg', 'exp_avg_sq'];
   }
 
-  protected update(items: StepItem[], perTensor: boolean): void {
+  /** The kernel's items per step() call's items: a compiled step's replays look them up instead of making them again. */
+  private readonly adamItems = new WeakMap<readonly StepItem[], AdamItem[]>();
+
+  protected update(items: readonly StepItem[], perTensor: boolean): void {
     const { betas, eps, weightDecay } = this.defaults;
-    adamStep(
-      items.map((it) => ({ param: it.param, grad: it.grad, expAvg: this.slot('exp_avg', it.index), expAvgSq: this.slot('exp_avg_sq', it.index), step: it.step })),
-      { lr: this.lr, beta1: betas[0], beta2: betas[1], eps, weightDecay, decoupled: this.decoupled },
-      { perTensor },
-    );
+    let list = this.adamItems.get(items);
+    if (!list) {
+      list = items.map((it) => ({ param: it.param, grad: it.grad, expAvg: this.slot('exp_avg', it.index), expAvgSq: this.slot('exp_avg_sq', it.index), step: it.step }));
+      this.adamItems.set(items, list);
+    }
+    for (let k = 0; k < items.length; k++) list[k].step = items[k].step;
+    adamStep(list, { lr: this.lr, beta1: betas[0], beta2: betas[1], eps, weightDecay, decoupled: this.decoupled }, { perTensor });
   }
 }
 

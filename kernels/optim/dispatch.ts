@@ -29,7 +29,7 @@ export interface AdamItem {
 export function adamStep(items: readonly AdamItem[], a: AdamArgs, o: UpdateOptions = {}): number {
   if (items.length === 0) return 0;
   const dev = items[0].param.device;
-  checkSegments('adam', dev, items.map((it) => [it.param, it.grad, it.expAvg, it.expAvgSq]));
+  const check = () => checkSegments('adam', dev, items.map((it) => [it.param, it.grad, it.expAvg, it.expAvgSq]));
   const segs: Segment[] = items.map((it) => ({
     buffers: [it.param.buffer, it.grad.buffer, it.expAvg.buffer, it.expAvgSq.buffer],
     n: it.param.size,
@@ -37,7 +37,7 @@ export function adamStep(items: readonly AdamItem[], a: AdamArgs, o: UpdateOptio
     y: f32bits(Math.sqrt(1 - a.beta2 ** it.step)), // bc2Sqrt
   }));
   const header = [0, f32bits(1 - a.beta1), f32bits(a.beta2), f32bits(1 - a.beta2), f32bits(a.eps), f32bits(a.decoupled ? 0 : a.weightDecay), f32bits(a.decoupled ? 1 - a.lr * a.weightDecay : 1), 0];
-  return dispatchSegments(dev, ADAM, segs, header, maxK(o));
+  return dispatchSegments(dev, ADAM, segs, header, maxK(o), check);
 }
 
 /** One tensor of an SGD step; `buf` is its momentum buffer (null when momentum = 0: then every item has none). */
@@ -54,23 +54,23 @@ export function sgdStep(items: readonly SgdItem[], a: SgdArgs, o: UpdateOptions 
   const dev = items[0].param.device;
   const withMomentum = items[0].buf !== null;
   if (items.some((it) => (it.buf !== null) !== withMomentum)) throw internal('sgd: every item needs a momentum buffer, or none');
-  checkSegments('sgd', dev, items.map((it) => (it.buf ? [it.param, it.grad, it.buf] : [it.param, it.grad])));
+  const check = () => checkSegments('sgd', dev, items.map((it) => (it.buf ? [it.param, it.grad, it.buf] : [it.param, it.grad])));
   const segs: Segment[] = items.map((it) => ({
     buffers: it.buf ? [it.param.buffer, it.grad.buffer, it.buf.buffer] : [it.param.buffer, it.grad.buffer],
     n: it.param.size,
     x: it.step === 1 ? 1 : 0, // the first momentum step sets buf ← d_p
   }));
   const header = [0, f32bits(a.lr), f32bits(a.weightDecay), f32bits(a.momentum), f32bits(1 - a.dampening), a.nesterov ? 1 : 0, 0, 0];
-  return dispatchSegments(dev, sgdSpec(withMomentum), segs, header, maxK(o));
+  return dispatchSegments(dev, sgdSpec(withMomentum), segs, header, maxK(o), check);
 }
 
 /** ema_i ← decay·ema_i + (1 − decay)·src_i for every pair; ⌈pairs / K⌉ dispatches. */
 export function emaUpdate(pairs: readonly [ema: DeviceArray, src: DeviceArray][], decay: number, o: UpdateOptions = {}): number {
   if (pairs.length === 0) return 0;
   const dev = pairs[0][0].device;
-  checkSegments('ema', dev, pairs.map(([e, s]) => [e, s]));
+  const check = () => checkSegments('ema', dev, pairs.map(([e, s]) => [e, s]));
   const segs: Segment[] = pairs.map(([e, s]) => ({ buffers: [e.buffer, s.buffer], n: e.size }));
-  return dispatchSegments(dev, EMA, segs, [0, f32bits(decay), f32bits(1 - decay), 0, 0, 0, 0, 0], maxK(o));
+  return dispatchSegments(dev, EMA, segs, [0, f32bits(decay), f32bits(1 - decay), 0, 0, 0, 0, 0], maxK(o), check);
 }
 
 /**

@@ -207,6 +207,30 @@ describe('kernels/optim multi-tensor', () => {
     });
   }
 
+  it('a call reuses the last grouping only for the same buffers and sizes: a shared gradient splits the dispatch again', async () => {
+    const sizes = [5, 17, 17];
+    const p = sizes.map((sz, k) => os.tensor(randomF32(sz, 300 + k), [sz]));
+    const m = sizes.map((sz) => os.zeros([sz])), v = sizes.map((sz) => os.zeros([sz]));
+    const ref = sizes.map((sz, k) => ({ p: Float64Array.from(randomF32(sz, 300 + k)), m: new Float64Array(sz), v: new Float64Array(sz) }));
+    const args = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false };
+    // steps 1, 2 and 4: a gradient per parameter, one dispatch (a step may find the last one's grouping); step 3:
+    // parameters 1 and 2 share one gradient tensor, which a dispatch may not bind twice (with a writable binding)
+    for (let step = 1; step <= 4; step++) {
+      const grads = sizes.map((sz, k) => randomF32(sz, 1000 * step + (step === 3 && k === 2 ? 1 : k), 0.5));
+      const gs = grads.map((g) => os.tensor(g, [g.length]));
+      if (step === 3) {
+        gs[2].dispose();
+        gs[2] = gs[1];
+      }
+      const d = adamStep(sizes.map((_, k) => ({ param: p[k], grad: gs[k], expAvg: m[k], expAvgSq: v[k], step })), args);
+      expect(d, `step ${step}`).toBe(step === 3 ? 2 : 1);
+      sizes.forEach((_, k) => adamRef(ref[k].p, grads[k], ref[k].m, ref[k].v, args, step));
+      new Set(gs).forEach((g) => g.dispose());
+    }
+    for (let k = 0; k < sizes.length; k++) expectClose(await p[k].data(), ref[k].p, 1e-6, `p[${k}]`);
+    [...p, ...m, ...v].forEach((t) => t.dispose());
+  });
+
   it('ema lerp (multi)', async () => {
     const ema = MULTI_SIZES.map((sz, k) => os.tensor(randomF32(sz, 80 + k), [sz]));
     const ref = MULTI_SIZES.map((sz, k) => Float64Array.from(randomF32(sz, 80 + k)));
