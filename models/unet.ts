@@ -1,7 +1,7 @@
 // models/unet.ts: the image score network, EDM's DhariwalUNet (ADM; NVlabs/edm training/networks.py, DMD-SPEC §5.4)
 // at toy sizes. Every block is   x = conv0(silu(GN0(x)))            (resampled first when it goes up or down)
 //                                 scale, shift = Linear(emb)
-//                                 x = silu(shift + GN1(x)·(scale + 1))
+//                                 x = silu(shift + GN1(x)·(scale + 1))   (one group-norm kernel: γ, β per sample)
 //                                 x = conv1(dropout(x)) + skip(orig)  (conv1 zero-initialised)
 //                                 x = x + proj(attention(qkv(GN2(x))))  at the configured resolutions
 // The noise level enters as a positional embedding of c_noise through a 2-layer MLP, a class as a bias-free linear map
@@ -37,9 +37,13 @@ export const MNIST_UNET: Partial<UNetConfig> = { modelChannels: 16, channelMult:
 
 const groupsFor = (c: number): number => Math.max(1, Math.min(32, Math.floor(c / 4)));
 
-/** silu(shift + n·(scale + 1)), the adaptive group-norm modulation (compiled steps fuse it into one kernel). */
-export function modulate(n: Tensor, scale: Tensor, shift: Tensor): Tensor {
-  return os.tidy(() => os.silu(os.add(shift, os.mul(n, os.add(scale, 1)))));
+/**
+ * silu(shift + GN(x)·(scale + 1)), the adaptive group norm of a block (scale, shift [N, C] from the conditioning): one
+ * group-norm kernel whose per-sample γ, β are scale + 1 and shift. `norm` gives the groups and eps (it has no affine).
+ */
+export function modulate(x: Tensor, norm: os.nn.GroupNorm, scale: Tensor, shift: Tensor): Tensor {
+  if (norm.affine) throw new ValueError('modulate: the group norm must have no affine of its own (new os.nn.GroupNorm(G, C, { affine: false })); scale and shift are its γ and β');
+  return os.tidy(() => os.groupNorm(x, norm.numGroups, os.add(scale, 1), shift, norm.eps, { silu: true }));
 }
 
 type Resample = 'none' | 'up' | 'down';
@@ -77,9 +81,8 @@ export class UNetBlock extends os.nn.Module {
     return os.tidy(() => {
       const orig = x;
       let h = this.conv0.forward(resample(this.norm0.forward(x, { silu: true }), this.how));
-      const params = os.reshape(this.affine.forward(emb), [x.shape[0], 2 * this.outC, 1, 1]);
-      const [scale, shift] = os.split(params, this.outC, 1);
-      h = modulate(this.norm1.forward(h), scale, shift);
+      const [scale, shift] = os.split(this.affine.forward(emb), this.outC, 1);
+      h = modulate(h, this.norm1, scale, shift);
       h = this.conv1.forward(os.dropout(h, this.dropout, this.training));
       let s = resample(orig, this.how);
       if (this.skip) s = this.skip.forward(s);

@@ -20,13 +20,15 @@ function checkEps(op: string, eps: number): void {
   if (!Number.isFinite(eps) || eps < 0) throw new ValueError(`${op}: eps must be a finite number ≥ 0, got ${eps}`);
 }
 
-/** x viewed as rows of `dims` (γ, β one value per channel, flat G·Cg), which of γ and β are given, and the options. */
+/** x viewed as rows of `dims` (γ, β one value per channel, flat G·Cg, or per sample and channel), which of γ and β are given, and the options. */
 export interface NormAttrs {
   dims: NormDims;
   eps: number;
   weight: boolean;
   bias: boolean;
   silu: boolean;
+  /** γ, β are [N, C]: one value per sample and channel (adaptive group norm). */
+  perSample: boolean;
   variant?: NormVariant;
 }
 
@@ -56,15 +58,16 @@ export const NORM_OPS = {
 };
 
 /** The fused op on x viewed as rows of `dims`. */
-function fusedNorm(op: string, x: Tensor, dims: NormDims, weight: Tensor | undefined, bias: Tensor | undefined, eps: number, o: NormOpOptions): Tensor {
+function fusedNorm(op: string, x: Tensor, dims: NormDims, weight: Tensor | undefined, bias: Tensor | undefined, eps: number, o: NormOpOptions, perSample = false): Tensor {
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  return apply('norm', NORM_OPS.norm, inputs, { dims, eps, weight: !!weight, bias: !!bias, silu: !!o.silu, variant: o.variant });
+  return apply('norm', NORM_OPS.norm, inputs, { dims, eps, weight: !!weight, bias: !!bias, silu: !!o.silu, perSample, variant: o.variant });
 }
 
 /**
  * Group normalisation of x [N, C, ...] (any trailing spatial dims): C splits into numGroups groups, each (sample,
- * group) is normalised by its own mean and biased variance, then y = x̂·weight[c] + bias[c] (weight, bias [C]).
- * `opts.silu` fuses y = silu(y).
+ * group) is normalised by its own mean and biased variance, then y = x̂·weight[c] + bias[c] (weight, bias [C]); with
+ * weight, bias [N, C], y = x̂·weight[n, c] + bias[n, c] (adaptive group norm: a UNet block's scale and shift, one
+ * kernel). `opts.silu` fuses y = silu(y).
  */
 export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor, bias?: Tensor, eps = 1e-5, opts: NormOpOptions = {}): Tensor {
   const op = 'groupNorm';
@@ -76,11 +79,14 @@ export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor, bias?: 
     const divisors = Array.from({ length: C }, (_, i) => i + 1).filter((d) => C % d === 0);
     throw new ShapeError(`${op}: ${C} channels (input ${fmtShape(x.shape)}) do not split into ${numGroups} groups; numGroups must divide the channel count (one of ${divisors.join(', ')})`);
   }
+  const perSample = (weight ?? bias)?.ndim === 2;
   for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
-    if (t && !sameShape(t.shape, [C])) throw new ShapeError(`${op}: ${name} ${fmtShape(t.shape)} must be [${C}], one value per channel of input ${fmtShape(x.shape)}`);
+    if (t && !sameShape(t.shape, perSample ? [N, C] : [C])) {
+      throw new ShapeError(`${op}: ${name} ${fmtShape(t.shape)} must be [${C}] (one value per channel) or [${N}, ${C}] (one per sample and channel) for input ${fmtShape(x.shape)}, and weight and bias the same one of the two`);
+    }
   }
   checkEps(op, eps);
-  return fusedNorm(op, x, { N, G: numGroups, Cg: C / numGroups, S: sizeOf(x.shape.slice(2)) }, weight, bias, eps, opts);
+  return fusedNorm(op, x, { N, G: numGroups, Cg: C / numGroups, S: sizeOf(x.shape.slice(2)) }, weight, bias, eps, opts, perSample);
 }
 
 /** Layer normalisation over the trailing `normalizedShape` dims (torch.nn.functional.layer_norm, biased variance). */

@@ -23,6 +23,8 @@ export interface NormDims {
 export interface NormOptions {
   silu?: boolean;
   variant?: NormVariant;
+  /** γ and β hold one value per sample and channel ([N, C]: adaptive group norm) instead of one per channel. */
+  perSample?: boolean;
 }
 
 const kernels = new Map<string, Kernel>();
@@ -130,24 +132,25 @@ interface Plan {
   workgroups: [number, number];
 }
 
-function plan(dev: Device, d: NormDims, eps: number, o: { weight: boolean; bias: boolean; silu: boolean; variant: NormVariant; perChannel: boolean }): Plan {
+function plan(dev: Device, d: NormDims, eps: number, o: { weight: boolean; bias: boolean; silu: boolean; variant: NormVariant; perChannel: boolean; perSample?: boolean }): Plan {
   const variant = o.variant;
   if (!NORM_VARIANTS.includes(variant)) throw internal(`norm: unknown variant ${variant}`);
   let { Cg, S } = d;
   // without γ, β or per-channel partials the channel split does not matter: one long channel vectorises better
   if (!o.perChannel && !o.weight && !o.bias) [Cg, S] = [1, Cg * S];
-  const pack: NormPack = S % 4 === 0 ? 'spatial' : S === 1 && Cg % 4 === 0 ? 'channel' : 'none';
+  // channel quads read γ, β as vec4f per channel quad: kept for per-channel affines (layer norm rows)
+  const pack: NormPack = S % 4 === 0 ? 'spatial' : S === 1 && Cg % 4 === 0 && !o.perSample ? 'channel' : 'none';
   const sv = pack === 'spatial' ? S / 4 : S, cgv = pack === 'channel' ? Cg / 4 : Cg;
   const wg = NORM_WG[variant];
   const ST = variant === 'thread' ? 1 : Math.min(wg, pow2floor(sv));
   const rows = d.N * d.G;
-  const cfg: NormConfig = { variant, pack, weight: o.weight, bias: o.bias, silu: o.silu };
+  const cfg: NormConfig = { variant, pack, weight: o.weight, bias: o.bias, silu: o.silu, perSample: !!o.perSample && (o.weight || o.bias) };
   const uniforms = [rows, d.G, cgv, sv, ST, d.G * d.Cg, f32bits(eps), f32bits(1 / (Cg * S))];
   const workgroups = variant === 'thread' ? grid1d(dev, rows, wg) : grid1d(dev, rows, 1);
   return { cfg, uniforms, rows, ST, workgroups };
 }
 
-/** y = act((x − mean)·rstd·γ + β) per row, and stats [N, G, 2] = (mean, rstd) per row. One dispatch. */
+/** y = act((x − mean)·rstd·γ + β) per row (γ, β [C], or [N, C] with `perSample`), and stats [N, G, 2] = (mean, rstd) per row. One dispatch. */
 export function normForward(x: DeviceArray, d: NormDims, weight: DeviceArray | undefined, bias: DeviceArray | undefined, eps: number, o: NormOptions = {}): { y: DeviceArray; stats: DeviceArray } {
   const dev = x.device;
   if (d.N * d.G * d.Cg * d.S !== x.size) throw internal(`norm: dims ${JSON.stringify(d)} do not cover ${x.size} elements`);
@@ -155,7 +158,7 @@ export function normForward(x: DeviceArray, d: NormDims, weight: DeviceArray | u
   const stats = DeviceArray.alloc([d.N, d.G, 2], dev);
   if (x.size === 0) return { y, stats };
   const variant = variantFor(dev, 'forward', d, !!weight || !!bias, o);
-  const p = plan(dev, d, eps, { weight: !!weight, bias: !!bias, silu: !!o.silu, variant, perChannel: false });
+  const p = plan(dev, d, eps, { weight: !!weight, bias: !!bias, silu: !!o.silu, variant, perChannel: false, perSample: o.perSample });
   const kernel = forwardKernel(p.cfg);
   const buffers = [x.buffer];
   if (weight) buffers.push(weight.buffer);
@@ -175,7 +178,8 @@ export interface NormBackwardOptions extends NormOptions {
 }
 
 /**
- * Gradients of normForward given the incoming gradient dy and the saved stats: dx (shape of x), dw and db ([G·Cg]).
+ * Gradients of normForward given the incoming gradient dy and the saved stats: dx (shape of x), dw and db ([G·Cg], or
+ * [N·G·Cg] with `perSample`).
  * One dispatch for dx; one more when grad weight or bias is asked for.
  */
 export function normBackward(
@@ -184,13 +188,15 @@ export function normBackward(
   const dev = x.device;
   const needX = o.needX ?? true, needW = !!weight && (o.needWeight ?? true), needB = !!bias && (o.needBias ?? true);
   const C = d.G * d.Cg;
+  // per-sample γ, β: their gradients sum over a sample's lanes only, i.e. the per-channel sum over N·C "channels" of one sample
+  const [wC, wN] = o.perSample ? [d.N * C, 1] : [C, d.N];
   const dx = needX ? DeviceArray.alloc(x.shape, dev) : null;
   const partials = needW || needB;
   if (x.size === 0 || (!needX && !partials)) {
-    return { dx, dw: needW ? zerosOf([C], dev) : null, db: needB ? zerosOf([C], dev) : null };
+    return { dx, dw: needW ? zerosOf([wC], dev) : null, db: needB ? zerosOf([wC], dev) : null };
   }
   const variant = variantFor(dev, 'backward', d, !!weight || !!bias, o);
-  const p = plan(dev, d, 0, { weight: !!weight, bias: !!bias, silu: !!o.silu, variant, perChannel: partials });
+  const p = plan(dev, d, 0, { weight: !!weight, bias: !!bias, silu: !!o.silu, variant, perChannel: partials, perSample: o.perSample });
   const cfg: NormBackwardConfig = { ...p.cfg, dx: needX, partials };
   const kernel = backwardKernel(cfg);
   const P = partials ? DeviceArray.alloc([d.N, C, p.ST, 2], dev) : null;
@@ -201,10 +207,10 @@ export function normBackward(
   if (P) buffers.push(P.buffer);
   dev.dispatch(kernel, { buffers, uniforms: p.uniforms, workgroups: p.workgroups });
   if (!P) return { dx, dw: null, db: null };
-  const dw = DeviceArray.alloc([C], dev), db = DeviceArray.alloc([C], dev);
+  const dw = DeviceArray.alloc([wC], dev), db = DeviceArray.alloc([wC], dev);
   const lanes = o.weightGradLanes ?? (dev.isCpu ? 1 : 64);
   const wk = cached(`wgrad ${lanes}`, () => normWeightGradWgsl(lanes), `norm grad weight/bias (${lanes} lanes per channel)`);
-  dev.dispatch(wk, { buffers: [P.buffer, dw.buffer, db.buffer], uniforms: [C, d.N, p.ST, 0], workgroups: lanes === 1 ? grid1d(dev, C, 64) : grid1d(dev, C, 1) });
+  dev.dispatch(wk, { buffers: [P.buffer, dw.buffer, db.buffer], uniforms: [wC, wN, p.ST, 0], workgroups: lanes === 1 ? grid1d(dev, wC, 64) : grid1d(dev, wC, 1) });
   P.dispose();
   if (!needW) dw.dispose();
   if (!needB) db.dispose();

@@ -2,7 +2,8 @@
 // matches torch.nn.functional.group_norm / layer_norm (biased variance), with an optional fused SiLU on the output.
 //
 // Layout: x is [rows, Cg, S] with rows = N·G; a row is one (sample, group), channel c of the row is global channel
-// g·Cg + c (g = row % G), and γ, β are indexed by that channel. Inside a workgroup the WG lanes form a
+// g·Cg + c (g = row % G), and γ, β are indexed by that channel — or, per sample (adaptive group norm: a UNet block's
+// scale and shift from its conditioning), by n·C + channel (n = row / G). Inside a workgroup the WG lanes form a
 // CT × ST grid (ST spatial lanes per channel, CT = WG / ST channels at a time), so a lane's channel is known without
 // an integer division per element, and neighbouring lanes read neighbouring addresses. Elements move as vec4f where
 // the shape allows (NormPack below).
@@ -35,6 +36,7 @@ export interface NormConfig {
   weight: boolean; // γ given
   bias: boolean; // β given
   silu: boolean; // y = silu(x̂·γ + β), fused
+  perSample: boolean; // γ, β are [N, C] (one per sample and channel), not [C]
 }
 
 export interface NormBackwardConfig extends NormConfig {
@@ -102,8 +104,9 @@ const forSpatial = (body: string) => /* wgsl */ `
     for (var s = sl; s < u.S; s += u.ST) {${body}
     }`;
 
-const gammaOf = (c: NormConfig) => (c.weight ? 'w[ch]' : `${wt(c)}(1.0)`);
-const betaOf = (c: NormConfig) => (c.bias ? 'b[ch]' : `${wt(c)}(0.0)`);
+const affineAt = (c: NormConfig) => (c.perSample ? 'n * u.C + ch' : 'ch');
+const gammaOf = (c: NormConfig) => (c.weight ? `w[${affineAt(c)}]` : `${wt(c)}(1.0)`);
+const betaOf = (c: NormConfig) => (c.bias ? `b[${affineAt(c)}]` : `${wt(c)}(0.0)`);
 
 export function normForwardWgsl(c: NormConfig): string {
   const V = vt(c);
@@ -117,6 +120,7 @@ ${NORM_UNIFORM}
 ${bindings(list)}
 ${entry(c)}
   let g = r % u.G;
+  let n = r / u.G;
   let base = r * u.Cg * u.S;
   // shifted sums: with K one of the row's own values, Σ(x − K)² does not cancel catastrophically for |mean| ≫ std
   let K = x[base]${c.pack === 'none' ? '' : '.x'};

@@ -9,7 +9,10 @@ export interface GroupNormRefResult {
   rstd: HostTensor;
 }
 
-/** groupNorm of x [N, C, ...] with numGroups groups; γ, β of shape [C]; y = silu(…) when `silu`. */
+/** Index of channel ch of sample n in γ or β: [C] per channel, or [N, C] per sample (adaptive group norm). */
+const affineIndex = (t: HostTensor, n: number, C: number, ch: number) => (t.shape.length === 2 ? n * C + ch : ch);
+
+/** groupNorm of x [N, C, ...] with numGroups groups; γ, β of shape [C] or [N, C]; y = silu(…) when `silu`. */
 export function groupNormFullRef(x: HostTensor, numGroups: number, weight?: HostTensor, bias?: HostTensor, eps = 1e-5, silu = false): GroupNormRefResult {
   const [N, C] = x.shape;
   const S = sizeOf(x.shape.slice(2));
@@ -28,7 +31,8 @@ export function groupNormFullRef(x: HostTensor, numGroups: number, weight?: Host
     rstd[r] = rs;
     for (let j = 0; j < M; j++) {
       const ch = g * Cg + Math.floor(j / S);
-      const z = (x.data[base + j] - m) * rs * (weight ? weight.data[ch] : 1) + (bias ? bias.data[ch] : 0);
+      const n = Math.floor(r / numGroups);
+      const z = (x.data[base + j] - m) * rs * (weight ? weight.data[affineIndex(weight, n, C, ch)] : 1) + (bias ? bias.data[affineIndex(bias, n, C, ch)] : 0);
       y[base + j] = silu ? z / (1 + Math.exp(-z)) : z;
     }
   }
@@ -53,14 +57,15 @@ export function groupNormBackwardRef(dy: HostTensor, x: HostTensor, numGroups: n
   const S = sizeOf(x.shape.slice(2));
   const Cg = C / numGroups, M = Cg * S;
   const { mean, rstd } = groupNormFullRef(x, numGroups, weight, bias, eps, silu);
-  const dx = new Float64Array(x.data.length), dw = new Float64Array(C), db = new Float64Array(C);
+  const dx = new Float64Array(x.data.length), dw = new Float64Array(weight?.data.length ?? C), db = new Float64Array(bias?.data.length ?? C);
   const dz = new Float64Array(M), xh = new Float64Array(M);
   for (let r = 0; r < N * numGroups; r++) {
-    const base = r * M, g = r % numGroups;
+    const base = r * M, g = r % numGroups, n = Math.floor(r / numGroups);
     let A = 0, B = 0;
     for (let j = 0; j < M; j++) {
       const ch = g * Cg + Math.floor(j / S);
-      const w = weight ? weight.data[ch] : 1, b = bias ? bias.data[ch] : 0;
+      const wi = weight ? affineIndex(weight, n, C, ch) : ch, bi = bias ? affineIndex(bias, n, C, ch) : ch;
+      const w = weight ? weight.data[wi] : 1, b = bias ? bias.data[bi] : 0;
       xh[j] = (x.data[base + j] - mean.data[r]) * rstd.data[r];
       let d = dy.data[base + j];
       if (silu) {
@@ -68,16 +73,16 @@ export function groupNormBackwardRef(dy: HostTensor, x: HostTensor, numGroups: n
         d *= sg * (1 + z * (1 - sg));
       }
       dz[j] = d;
-      dw[ch] += d * xh[j];
-      db[ch] += d;
+      dw[wi] += d * xh[j];
+      db[bi] += d;
       A += w * d;
       B += w * d * xh[j];
     }
     for (let j = 0; j < M; j++) {
       const ch = g * Cg + Math.floor(j / S);
-      const w = weight ? weight.data[ch] : 1;
+      const w = weight ? weight.data[affineIndex(weight, n, C, ch)] : 1;
       dx[base + j] = rstd.data[r] * (w * dz[j] - A / M - (xh[j] * B) / M);
     }
   }
-  return { dx: { data: dx, shape: [...x.shape] }, dw: { data: dw, shape: [C] }, db: { data: db, shape: [C] } };
+  return { dx: { data: dx, shape: [...x.shape] }, dw: { data: dw, shape: weight ? [...weight.shape] : [C] }, db: { data: db, shape: bias ? [...bias.shape] : [C] } };
 }

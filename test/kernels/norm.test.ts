@@ -44,6 +44,23 @@ describe('groupNorm forward, every variant', () => {
     });
   }
 
+  it('per-sample γ, β [N, C] (adaptive group norm), every variant, with and without SiLU', async () => {
+    let seed = 40;
+    for (const variant of NORM_VARIANTS) {
+      for (const [shape, G] of FWD_CASES) {
+        const [N, C] = shape;
+        const [x, w, b] = makeInputs([shape, [N, C], [N, C]], { seed: seed++, init: [[-2, 2], [0.5, 1.5], [-0.5, 0.5]] });
+        for (const silu of [false, true]) {
+          const xt = fromHost(x), wt = fromHost(w), bt = fromHost(b);
+          const { y, stats } = normForward(xt, { N, G, Cg: C / G, S: shape.slice(2).reduce((p, q) => p * q, 1) }, wt, bt, 1e-5, { variant, silu, perSample: true });
+          const ref = groupNormFullRef(x, G, w, b, 1e-5, silu);
+          expectClose(await toHost(y), ref.y.data, { atol: 2e-5, rtol: 1e-4, shape, label: `groupNorm per-sample ${variant} [${shape}] G=${G}${silu ? ' silu' : ''}` });
+          for (const t of [xt, wt, bt, y, stats]) t.dispose();
+        }
+      }
+    }
+  });
+
   it('stays accurate when |mean| ≫ std (shifted sums)', async () => {
     for (const variant of NORM_VARIANTS) {
       const [x] = makeInputs([[2, 4, 33]], { init: (r) => 300 + r.normal() * 0.5, seed: 9 });
@@ -73,6 +90,10 @@ describe('groupNorm backward', () => {
       await checkOp('gn no affine [3,5,4]', [[3, 5, 4]], (x) => os.groupNorm(x, 5, undefined, undefined, 1e-5, o()), (x) => groupNormRef(x, 5), GRAD);
       await checkOp('gn no affine silu [2,6,1]', [[2, 6, 1]], (x) => os.groupNorm(x, 2, undefined, undefined, 1e-5, o(true)), (x) => groupNormRef(x, 2, undefined, undefined, 1e-5, true), GRAD);
       await checkOp('gn bias only silu [2,3,7]', [[2, 3, 7], [3]], (x, b) => os.groupNorm(x, 3, undefined, b, 1e-5, o(true)), (x, b) => groupNormRef(x, 3, undefined, b, 1e-5, true), { ...GRAD, init: [[-2, 2], [-0.5, 0.5]] });
+      // per-sample γ, β [N, C]: a UNet block's scale and shift (odd shapes; the vec4 path; 1×1 spatial)
+      await checkOp('gn per-sample silu [3,6,5] G3', [[3, 6, 5], [3, 6], [3, 6]], (x, w, b) => os.groupNorm(x, 3, w, b, 1e-5, o(true)), (x, w, b) => groupNormRef(x, 3, w, b, 1e-5, true), { ...GRAD, init: INIT });
+      await checkOp('gn per-sample vec4 [2,4,2,4] G2', [[2, 4, 2, 4], [2, 4], [2, 4]], (x, w, b) => os.groupNorm(x, 2, w, b, 1e-5, o()), (x, w, b) => groupNormRef(x, 2, w, b), { ...GRAD, init: INIT });
+      await checkOp('gn per-sample [1,8,1,1] G2', [[1, 8, 1, 1], [1, 8], [1, 8]], (x, w, b) => os.groupNorm(x, 2, w, b, 1e-5, o(true)), (x, w, b) => groupNormRef(x, 2, w, b, 1e-5, true), { ...GRAD, init: INIT });
       // only the weight needs a gradient: the kernel skips grad x
       await checkOp('gn weight grad only', [[2, 6, 5], [6], [6]], (x, w, b) => os.groupNorm(x, 3, w, b, 1e-5, o(true)), (x, w, b) => groupNormRef(x, 3, w, b, 1e-5, true), { ...GRAD, init: INIT, grads: [false, true, false] });
     });
@@ -82,14 +103,17 @@ describe('groupNorm backward', () => {
       // [70, 8, 17]: N·lanes-per-row partials per channel outnumber the 64 lanes of the GPU grad-weight sum
       const cases: [number[], number, boolean][] = [[[2, 8, 33], 4, true], [[2, 12, 16, 16], 4, true], [[3, 6, 9, 9], 6, false], [[2, 4, 300], 1, true], [[37, 64], 1, true], [[5, 24, 1], 3, false], [[70, 8, 17], 4, true]];
       let seed = 40;
-      for (const [[shape, G, silu], weightGradLanes] of cases.flatMap((c) => [[c, 1], [c, 64]] as const)) {
-        const [x, w, b, dy] = makeInputs([shape, [shape[1]], [shape[1]], shape], { seed: seed++, init: [[-2, 2], [0.5, 1.5], [-0.5, 0.5], [-1, 1]] });
+      // every case with per-channel γ, β; every other one also per sample ([N, C]), with both grad-weight kernels
+      const runs = cases.flatMap((c, i) => [[c, 1, false], [c, 64, false], ...(i % 2 ? [] : [[c, 1, true], [c, 64, true]])] as [typeof c, 1 | 64, boolean][]);
+      for (const [[shape, G, silu], weightGradLanes, perSample] of runs) {
+        const affine = perSample ? [shape[0], shape[1]] : [shape[1]];
+        const [x, w, b, dy] = makeInputs([shape, affine, affine, shape], { seed: seed++, init: [[-2, 2], [0.5, 1.5], [-0.5, 0.5], [-1, 1]] });
         const ref = groupNormBackwardRef(dy, x, G, w, b, 1e-5, silu);
         const [xt, wt, bt, dyt] = [x, w, b, dy].map((h) => fromHost(h));
-        const { y, stats } = normForward(xt, { N: shape[0], G, Cg: shape[1] / G, S: shape.slice(2).reduce((p, q) => p * q, 1) }, wt, bt, 1e-5, { variant, silu });
+        const { y, stats } = normForward(xt, { N: shape[0], G, Cg: shape[1] / G, S: shape.slice(2).reduce((p, q) => p * q, 1) }, wt, bt, 1e-5, { variant, silu, perSample });
         const d = { N: shape[0], G, Cg: shape[1] / G, S: shape.slice(2).reduce((p, q) => p * q, 1) };
-        const { dx, dw, db } = normBackward(dyt, xt, stats, d, wt, bt, { variant, silu, weightGradLanes });
-        const label = `gn bwd ${variant} [${shape}] G=${G} grad-weight lanes ${weightGradLanes}`;
+        const { dx, dw, db } = normBackward(dyt, xt, stats, d, wt, bt, { variant, silu, weightGradLanes, perSample });
+        const label = `gn bwd ${variant} [${shape}] G=${G} grad-weight lanes ${weightGradLanes}${perSample ? ' per-sample' : ''}`;
         expectClose(await toHost(dx!), ref.dx.data, { atol: 1e-4, rtol: 1e-3, shape, label: `${label} dx` });
         expectClose(await toHost(dw!), ref.dw.data, { atol: 1e-3, rtol: 1e-3, label: `${label} dw` });
         expectClose(await toHost(db!), ref.db.data, { atol: 1e-3, rtol: 1e-3, label: `${label} db` });
@@ -181,6 +205,11 @@ describe('nn.GroupNorm and errors', () => {
     const w5 = os.ones([5]), w6 = os.ones([6]);
     expectThrows(() => os.groupNorm(x, 2, w5), os.ShapeError, 'groupNorm', 'weight', '[5]', '[6]');
     expectThrows(() => os.groupNorm(x, 2, w6, w5), os.ShapeError, 'groupNorm', 'bias', '[5]');
+    const w26 = os.ones([2, 6]), w36 = os.ones([3, 6]);
+    expectThrows(() => os.groupNorm(x, 2, w36), os.ShapeError, 'groupNorm', 'weight', '[3,6]', '[2, 6]', 'per sample');
+    expectThrows(() => os.groupNorm(x, 2, w26, w6), os.ShapeError, 'groupNorm', 'bias', '[6]', 'the same one of the two');
+    w26.dispose();
+    w36.dispose();
     expectThrows(() => os.groupNorm(os.zeros([6]), 2), os.ShapeError, 'groupNorm', '[6]');
     expectThrows(() => os.groupNorm(x, 2, undefined, undefined, -1), os.ValueError, 'eps');
     expectThrows(() => new os.nn.GroupNorm(4, 6), os.ValueError, 'GroupNorm', '6', '4');
