@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleForBrowser, chromiumPath, serveFiles, WEBGPU_FLAGS } from '../scripts/browser';
+import { bundleForBrowser, launchChromium, serveFiles } from '../scripts/browser';
 import type { AdapterInfoOut, Backend, BackendResult, SuiteName } from './harness';
 import { chartHtml, markdown, ratios, validateDoc, type BenchDoc } from './report';
 
@@ -98,10 +98,8 @@ async function runBrowser(a: Args, seconds: number): Promise<BackendResult> {
     if (existsSync(join(ortDir, f))) files[`/ort/${f}`] = { body: readFileSync(join(ortDir, f)), type: f.endsWith('.wasm') ? 'application/wasm' : 'text/javascript' };
   }
   const { url, server } = await serveFiles(files);
-  const puppeteer = (await import('puppeteer-core')).default;
-  const userDataDir = join(tmpdir(), `onestep-bench-chrome-${process.pid}`);
   // developer features: timestamp queries at full resolution (Chrome otherwise rounds them to 100 µs)
-  const browser = await puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: [...WEBGPU_FLAGS, '--enable-webgpu-developer-features'], userDataDir, protocolTimeout: 600_000 });
+  const browser = await launchChromium({ args: ['--enable-webgpu-developer-features'] });
   try {
     const page = await browser.newPage();
     page.on('pageerror', (e) => log(`[bench browser] page error: ${String(e)}`));
@@ -117,7 +115,6 @@ async function runBrowser(a: Args, seconds: number): Promise<BackendResult> {
   } finally {
     await browser.close();
     server.close();
-    rmSync(userDataDir, { recursive: true, force: true });
   }
 }
 

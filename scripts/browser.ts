@@ -55,15 +55,14 @@ export async function serveFiles(files: Record<string, { body: string | Uint8Arr
  * that lasts until its predicate holds, so the protocol timeout (puppeteer's 180 s) must exceed the longest wait a
  * caller asks for (the MNIST page's teacher panel takes minutes on SwiftShader); each wait keeps its own timeout.
  */
-export async function launchChromium(opts: { webgpu?: boolean } = {}) {
+export async function launchChromium(opts: { webgpu?: boolean; args?: readonly string[] } = {}) {
   const puppeteer = (await import('puppeteer-core')).default;
   const flags = opts.webgpu === false ? WEBGPU_FLAGS.filter((f) => !f.includes('webgpu') && !f.includes('swiftshader')).concat('--disable-features=WebGPU') : WEBGPU_FLAGS;
   const userDataDir = mkdtempSync(join(tmpdir(), 'onestep-chrome-'));
-  const browser = await puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: flags, protocolTimeout: 900_000, userDataDir });
+  const browser = await puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: [...flags, ...(opts.args ?? [])], protocolTimeout: 900_000, userDataDir });
   const close = browser.close.bind(browser);
-  // Chromium's shutdown waits for the SwiftShader work a page still has queued (a paused MNIST run held it ~25 s), and
-  // puppeteer keeps a profile folder it was handed: a closed browser gets CLOSE_GRACE_MS, then SIGKILL, and its
-  // profile goes with it.
+  // puppeteer leaves a profile folder it was handed (118 had piled up in /tmp), so close() removes it; and a browser
+  // that has not exited CLOSE_GRACE_MS after close() is killed rather than left to hang the caller
   browser.close = async () => {
     const proc = browser.process();
     const exited = proc && proc.exitCode === null ? new Promise<void>((r) => proc.once('exit', () => r())) : Promise.resolve();

@@ -162,19 +162,38 @@ export function eptFor(dev: Device, segs: readonly { n: number }[]): number {
 export const groupsOf = (n: number, ept: number, wg: number) => Math.ceil(vec4s(n) / (wg * ept));
 
 
+/** One dispatch of a spec over some segments: what only their buffers and sizes decide (no per-call words). */
+interface PlannedGroup {
+  label: string;
+  kernel: Kernel;
+  bound: GPUBuffer[];
+  ept: number;
+  /** Per segment: the end of its workgroup range. */
+  ends: number[];
+  workgroups: [number, number];
+}
+
+function planGroup(dev: Device, spec: MultiSpec, segs: readonly Segment[], shared: readonly GPUBuffer[], ept: number): PlannedGroup {
+  const wg = workgroupSize(dev);
+  const ends: number[] = [];
+  let end = 0;
+  for (const s of segs) ends.push((end += groupsOf(s.n, ept, wg)));
+  return { label: spec.label, kernel: multiKernel(spec, segs.length, wg), bound: [...shared, ...segs.flatMap((s) => s.buffers)], ept, ends, workgroups: grid1d(dev, end, 1) };
+}
+
+/** Records a planned group's dispatch for `segs` (the segments it was planned for, this call's extra words). */
+function runGroup(dev: Device, p: PlannedGroup, segs: readonly Segment[], header: readonly number[]): void {
+  if (header.length !== HEADER_WORDS) throw internal(`${p.label}: header has ${header.length} words`);
+  const words = [p.ept, ...header.slice(1)];
+  segs.forEach((s, j) => words.push(p.ends[j], s.n, s.x ?? 0, s.y ?? 0));
+  dev.dispatch(p.kernel, { buffers: p.bound, uniforms: words, workgroups: p.workgroups });
+}
+
 /** Records one dispatch of `spec` over `segs` (≤ its K) with 8 header words (word 0 is set to `ept`). Returns its workgroups. */
 export function dispatchGroup(dev: Device, spec: MultiSpec, segs: Segment[], shared: GPUBuffer[], header: number[], ept: number): number {
-  if (header.length !== HEADER_WORDS) throw internal(`${spec.label}: header has ${header.length} words`);
-  const words = [...header];
-  words[0] = ept;
-  let end = 0;
-  const wg = workgroupSize(dev);
-  for (const s of segs) {
-    end += groupsOf(s.n, ept, wg);
-    words.push(end, s.n, s.x ?? 0, s.y ?? 0);
-  }
-  dev.dispatch(multiKernel(spec, segs.length, wg), { buffers: [...shared, ...segs.flatMap((s) => s.buffers)], uniforms: words, workgroups: grid1d(dev, end, 1) });
-  return end;
+  const p = planGroup(dev, spec, segs, shared, ept);
+  runGroup(dev, p, segs, header);
+  return p.ends.at(-1) ?? 0;
 }
 
 /** Buffers already found padded to their tensors' last vec4, with the size checked (a buffer's size never changes). */
@@ -197,13 +216,12 @@ export function checkSegments(op: string, dev: Device, tensors: DeviceArray[][])
   }
 }
 
-/** A spec's segments split into dispatches, with everything about them that only the segments' buffers and sizes decide. */
+/** A spec's segments split into dispatches (indices into the live segments), as planned for these buffers and sizes. */
 interface Grouping {
-  /** Per segment: its buffers and its length, as planned. */
   buffers: GPUBuffer[][];
   ns: number[];
   maxK: number;
-  groups: { members: number[]; kernel: Kernel; bound: GPUBuffer[]; ept: number; ends: number[]; workgroups: [number, number] }[];
+  groups: { members: number[]; planned: PlannedGroup }[];
 }
 
 /**
@@ -224,16 +242,12 @@ function sameSegments(g: Grouping, segs: readonly Segment[], maxK: number): bool
 }
 
 function groupSegments(dev: Device, spec: MultiSpec, segs: readonly Segment[], maxK: number): Grouping {
-  const wg = workgroupSize(dev);
   const index = new Map(segs.map((s, i) => [s, i]));
-  const groups = planGroups(segs, Math.min(maxK, maxSegments(dev, spec.seg.length, 0))).map((members) => {
-    const ept = eptFor(dev, members);
-    const ends: number[] = [];
-    let end = 0;
-    for (const s of members) ends.push((end += groupsOf(s.n, ept, wg)));
-    return { members: members.map((s) => index.get(s)!), kernel: multiKernel(spec, members.length, wg), bound: members.flatMap((s) => s.buffers), ept, ends, workgroups: grid1d(dev, end, 1) };
-  });
-  return { buffers: segs.map((s) => [...s.buffers]), ns: segs.map((s) => s.n), maxK, groups };
+  const groups = planGroups(segs, Math.min(maxK, maxSegments(dev, spec.seg.length, 0))).map((members) => ({
+    members: members.map((s) => index.get(s)!),
+    planned: planGroup(dev, spec, members, [], eptFor(dev, members)),
+  }));
+  return { buffers: segs.map((s) => s.buffers), ns: segs.map((s) => s.n), maxK, groups };
 }
 
 /**
@@ -242,7 +256,6 @@ function groupSegments(dev: Device, spec: MultiSpec, segs: readonly Segment[], m
  * buffers or sizes differ from the last call's with the same first buffer. Returns the dispatches made.
  */
 export function dispatchSegments(dev: Device, spec: MultiSpec, segs: readonly Segment[], header: number[], maxK = Infinity, check?: () => void): number {
-  if (header.length !== HEADER_WORDS) throw internal(`${spec.label}: header has ${header.length} words`);
   const live = segs.filter((s) => s.n > 0);
   if (live.length === 0) return 0;
   let bySpec = groupings.get(spec);
@@ -252,14 +265,6 @@ export function dispatchSegments(dev: Device, spec: MultiSpec, segs: readonly Se
     check?.();
     bySpec.set(live[0].buffers[0], (g = groupSegments(dev, spec, live, maxK)));
   }
-  for (const grp of g.groups) {
-    const words = [...header];
-    words[0] = grp.ept;
-    grp.members.forEach((m, j) => {
-      const s = live[m];
-      words.push(grp.ends[j], s.n, s.x ?? 0, s.y ?? 0);
-    });
-    dev.dispatch(grp.kernel, { buffers: grp.bound, uniforms: words, workgroups: grp.workgroups });
-  }
+  for (const { members, planned } of g.groups) runGroup(dev, planned, members.map((m) => live[m]), header);
   return g.groups.length;
 }
